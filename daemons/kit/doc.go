@@ -1,0 +1,9 @@
+// Package kit is the small set of helpers every terok daemon shares: the
+// logger set-up (package logging), socket, config and state directory resolution
+// (package paths), the unix-socket HTTP server and JSON client (package
+// unixhttp), the health endpoint (package health) and the test tier switch
+// (package testkit).
+//
+// It deliberately holds nothing daemon-specific: each daemon owns its config,
+// its API and its typed client.
+package kit

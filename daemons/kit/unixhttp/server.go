@@ -1,0 +1,151 @@
+package unixhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Listen opens a unix socket at path with the given file mode. The parent
+// directory is created (0755) when missing. A stale socket file (nobody
+// answers on it) is removed first; a live one yields ErrSocketInUse and a
+// non-socket file ErrNotSocket, so nothing that belongs to somebody else is
+// deleted.
+func Listen(path string, mode os.FileMode) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create socket directory: %w", err)
+	}
+	if err := clearStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+func clearStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", path, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s: %w; move it away or choose another --socket", path, ErrNotSocket)
+	}
+	c, err := net.DialTimeout("unix", path, 500*time.Millisecond)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("%s: %w; stop the other daemon or choose another --socket", path, ErrSocketInUse)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	return nil
+}
+
+// Server serves an http.Handler on a listener and shuts down gracefully.
+type Server struct {
+	srv *http.Server
+}
+
+// NewServer wraps h. Errors of the HTTP machinery go to log.
+func NewServer(h http.Handler, log zerolog.Logger) *Server {
+	return &Server{srv: &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          stdLogger(log),
+	}}
+}
+
+// Serve answers on ln until Shutdown. It returns nil after a clean shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, waits for requests in flight until ctx ends,
+// then closes what is left (long-lived streams included).
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	return err
+}
+
+// ServeUntil serves on ln until ctx is cancelled, then shuts down within
+// grace. A unix socket file is removed by the listener on close.
+func ServeUntil(ctx context.Context, s *Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	_ = s.Shutdown(sctx)
+	return <-errc
+}
+
+// WriteJSON writes v as a JSON body with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// ErrorBody is the wire form of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// WriteError writes {"error": err} with the given status.
+func WriteError(w http.ResponseWriter, status int, err error) {
+	WriteJSON(w, status, ErrorBody{Error: err.Error()})
+}
+
+// DecodeJSON reads a JSON request body of at most limit bytes into v,
+// refusing unknown fields so typos in requests are reported, not ignored.
+func DecodeJSON(r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode request body: %w", err)
+	}
+	return nil
+}
+
+// ListenAndServe listens on the unix socket path (stale socket cleared,
+// given mode), serves h until ctx is cancelled, then shuts down within five
+// seconds. It logs where it answers.
+func ListenAndServe(ctx context.Context, log zerolog.Logger, path string, mode os.FileMode, h http.Handler) error {
+	ln, err := Listen(path, mode)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("socket", path).Msg("listening")
+	return ServeUntil(ctx, NewServer(h, log), ln, 5*time.Second)
+}

@@ -1,0 +1,104 @@
+package unixhttp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func TestRoundTripAndErrors(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	ln, err := Listen(sock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode: %v %v", fi, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]string
+		if err := DecodeJSON(r, 1<<10, &in); err != nil {
+			WriteError(w, http.StatusBadRequest, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, in)
+	})
+	mux.HandleFunc("GET /gone", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, errors.New("no such thing: x"))
+	})
+	srv := NewServer(mux, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ServeUntil(ctx, srv, ln, time.Second) }()
+
+	c := NewClient(sock)
+	var out map[string]string
+	if err := c.Post(ctx, "/echo", map[string]string{"a": "b"}, &out); err != nil || out["a"] != "b" {
+		t.Fatalf("echo: %v %v", out, err)
+	}
+	err = c.Get(ctx, "/gone", nil)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 404 || ae.Message != "no such thing: x" {
+		t.Fatalf("want APIError 404, got %v", err)
+	}
+	if StatusOf(err) != 404 {
+		t.Fatal("StatusOf")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+func TestListenRemovesStaleButNotLive(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+	// A stale socket: bound, then the listener goes away without unlinking.
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("stale socket should exist: %v", err)
+	}
+	ln, err := Listen(sock, 0o600)
+	if err != nil {
+		t.Fatalf("stale socket not cleared: %v", err)
+	}
+	defer ln.Close()
+	if _, err := Listen(sock, 0o600); !errors.Is(err, ErrSocketInUse) {
+		t.Fatalf("live socket: want ErrSocketInUse, got %v", err)
+	}
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, []byte("keep"), 0o600)
+	if _, err := Listen(plain, 0o600); !errors.Is(err, ErrNotSocket) {
+		t.Fatalf("plain file: want ErrNotSocket, got %v", err)
+	}
+	if b, _ := os.ReadFile(plain); string(b) != "keep" {
+		t.Fatal("plain file was touched")
+	}
+}
+
+func TestClientNamesSocketWhenDown(t *testing.T) {
+	c := NewClient(filepath.Join(t.TempDir(), "none.sock"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := c.Get(ctx, "/v1/health", nil)
+	if err == nil || !contains(err.Error(), "none.sock") {
+		t.Fatalf("error should name the socket: %v", err)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

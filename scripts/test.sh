@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The one test command (make test, and .ci/run): installs what is missing,
+# builds every binary, lints, then runs every module's tests in one go test
+# run (packages in parallel). Missing prerequisites fail tests here
+# (TEROK_TEST_STRICT=1) instead of skipping them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+make --no-print-directory build
+make --no-print-directory lint
+export TEROK_TEST_STRICT=1
+pkgs=()
+for m in $(scripts/modules.sh); do pkgs+=("./$m/..."); done
+exec go test -timeout 25m -count=1 "$@" "${pkgs[@]}"
