@@ -1,0 +1,113 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
+)
+
+// Env is what Main needs from the process around it.
+type Env struct {
+	Argv0          string
+	Environ        []string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+const usageDoc = `supervisorctl -- control the programs run by terok-supervisord (or any
+supervisord speaking XML-RPC API 3.0) from the command line.
+
+Usage: %s [options] [action [arguments]]
+
+Options:
+-c/--configuration FILENAME -- configuration file path (searches if not given)
+-h/--help -- print usage message and exit
+-i/--interactive -- start an interactive shell after executing commands
+-s/--serverurl URL -- URL on which supervisord server is listening
+     (unix:///path/to.sock or http://host:port; default: [supervisorctl]
+     serverurl of the config, else unix://$TEROK_RUN_DIR/supervisor.sock)
+-u/--username USERNAME -- username to use for authentication with server
+-p/--password PASSWORD -- password to use for authentication with server
+-r/--history-file -- accepted for compatibility; no history is kept
+
+action [arguments] -- see below
+
+Actions are commands like "tail" or "stop".  If no action is given, a
+minimal shell reads one action per line from standard input.  Use the
+action "help" to find out about available actions.
+`
+
+// Main runs supervisorctl with args (without the program name) and returns
+// the exit status.
+func Main(ctx context.Context, args []string, env Env) int {
+	prog := env.Argv0
+	usage := func(err error) int {
+		msg := strings.TrimPrefix(err.Error(), ErrUsage.Error()+": ")
+		fmt.Fprintf(env.Stderr, "Error: %s\nFor help, use %s -h\n", msg, prog)
+		return ExitInvalidArgs
+	}
+	opts, err := ParseArgs(args)
+	if err != nil {
+		return usage(err)
+	}
+	if opts.Help {
+		io.WriteString(env.Stdout, strings.ReplaceAll(usageDoc, "%s", prog)+"\n")
+		return ExitSuccess
+	}
+	cfgPath := opts.ConfigFile
+	if cfgPath == "" {
+		self := prog
+		if !strings.Contains(self, "/") {
+			if p, err := exec.LookPath(self); err == nil {
+				self = p
+			}
+		}
+		cfgPath = defaultConfig(self)
+	}
+	serverURL := "unix://" + paths.Socket("", paths.Supervisor)
+	prompt := "supervisor"
+	var user, pass *string
+	if cfgPath != "" {
+		cfg, err := ReadClientConfig(cfgPath, env.Environ)
+		if err != nil {
+			if errors.Is(err, ErrUsage) {
+				return usage(err)
+			}
+			return usage(fmt.Errorf("%w: %v", ErrUsage, err))
+		}
+		serverURL, prompt, user, pass = cfg.ServerURL, cfg.Prompt, cfg.Username, cfg.Password
+	}
+	if opts.ServerURL != "" {
+		serverURL = opts.ServerURL
+	}
+	if opts.Username != nil {
+		user = opts.Username
+	}
+	if opts.Password != nil {
+		pass = opts.Password
+	}
+	newCaller := func(u string) (Caller, error) {
+		if !strings.HasPrefix(u, "unix://") && !strings.HasPrefix(u, "http://") {
+			return nil, fmt.Errorf("Unknown protocol for serverurl %s", u)
+		}
+		var un, pw string
+		if user != nil && pass != nil {
+			un, pw = *user, *pass
+		}
+		return xmlrpc.NewClient(u, un, pw)
+	}
+	c := NewController(ctx, serverURL, user, pass, newCaller, env.Stdin, env.Stdout, env.Stderr)
+	c.Prompt = prompt
+	if len(opts.Args) > 0 {
+		c.OneCmd(strings.Join(opts.Args, " "))
+		return c.ExitStatus()
+	}
+	c.Loop()
+	return ExitSuccess
+}
