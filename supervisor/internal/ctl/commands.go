@@ -598,7 +598,10 @@ func (c *Controller) doClear(arg string) error {
 		return nil
 	}
 	for _, n := range names {
-		group, proc, _ := splitNamespec(n)
+		group, proc, isGroup := splitNamespec(n)
+		if isGroup {
+			proc = "None" // Python's client formats its missing name as None
+		}
 		if _, err := c.call("supervisor.clearProcessLogs", n); err != nil {
 			code, desc, ok := faultCode(err)
 			if !ok {

@@ -20,39 +20,39 @@ type Caller interface {
 // Exit statuses, as Python's supervisorctl uses them (LSB init script
 // conventions).
 const (
-	ExitSuccess            = 0
-	ExitGeneric            = 1
-	ExitInvalidArgs        = 2
-	ExitUnimplemented      = 3 // also "status": a listed process is not running
-	ExitInsufficientPrivs  = 4 // also "status": server unreachable or bad name
-	ExitNotInstalled       = 5
-	ExitNotRunning         = 7
-	exitStatusNotRunning   = 3
-	exitStatusUnknown      = 4
-	apiVersion             = "3.0"
-	defaultTailBytes       = 1600
-	pressCtrlC             = "==> Press Ctrl-C to exit <=="
-	faultUnknownMethod     = 1
-	faultShutdownState     = 6
-	faultBadName           = 10
-	faultBadSignal         = 11
-	faultNoFile            = 20
-	faultNotExecutable     = 21
-	faultFailed            = 30
-	faultAbnormalTerm      = 40
-	faultSpawnError        = 50
-	faultAlreadyStarted    = 60
-	faultNotRunning        = 70
-	faultSuccess           = 80
-	faultAlreadyAdded      = 90
-	faultStillRunning      = 91
-	faultCantReread        = 92
-	stateStopped           = 0
-	stateRunning           = 20
-	stateExited            = 100
-	stateFatal             = 200
-	stateUnknown           = 1000
-	noCodeGiven            = -1
+	ExitSuccess           = 0
+	ExitGeneric           = 1
+	ExitInvalidArgs       = 2
+	ExitUnimplemented     = 3 // also "status": a listed process is not running
+	ExitInsufficientPrivs = 4 // also "status": server unreachable or bad name
+	ExitNotInstalled      = 5
+	ExitNotRunning        = 7
+	exitStatusNotRunning  = 3
+	exitStatusUnknown     = 4
+	apiVersion            = "3.0"
+	defaultTailBytes      = 1600
+	pressCtrlC            = "==> Press Ctrl-C to exit <=="
+	faultUnknownMethod    = 1
+	faultShutdownState    = 6
+	faultBadName          = 10
+	faultBadSignal        = 11
+	faultNoFile           = 20
+	faultNotExecutable    = 21
+	faultFailed           = 30
+	faultAbnormalTerm     = 40
+	faultSpawnError       = 50
+	faultAlreadyStarted   = 60
+	faultNotRunning       = 70
+	faultSuccess          = 80
+	faultAlreadyAdded     = 90
+	faultStillRunning     = 91
+	faultCantReread       = 92
+	stateStopped          = 0
+	stateRunning          = 20
+	stateExited           = 100
+	stateFatal            = 200
+	stateUnknown          = 1000
+	noCodeGiven           = -1
 )
 
 // Controller runs supervisorctl commands against one server and keeps the
@@ -159,6 +159,14 @@ func (c *Controller) OneCmd(line string) bool {
 		return false
 	}
 	stop, err := f(arg)
+	var he *xmlrpc.HTTPError
+	if errors.As(err, &he) && he.Status == 401 {
+		// Python's client says so, then runs the command once more and
+		// reports that second failure too.
+		c.output("Server requires authentication")
+		c.exit = ExitGeneric
+		stop, err = f(arg)
+	}
 	if err != nil {
 		c.reportError(err)
 	}
@@ -195,11 +203,6 @@ func (c *Controller) Loop() {
 // onecmd does and sets status 1.
 func (c *Controller) reportError(err error) {
 	c.exit = ExitGeneric
-	var he *xmlrpc.HTTPError
-	if errors.As(err, &he) && he.Status == 401 {
-		c.output("Server requires authentication")
-		return
-	}
 	c.output("error: " + describeError(err))
 }
 

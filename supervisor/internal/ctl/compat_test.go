@@ -1,0 +1,556 @@
+package ctl_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
+)
+
+// The compatibility tests run Debian's Python supervisord 4.2.5 twice, on
+// twin configs, and drive one twin with Python's supervisorctl and the
+// other with ours, step by step, comparing normalized output and exit
+// status. Read-only steps whose output depends on the server's own log
+// (maintail, tail -f) run both clients against the same twin.
+
+const compatConf = `[unix_http_server]
+file=%(here)s/s.sock
+
+[inet_http_server]
+port=127.0.0.1:{PORT}
+username=ctluser
+password=ctlpass
+
+[supervisord]
+logfile=%(here)s/main.log
+pidfile=%(here)s/sd.pid
+childlogdir=%(here)s
+loglevel=info
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://%(here)s/s.sock
+
+[program:sleeper]
+command=sleep 1000
+startsecs=0
+stopwaitsecs=3
+
+[program:echo]
+command=sh -c 'echo hello; echo oops >&2; exec sleep 1000'
+startsecs=0
+stopwaitsecs=3
+
+[program:off]
+command=sleep 1000
+autostart=false
+startsecs=0
+
+[group:grp]
+programs=g1,g2
+
+[program:g1]
+command=sleep 1000
+startsecs=0
+
+[program:g2]
+command=sleep 1000
+startsecs=0
+
+[program:multi]
+command=sleep 1000
+process_name=%(program_name)s_%(process_num)02d
+numprocs=2
+startsecs=0
+
+[program:bad]
+command=/nonexistent/tkctl-no-such-binary
+autostart=false
+startretries=0
+`
+
+var (
+	buildOnce sync.Once
+	ourBin    string
+	buildErr  error
+)
+
+// ourSupervisorctl builds cmd/supervisorctl once per test binary.
+func ourSupervisorctl(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tkctl-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		ourBin = filepath.Join(dir, "supervisorctl")
+		out, err := exec.Command("go", "build", "-o", ourBin, "../../cmd/supervisorctl").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return ourBin
+}
+
+// server is one Python supervisord under test.
+type server struct {
+	dir  string
+	conf string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startServer runs Python's supervisord in the foreground on a fresh temp
+// dir and waits until every autostart program is RUNNING.
+func startServer(t *testing.T, supervisord string) *server {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tkctl-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &server{dir: dir, conf: filepath.Join(dir, "supervisord.conf"), port: freePort(t), done: make(chan struct{})}
+	conf := strings.ReplaceAll(compatConf, "{PORT}", fmt.Sprint(s.port))
+	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = exec.Command(supervisord, "-n", "-c", s.conf)
+	s.cmd.Dir = dir
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	s.cmd.Stdout, s.cmd.Stderr = &out, &out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.done:
+			case <-time.After(10 * time.Second):
+				syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+				<-s.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("supervisord in %s said:\n%s", dir, out.String())
+		}
+	})
+	s.waitRunning(t, 6)
+	return s
+}
+
+// waitRunning waits (bounded) until want processes are RUNNING.
+func (s *server) waitRunning(t *testing.T, want int) {
+	t.Helper()
+	c, err := xmlrpc.NewClient("unix://"+filepath.Join(s.dir, "s.sock"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		v, err := c.CallTimeout("supervisor.getAllProcessInfo")
+		if err == nil {
+			n := 0
+			for _, e := range v.([]any) {
+				if e.(map[string]any)["statename"] == "RUNNING" {
+					n++
+				}
+			}
+			if n == want {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("supervisord in %s: %d processes not RUNNING within 15s", s.dir, want)
+}
+
+// waitExit waits (bounded) for supervisord to end after shutdown.
+func (s *server) waitExit(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("supervisord in %s did not exit within 15s of shutdown", s.dir)
+	}
+}
+
+// run executes bin with args against s, with a bounded time.
+func run(t *testing.T, bin string, s *server, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %v: %v", bin, args, err)
+	}
+	return string(out), code
+}
+
+var normalizers = []struct {
+	re  *regexp.Regexp
+	rep string
+}{
+	{regexp.MustCompile(`pid \d+, uptime \d+:\d\d:\d\d`), "pid N, uptime U"},
+	{regexp.MustCompile(`(?m)^\d+$`), "N"},
+	{regexp.MustCompile(`/tmp/tkctl-[^/\s]+`), "DIR"},
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
+	{regexp.MustCompile(`: file: \S+ line: \d+`), ""},
+	{regexp.MustCompile(`For help, use \S+ -h`), "For help, use PROG -h"},
+}
+
+func normalize(out string, sorted bool) string {
+	for _, n := range normalizers {
+		out = n.re.ReplaceAllString(out, n.rep)
+	}
+	if sorted {
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		sort.Strings(lines)
+		out = strings.Join(lines, "\n") + "\n"
+	}
+	return out
+}
+
+// step is one command given to both clients.
+type step struct {
+	args   string
+	sorted bool // the server answers in completion order: compare sorted lines
+	same   bool // run both clients against the Python client's twin
+	before func(t *testing.T, py, ours *server)
+}
+
+func TestCompatibilityWithPythonSupervisord(t *testing.T) {
+	supervisord := testkit.RequireCommand(t, "supervisord")
+	pyctl := testkit.RequireCommand(t, "supervisorctl")
+	bin := ourSupervisorctl(t)
+	py, ours := startServer(t, supervisord), startServer(t, supervisord)
+
+	editConf := func(t *testing.T, s *server) {
+		b, err := os.ReadFile(s.conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.Replace(b, []byte("[program:sleeper]\ncommand=sleep 1000"), []byte("[program:sleeper]\ncommand=sleep 999"), 1)
+		b = bytes.Replace(b, []byte("[program:off]"), []byte("[program:gone]"), 1)
+		b = append(b, "\n[program:added]\ncommand=sleep 1000\nstartsecs=0\n"...)
+		if err := os.WriteFile(s.conf, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []step{
+		{args: "status"},
+		{args: "status sleeper"},
+		{args: "status grp:*"},
+		{args: "status nope grp:* nope:*"},
+		{args: "status off"},
+		{args: "status sleeper off"},
+		{args: "version"},
+		{args: "version extra"},
+		{args: "pid"},
+		{args: "pid sleeper"},
+		{args: "pid off"},
+		{args: "pid all"},
+		{args: "pid nope"},
+		{args: "avail"},
+		{args: "avail extra"},
+		{args: "start off"},
+		{args: "start off"},
+		{args: "start nope"},
+		{args: "start nope:*"},
+		{args: "start bad"},
+		{args: "start"},
+		{args: "stop off"},
+		{args: "stop off"},
+		{args: "stop nope:*"},
+		{args: "stop"},
+		{args: "stop grp:*", sorted: true},
+		{args: "status grp:*"},
+		{args: "start grp:*", sorted: true},
+		{args: "start all", sorted: true},
+		{args: "stop all", sorted: true},
+		{args: "start all", sorted: true},
+		{args: "restart sleeper"},
+		{args: "restart grp:*", sorted: true},
+		{args: "restart"},
+		{args: "signal HUP sleeper"},
+		{args: "signal USR1 grp:*", sorted: true},
+		{args: "signal BOGUS sleeper"},
+		{args: "signal HUP nope"},
+		{args: "signal HUP nope:*"},
+		{args: "signal"},
+		{args: "stop off"},
+		{args: "signal HUP off"},
+		{args: "signal HUP all", sorted: true},
+		{args: "tail echo"},
+		{args: "tail echo stderr"},
+		{args: "tail -3 echo"},
+		{args: "tail -3 echo STDERR"},
+		{args: "tail nope"},
+		{args: "tail -x echo"},
+		{args: "tail echo bogus"},
+		{args: "tail"},
+		{args: "tail a b c d"},
+		{args: "tail -5"},
+		{args: "maintail -300", same: true},
+		{args: "maintail", same: true},
+		{args: "maintail x"},
+		{args: "maintail -x"},
+		{args: "maintail a b"},
+		{args: "clear echo"},
+		{args: "clear nope"},
+		{args: "clear grp:*"},
+		{args: "clear all"},
+		{args: "tail echo"},
+		{args: "help"},
+		{args: "help tail"},
+		{args: "help nope"},
+		{args: "bogus command"},
+		{args: "reread"},
+		{args: "reread extra"},
+		{args: "update"},
+		{args: "reread", before: func(t *testing.T, py, ours *server) { editConf(t, py); editConf(t, ours) }},
+		{args: "update nope"},
+		{args: "update sleeper"},
+		{args: "update all"},
+		{args: "reread"},
+		{args: "status sleeper added gone off"},
+		{args: "remove grp"},
+		{args: "stop grp:*", sorted: true},
+		{args: "remove grp"},
+		{args: "remove grp"},
+		{args: "add grp"},
+		{args: "add grp"},
+		{args: "add nope"},
+		{args: "-s unix:///nonexistent/tkctl.sock status"},
+		{args: "-s unix:///nonexistent/tkctl.sock start x"},
+		{args: "-s unix:///nonexistent/tkctl.sock avail"},
+		{args: "-s http://127.0.0.1:1 status"},
+		{args: "-c nonexistent.conf status"},
+		{args: "--bogus"},
+		{args: "-s notaurl status"},
+		{args: "shutdown extra"},
+		{args: "shutdown"},
+	}
+	for i, st := range steps {
+		if st.before != nil {
+			st.before(t, py, ours)
+		}
+		target := ours
+		if st.same {
+			target = py
+		}
+		args := strings.Fields(st.args)
+		if !strings.HasPrefix(st.args, "-") {
+			args = append([]string{"-c"}, args...)
+		}
+		pyArgs, ourArgs := args, args
+		if args[0] == "-c" {
+			pyArgs = append([]string{"-c", py.conf}, args[1:]...)
+			ourArgs = append([]string{"-c", target.conf}, args[1:]...)
+		}
+		pyOut, pyCode := run(t, pyctl, py, pyArgs...)
+		ourOut, ourCode := run(t, bin, target, ourArgs...)
+		pn, on := normalize(pyOut, st.sorted), normalize(ourOut, st.sorted)
+		if pn != on || pyCode != ourCode {
+			t.Errorf("step %d %q:\nPython (exit %d):\n%s\nours (exit %d):\n%s", i, st.args, pyCode, pn, ourCode, on)
+		}
+	}
+	py.waitExit(t)
+	ours.waitExit(t)
+	for _, args := range []string{"shutdown", "status"} {
+		pyOut, pyCode := run(t, pyctl, py, "-c", py.conf, args)
+		ourOut, ourCode := run(t, bin, ours, "-c", ours.conf, args)
+		if normalize(pyOut, false) != normalize(ourOut, false) || pyCode != ourCode {
+			t.Errorf("after shutdown %q: Python (exit %d) %q, ours (exit %d) %q", args, pyCode, pyOut, ourCode, ourOut)
+		}
+	}
+}
+
+// TestCompatibilityAuth compares both clients on the password-protected
+// inet listener.
+func TestCompatibilityAuth(t *testing.T) {
+	supervisord := testkit.RequireCommand(t, "supervisord")
+	pyctl := testkit.RequireCommand(t, "supervisorctl")
+	bin := ourSupervisorctl(t)
+	s := startServer(t, supervisord)
+	url := fmt.Sprintf("http://127.0.0.1:%d", s.port)
+	for _, args := range [][]string{
+		{"-s", url, "status"},
+		{"-s", url, "-u", "ctluser", "-p", "wrong", "status"},
+		{"-s", url, "-u", "ctluser", "-p", "ctlpass", "status", "sleeper"},
+		{"-s", url, "-u", "ctluser", "-p", "ctlpass", "tail", "echo"},
+		{"-s", url, "-u", "ctluser", "-p", "ctlpass", "avail"},
+		{"-s", url, "avail"},
+	} {
+		pyOut, pyCode := run(t, pyctl, s, args...)
+		ourOut, ourCode := run(t, bin, s, args...)
+		if normalize(pyOut, false) != normalize(ourOut, false) || pyCode != ourCode {
+			t.Errorf("%v:\nPython (exit %d):\n%s\nours (exit %d):\n%s", args, pyCode, pyOut, ourCode, ourOut)
+		}
+	}
+}
+
+// follow starts bin's "tail -f"-like command, waits (bounded) until its
+// output contains want, interrupts it like Ctrl-C and returns its output
+// and exit status.
+func follow(t *testing.T, bin string, s *server, want string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = s.dir
+	var buf syncBuffer
+	cmd.Stdout = &buf
+	cmd.Stderr = &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(buf.String(), want) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	found := strings.Contains(buf.String(), want)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s %v did not end within 10s of SIGINT", bin, args)
+	}
+	if !found {
+		t.Fatalf("%s %v: no %q within 15s; got %q", bin, args, want, buf.String())
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	return buf.String(), code
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestCompatibilityTailFollow streams a program's log and the main log
+// with both clients until interrupted, and follows a new line written
+// while streaming.
+func TestCompatibilityTailFollow(t *testing.T) {
+	supervisord := testkit.RequireCommand(t, "supervisord")
+	pyctl := testkit.RequireCommand(t, "supervisorctl")
+	bin := ourSupervisorctl(t)
+	s := startServer(t, supervisord)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tail", "-f", "echo"}, "hello\n"},
+		{[]string{"tail", "-f", "echo", "stderr"}, "oops\n"},
+	} {
+		args := append([]string{"-c", s.conf}, tc.args...)
+		pyOut, pyCode := follow(t, pyctl, s, tc.want, args...)
+		ourOut, ourCode := follow(t, bin, s, tc.want, args...)
+		if pyOut != ourOut || pyCode != ourCode {
+			t.Errorf("%v:\nPython (exit %d):\n%q\nours (exit %d):\n%q", tc.args, pyCode, pyOut, ourCode, ourOut)
+		}
+	}
+	// maintail -f: both print the header, then the main log as it grows.
+	for _, bin := range []string{pyctl, bin} {
+		out, code := follow(t, bin, s, "success: sleeper", "-c", s.conf, "maintail", "-f")
+		if code != 0 || !strings.HasPrefix(out, "==> Press Ctrl-C to exit <==\n") || !strings.HasSuffix(out, "\n") {
+			t.Errorf("%s maintail -f: exit %d, output %q", bin, code, out)
+		}
+	}
+	// A line logged while we stream arrives.
+	cmd := exec.Command(bin, "-c", s.conf, "tail", "-f", "sleeper")
+	var buf syncBuffer
+	cmd.Stdout = &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "Ctrl-C") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, code := run(t, bin, s, "-c", s.conf, "stop", "sleeper")
+	if code != 0 {
+		t.Fatalf("stop sleeper: %d %s", code, out)
+	}
+	// sleeper logs nothing; the stream must stay open (no exit) while we
+	// check it is still alive, then end on SIGINT with status 0.
+	time.Sleep(200 * time.Millisecond)
+	if cmd.ProcessState != nil {
+		t.Fatalf("tail -f ended by itself: %q", buf.String())
+	}
+	cmd.Process.Signal(os.Interrupt)
+	waitDone := make(chan error, 1)
+	go func() { waitDone <- cmd.Wait() }()
+	select {
+	case err := <-waitDone:
+		if err != nil {
+			t.Fatalf("tail -f after SIGINT: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail -f did not end within 10s of SIGINT")
+	}
+	_ = bufio.ErrTooLong
+}
