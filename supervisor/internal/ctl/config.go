@@ -213,6 +213,7 @@ func expand(s string, names map[string]string, key string) (string, error) {
 						avail = append(avail, k)
 					}
 					sort.Strings(avail)
+					//lint:ignore ST1005 the message is Python supervisorctl's, word for word
 					return "", fmt.Errorf("Format string %s for %s contains names (%s) which cannot be expanded. Available names: %s",
 						pyRepr(s), pyRepr(key), pyRepr(name), strings.Join(avail, ", "))
 				}
@@ -221,6 +222,7 @@ func expand(s string, names map[string]string, key string) (string, error) {
 				continue
 			}
 		}
+		//lint:ignore ST1005 the message is Python supervisorctl's, word for word
 		return "", fmt.Errorf("Format string %s for %s is badly formatted: use %%(ENV_NAME)s or %%(here)s, and %%%% for a literal %%", pyRepr(s), pyRepr(key))
 	}
 	return b.String(), nil

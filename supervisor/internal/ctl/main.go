@@ -94,6 +94,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	newCaller := func(u string) (Caller, error) {
 		if !strings.HasPrefix(u, "unix://") && !strings.HasPrefix(u, "http://") {
+			//lint:ignore ST1005 the message is Python supervisorctl's, word for word
 			return nil, fmt.Errorf("Unknown protocol for serverurl %s", u)
 		}
 		var un, pw string

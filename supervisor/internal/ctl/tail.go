@@ -173,10 +173,12 @@ func (c *Controller) stream(ctx context.Context, path string, w io.Writer) error
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		//lint:ignore ST1005 the message is Python supervisorctl's, word for word
 		return fmt.Errorf("Cannot connect, error: %s", describeError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		//lint:ignore ST1005 the message is Python supervisorctl's, word for word
 		return fmt.Errorf("Cannot read, status code %d", resp.StatusCode)
 	}
 	buf := make([]byte, 32*1024)
@@ -211,6 +213,7 @@ func httpFor(serverURL string) (*http.Client, string, error) {
 	if strings.HasPrefix(serverURL, "http://") {
 		return &http.Client{Transport: &http.Transport{DisableCompression: true}}, strings.TrimRight(serverURL, "/"), nil
 	}
+	//lint:ignore ST1005 the message is Python supervisorctl's, word for word
 	return nil, "", fmt.Errorf("Unknown protocol for serverurl %s", serverURL)
 }
 
