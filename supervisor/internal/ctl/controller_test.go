@@ -260,24 +260,32 @@ func TestMainUsage(t *testing.T) {
 	}
 }
 
-// TestMainFallbackSocket: without -c and without any config on the search
-// path, the client talks to $TEROK_RUN_DIR/supervisor.sock.
+// TestMainFallbackSocket: without -c and with no config on the search
+// path, the client talks to $TEROK_RUN_DIR/supervisor.sock; with one, it
+// uses that config's serverurl.
 func TestMainFallbackSocket(t *testing.T) {
-	for _, p := range searchPaths("/nonexistent/bin/supervisorctl") {
-		if _, err := os.Stat(p); err == nil {
-			t.Skipf("%s exists on this machine and would be read first (as Python's client would)", p)
-		}
-	}
 	dir, err := os.MkdirTemp("", "tkctl-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
 	t.Setenv("TEROK_RUN_DIR", dir)
-	t.Chdir(dir)
+	missing := filepath.Join(dir, "nope.conf")
 	var out bytes.Buffer
-	code := Main(context.Background(), []string{"pid"}, Env{Argv0: "/nonexistent/bin/supervisorctl", Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out})
+	env := Env{Argv0: "supervisorctl", Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, search: []string{missing}}
+	code := Main(context.Background(), []string{"pid"}, env)
 	want := "unix://" + filepath.Join(dir, "supervisor.sock") + " no such file\n"
+	if code != 7 || out.String() != want {
+		t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
+	}
+	found := filepath.Join(dir, "found.conf")
+	if err := os.WriteFile(found, []byte("[supervisorctl]\nserverurl=unix://%(here)s/other.sock\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	env.search = []string{missing, found}
+	code = Main(context.Background(), []string{"pid"}, env)
+	want = "unix://" + filepath.Join(dir, "other.sock") + " no such file\n"
 	if code != 7 || out.String() != want {
 		t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
 	}

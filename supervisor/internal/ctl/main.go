@@ -18,6 +18,9 @@ type Env struct {
 	Environ        []string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+
+	// search replaces the config search path in tests.
+	search []string
 }
 
 const usageDoc = `supervisorctl -- control the programs run by terok-supervisord (or any
@@ -68,7 +71,11 @@ func Main(ctx context.Context, args []string, env Env) int {
 				self = p
 			}
 		}
-		cfgPath = defaultConfig(self)
+		search := env.search
+		if search == nil {
+			search = searchPaths(self)
+		}
+		cfgPath = firstExisting(search)
 	}
 	serverURL := "unix://" + paths.Socket("", paths.Supervisor)
 	prompt := "supervisor"

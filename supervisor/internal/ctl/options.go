@@ -189,9 +189,9 @@ func pyJoin(parts ...string) string {
 	return strings.Join(out, "/")
 }
 
-// defaultConfig returns the first existing search path, or "".
-func defaultConfig(argv0 string) string {
-	for _, p := range searchPaths(argv0) {
+// firstExisting returns the first path that exists, or "".
+func firstExisting(paths []string) string {
+	for _, p := range paths {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
