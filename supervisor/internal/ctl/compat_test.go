@@ -1,7 +1,6 @@
 package ctl_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -263,6 +262,7 @@ type step struct {
 }
 
 func TestCompatibilityWithPythonSupervisord(t *testing.T) {
+	t.Parallel()
 	supervisord := testkit.RequireCommand(t, "supervisord")
 	pyctl := testkit.RequireCommand(t, "supervisorctl")
 	bin := ourSupervisorctl(t)
@@ -412,6 +412,7 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 // TestCompatibilityAuth compares both clients on the password-protected
 // inet listener.
 func TestCompatibilityAuth(t *testing.T) {
+	t.Parallel()
 	supervisord := testkit.RequireCommand(t, "supervisord")
 	pyctl := testkit.RequireCommand(t, "supervisorctl")
 	bin := ourSupervisorctl(t)
@@ -494,6 +495,7 @@ func (s *syncBuffer) String() string {
 // with both clients until interrupted, and follows a new line written
 // while streaming.
 func TestCompatibilityTailFollow(t *testing.T) {
+	t.Parallel()
 	supervisord := testkit.RequireCommand(t, "supervisord")
 	pyctl := testkit.RequireCommand(t, "supervisorctl")
 	bin := ourSupervisorctl(t)
@@ -519,38 +521,80 @@ func TestCompatibilityTailFollow(t *testing.T) {
 			t.Errorf("%s maintail -f: exit %d, output %q", bin, code, out)
 		}
 	}
-	// A line logged while we stream arrives.
+	// Bytes written to the log while we stream arrive, and the stream stays
+	// open until SIGINT.
+	c, err := xmlrpc.NewClient("unix://"+filepath.Join(s.dir, "s.sock"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.CallTimeout("supervisor.getProcessInfo", "sleeper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logfile, _ := v.(map[string]any)["stdout_logfile"].(string)
+	if logfile == "" {
+		t.Fatalf("sleeper has no stdout_logfile: %v", v)
+	}
 	cmd := exec.Command(bin, "-c", s.conf, "tail", "-f", "sleeper")
 	var buf syncBuffer
 	cmd.Stdout = &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(buf.String(), "Ctrl-C") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	out, code := run(t, bin, s, "-c", s.conf, "stop", "sleeper")
-	if code != 0 {
-		t.Fatalf("stop sleeper: %d %s", code, out)
-	}
-	// sleeper logs nothing; the stream must stay open (no exit) while we
-	// check it is still alive, then end on SIGINT with status 0.
-	time.Sleep(200 * time.Millisecond)
-	if cmd.ProcessState != nil {
-		t.Fatalf("tail -f ended by itself: %q", buf.String())
-	}
-	cmd.Process.Signal(os.Interrupt)
 	waitDone := make(chan error, 1)
 	go func() { waitDone <- cmd.Wait() }()
+	defer func() {
+		select {
+		case <-waitDone:
+		default:
+			cmd.Process.Kill()
+			<-waitDone
+		}
+	}()
+	waitFor := func(want string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(buf.String(), want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(buf.String(), want) {
+			t.Fatalf("tail -f: no %q within 10s; got %q", want, buf.String())
+		}
+	}
+	waitFor("Ctrl-C to exit")
+	for i := 0; i < 3; i++ {
+		line := fmt.Sprintf("tkctl-appended-%d\n", i)
+		f, err := os.OpenFile(logfile, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(line)
+		f.Close()
+		waitFor(line)
+	}
 	select {
 	case err := <-waitDone:
+		t.Fatalf("tail -f ended by itself (%v): %q", err, buf.String())
+	default:
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-waitDone:
+		waitDone <- err
 		if err != nil {
 			t.Fatalf("tail -f after SIGINT: %v", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("tail -f did not end within 10s of SIGINT")
 	}
-	_ = bufio.ErrTooLong
+	if !strings.HasSuffix(buf.String(), "tkctl-appended-2\n\n") {
+		t.Fatalf("tail -f output should end with the last line and an empty line: %q", buf.String())
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ourBin != "" {
+		os.RemoveAll(filepath.Dir(ourBin))
+	}
+	os.Exit(code)
 }
