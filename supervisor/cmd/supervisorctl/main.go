@@ -13,11 +13,12 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := ctl.Main(ctx, os.Args[1:], ctl.Env{
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	code := ctl.Main(context.Background(), os.Args[1:], ctl.Env{
 		Argv0: os.Args[0], Environ: os.Environ(),
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Signals: sigs,
 	})
-	stop()
 	os.Exit(code)
 }

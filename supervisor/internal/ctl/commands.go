@@ -297,7 +297,7 @@ func (c *Controller) confirm(question string) bool {
 		return true
 	}
 	c.write(question)
-	line, _ := c.in.ReadString('\n')
+	line, _ := c.readLine(c.ctx)
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "y")
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"syscall"
 
@@ -58,7 +59,8 @@ const (
 // Controller runs supervisorctl commands against one server and keeps the
 // exit status the way Python's Controller does: the last failure decides.
 type Controller struct {
-	ctx         context.Context
+	base        context.Context // lives as long as the controller
+	ctx         context.Context // the running command's; cancelled by an interrupt
 	rpc         Caller
 	newCaller   func(serverURL string) (Caller, error)
 	out, errOut io.Writer
@@ -71,6 +73,11 @@ type Controller struct {
 	Prompt string
 	// Interactive makes shutdown and reload ask for confirmation.
 	Interactive bool
+	// Signals, when set, delivers Ctrl-C (SIGINT) and SIGTERM: they end the
+	// running command (tail -f, fg), and at the shell prompt the shell.
+	Signals <-chan os.Signal
+
+	lines chan string // the shell's input lines, read by one goroutine
 
 	exit int
 }
@@ -81,7 +88,7 @@ type Controller struct {
 func NewController(ctx context.Context, serverURL string, user, pass *string,
 	newCaller func(serverURL string) (Caller, error), in io.Reader, out, errOut io.Writer) *Controller {
 	return &Controller{
-		ctx: ctx, newCaller: newCaller, out: out, errOut: errOut, in: bufio.NewReader(in),
+		base: ctx, ctx: ctx, newCaller: newCaller, out: out, errOut: errOut, in: bufio.NewReader(in),
 		ServerURL: serverURL, Username: user, Password: pass, Prompt: "supervisor",
 	}
 }
@@ -158,14 +165,14 @@ func (c *Controller) OneCmd(line string) bool {
 		c.exit = ExitGeneric
 		return false
 	}
-	stop, err := f(arg)
+	stop, err := c.interruptible(func() (bool, error) { return f(arg) })
 	var he *xmlrpc.HTTPError
 	if errors.As(err, &he) && he.Status == 401 {
 		// Python's client says so, then runs the command once more and
 		// reports that second failure too.
 		c.output("Server requires authentication")
 		c.exit = ExitGeneric
-		stop, err = f(arg)
+		stop, err = c.interruptible(func() (bool, error) { return f(arg) })
 	}
 	if err != nil {
 		c.reportError(err)
@@ -177,25 +184,74 @@ func isIdent(b byte) bool {
 	return b == '_' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
 }
 
+// interruptible runs one command with a context that a signal cancels.
+func (c *Controller) interruptible(f func() (bool, error)) (bool, error) {
+	ctx, cancel := context.WithCancel(c.base)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-c.Signals:
+			cancel()
+		case <-done:
+		}
+	}()
+	c.ctx = ctx
+	defer func() { close(done); cancel(); c.ctx = c.base }()
+	return f()
+}
+
 // Loop is the minimal interactive shell: "status" first, then one command
-// per line read from in until EOF, quit or exit.
+// per line read from in until end of input, quit, exit or an interrupt at
+// the prompt.
 func (c *Controller) Loop() {
 	c.Interactive = true
+	c.lines = make(chan string)
+	go func() {
+		defer close(c.lines)
+		for {
+			line, err := c.in.ReadString('\n')
+			if line != "" {
+				c.lines <- line
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	c.OneCmd("status")
-	for i := 0; ; i++ {
+	for {
 		c.write(c.Prompt + "> ")
-		line, err := c.in.ReadString('\n')
-		if err != nil && line == "" {
-			c.OneCmd("EOF")
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				c.OneCmd("EOF")
+				return
+			}
+			if c.OneCmd(line) {
+				return
+			}
+		case <-c.Signals:
+			c.output("")
 			return
-		}
-		if c.OneCmd(line) {
-			return
-		}
-		if c.ctx.Err() != nil {
+		case <-c.base.Done():
 			c.output("")
 			return
 		}
+	}
+}
+
+// readLine reads one line of input: from the shell's reader when the shell
+// runs, else straight from in. ok is false at end of input or interrupt.
+func (c *Controller) readLine(ctx context.Context) (string, bool) {
+	if c.lines == nil {
+		line, err := c.in.ReadString('\n')
+		return line, err == nil || line != ""
+	}
+	select {
+	case line, ok := <-c.lines:
+		return line, ok
+	case <-ctx.Done():
+		return "", false
 	}
 }
 

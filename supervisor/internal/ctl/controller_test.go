@@ -5,12 +5,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 )
@@ -289,4 +292,49 @@ func TestMainFallbackSocket(t *testing.T) {
 	if code != 7 || out.String() != want {
 		t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
 	}
+}
+
+// TestInteractiveInterrupt: Ctrl-C at the prompt leaves the shell even
+// though input has not ended.
+func TestInteractiveInterrupt(t *testing.T) {
+	f := &fakeServer{answers: map[string]any{"supervisor.getAllProcessInfo": []any{}}}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	sigs := make(chan os.Signal, 1)
+	var out syncWriter
+	c := NewController(context.Background(), "unix:///x", nil, nil,
+		func(string) (Caller, error) { return f, nil }, pr, &out, &out)
+	c.Signals = sigs
+	done := make(chan struct{})
+	go func() { c.Loop(); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "supervisor> ") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	sigs <- os.Interrupt
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the shell did not end within 5s of an interrupt")
+	}
+	if out.String() != "supervisor> \n" {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

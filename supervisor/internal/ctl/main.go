@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 
@@ -18,6 +19,8 @@ type Env struct {
 	Environ        []string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Signals delivers Ctrl-C and SIGTERM (see Controller.Signals).
+	Signals <-chan os.Signal
 
 	// search replaces the config search path in tests.
 	search []string
@@ -112,6 +115,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	c := NewController(ctx, serverURL, user, pass, newCaller, env.Stdin, env.Stdout, env.Stderr)
 	c.Prompt = prompt
+	c.Signals = env.Signals
 	if len(opts.Args) > 0 {
 		c.OneCmd(strings.Join(opts.Args, " "))
 		return c.ExitStatus()

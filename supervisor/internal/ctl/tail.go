@@ -277,8 +277,8 @@ func (c *Controller) doFg(arg string) error {
 	go func() {
 		defer close(lines)
 		for {
-			l, err := c.in.ReadString('\n')
-			if err != nil {
+			l, ok := c.readLine(ctx)
+			if !ok {
 				return
 			}
 			select {
