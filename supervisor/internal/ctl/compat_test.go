@@ -334,6 +334,8 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 		{args: "tail"},
 		{args: "tail a b c d"},
 		{args: "tail -5"},
+		{args: "tail -f nope"},
+		{args: "tail -f nope stderr"},
 		{args: "maintail -300", same: true},
 		{args: "maintail", same: true},
 		{args: "maintail x"},
