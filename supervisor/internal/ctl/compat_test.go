@@ -200,6 +200,36 @@ func (s *server) waitRunning(t *testing.T, want int) {
 	t.Fatalf("supervisord in %s: %d processes not RUNNING within 15s", s.dir, want)
 }
 
+// settle waits (bounded) until no process is STARTING, BACKOFF or
+// STOPPING, so both twins are compared in the same steady state. A server
+// that no longer answers is settled.
+func (s *server) settle(t *testing.T) {
+	t.Helper()
+	c, err := xmlrpc.NewClient("unix://"+filepath.Join(s.dir, "s.sock"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		v, err := c.CallTimeout("supervisor.getAllProcessInfo")
+		if err != nil {
+			return
+		}
+		busy := false
+		for _, e := range v.([]any) {
+			switch e.(map[string]any)["statename"] {
+			case "STARTING", "BACKOFF", "STOPPING":
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("supervisord in %s: processes still changing state after 10s", s.dir)
+}
+
 // waitExit waits (bounded) for supervisord to end after shutdown.
 func (s *server) waitExit(t *testing.T) {
 	t.Helper()
@@ -380,6 +410,8 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 		if st.before != nil {
 			st.before(t, py, ours)
 		}
+		py.settle(t)
+		ours.settle(t)
 		target := ours
 		if st.same {
 			target = py
