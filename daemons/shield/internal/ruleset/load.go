@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
@@ -13,11 +14,35 @@ import (
 
 // Conn opens an nftables netlink connection inside the namespace nsFd.
 func Conn(nsFd int) (*nftables.Conn, error) {
-	c, err := nftables.New(nftables.WithNetNSFd(nsFd))
+	c, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return nil, fmt.Errorf("open nftables netlink in namespace: %w", err)
 	}
 	return c, nil
+}
+
+// bigBuffers lets one batch carry a 10,000-entry allowlist: the whole
+// batch goes out in one sendmsg, which must fit the send buffer. As root the
+// limit is forced past net.core.wmem_max.
+func bigBuffers(c *netlink.Conn) error {
+	const size = 32 << 20
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size)
+		if serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return c.SetWriteBuffer(size)
+	}
+	return nil
 }
 
 // Load builds and loads the table in namespace nsFd in one batch,
