@@ -117,6 +117,9 @@ func (c *Client) Audit(ctx context.Context, id string, follow bool, fn func(Even
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue // keep-alive
+		}
 		var ev Event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			return fmt.Errorf("decode audit record: %w", err)
