@@ -22,7 +22,8 @@ type Packet struct {
 // each, until ctx ends. It returns once the group is bound, so no packet
 // logged after Watch returns is missed.
 func Watch(ctx context.Context, nsFd int, group uint16, fn func(Packet), errfn func(error)) (func(), error) {
-	nf, err := nflog.Open(&nflog.Config{Group: group, Copymode: nflog.CopyPacket, Bufsize: 128, NetNS: nsFd})
+	nf, err := nflog.Open(&nflog.Config{Group: group, Copymode: nflog.CopyPacket, Bufsize: 128, NetNS: nsFd,
+		Timeout: 5}) // flush copies to us within 50 ms
 	if err != nil {
 		return nil, fmt.Errorf("open nflog group %d: %w", group, err)
 	}

@@ -33,16 +33,18 @@ type Config struct {
 	LogGroup        uint16 `json:"log_group"`        // NFLOG group inside each task namespace
 	LenientProfiles bool   `json:"lenient_profiles"` // skip bad profile lines instead of refusing
 	GraceSeconds    int    `json:"grace_seconds"`    // keep addresses of a name that stops resolving this long past its TTL
+	MinTTLSeconds   int    `json:"min_ttl_seconds"`  // re-resolve no more often than this (short DNS TTLs are raised to it)
 }
 
 // Default returns the built-in settings.
 func Default() Config {
 	return Config{
-		SocketMode:   "0660",
-		Endpoints:    []string{"tcp:169.254.1.2:9418"},
-		ContainerDNS: []string{"10.0.2.3", "169.254.1.1"},
-		LogGroup:     7318,
-		GraceSeconds: 300,
+		SocketMode:    "0660",
+		Endpoints:     []string{"tcp:169.254.1.2:9418"},
+		ContainerDNS:  []string{"10.0.2.3", "169.254.1.1"},
+		LogGroup:      7318,
+		GraceSeconds:  300,
+		MinTTLSeconds: 30,
 	}
 }
 
@@ -161,6 +163,9 @@ func (c Config) Validate() error {
 		if _, err := netip.ParseAddrPort(c.Resolver); err != nil {
 			return fmt.Errorf("resolver %q: want IP:PORT: %w", c.Resolver, ErrInvalid)
 		}
+	}
+	if c.MinTTLSeconds < 1 {
+		return fmt.Errorf("min_ttl_seconds %d: must be at least 1: %w", c.MinTTLSeconds, ErrInvalid)
 	}
 	if c.GraceSeconds < 0 {
 		return fmt.Errorf("grace_seconds %d: must not be negative: %w", c.GraceSeconds, ErrInvalid)

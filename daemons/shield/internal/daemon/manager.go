@@ -423,6 +423,7 @@ func (m *Manager) Refresh(ctx context.Context) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.reapLocked()
 	for _, c := range m.containers {
 		var lapsed []string
 		var keep []shieldapi.Entry
@@ -453,6 +454,26 @@ func (m *Manager) Refresh(ctx context.Context) {
 		for _, d := range hit {
 			m.audit(shieldapi.Event{Container: c.st.ID, Kind: shieldapi.EventResolved, Target: d, Detail: addrList(m.cached(d))})
 		}
+	}
+}
+
+// reapLocked disarms containers whose process is gone (or whose pid now
+// lives in another namespace): the safety net when no poststop hook came.
+func (m *Manager) reapLocked() {
+	for _, c := range m.containers {
+		ns, err := netns.Open(c.st.PID)
+		if err == nil {
+			same := ns.Inode == c.st.NetnsInode
+			ns.Close()
+			if same {
+				continue
+			}
+		}
+		m.dropLocked(c)
+		c.ns.Close()
+		delete(m.containers, c.st.ID)
+		_ = os.Remove(m.statePath(c.st.ID))
+		m.audit(shieldapi.Event{Container: c.st.ID, Kind: shieldapi.EventDisarmed, Detail: "container process exited"})
 	}
 }
 

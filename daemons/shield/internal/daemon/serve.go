@@ -37,7 +37,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		server = s
 	}
 	if server != "" {
-		res = &resolve.Resolver{Server: server, Timeout: 2 * time.Second}
+		res = &resolve.Resolver{Server: server, Timeout: 2 * time.Second, MinTTL: time.Duration(cfg.MinTTLSeconds) * time.Second}
 	}
 	m, err := New(Options{StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
 		Resolver: res, Endpoints: eps, LogGroup: cfg.LogGroup, Grace: time.Duration(cfg.GraceSeconds) * time.Second,

@@ -112,7 +112,7 @@ func Files(bin, socket string) (map[string][]byte, error) {
 		timeout := 30
 		h := current.Hook{
 			Version: current.Version,
-			Hook: rspec.Hook{Path: bin, Args: []string{"terok-shield", "hook", stage, "--socket", socket},
+			Hook: rspec.Hook{Path: bin, Args: []string{"terok-shield", "hook", "--socket", socket, stage},
 				Timeout: &timeout},
 			When:   current.When{Annotations: map[string]string{"^" + strings.ReplaceAll(shieldapi.AnnotationShield, ".", `\.`) + "$": "^on$"}},
 			Stages: []string{stage},

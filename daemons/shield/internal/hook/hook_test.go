@@ -84,7 +84,7 @@ func TestInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	if h.Version != "1.0.0" || h.Hook.Path != bin || h.When.Annotations[`^terok\.shield$`] != "^on$" ||
-		!slices.Equal(h.Stages, []string{"createRuntime"}) || !slices.Equal(h.Hook.Args[1:3], []string{"hook", "createRuntime"}) {
+		!slices.Equal(h.Stages, []string{"createRuntime"}) || !slices.Equal(h.Hook.Args, []string{"terok-shield", "hook", "--socket", "/run/terok/shield.sock", "createRuntime"}) {
 		t.Fatalf("hook json: %s", b)
 	}
 	if _, err := Install(dir, "relative/bin", "/s"); err == nil {

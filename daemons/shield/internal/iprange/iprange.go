@@ -100,7 +100,9 @@ func Subtract(rs []Range, cut []Range) []Range {
 // Diff returns the ranges of old not in new (to delete) and of new not in
 // old (to add); ranges are equal when bounds and expiry are.
 func Diff(old, new []Range) (del, add []Range) {
-	key := func(r Range) string { return r.Lo.String() + "-" + r.Hi.String() + "@" + r.Expires.Format(time.RFC3339Nano) }
+	key := func(r Range) string {
+		return r.Lo.String() + "-" + r.Hi.String() + "@" + r.Expires.Format(time.RFC3339Nano)
+	}
 	in := func(rs []Range) map[string]bool {
 		m := make(map[string]bool, len(rs))
 		for _, r := range rs {

@@ -30,6 +30,7 @@ type Topo struct {
 	Task, Inet string // namespace names
 	TaskPID    int    // a sleeping process inside Task, for /proc/PID/ns/net
 	t          testing.TB
+	task       *exec.Cmd
 }
 
 // Require checks root and the ip command.
@@ -82,8 +83,8 @@ func New(t testing.TB, hosts ...string) *Topo {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start task process: %v", err)
 	}
-	tp.TaskPID = cmd.Process.Pid
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	tp.TaskPID, tp.task = cmd.Process.Pid, cmd
+	t.Cleanup(tp.KillTask)
 	// ip netns exec execs sleep in the same pid once it has joined; wait for that.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -98,6 +99,15 @@ func New(t testing.TB, hosts ...string) *Topo {
 	}
 	t.Fatalf("task process never entered namespace %s", tp.Task)
 	return nil
+}
+
+// KillTask ends the task process (as a container's exit would).
+func (tp *Topo) KillTask() {
+	if tp.task != nil {
+		_ = tp.task.Process.Kill()
+		_ = tp.task.Wait()
+		tp.task = nil
+	}
 }
 
 // Close removes both namespaces (the veth goes with them).

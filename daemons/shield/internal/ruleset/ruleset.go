@@ -135,7 +135,9 @@ func Build(c *nftables.Conn, s Spec, now time.Time) error {
 		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &inPolicy,
 	})
 
-	rule := func(ch *nftables.Chain, parts ...any) { c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(parts...)}) }
+	rule := func(ch *nftables.Chain, parts ...any) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(parts...)})
+	}
 
 	// reject: count, copy to NFLOG, then fail fast.
 	rule(reject, &expr.Counter{}, logTo(s.LogGroup, PrefixBlocked),
@@ -327,6 +329,7 @@ func icmp6ND() []expr.Any {
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMPV6}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
-		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}},
+		// 130-143: multicast listener queries/reports (MLD) and neighbour discovery.
+		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{130}, ToData: []byte{143}},
 	}
 }
