@@ -62,16 +62,16 @@ func TestHookFailsClosedWithoutDaemon(t *testing.T) {
 }
 
 type podmanEnv struct {
-	t       *testing.T
-	dir     string
-	bin     string
-	hooks   string
-	sock    string
-	uid     string
-	home    string
-	daemon  *exec.Cmd
-	gate    int // host port standing in for the gate: a daemon endpoint
-	other   int // another host port: reachable without the shield, refused with it
+	t      *testing.T
+	dir    string
+	bin    string
+	hooks  string
+	sock   string
+	uid    string
+	home   string
+	daemon *exec.Cmd
+	gate   int // host port standing in for the gate: a daemon endpoint
+	other  int // another host port: reachable without the shield, refused with it
 }
 
 func requirePodman(t *testing.T) *podmanEnv {
