@@ -309,7 +309,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"table inet terok_shield", "203.0.113.2", "ip daddr @deny4 jump reject", "reject with tcp reset"} {
+		for _, want := range []string{"table inet terok_shield", "203.0.113.2", "ip daddr @deny4 jump refuse", "reject with tcp reset"} {
 			if !strings.Contains(r.Text, want) {
 				t.Errorf("rules lack %q:\n%s", want, r.Text)
 			}

@@ -113,7 +113,18 @@ func (tp *Topo) KillTask() {
 // Close removes both namespaces (the veth goes with them).
 func (tp *Topo) Close() {
 	for _, n := range []string{tp.Task, tp.Inet} {
-		_ = run("ip", "netns", "del", n)
+		// Retry briefly: a concurrent mount operation can fail one attempt.
+		for i := 0; i < 5; i++ {
+			if _, err := os.Stat("/run/netns/" + n); os.IsNotExist(err) {
+				break
+			}
+			if err := run("ip", "netns", "del", n); err == nil {
+				break
+			} else if i == 4 {
+				tp.t.Errorf("remove namespace %s: %v", n, err)
+			}
+			time.Sleep(time.Duration(i+1) * 50 * time.Millisecond)
+		}
 	}
 }
 

@@ -12,14 +12,22 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
 )
 
-// Conn opens an nftables netlink connection inside the namespace nsFd.
-func Conn(nsFd int) (*nftables.Conn, error) {
-	c, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
+// Open opens a lasting nftables netlink connection inside the namespace
+// nsFd; the caller keeps it for the container's lifetime and closes it with
+// CloseConn. Lasting matters: releasing an nfnetlink socket right after a
+// batch that deleted anything makes the kernel wait for an RCU grace period
+// (about 10 ms); a socket that stays open lets that cleanup run in the
+// background.
+func Open(nsFd int) (*nftables.Conn, error) {
+	c, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return nil, fmt.Errorf("open nftables netlink in namespace: %w", err)
 	}
 	return c, nil
 }
+
+// CloseConn releases a connection from Open.
+func CloseConn(c *nftables.Conn) error { return c.CloseLasting() }
 
 // bigBuffers lets one batch carry a 10,000-entry allowlist: the whole
 // batch goes out in one sendmsg, which must fit the send buffer. As root the
@@ -45,14 +53,15 @@ func bigBuffers(c *netlink.Conn) error {
 	return nil
 }
 
-// Load builds and loads the table in namespace nsFd in one batch,
+// Load builds and loads the table in the connection's namespace in one batch,
 // replacing any previous shield table there.
-func Load(nsFd int, s Spec) error {
-	c, err := Conn(nsFd)
-	if err != nil {
-		return err
-	}
-	if err := Build(c, s, time.Now()); err != nil {
+func Load(c *nftables.Conn, s Spec) error {
+	// A fresh namespace gets a plain create (about 2 ms); replacing an
+	// existing table costs a kernel RCU grace period (about 10 ms). The
+	// daemon serialises loads, so nothing creates the table in between.
+	_, lerr := c.ListTableOfFamily(TableName, nftables.TableFamilyINet)
+	fresh := errors.Is(lerr, unix.ENOENT)
+	if err := build(c, s, time.Now(), !fresh); err != nil {
 		return err
 	}
 	if err := c.Flush(); err != nil {
@@ -67,12 +76,8 @@ type SetChange struct {
 	Old, New []iprange.Range
 }
 
-// Update applies set changes in namespace nsFd in one batch.
-func Update(nsFd int, changes ...SetChange) error {
-	c, err := Conn(nsFd)
-	if err != nil {
-		return err
-	}
+// Update applies set changes in the connection's namespace in one batch.
+func Update(c *nftables.Conn, changes ...SetChange) error {
 	now := time.Now()
 	n := 0
 	for _, ch := range changes {
@@ -94,13 +99,9 @@ func Update(nsFd int, changes ...SetChange) error {
 	return nil
 }
 
-// Present reports whether the shield table exists in namespace nsFd.
-func Present(nsFd int) (bool, error) {
-	c, err := Conn(nsFd)
-	if err != nil {
-		return false, err
-	}
-	_, err = c.ListTableOfFamily(TableName, nftables.TableFamilyINet)
+// Present reports whether the shield table exists in the connection's namespace.
+func Present(c *nftables.Conn) (bool, error) {
+	_, err := c.ListTableOfFamily(TableName, nftables.TableFamilyINet)
 	if err == nil {
 		return true, nil
 	}
@@ -110,12 +111,8 @@ func Present(nsFd int) (bool, error) {
 	return false, fmt.Errorf("list shield table: %w", err)
 }
 
-// Remove deletes the shield table from namespace nsFd (absent is fine).
-func Remove(nsFd int) error {
-	c, err := Conn(nsFd)
-	if err != nil {
-		return err
-	}
+// Remove deletes the shield table from the connection's namespace (absent is fine).
+func Remove(c *nftables.Conn) error {
 	t := table()
 	c.AddTable(t)
 	c.DelTable(t)

@@ -13,14 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Render reads the shield table of namespace nsFd back over netlink and
+// Render reads the shield table of the connection's namespace back over netlink and
 // prints it in nft-like syntax: the live sets with their elements and the
 // live rules with their counters.
-func Render(nsFd int) (string, error) {
-	c, err := Conn(nsFd)
-	if err != nil {
-		return "", err
-	}
+func Render(c *nftables.Conn) (string, error) {
 	t, err := c.ListTableOfFamily(TableName, nftables.TableFamilyINet)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -54,7 +50,7 @@ func Render(nsFd int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("list chains: %w", err)
 	}
-	order := map[string]int{"output": 0, "input": 1, "reject": 2}
+	order := map[string]int{"output": 0, "input": 1, "refuse": 2}
 	sort.Slice(chains, func(i, j int) bool { return order[chains[i].Name] < order[chains[j].Name] })
 	for _, ch := range chains {
 		if ch.Table.Name != TableName {

@@ -62,6 +62,10 @@ func set(name string, v6 bool) *nftables.Set {
 	return &nftables.Set{Table: table(), Name: name, KeyType: kt, Interval: true, HasTimeout: true}
 }
 
+// refuseChain counts, logs and rejects what the output chain refuses.
+// (Not "reject": that is an nft keyword, and the table should load with nft -f too.)
+const refuseChain = "refuse"
+
 // Set names.
 const (
 	Allow4 = "allow4"
@@ -100,9 +104,18 @@ func Elements(rs []iprange.Range, now time.Time) []nftables.SetElement {
 // flushes. The table carries no owner flag: it must outlive the netlink
 // socket that made it.
 func Build(c *nftables.Conn, s Spec, now time.Time) error {
+	return build(c, s, now, true)
+}
+
+// build queues the table; replace adds the create+delete pair that makes
+// the batch replace an existing table. A namespace that has none skips it:
+// tearing down base chains waits for an RCU grace period in the kernel.
+func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 	t := table()
-	c.AddTable(t)
-	c.DelTable(t)
+	if replace {
+		c.AddTable(t)
+		c.DelTable(t)
+	}
 	c.AddTable(t)
 
 	a4, a6 := iprange.Split(s.Allow)
@@ -124,7 +137,7 @@ func Build(c *nftables.Conn, s Spec, now time.Time) error {
 		sets[x.name] = st
 	}
 
-	reject := c.AddChain(&nftables.Chain{Name: "reject", Table: t})
+	reject := c.AddChain(&nftables.Chain{Name: refuseChain, Table: t})
 	out := c.AddChain(&nftables.Chain{
 		Name: "output", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter,
@@ -139,7 +152,7 @@ func Build(c *nftables.Conn, s Spec, now time.Time) error {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: cat(parts...)})
 	}
 
-	// reject: count, copy to NFLOG, then fail fast.
+	// refuse: count, copy to NFLOG, then fail fast.
 	rule(reject, &expr.Counter{}, logTo(s.LogGroup, PrefixBlocked),
 		l4(unix.IPPROTO_TCP), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
 	rule(reject, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
@@ -154,16 +167,16 @@ func Build(c *nftables.Conn, s Spec, now time.Time) error {
 		for _, e := range s.Endpoints {
 			rule(out, endpoint(e), accept())
 		}
-		rule(out, lookup(false, sets[Deny4]), jump("reject"))
-		rule(out, lookup(true, sets[Deny6]), jump("reject"))
+		rule(out, lookup(false, sets[Deny4]), jump(refuseChain))
+		rule(out, lookup(true, sets[Deny6]), jump(refuseChain))
 		rule(out, lookup(false, sets[Allow4]), accept())
 		rule(out, lookup(true, sets[Allow6]), accept())
 		if s.Mode == ModeDown {
-			rule(out, lookup(false, sets[Priv4]), jump("reject"))
-			rule(out, lookup(true, sets[Priv6]), jump("reject"))
+			rule(out, lookup(false, sets[Priv4]), jump(refuseChain))
+			rule(out, lookup(true, sets[Priv6]), jump(refuseChain))
 			rule(out, ctNew(), logTo(s.LogGroup, PrefixConnection), accept())
 		}
-		rule(out, jump("reject"))
+		rule(out, jump(refuseChain))
 	}
 
 	// input

@@ -47,13 +47,18 @@ func TestLoadUpdateRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
+	nft, err := ruleset.Open(ns.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ruleset.CloseConn(nft)
 	spec := ruleset.Spec{
 		Mode:      ruleset.ModeUp,
 		Endpoints: []ruleset.Endpoint{{Addr: netip.MustParseAddr("198.51.100.1"), Proto: "tcp", Port: 9418}},
 		Allow:     []iprange.Range{pr("203.0.113.1/32"), pr("2001:db8::/32")},
 		LogGroup:  77,
 	}
-	if err := ruleset.Load(ns.Fd(), spec); err != nil {
+	if err := ruleset.Load(nft, spec); err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	mustConnect(t, tp, "203.0.113.1:80")
@@ -63,7 +68,7 @@ func TestLoadUpdateRender(t *testing.T) {
 	mustRefused(t, tp, "198.51.100.1:9419")
 
 	// Live change: allow .2 and a CIDR, deny .1.
-	if err := ruleset.Update(ns.Fd(),
+	if err := ruleset.Update(nft,
 		ruleset.SetChange{Name: ruleset.Allow4, Old: spec.Allow[:1], New: []iprange.Range{pr("203.0.113.0/30")}},
 		ruleset.SetChange{Name: ruleset.Deny4, New: []iprange.Range{pr("203.0.113.1/32")}},
 	); err != nil {
@@ -73,12 +78,12 @@ func TestLoadUpdateRender(t *testing.T) {
 	mustConnect(t, tp, "203.0.113.3:80")
 	mustRefused(t, tp, "203.0.113.1:80")
 
-	txt, err := ruleset.Render(ns.Fd())
+	txt, err := ruleset.Render(nft)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
 	for _, want := range []string{"table inet terok_shield", "set allow4", "203.0.113.0/30", "2001:db8::/32", "set deny4", "203.0.113.1",
-		"ip daddr 198.51.100.1 meta l4proto tcp th dport 9418 accept", "ip daddr @deny4 jump reject", "reject with tcp reset",
+		"ip daddr 198.51.100.1 meta l4proto tcp th dport 9418 accept", "ip daddr @deny4 jump refuse", "reject with tcp reset",
 		`log prefix "tks-blocked" group 77`, "policy drop"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("rendered ruleset lacks %q:\n%s", want, txt)
@@ -91,7 +96,7 @@ func TestLoadUpdateRender(t *testing.T) {
 
 	// Re-load replaces in one batch: block mode drops even the allowed host.
 	spec.Mode = ruleset.ModeBlock
-	if err := ruleset.Load(ns.Fd(), spec); err != nil {
+	if err := ruleset.Load(nft, spec); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	if r := tp.Dial("203.0.113.1:80", 300*time.Millisecond); r.Err == nil {
@@ -99,10 +104,10 @@ func TestLoadUpdateRender(t *testing.T) {
 	}
 	mustConnect(t, tp, "127.0.0.1:8080")
 
-	if err := ruleset.Remove(ns.Fd()); err != nil {
+	if err := ruleset.Remove(nft); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := ruleset.Present(ns.Fd()); err != nil || ok {
+	if ok, err := ruleset.Present(nft); err != nil || ok {
 		t.Fatalf("present after remove: %v %v", ok, err)
 	}
 	mustConnect(t, tp, "203.0.113.2:80")
@@ -116,6 +121,11 @@ func TestLargeAllowlist(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
+	nft, err := ruleset.Open(ns.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ruleset.CloseConn(nft)
 	var allow []iprange.Range
 	// 10,000 separate /32s in 11.0.0.0/8 (every other address, so none merge) plus the host.
 	for i := 0; len(allow) < 10000; i += 2 {
@@ -124,7 +134,7 @@ func TestLargeAllowlist(t *testing.T) {
 	}
 	allow = append(allow, pr("203.0.113.9/32"))
 	start := time.Now()
-	if err := ruleset.Load(ns.Fd(), ruleset.Spec{Mode: ruleset.ModeUp, Allow: iprange.Merge(allow), LogGroup: 1}); err != nil {
+	if err := ruleset.Load(nft, ruleset.Spec{Mode: ruleset.ModeUp, Allow: iprange.Merge(allow), LogGroup: 1}); err != nil {
 		t.Fatalf("load 10k: %v", err)
 	}
 	t.Logf("10,001-entry allowlist loaded in %v", time.Since(start))
