@@ -265,12 +265,16 @@ func TestDaemonEndToEnd(t *testing.T) {
 	})
 
 	t.Run("timed allow lapses", func(t *testing.T) {
-		if _, err := h.c.Allow(ctx, id, "203.0.113.4", "2s"); err != nil {
+		// .6 touches no other allowed address, so it stays a timed element.
+		if _, err := h.c.Allow(ctx, id, "203.0.113.6", "2s"); err != nil {
 			t.Fatal(err)
 		}
-		connects(t, tp, "203.0.113.4:80")
-		eventually(t, 6*time.Second, "lapsed record", has(shieldapi.EventLapsed, "203.0.113.4"))
-		refused(t, tp, "203.0.113.4:80")
+		connects(t, tp, "203.0.113.6:80")
+		if r, _ := h.c.Rules(ctx, id); !strings.Contains(r.Text, "203.0.113.6 expires") {
+			t.Errorf("timed element carries no kernel timeout:\n%s", r.Text)
+		}
+		eventually(t, 6*time.Second, "lapsed record", has(shieldapi.EventLapsed, "203.0.113.6"))
+		refused(t, tp, "203.0.113.6:80")
 	})
 
 	t.Run("re-resolve by TTL", func(t *testing.T) {

@@ -93,7 +93,9 @@ func Elements(rs []iprange.Range, now time.Time) []nftables.SetElement {
 		}
 		out = append(out, nftables.SetElement{Key: r.Lo.AsSlice(), Timeout: to})
 		if end := r.Hi.Next(); end.IsValid() {
-			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true, Timeout: to})
+			// The kernel refuses a timeout on an interval end; the start
+			// element's timeout lapses the whole interval.
+			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
 		}
 	}
 	return out

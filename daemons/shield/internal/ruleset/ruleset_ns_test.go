@@ -78,6 +78,21 @@ func TestLoadUpdateRender(t *testing.T) {
 	mustConnect(t, tp, "203.0.113.3:80")
 	mustRefused(t, tp, "203.0.113.1:80")
 
+	// A timed element lapses in the kernel by itself, no daemon needed.
+	timed := iprange.FromPrefix(netip.MustParsePrefix("198.51.100.1/32"), time.Now().Add(1500*time.Millisecond))
+	if err := ruleset.Update(nft, ruleset.SetChange{Name: ruleset.Allow4, New: []iprange.Range{timed}}); err != nil {
+		t.Fatalf("timed allow: %v", err)
+	}
+	mustConnect(t, tp, "198.51.100.1:9419")
+	deadline := time.Now().Add(5 * time.Second)
+	for tp.Dial("198.51.100.1:9419", time.Second).Err == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("timed element never lapsed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	mustRefused(t, tp, "198.51.100.1:9419")
+
 	txt, err := ruleset.Render(nft)
 	if err != nil {
 		t.Fatalf("render: %v", err)
