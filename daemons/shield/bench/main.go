@@ -12,9 +12,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -73,7 +76,8 @@ func run() error {
 	}
 	defer os.RemoveAll(dir)
 	var tasks []*task
-	defer func() {
+	var once sync.Once
+	cleanup := func() {
 		failed := 0
 		for _, t := range tasks {
 			_ = t.cmd.Process.Kill()
@@ -86,6 +90,16 @@ func run() error {
 		if failed > 0 {
 			fmt.Fprintf(os.Stderr, "bench: %d namespaces could not be removed\n", failed)
 		}
+	}
+	defer once.Do(cleanup)
+	// An interrupt or a closed pipe still removes every namespace.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE, syscall.SIGHUP)
+	go func() {
+		<-sigs
+		once.Do(cleanup)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}()
 	for i := 0; i < namespaces; i++ {
 		t := &task{name: fmt.Sprintf("tks-bench-%d-%d", os.Getpid(), i)}
