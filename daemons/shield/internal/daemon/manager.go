@@ -172,6 +172,23 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 		st.Static = append(st.Static, t.String())
 	}
 
+	// Resolve the domains before taking the lock: a slow resolver must not
+	// stall every other container's requests.
+	var names []string
+	for _, t := range static {
+		if t.IsDomain() {
+			names = append(names, t.Domain)
+		}
+	}
+	for _, p := range profs {
+		for _, t := range p.Entries {
+			if t.IsDomain() {
+				names = append(names, t.Domain)
+			}
+		}
+	}
+	m.resolveAll(ctx, names)
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, exists := m.containers[req.ID]; exists {
@@ -601,9 +618,12 @@ func (m *Manager) Allow(ctx context.Context, who Caller, id, raw, forDur string)
 		e := time.Now().Add(d).UTC()
 		exp = &e
 	}
-	if t.IsDomain() && m.opts.Resolver != nil {
-		if _, err := m.opts.Resolver.Lookup(ctx, t.Domain); err != nil {
-			return shieldapi.Status{}, fmt.Errorf("%s does not resolve (%v); allow its address instead: %w", t.Domain, err, ErrBadRequest)
+	if t.IsDomain() {
+		if m.opts.Resolver == nil {
+			return shieldapi.Status{}, fmt.Errorf("%s: the daemon has no resolver (--resolver); allow its address instead: %w", t.Domain, ErrBadRequest)
+		}
+		if e := m.lookup(ctx, t.Domain, nil); e.err != nil {
+			return shieldapi.Status{}, fmt.Errorf("%s does not resolve (%v); allow its address instead: %w", t.Domain, e.err, ErrBadRequest)
 		}
 	}
 	m.mu.Lock()
