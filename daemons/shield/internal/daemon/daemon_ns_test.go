@@ -123,6 +123,8 @@ func TestDaemonEndToEnd(t *testing.T) {
 	tp.Listen(tp.Inet, nstest.RouterAddr+":9418")
 	tp.Listen(tp.Inet, nstest.RouterAddr+":9419")
 	tp.Listen(tp.Task, "127.0.0.1:8080")
+	tp.Listen(tp.Task, nstest.TaskAddr+":7860") // the task's published web port
+	tp.Listen(tp.Task, nstest.TaskAddr+":7861")
 
 	// The daemon's resolver (host side) and the task's resolver (internet side).
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -150,7 +152,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
 
-	st, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: id, PID: tp.TaskPID, Project: "demo", Allow: []string{"203.0.113.1", "api.example.test"}})
+	st, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: id, PID: tp.TaskPID, Project: "demo", Allow: []string{"203.0.113.1", "api.example.test"}, Ports: []uint16{7860}})
 	if err != nil {
 		t.Fatalf("arm: %v", err)
 	}
@@ -201,6 +203,30 @@ func TestDaemonEndToEnd(t *testing.T) {
 		})
 		if err != nil || len(a.Addrs) != 1 {
 			t.Fatalf("DNS from the task: %v %v", a, err)
+		}
+		// Inbound: only the published port answers.
+		var in error
+		_ = nstest.In(tp.Inet, func() error {
+			c, err := net.DialTimeout("tcp", nstest.TaskAddr+":7860", 3*time.Second)
+			if err == nil {
+				c.Close()
+			}
+			in = err
+			return nil
+		})
+		if in != nil {
+			t.Fatalf("published port 7860 unreachable from outside: %v", in)
+		}
+		_ = nstest.In(tp.Inet, func() error {
+			c, err := net.DialTimeout("tcp", nstest.TaskAddr+":7861", 300*time.Millisecond)
+			if err == nil {
+				c.Close()
+			}
+			in = err
+			return nil
+		})
+		if in == nil {
+			t.Fatal("unpublished port 7861 reachable from outside")
 		}
 	})
 
