@@ -49,7 +49,7 @@ func newHarness(t *testing.T, resolver string) *harness {
 	cfg.ContainerDNS = []string{nstest.RouterAddr}
 	cfg.Resolver = resolver
 	cfg.MinTTLSeconds = 1
-	cfg.GraceSeconds = 0
+	cfg.GraceSeconds = 3
 	h := &harness{t: t, cfg: cfg, c: shieldapi.NewClient(cfg.Socket)}
 	h.start()
 	t.Cleanup(h.stop)
@@ -308,6 +308,20 @@ func TestDaemonEndToEnd(t *testing.T) {
 		eventually(t, 6*time.Second, "re-resolved record", has(shieldapi.EventResolved, "203.0.113.5"))
 		connects(t, tp, "203.0.113.5:80")
 		refused(t, tp, "203.0.113.3:80")
+		// The name stops resolving: its last addresses stay for TTL + grace, then go.
+		dns.Set("api.example.test")
+		stopped := time.Now()
+		connects(t, tp, "203.0.113.5:80")
+		eventually(t, 10*time.Second, "addresses of a dead name dropped", func() bool {
+			return tp.Dial("203.0.113.5:80", time.Second).Err != nil
+		})
+		if since := time.Since(stopped); since < 2*time.Second {
+			t.Errorf("addresses dropped after %v, before TTL + grace", since)
+		}
+		dns.Set("api.example.test", "203.0.113.5")
+		eventually(t, 6*time.Second, "name resolving again", func() bool {
+			return tp.Dial("203.0.113.5:80", time.Second).Err == nil
+		})
 	})
 
 	t.Run("restart re-arms and keeps live changes", func(t *testing.T) {

@@ -38,6 +38,7 @@ func Require(t testing.TB) {
 	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.RequireCommand(t, "ip")
+	testkit.RequireCommand(t, "nft")
 }
 
 func run(args ...string) error {
