@@ -51,6 +51,9 @@ func TestHubFollow(t *testing.T) {
 	if id, err := h.Resolve("abc"); err != nil || id != "abc123" {
 		t.Fatalf("resolve: %q %v", id, err)
 	}
+	if _, err := h.Resolve("*"); err == nil {
+		t.Fatal("glob resolved")
+	}
 	if _, err := h.Resolve("../x"); err == nil {
 		t.Fatal("path traversal resolved")
 	}

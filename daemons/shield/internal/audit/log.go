@@ -62,7 +62,7 @@ func (h *Hub) Write(ev shieldapi.Event) error {
 
 // Resolve maps a unique prefix of a logged container id to the full id.
 func (h *Hub) Resolve(prefix string) (string, error) {
-	if strings.ContainsAny(prefix, "/\\") || prefix == "" || strings.HasPrefix(prefix, ".") {
+	if !safeID(prefix) {
 		return "", fmt.Errorf("%q: %w", prefix, ErrNoLog)
 	}
 	if _, err := os.Stat(h.path(prefix)); err == nil {
@@ -73,6 +73,20 @@ func (h *Hub) Resolve(prefix string) (string, error) {
 		return "", fmt.Errorf("%q: %w", prefix, ErrNoLog)
 	}
 	return strings.TrimSuffix(filepath.Base(m[0]), ".jsonl"), nil
+}
+
+// safeID accepts what container ids are made of, so a prefix can be
+// neither a path nor a glob pattern.
+func safeID(s string) bool {
+	if s == "" || len(s) > 128 || s[0] == '.' || s[0] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Read returns every record of the container's log and, with follow, a

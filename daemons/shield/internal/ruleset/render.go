@@ -189,6 +189,8 @@ func renderRule(ex []expr.Any) string {
 			parts = append(parts, fmt.Sprintf("%s %d-%d", lhs, v.FromData[0], v.ToData[0]))
 		case *expr.Lookup:
 			parts = append(parts, lhs+" @"+v.SetName)
+		case *expr.Limit:
+			parts = append(parts, fmt.Sprintf("limit rate %d/second burst %d packets", v.Rate, v.Burst))
 		case *expr.Counter:
 			parts = append(parts, fmt.Sprintf("counter packets %d bytes %d", v.Packets, v.Bytes))
 		case *expr.Log:

@@ -155,8 +155,11 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 	}
 
 	// refuse: count, copy to NFLOG, then fail fast.
-	rule(reject, &expr.Counter{}, logTo(s.LogGroup, PrefixBlocked),
-		l4(unix.IPPROTO_TCP), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
+	// The copy to the audit is rate-limited in its own rule, so a flood can
+	// neither fill the disk nor skip the reject that follows.
+	rule(reject, &expr.Counter{})
+	rule(reject, logLimit(), logTo(s.LogGroup, PrefixBlocked))
+	rule(reject, l4(unix.IPPROTO_TCP), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
 	rule(reject, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
 
 	// output
@@ -176,7 +179,8 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 		if s.Mode == ModeDown {
 			rule(out, lookup(false, sets[Priv4]), jump(refuseChain))
 			rule(out, lookup(true, sets[Priv6]), jump(refuseChain))
-			rule(out, ctNew(), logTo(s.LogGroup, PrefixConnection), accept())
+			rule(out, ctNew(), logLimit(), logTo(s.LogGroup, PrefixConnection))
+			rule(out, accept())
 		}
 		rule(out, jump(refuseChain))
 	}
@@ -248,6 +252,11 @@ func accept() expr.Any { return &expr.Verdict{Kind: expr.VerdictAccept} }
 func drop() expr.Any   { return &expr.Verdict{Kind: expr.VerdictDrop} }
 func jump(ch string) expr.Any {
 	return &expr.Verdict{Kind: expr.VerdictJump, Chain: ch}
+}
+
+// logLimit caps audit copies at 20 packets a second (bursts of 50).
+func logLimit() expr.Any {
+	return &expr.Limit{Type: expr.LimitTypePkts, Rate: 20, Unit: expr.LimitTimeSecond, Burst: 50}
 }
 
 func logTo(group uint16, prefix string) expr.Any {
