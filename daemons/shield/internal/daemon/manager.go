@@ -214,6 +214,8 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	c.armTime = time.Since(start)
 	m.containers[req.ID] = c
 	ok = true
+	m.log.Info().Str("container", req.ID).Int("pid", req.PID).Str("project", req.Project).Str("mode", string(req.Mode)).
+		Int("ranges", len(c.allow)).Dur("took", c.armTime).Msg("armed")
 	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed,
 		Detail: fmt.Sprintf("pid %d project %q mode %s profiles %s", req.PID, req.Project, req.Mode, strings.Join(req.Profiles, ","))})
 	return m.statusLocked(c), nil
@@ -760,6 +762,7 @@ func (m *Manager) Disarm(who Caller, id string) error {
 		return fmt.Errorf("remove state of %s: %w", c.st.ID, err)
 	}
 	m.audit(shieldapi.Event{Container: c.st.ID, Kind: shieldapi.EventDisarmed})
+	m.log.Info().Str("container", c.st.ID).Msg("disarmed")
 	return nil
 }
 
