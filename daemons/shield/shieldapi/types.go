@@ -94,6 +94,7 @@ type Profile struct {
 	Source  string `json:"source"` // "bundled" or the file path
 	Entries int    `json:"entries"`
 	Shadows bool   `json:"shadows,omitempty"` // a user file replacing a bundled one
+	Error   string `json:"error,omitempty"`   // why the profile does not load (containers naming it will not start)
 }
 
 // Audit event kinds.

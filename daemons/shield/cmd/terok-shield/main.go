@@ -347,6 +347,9 @@ func newApp(out io.Writer) *cli.App {
 						if p.Shadows {
 							src += " (shadows bundled)"
 						}
+						if p.Error != "" {
+							src += "  BROKEN: " + p.Error
+						}
 						fmt.Fprintf(tw, "%s\t%d\t%s\n", p.Name, p.Entries, src)
 					}
 					return tw.Flush()

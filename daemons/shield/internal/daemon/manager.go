@@ -820,7 +820,11 @@ func (m *Manager) Profiles() ([]shieldapi.Profile, error) {
 	}
 	out := make([]shieldapi.Profile, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, shieldapi.Profile{Name: p.Name, Source: p.Source, Entries: len(p.Entries), Shadows: p.Shadows})
+		sp := shieldapi.Profile{Name: p.Name, Source: p.Source, Entries: len(p.Entries), Shadows: p.Shadows}
+		if p.Err != nil {
+			sp.Error = p.Err.Error()
+		}
+		out = append(out, sp)
 	}
 	return out, nil
 }

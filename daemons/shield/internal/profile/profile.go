@@ -25,6 +25,7 @@ type Profile struct {
 	Shadows  bool   // a user file replacing a bundled profile
 	Entries  []target.Target
 	Warnings []string // bad lines skipped in lenient mode, as file:line: reason
+	Err      error    // set by List for a profile that does not load
 }
 
 // Store finds profiles in a user directory and the bundled set.
@@ -125,7 +126,8 @@ func (s Store) List() ([]Profile, error) {
 	for n := range names {
 		p, err := s.Load(n)
 		if err != nil {
-			return nil, err
+			// One broken file must not hide the others; show it with its error.
+			p = Profile{Name: n, Source: filepath.Join(s.Dir, n+".txt"), Err: err}
 		}
 		out = append(out, p)
 	}

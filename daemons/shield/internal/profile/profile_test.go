@@ -44,4 +44,14 @@ func TestUserProfiles(t *testing.T) {
 	if err != nil || len(all) != 7 {
 		t.Fatalf("list: %d %v", len(all), err)
 	}
+	s.Lenient = false
+	all, err = s.List()
+	if err != nil || len(all) != 7 {
+		t.Fatalf("strict list: %d %v", len(all), err)
+	}
+	for _, p := range all {
+		if (p.Name == "broken") != (p.Err != nil) {
+			t.Errorf("profile %s: err %v", p.Name, p.Err)
+		}
+	}
 }
