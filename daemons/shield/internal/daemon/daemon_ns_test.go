@@ -365,6 +365,10 @@ func TestDaemonEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		connects(t, tp, "203.0.113.6:80") // not allowed, but down lets it through
+		if r, _ := h.c.Rules(ctx, id); !strings.Contains(r.Text, "ip daddr @private4 jump refuse") ||
+			!strings.Contains(r.Text, `log prefix "tks-conn"`) {
+			t.Errorf("down mode lacks the private-range refusal or the connection log:\n%s", r.Text)
+		}
 		refused(t, tp, "203.0.113.1:80")  // denies still hold
 		defer func() {
 			if t.Failed() {
