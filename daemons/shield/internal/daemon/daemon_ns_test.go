@@ -369,7 +369,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 			!strings.Contains(r.Text, `log prefix "tks-conn"`) {
 			t.Errorf("down mode lacks the private-range refusal or the connection log:\n%s", r.Text)
 		}
-		refused(t, tp, "203.0.113.1:80")  // denies still hold
+		refused(t, tp, "203.0.113.1:80") // denies still hold
 		defer func() {
 			if t.Failed() {
 				_ = h.c.Audit(ctx, id, false, func(ev shieldapi.Event) error { t.Logf("%+v", ev); return nil })
