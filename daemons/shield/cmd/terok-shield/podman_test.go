@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+)
+
+const (
+	testUser  = "tkshield"
+	testImage = "localhost/tkshield-busybox:latest"
+)
+
+// buildBinary builds terok-shield into a directory the test user can read.
+func buildBinary(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tkshield-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "terok-shield")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return dir, bin
+}
+
+func TestHookFailsClosedWithoutDaemon(t *testing.T) {
+	testkit.RequireCommand(t, "go")
+	dir, bin := buildBinary(t)
+	state := `{"ociVersion":"1.0.2","id":"tksnodaemon","status":"creating","pid":1,"bundle":"/x","annotations":{"terok.shield":"on"}}`
+	cmd := exec.Command(bin, "hook", "--socket", filepath.Join(dir, "absent.sock"), "createRuntime")
+	cmd.Stdin = strings.NewReader(state)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("hook exited 0 with no daemon:\n%s", out)
+	}
+	if !strings.Contains(string(out), "is the daemon running?") {
+		t.Errorf("hook error does not say why: %s", out)
+	}
+	cmd = exec.Command(bin, "hook", "--socket", filepath.Join(dir, "absent.sock"), "createRuntime")
+	cmd.Stdin = strings.NewReader(`{"id": `)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "malformed OCI state") {
+		t.Fatalf("malformed state: %v %s", err, out)
+	}
+}
+
+type podmanEnv struct {
+	t      *testing.T
+	dir    string
+	bin    string
+	hooks  string
+	sock   string
+	uid    string
+	home   string
+	daemon *exec.Cmd
+	gate   int // host port standing in for the gate: a daemon endpoint
+	other  int // another host port: reachable without the shield, refused with it
+}
+
+func requirePodman(t *testing.T) *podmanEnv {
+	t.Helper()
+	testkit.RequireRoot(t)
+	testkit.RequireCommand(t, "podman")
+	testkit.RequireCommand(t, "runuser")
+	testkit.RequireCommand(t, "go")
+	u, err := user.Lookup(testUser)
+	testkit.Require(t, err == nil, "test user "+testUser+" (run scripts/setup.d/40-shield.sh)")
+	e := &podmanEnv{t: t, uid: u.Uid, home: u.HomeDir}
+	out, err := e.podman(context.Background(), "image", "exists", testImage)
+	testkit.Require(t, err == nil, "image "+testImage+" for "+testUser+" (run scripts/setup.d/40-shield.sh): "+string(out))
+	e.dir, e.bin = buildBinary(t)
+	e.hooks = filepath.Join(e.dir, "hooks")
+	e.sock = filepath.Join(e.dir, "shield.sock")
+	if out, err := exec.Command(e.bin, "install-hooks", "--dir", e.hooks, "--socket", e.sock).CombinedOutput(); err != nil {
+		t.Fatalf("install-hooks: %v %s", err, out)
+	}
+	// Host services the container reaches through slirp4netns at 10.0.2.2.
+	e.gate = hostService(t, "hello-from-gate")
+	e.other = hostService(t, "hello-from-other")
+	return e
+}
+
+func hostService(t *testing.T, greeting string) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(greeting + "\n"))
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func (e *podmanEnv) podman(ctx context.Context, args ...string) ([]byte, error) {
+	full := append([]string{"-u", testUser, "--", "env", "XDG_RUNTIME_DIR=/run/user/" + e.uid, "HOME=" + e.home, "podman"}, args...)
+	cmd := exec.CommandContext(ctx, "runuser", full...)
+	cmd.Dir = "/"
+	return cmd.CombinedOutput()
+}
+
+func (e *podmanEnv) startDaemon() {
+	e.t.Helper()
+	var logs bytes.Buffer
+	e.daemon = exec.Command(e.bin, "--socket", e.sock, "serve", "--state", filepath.Join(e.dir, "state"),
+		"--config", filepath.Join(e.dir, "config"), "--socket-group", testUser, "--socket-mode", "0660",
+		"--container-dns", "10.0.2.3", "--endpoint", fmt.Sprintf("tcp:10.0.2.2:%d", e.gate), "--resolver", "127.0.0.1:9")
+	e.daemon.Stdout, e.daemon.Stderr = &logs, &logs
+	if err := e.daemon.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(e.stopDaemon)
+	c := shieldapi.NewClient(e.sock)
+	for i := 0; i < 200; i++ {
+		if _, err := c.List(context.Background()); err == nil {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	e.t.Fatalf("daemon did not come up:\n%s", logs.String())
+}
+
+func (e *podmanEnv) stopDaemon() {
+	if e.daemon == nil {
+		return
+	}
+	_ = e.daemon.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = e.daemon.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = e.daemon.Process.Kill()
+		<-done
+	}
+	e.daemon = nil
+}
+
+// run starts an annotated container that probes the host service and a
+// denied address, and returns podman's combined output.
+func (e *podmanEnv) run(name string, annotations ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	script := fmt.Sprintf(`echo "gate:$(nc -w 3 10.0.2.2 %d </dev/null)"; o=$(nc -w 3 10.0.2.2 %d </dev/null); echo "other-rc:$?"; echo "other:$o"`, e.gate, e.other)
+	args := []string{"--runtime", "runc", "--hooks-dir", e.hooks, "run", "--rm", "--name", name, "--ulimit", "host",
+		"--network", "slirp4netns:allow_host_loopback=true"}
+	for _, a := range annotations {
+		args = append(args, "--annotation", a)
+	}
+	args = append(args, testImage, "sh", "-c", script)
+	return e.podman(ctx, args...)
+}
+
+func TestPodmanRootlessHook(t *testing.T) {
+	e := requirePodman(t)
+	suffix := fmt.Sprint(time.Now().UnixNano() % 1e9)
+
+	t.Run("container does not start when the hook fails", func(t *testing.T) {
+		out, err := e.run("tkshield-down-"+suffix, "terok.shield=on")
+		if err == nil {
+			t.Fatalf("annotated container started with the daemon down:\n%s", out)
+		}
+		if strings.Contains(string(out), "gate:") {
+			t.Fatalf("the container's command ran:\n%s", out)
+		}
+		if !strings.Contains(string(out), "hook") {
+			t.Errorf("podman's error does not name the hook:\n%s", out)
+		}
+	})
+
+	e.startDaemon()
+
+	t.Run("bad annotation fails the start", func(t *testing.T) {
+		out, err := e.run("tkshield-bad-"+suffix, "terok.shield=on", "terok.shield.profiles=no-such-profile")
+		if err == nil || !strings.Contains(string(out), "unknown profile") {
+			t.Fatalf("want a failed start naming the profile: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("armed container reaches only its allowlist", func(t *testing.T) {
+		start := time.Now()
+		out, err := e.run("tkshield-up-"+suffix, "terok.shield=on", "terok.project=demo", "terok.shield.allow=203.0.113.50")
+		if err != nil {
+			t.Fatalf("podman run: %v\n%s", err, out)
+		}
+		s := string(out)
+		if !strings.Contains(s, "gate:hello-from-gate") {
+			t.Errorf("the gate endpoint is unreachable:\n%s", s)
+		}
+		if strings.Contains(s, "hello-from-other") || !strings.Contains(s, "Connection refused") || !strings.Contains(s, "other-rc:1") {
+			t.Errorf("the other host port was not refused:\n%s", s)
+		}
+		if strings.Contains(s, "timed out") {
+			t.Errorf("denied address timed out instead of being refused:\n%s", s)
+		}
+		t.Logf("podman run with the shield took %v", time.Since(start))
+		// The audit log names the refused destination.
+		c := shieldapi.NewClient(e.sock)
+		var found bool
+		for i := 0; i < 40 && !found; i++ {
+			ids, _ := filepath.Glob(filepath.Join(e.dir, "state", "audit", "*.jsonl"))
+			for _, f := range ids {
+				id := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+				_ = c.Audit(context.Background(), id, false, func(ev shieldapi.Event) error {
+					found = found || (ev.Kind == shieldapi.EventBlocked && ev.Dest == "10.0.2.2" && int(ev.Port) == e.other)
+					return nil
+				})
+			}
+			if !found {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if !found {
+			t.Errorf("no blocked record for 10.0.2.2:%d in the audit logs", e.other)
+		}
+	})
+
+	t.Run("a plain container is left alone", func(t *testing.T) {
+		// Also the control: without the shield both host ports answer.
+		out, err := e.run("tkshield-plain-"+suffix, "terok.other=1")
+		if err != nil || !strings.Contains(string(out), "gate:hello-from-gate") || !strings.Contains(string(out), "other:hello-from-other") {
+			t.Fatalf("plain container: %v\n%s", err, out)
+		}
+	})
+}

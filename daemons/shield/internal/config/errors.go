@@ -1,0 +1,6 @@
+package config
+
+import "errors"
+
+// ErrInvalid wraps every configuration error.
+var ErrInvalid = errors.New("invalid shield configuration")

@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/profile"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/resolve"
+)
+
+// Run serves the shield API on cfg.Socket until ctx ends. It re-arms the
+// containers a previous run left, then re-resolves domains by TTL.
+func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	eps, _ := cfg.ParseEndpoints()
+	mode, _ := cfg.Mode()
+	gid, _ := cfg.GID()
+	var res *resolve.Resolver
+	server := cfg.Resolver
+	if server == "" {
+		s, err := resolve.FromResolvConf("/etc/resolv.conf")
+		if err != nil {
+			log.Warn().Err(err).Msg("no resolver: allowlisted domains will not resolve")
+		}
+		server = s
+	}
+	if server != "" {
+		res = &resolve.Resolver{Server: server, Timeout: 2 * time.Second, MinTTL: time.Duration(cfg.MinTTLSeconds) * time.Second}
+	}
+	m, err := New(Options{StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
+		Resolver: res, Endpoints: eps, LogGroup: cfg.LogGroup, Grace: time.Duration(cfg.GraceSeconds) * time.Second,
+		Log: log.With().Str("part", "manager").Logger()})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Restore(ctx); err != nil {
+		return fmt.Errorf("restore container state: %w", err)
+	}
+	ln, err := unixhttp.Listen(cfg.Socket, mode)
+	if err != nil {
+		return err
+	}
+	if gid >= 0 {
+		if err := os.Chown(cfg.Socket, -1, gid); err != nil {
+			ln.Close()
+			return fmt.Errorf("give socket %s to group %s: %w", cfg.Socket, cfg.SocketGroup, err)
+		}
+		// The hook (running as the rootless user) must traverse the directory.
+		_ = os.Chmod(filepath.Dir(cfg.Socket), 0o755)
+	}
+	log.Info().Str("socket", cfg.Socket).Str("resolver", server).Msg("listening")
+	srv := &http.Server{Handler: Handler(m, log), ConnContext: ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+		return nil
+	})
+	g.Go(func() error {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				m.Refresh(gctx)
+			}
+		}
+	})
+	return g.Wait()
+}

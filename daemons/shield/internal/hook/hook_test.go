@@ -1,0 +1,93 @@
+package hook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+)
+
+func state(t *testing.T, name string) *os.File {
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestRequest(t *testing.T) {
+	st, err := ReadState(state(t, "state-armed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, on, err := Request(st)
+	if err != nil || !on {
+		t.Fatalf("%v %v", on, err)
+	}
+	if req.ID != "c0ffee1234" || req.PID != 4242 || req.Project != "demo" ||
+		!slices.Equal(req.Profiles, []string{"base", "dev-standard"}) ||
+		!slices.Equal(req.Allow, []string{"203.0.113.7", "example.org"}) || !slices.Equal(req.Ports, []uint16{7860}) {
+		t.Fatalf("request %+v", req)
+	}
+	st, _ = ReadState(state(t, "state-plain.json"))
+	if _, on, err := Request(st); on || err != nil {
+		t.Fatalf("plain container: %v %v", on, err)
+	}
+	st, _ = ReadState(state(t, "state-badport.json"))
+	if _, _, err := Request(st); !errors.Is(err, ErrBadAnnotation) {
+		t.Fatalf("bad port: %v", err)
+	}
+	if _, err := ReadState(state(t, "state-truncated.json")); !errors.Is(err, ErrBadState) {
+		t.Fatalf("truncated: %v", err)
+	}
+}
+
+func TestRunFailsClosed(t *testing.T) {
+	// No daemon at this socket: arming must fail.
+	c := shieldapi.NewClient(filepath.Join(t.TempDir(), "absent.sock"))
+	if err := Run(context.Background(), StageCreateRuntime, state(t, "state-armed.json"), c); err == nil {
+		t.Fatal("hook succeeded with no daemon")
+	}
+	if err := Run(context.Background(), "prestart", state(t, "state-armed.json"), c); !errors.Is(err, ErrBadStage) {
+		t.Fatalf("bad stage: %v", err)
+	}
+	// A container without the annotation needs nothing from the daemon.
+	if err := Run(context.Background(), StageCreateRuntime, state(t, "state-plain.json"), c); err != nil {
+		t.Fatalf("plain: %v", err)
+	}
+}
+
+func TestInstall(t *testing.T) {
+	dir := t.TempDir()
+	bin, _ := os.Executable()
+	files, err := Install(dir, bin, "/run/terok/shield.sock")
+	if err != nil || len(files) != 2 {
+		t.Fatalf("%v %v", files, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "terok-shield-createRuntime.json"))
+	var h struct {
+		Version string
+		Hook    struct {
+			Path string
+			Args []string
+		}
+		When   struct{ Annotations map[string]string }
+		Stages []string
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version != "1.0.0" || h.Hook.Path != bin || h.When.Annotations[`^terok\.shield$`] != "^on$" ||
+		!slices.Equal(h.Stages, []string{"createRuntime"}) || !slices.Equal(h.Hook.Args, []string{"terok-shield", "hook", "--socket", "/run/terok/shield.sock", "createRuntime"}) {
+		t.Fatalf("hook json: %s", b)
+	}
+	if _, err := Install(dir, "relative/bin", "/s"); err == nil {
+		t.Fatal("relative binary accepted")
+	}
+}

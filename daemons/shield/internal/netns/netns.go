@@ -1,0 +1,72 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// NS is an open network namespace.
+type NS struct {
+	f     *os.File
+	Inode uint64
+}
+
+// Open opens the network namespace of pid.
+func Open(pid int) (*NS, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("pid %d: %w", pid, ErrGone)
+	}
+	return OpenPath("/proc/" + strconv.Itoa(pid) + "/ns/net")
+}
+
+// OpenPath opens a namespace file (/proc/PID/ns/net or /run/netns/NAME).
+func OpenPath(path string) (*NS, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			return nil, fmt.Errorf("%s: %w", path, ErrGone)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return &NS{f: f, Inode: st.Ino}, nil
+}
+
+// Fd is the namespace descriptor, valid until Close.
+func (n *NS) Fd() int { return int(n.f.Fd()) }
+
+// Close releases the namespace.
+func (n *NS) Close() error { return n.f.Close() }
+
+// SelfInode is the inode of the caller's own network namespace.
+func SelfInode() (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		return 0, fmt.Errorf("stat own namespace: %w", err)
+	}
+	return st.Ino, nil
+}
+
+// OwnerUID returns the uid owning the user namespace that owns this network
+// namespace (for a rootless Podman container: the rootless user).
+func (n *NS) OwnerUID() (int, error) {
+	uns, err := unix.IoctlRetInt(n.Fd(), unix.NS_GET_USERNS)
+	if err != nil {
+		return 0, fmt.Errorf("NS_GET_USERNS: %w", err)
+	}
+	defer unix.Close(uns)
+	var uid uint32
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(uns), uintptr(unix.NS_GET_OWNER_UID), uintptr(unsafePointer(&uid)))
+	if errno != 0 {
+		return 0, fmt.Errorf("NS_GET_OWNER_UID: %w", errno)
+	}
+	return int(uid), nil
+}

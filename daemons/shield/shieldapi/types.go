@@ -1,0 +1,123 @@
+package shieldapi
+
+import "time"
+
+// Mode is the shield state of one container.
+type Mode string
+
+// The three shield states.
+const (
+	// ModeUp is default-deny: only allowlisted destinations are reached.
+	ModeUp Mode = "up"
+	// ModeDown allows everything except private ranges and logs each new connection.
+	ModeDown Mode = "down"
+	// ModeBlock drops every packet except loopback.
+	ModeBlock Mode = "block"
+)
+
+// Valid reports whether m names one of the three shield states.
+func (m Mode) Valid() bool { return m == ModeUp || m == ModeDown || m == ModeBlock }
+
+// Annotation keys the OCI hook reads from a container.
+const (
+	AnnotationShield   = "terok.shield"          // "on" arms the container
+	AnnotationProject  = "terok.project"         // project name, for status and audit
+	AnnotationProfiles = "terok.shield.profiles" // comma list of profile names
+	AnnotationAllow    = "terok.shield.allow"    // comma list of domains, IPs, CIDRs
+	AnnotationPorts    = "terok.shield.ports"    // comma list of inbound TCP ports (task web ports)
+	AnnotationMode     = "terok.shield.mode"     // initial mode: up (default), down or block
+)
+
+// ArmRequest asks the daemon to arm (or re-arm) a container. Sent by the hook
+// at createRuntime.
+type ArmRequest struct {
+	ID       string   `json:"id"`
+	PID      int      `json:"pid"`
+	Project  string   `json:"project,omitempty"`
+	Profiles []string `json:"profiles,omitempty"`
+	Allow    []string `json:"allow,omitempty"`
+	Ports    []uint16 `json:"ports,omitempty"`
+	Mode     Mode     `json:"mode,omitempty"`
+}
+
+// TargetRequest is the body of allow and deny.
+type TargetRequest struct {
+	Target string `json:"target"`
+	// For limits an allow to a duration ("10m"); empty means until denied.
+	For string `json:"for,omitempty"`
+}
+
+// ModeRequest switches a container's shield state.
+type ModeRequest struct {
+	Mode Mode `json:"mode"`
+}
+
+// Entry is one live allow or deny of a container.
+type Entry struct {
+	Target  string     `json:"target"`
+	Expires *time.Time `json:"expires,omitempty"`
+}
+
+// Status describes one armed container.
+type Status struct {
+	ID        string    `json:"id"`
+	PID       int       `json:"pid"`
+	Project   string    `json:"project,omitempty"`
+	Mode      Mode      `json:"mode"`
+	Profiles  []string  `json:"profiles,omitempty"`
+	Static    []string  `json:"static,omitempty"` // annotation entries
+	Allowed   []Entry   `json:"allowed,omitempty"`
+	Denied    []Entry   `json:"denied,omitempty"`
+	Ports     []uint16  `json:"ports,omitempty"`
+	Ranges4   int       `json:"ranges4"` // intervals in the IPv4 allow set
+	Ranges6   int       `json:"ranges6"` // intervals in the IPv6 allow set
+	Blocked   uint64    `json:"blocked"` // blocked connections seen since arming
+	ArmedAt   time.Time `json:"armed_at"`
+	ArmMillis float64   `json:"arm_ms"` // time the last arm took, rule load included
+}
+
+// PanicResult lists the containers a panic set to block.
+type PanicResult struct {
+	Blocked []string `json:"blocked"`
+	Failed  []string `json:"failed,omitempty"`
+}
+
+// Rules is the live ruleset of a container, read back over netlink.
+type Rules struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// Profile describes one allowlist profile.
+type Profile struct {
+	Name    string `json:"name"`
+	Source  string `json:"source"` // "bundled" or the file path
+	Entries int    `json:"entries"`
+	Shadows bool   `json:"shadows,omitempty"` // a user file replacing a bundled one
+	Error   string `json:"error,omitempty"`   // why the profile does not load (containers naming it will not start)
+}
+
+// Audit event kinds.
+const (
+	EventArmed      = "armed"
+	EventDisarmed   = "disarmed"
+	EventAllow      = "allow"
+	EventDeny       = "deny"
+	EventLapsed     = "lapsed"
+	EventMode       = "mode"
+	EventResolved   = "re-resolved"
+	EventBlocked    = "blocked"
+	EventConnection = "connection" // a new connection seen in down mode
+)
+
+// Event is one audit record (one JSON line of the audit log).
+type Event struct {
+	Time      time.Time `json:"time"`
+	Container string    `json:"container"`
+	Kind      string    `json:"kind"`
+	Target    string    `json:"target,omitempty"`
+	Dest      string    `json:"dest,omitempty"`
+	Port      uint16    `json:"port,omitempty"`
+	Proto     string    `json:"proto,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# terok-shield: arm latency (p50/p99 over 200 namespaces), live allow/deny
+# latency and a 10,000-entry allowlist load, ours (netlink through the
+# daemon) against the same ruleset loaded by an `nft` subprocess.
+# Needs root (network namespaces); prints each pair and its ratio.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ "$(id -u)" != 0 ]; then
+  echo "shield bench: needs root (network namespaces); run: sudo make bench" >&2
+  exit 1
+fi
+go run ./daemons/shield/bench
