@@ -81,6 +81,10 @@ func decodeError(method, path string, resp *http.Response) error {
 	case http.StatusConflict:
 		return fmt.Errorf("podman %s %s: %w: %w", method, stripQuery(path), ErrConflict, ae)
 	}
+	// Podman 4 answers some state conflicts with HTTP 500.
+	if strings.Contains(msg, "container state improper") {
+		return fmt.Errorf("podman %s %s: %w: %w", method, stripQuery(path), ErrConflict, ae)
+	}
 	return fmt.Errorf("podman %s %s: %w", method, stripQuery(path), ae)
 }
 

@@ -8,6 +8,8 @@ var ErrNotFound = errors.New("not found")
 
 // ErrConflict is wrapped into errors Podman answers with HTTP 409, e.g.
 // killing a container that does not run or removing an image in use.
+// Podman 4 answers a wrong container state with HTTP 500 "container state
+// improper"; that is mapped to ErrConflict too.
 var ErrConflict = errors.New("conflict")
 
 // ErrBadFrame means a log stream was not in Podman's multiplexed format.

@@ -97,7 +97,8 @@ type PortMapping struct {
 	Protocol      string `json:"protocol,omitempty"`
 }
 
-// Ulimit is one resource limit, e.g. {"RLIMIT_NOFILE", 1024, 1024}.
+// Ulimit is one resource limit, e.g. {"nofile", 1024, 1024}: Type is the
+// lower-case name without RLIMIT_ (Podman adds the prefix).
 type Ulimit struct {
 	Type string `json:"type"`
 	Hard uint64 `json:"hard"`

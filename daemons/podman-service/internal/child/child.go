@@ -149,10 +149,17 @@ func errString(err error) string {
 func (s *Supervisor) runOnce(ctx context.Context) error {
 	cmd := exec.Command(s.o.Podman, "system", "service", "--time=0", "unix://"+s.o.Socket)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw := io.Pipe()
+	// An *os.File, so that Wait returns when podman exits even though its
+	// user-namespace child may still hold the pipe.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("pipe for podman's output: %w", err)
+	}
+	defer pr.Close()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pw.Close()
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
 		return fmt.Errorf("start %s system service: %w", s.o.Podman, err)
 	}
 	pid := cmd.Process.Pid
@@ -167,20 +174,23 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	}()
 	exited := make(chan error, 1)
 	go func() {
-		err := cmd.Wait()
-		pw.Close()
-		exited <- err
+		exited <- cmd.Wait()
 	}()
 	s.update(func(sn *Snapshot) { sn.State, sn.PID = Starting, pid })
 	s.log.Info().Int("pid", pid).Str("socket", s.o.Socket).Msg("started podman system service")
 
+	// Rootless podman re-executes itself inside its user namespace; the
+	// API server is that grandchild, in the same process group (the pause
+	// process and conmon start their own sessions, so containers live on).
+	group := func(sig syscall.Signal) { _ = syscall.Kill(-pid, sig) }
+	defer group(syscall.SIGKILL)
 	stop := func(reason string, sig syscall.Signal) error {
 		s.log.Info().Int("pid", pid).Str("reason", reason).Msg("stopping podman system service")
-		_ = cmd.Process.Signal(sig)
+		group(sig)
 		select {
 		case <-exited:
 		case <-time.After(s.o.StopGrace):
-			_ = cmd.Process.Kill()
+			group(syscall.SIGKILL)
 			<-exited
 		}
 		return fmt.Errorf("podman system service (pid %d) %s", pid, reason)
@@ -227,6 +237,7 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	for {
 		select {
 		case err := <-exited:
+			group(syscall.SIGKILL)
 			return fmt.Errorf("podman system service (pid %d) exited: %v", pid, err)
 		case <-ctx.Done():
 			return stop("stopped", syscall.SIGTERM)

@@ -1,0 +1,247 @@
+package itest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+)
+
+const testUser = "tkpodman"
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds podman-service once into a directory tkpodman can read.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tkpodman-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		binPath = filepath.Join(dir, "podman-service")
+		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/podman-service")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// env is one isolated tkpodman environment: its own HOME (so containers.conf,
+// storage.conf and image storage are made fresh), runtime dir and hooks dir.
+type env struct {
+	t        *testing.T
+	uid, gid int
+	base     string
+	home     string
+	runtime  string
+	runDir   string
+	hooks    string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	testkit.RequireRoot(t)
+	testkit.RequireCommand(t, "podman")
+	u, err := user.Lookup(testUser)
+	testkit.Require(t, err == nil, "test user "+testUser+" is missing; run scripts/setup.d/20-podman.sh as root (make deps)")
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	base, err := os.MkdirTemp("", "tkpodman-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(base, 0o755)
+	e := &env{t: t, uid: uid, gid: gid, base: base,
+		home: filepath.Join(base, "home"), runtime: filepath.Join(base, "run"), hooks: filepath.Join(base, "hooks")}
+	e.runDir = filepath.Join(e.runtime, "terok")
+	for _, d := range []string{e.home, e.runtime, e.hooks} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(d, uid, gid)
+	}
+	os.Chmod(e.hooks, 0o755)
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+func (e *env) environ() []string {
+	return []string{
+		"HOME=" + e.home, "USER=" + testUser, "LOGNAME=" + testUser,
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+		"XDG_RUNTIME_DIR=" + e.runtime, "TEROK_RUN_DIR=" + e.runDir,
+		"TEROK_LOG_LEVEL=debug",
+	}
+}
+
+// command runs name as tkpodman in the environment.
+func (e *env) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = e.environ()
+	cmd.Dir = e.home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid), Groups: []uint32{}}}
+	return cmd
+}
+
+func (e *env) cleanup() {
+	// Image layers belong to sub-ids; remove them inside the user namespace.
+	_ = e.command("podman", "unshare", "rm", "-rf", e.home).Run()
+	// Rootless Podman leaves a pause process per runtime dir; it is ours.
+	if b, err := os.ReadFile(filepath.Join(e.runtime, "libpod", "tmp", "pause.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	os.RemoveAll(e.base)
+}
+
+// service is one running `podman-service serve`.
+type service struct {
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+	mu     *sync.Mutex
+	done   chan error
+	api    *podmanapi.Client
+	status *podmanapi.ServiceClient
+}
+
+type lockedBuf struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (s *service) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// start runs serve as tkpodman and waits until its health says Podman's
+// API answers.
+func (e *env) start(extra ...string) *service {
+	e.t.Helper()
+	args := append([]string{"serve", "--hooks-dir", e.hooks}, extra...)
+	cmd := e.command(binary(e.t), args...)
+	s := &service{cmd: cmd, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1),
+		api:    podmanapi.New(filepath.Join(e.runDir, "podman.sock")),
+		status: podmanapi.NewServiceClient(filepath.Join(e.runDir, "podman-service.sock"))}
+	cmd.Stdout, cmd.Stderr = lockedBuf{s.mu, s.log}, lockedBuf{s.mu, s.log}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	e.t.Cleanup(func() { s.stop(e.t) })
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		h, err := s.status.Health(ctx)
+		cancel()
+		if err == nil && h.Details["api_answers"] == true {
+			return s
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			e.t.Fatalf("podman-service exited early: %v\n%s", err, s.logs())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("podman-service not healthy within 90s: %v\n%s", err, s.logs())
+		}
+	}
+}
+
+// stop sends SIGTERM and waits (bounded) for a clean exit.
+func (s *service) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Errorf("podman-service did not exit cleanly on SIGTERM: %v\n%s", err, s.logs())
+		}
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("podman-service ignored SIGTERM for 30s\n%s", s.logs())
+	}
+}
+
+// busyboxTar writes a tarball of a busybox root filesystem: the static
+// busybox binary and a symlink per applet the tests use.
+func busyboxTar(t *testing.T, dir string) string {
+	t.Helper()
+	bb := testkit.RequireCommand(t, "busybox")
+	if p, err := filepath.EvalSymlinks(bb); err == nil {
+		bb = p
+	}
+	if _, err := os.Stat("/bin/busybox"); err == nil {
+		bb = "/bin/busybox"
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "busybox-rootfs.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for _, d := range []string{"bin/", "etc/", "tmp/", "data/", "vol/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
+	}
+	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
+	tw.Write(data)
+	for _, a := range []string{"sh", "echo", "cat", "ls", "sleep", "true", "false", "env"} {
+		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	}
+	passwd := "root:x:0:0:root:/root:/bin/sh\n"
+	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))})
+	io.WriteString(tw, passwd)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
