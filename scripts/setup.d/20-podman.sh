@@ -20,3 +20,6 @@ ensure_range /etc/subuid --add-subuids
 ensure_range /etc/subgid --add-subgids
 home=$(getent passwd "$U" | cut -d: -f6)
 [ -d "$home" ] || install -d -m 0755 -o "$U" -g "$U" "$home"
+# Debian 13 with Podman 5.4, the second Podman the tests drive (and the
+# Docker image's base); about 90 s once, then cached.
+bash "$(dirname "$0")/../base-rootfs.sh"

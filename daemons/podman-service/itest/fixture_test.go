@@ -52,10 +52,30 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
+// tier is a Podman to test against: Debian 12's on the host, or Debian
+// 13's inside the cached trixie root filesystem (scripts/base-rootfs.sh),
+// entered with a private mount namespace and pivot_root (a chroot would
+// forbid the user namespaces rootless Podman needs).
+type tier struct {
+	name    string
+	major   string // expected Podman major version prefix
+	network string // the rootless network mode to ask for
+	sandbox bool
+}
+
+// RootfsTrixie is where scripts/base-rootfs.sh caches Debian 13.
+const RootfsTrixie = "/var/cache/terok/rootfs-trixie"
+
+var tiers = []tier{
+	{name: "podman4-host", major: "4.", network: "slirp4netns"},
+	{name: "podman5-trixie", major: "5.", network: "pasta", sandbox: true},
+}
+
 // env is one isolated tkpodman environment: its own HOME (so containers.conf,
 // storage.conf and image storage are made fresh), runtime dir and hooks dir.
 type env struct {
 	t        *testing.T
+	tier     tier
 	uid, gid int
 	base     string
 	home     string
@@ -64,10 +84,15 @@ type env struct {
 	hooks    string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tr tier) *env {
 	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.RequireCommand(t, "podman")
+	if tr.sandbox {
+		_, err := os.Stat(filepath.Join(RootfsTrixie, ".terok-rootfs-complete"))
+		testkit.Require(t, err == nil, "no Debian 13 rootfs at "+RootfsTrixie+"; run scripts/base-rootfs.sh as root (make deps does)")
+		testkit.RequireCommand(t, "unshare")
+	}
 	u, err := user.Lookup(testUser)
 	testkit.Require(t, err == nil, "test user "+testUser+" is missing; run scripts/setup.d/20-podman.sh as root (make deps)")
 	uid, _ := strconv.Atoi(u.Uid)
@@ -77,7 +102,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	os.Chmod(base, 0o755)
-	e := &env{t: t, uid: uid, gid: gid, base: base,
+	e := &env{t: t, tier: tr, uid: uid, gid: gid, base: base,
 		home: filepath.Join(base, "home"), runtime: filepath.Join(base, "run"), hooks: filepath.Join(base, "hooks")}
 	e.runDir = filepath.Join(e.runtime, "terok")
 	for _, d := range []string{e.home, e.runtime, e.hooks} {
@@ -110,15 +135,45 @@ func (e *env) command(name string, args ...string) *exec.Cmd {
 }
 
 func (e *env) cleanup() {
-	// Image layers belong to sub-ids; remove them inside the user namespace.
-	_ = e.command("podman", "unshare", "rm", "-rf", e.home).Run()
 	// Rootless Podman leaves a pause process per runtime dir; it is ours.
 	if b, err := os.ReadFile(filepath.Join(e.runtime, "libpod", "tmp", "pause.pid")); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+	// Root removes the image layers owned by sub-ids too.
 	os.RemoveAll(e.base)
+}
+
+// sandboxScript enters Debian 13: a fresh overlay over the cached rootfs,
+// /dev, /proc and /sys, the test's base and binary directories at their
+// host paths, the test user; then pivot_root and drop to the user.
+const sandboxScript = `set -e
+ov=$(mktemp -d "$BASE/ov-XXXXXX"); mkdir "$ov/upper" "$ov/work" "$ov/root"
+M=$ov/root
+mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$ov/upper,workdir=$ov/work" "$M"
+mount --rbind /dev "$M/dev"; mount -t proc proc "$M/proc"; mount --rbind /sys "$M/sys"
+mount -t tmpfs tmpfs "$M/tmp"
+for d in "$BASE" "$BINDIR"; do mkdir -p "$M$d"; mount --bind "$d" "$M$d"; done
+getent passwd tkpodman >> "$M/etc/passwd"; getent group tkpodman >> "$M/etc/group"
+grep '^tkpodman:' /etc/subuid >> "$M/etc/subuid"; grep '^tkpodman:' /etc/subgid >> "$M/etc/subgid"
+cd "$M"; mkdir .oldroot; pivot_root . .oldroot; cd /; umount -l /.oldroot; rmdir /.oldroot
+exec setpriv --reuid="$RUID" --regid="$RGID" --clear-groups env -i "$@"
+`
+
+// serveCommand runs podman-service with args as tkpodman, in the tier's
+// Podman.
+func (e *env) serveCommand(args ...string) *exec.Cmd {
+	bin := binary(e.t)
+	if !e.tier.sandbox {
+		return e.command(bin, args...)
+	}
+	full := append([]string{"-m", "--propagation", "private", "bash", "-c", sandboxScript, "sandbox"}, e.environ()...)
+	full = append(full, "PODMAN_IGNORE_CGROUPSV1_WARNING=1", bin)
+	cmd := exec.Command("unshare", append(full, args...)...)
+	cmd.Env = append(os.Environ(), "BASE="+e.base, "BINDIR="+filepath.Dir(bin), "ROOTFS="+RootfsTrixie,
+		"RUID="+strconv.Itoa(e.uid), "RGID="+strconv.Itoa(e.gid))
+	return cmd
 }
 
 // service is one running `podman-service serve`.
@@ -153,7 +208,7 @@ func (s *service) logs() string {
 func (e *env) start(extra ...string) *service {
 	e.t.Helper()
 	args := append([]string{"serve", "--hooks-dir", e.hooks}, extra...)
-	cmd := e.command(binary(e.t), args...)
+	cmd := e.serveCommand(args...)
 	s := &service{cmd: cmd, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1),
 		api:    podmanapi.New(filepath.Join(e.runDir, "podman.sock")),
 		status: podmanapi.NewServiceClient(filepath.Join(e.runDir, "podman-service.sock"))}

@@ -18,7 +18,13 @@ import (
 // task container with env, labels, annotations, mounts, a volume and
 // ulimits, read its demultiplexed log, and clean up; plus bad input.
 func TestServiceLifecycle(t *testing.T) {
-	e := newEnv(t)
+	for _, tr := range tiers {
+		t.Run(tr.name, func(t *testing.T) { testServiceLifecycle(t, tr) })
+	}
+}
+
+func testServiceLifecycle(t *testing.T, tr tier) {
+	e := newEnv(t, tr)
 	s := e.start()
 	ctx := ctxT(t, 4*time.Minute)
 
@@ -27,7 +33,7 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Fatalf("ping: %+v %v", ping, err)
 	}
 	v, err := s.api.Version(ctx)
-	if err != nil || !(strings.HasPrefix(v.Version, "4.") || strings.HasPrefix(v.Version, "5.")) {
+	if err != nil || !strings.HasPrefix(v.Version, tr.major) {
 		t.Fatalf("version: %+v %v", v, err)
 	}
 	info, err := s.api.Info(ctx)
@@ -82,7 +88,7 @@ func TestServiceLifecycle(t *testing.T) {
 		Annotations: map[string]string{"tkpodman.annotation": "yes"},
 		Mounts:      []podmanapi.Mount{{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}}},
 		Volumes:     []podmanapi.Volume{{Name: "tkpodman-vol", Dest: "/vol"}},
-		NetNS:       &podmanapi.Namespace{Mode: "slirp4netns"},
+		NetNS:       &podmanapi.Namespace{Mode: tr.network},
 		Ulimits:     []podmanapi.Ulimit{{Type: "nofile", Hard: 1000, Soft: 1000}},
 	}
 	cr, err := s.api.CreateContainer(ctx, spec)
@@ -190,7 +196,13 @@ func TestServiceLifecycle(t *testing.T) {
 // hook there, armed by an annotation, fails and so the container must not
 // start; without the annotation it starts.
 func TestHooksDirHonoured(t *testing.T) {
-	e := newEnv(t)
+	for _, tr := range tiers {
+		t.Run(tr.name, func(t *testing.T) { testHooksDirHonoured(t, tr) })
+	}
+}
+
+func testHooksDirHonoured(t *testing.T, tr tier) {
+	e := newEnv(t, tr)
 	hook := `{"version":"1.0.0","hook":{"path":"/bin/false"},"when":{"annotations":{"^tkpodman\\.arm$":"^fail$"}},"stages":["createRuntime"]}`
 	if err := os.WriteFile(filepath.Join(e.hooks, "tkpodman-fail.json"), []byte(hook), 0o644); err != nil {
 		t.Fatal(err)
@@ -233,7 +245,13 @@ func TestHooksDirHonoured(t *testing.T) {
 // TestChildReplaced kills the `podman system service` child, then freezes
 // the next one, and expects each replaced and the API answering again.
 func TestChildReplaced(t *testing.T) {
-	e := newEnv(t)
+	for _, tr := range tiers {
+		t.Run(tr.name, func(t *testing.T) { testChildReplaced(t, tr) })
+	}
+}
+
+func testChildReplaced(t *testing.T, tr tier) {
+	e := newEnv(t, tr)
 	cfg := filepath.Join(e.base, "ps.toml")
 	os.WriteFile(cfg, []byte("probe_interval = \"1s\"\n"), 0o644)
 	s := e.start("--config", cfg)

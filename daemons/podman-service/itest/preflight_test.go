@@ -47,7 +47,7 @@ func status(co checkOut, name string) (string, string, string) {
 // open, both made in a temp dir: the failures name the fix, and serve
 // refuses to start.
 func TestPreflight(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, tiers[0])
 	co, err := runCheck(t, e)
 	if err != nil {
 		t.Fatalf("check on a good machine failed: %v %+v", err, co)
@@ -93,7 +93,7 @@ func TestPreflight(t *testing.T) {
 // TestUnwritableSocketDir asks for sockets in a directory tkpodman cannot
 // write: a clear error naming the directory and the fix.
 func TestUnwritableSocketDir(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, tiers[0])
 	locked := filepath.Join(e.base, "locked")
 	os.Mkdir(locked, 0o755) // owned by root
 	out, err := e.command(binary(t), "serve", "--hooks-dir", e.hooks, "--socket", filepath.Join(locked, "podman-service.sock")).CombinedOutput()

@@ -314,10 +314,24 @@ func checkRuntime(e Env, d *Decision) Check {
 		if len(tried) > 0 {
 			c.Detail += "; " + strings.Join(tried, "; ")
 		}
+		if rt == "crun" && hybrid(e.CgroupRoot) {
+			c.Status = Warn
+			c.Detail += "; crun cannot start rootless containers on hybrid cgroups (\"cgroups in hybrid mode not supported\")"
+			c.Fix = "as root: apt-get install runc"
+		}
 		return c
 	}
 	c.Status, c.Detail, c.Fix = Fail, "no working OCI runtime: "+strings.Join(tried, "; "), "as root: apt-get install crun runc"
 	return c
+}
+
+// hybrid reports a v1 hierarchy with a cgroup2 mount at <root>/unified.
+func hybrid(root string) bool {
+	var fs syscall.Statfs_t
+	if syscall.Statfs(root, &fs) == nil && fs.Type == cgroup2Magic {
+		return false
+	}
+	return syscall.Statfs(filepath.Join(root, "unified"), &fs) == nil && fs.Type == cgroup2Magic
 }
 
 func firstLine(s string) string {
