@@ -8,7 +8,6 @@ require (
 	github.com/rs/zerolog v1.35.1
 	github.com/terok-ai/terok-in-docker/daemons/kit v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
-	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -29,6 +28,7 @@ require (
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/sys v0.38.0 // indirect
 	tags.cncf.io/container-device-interface v1.0.1 // indirect
 )
 

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 type checkOut struct {
@@ -62,7 +60,7 @@ func TestPreflight(t *testing.T) {
 	subuid := filepath.Join(e.base, "subuid")
 	os.WriteFile(subuid, []byte("someoneelse:100000:65536\n"), 0o644)
 	tun := filepath.Join(e.base, "tun")
-	if err := unix.Mknod(tun, syscall.S_IFCHR|0o600, int(unix.Mkdev(10, 200))); err != nil {
+	if err := syscall.Mknod(tun, syscall.S_IFCHR|0o600, 10<<8|200); err != nil {
 		t.Fatalf("mknod: %v", err)
 	}
 	co, err = runCheck(t, e, "--subuid-file", subuid, "--tun-device", tun)
