@@ -49,7 +49,23 @@ var seamFlags = []cli.Flag{
 	&cli.StringFlag{Name: "fuse-device", Hidden: true},
 }
 
+// defaultRuntimeDir sets XDG_RUNTIME_DIR to /run/user/<uid> when it is
+// unset and that directory exists and belongs to the user, as a login
+// session would; supervisors starting the service with `user = podman`
+// usually pass no session environment. Preflight checks the result.
+func defaultRuntimeDir() {
+	if os.Getenv("XDG_RUNTIME_DIR") != "" {
+		return
+	}
+	d := fmt.Sprintf("/run/user/%d", os.Getuid())
+	var st syscall.Stat_t
+	if syscall.Stat(d, &st) == nil && int(st.Uid) == os.Getuid() && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+		os.Setenv("XDG_RUNTIME_DIR", d)
+	}
+}
+
 func loadConfig(c *cli.Context) (config.Config, error) {
+	defaultRuntimeDir()
 	cfg := config.Default()
 	if err := cfg.LoadFile(c.String("config")); err != nil {
 		return cfg, err
