@@ -51,6 +51,7 @@ func testServiceLifecycle(t *testing.T, tr tier) {
 	if err != nil || st.State != "ready" || st.ChildPID == 0 || st.StorageDriver == "" || st.Runtime != info.Host.OCIRuntime.Name || st.HooksDir != e.hooks {
 		t.Fatalf("status: %+v %v", st, err)
 	}
+	t.Logf("%s: podman %s, runtime %s, storage %s, cgroups %s", tr.name, v.Version, st.Runtime, st.StorageDriver, info.Host.CgroupVersion)
 
 	// The generated containers.conf keeps what the user set.
 	cc, err := os.ReadFile(filepath.Join(e.home, ".config", "containers", "containers.conf"))
