@@ -125,6 +125,36 @@ func testServiceLifecycle(t *testing.T, tr tier) {
 		t.Fatalf("exists after remove: %v %v", ok, err)
 	}
 
+	// Follow a running container's log until it exits, and reach a
+	// published port from the host.
+	hostPort := freePort(t)
+	cr3, err := s.api.CreateContainer(ctx, podmanapi.CreateSpec{
+		Image:       img,
+		Command:     []string{"sh", "-c", "echo first; echo served | nc -l -p 7860; echo second >&2"},
+		NetNS:       &podmanapi.Namespace{Mode: tr.network},
+		PortMapping: []podmanapi.PortMapping{{HostIP: "127.0.0.1", ContainerPort: 7860, HostPort: hostPort, Protocol: "tcp"}},
+	})
+	if err != nil {
+		t.Fatalf("create with port: %v", err)
+	}
+	if err := s.api.StartContainer(ctx, cr3.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := readPort(t, hostPort); got != "served\n" {
+		t.Fatalf("published port answered %q", got)
+	}
+	so.Reset()
+	se.Reset()
+	if err := s.api.ContainerLogs(ctx, cr3.ID, podmanapi.LogOptions{Follow: true}, &so, &se); err != nil {
+		t.Fatalf("follow logs: %v", err)
+	}
+	if so.String() != "first\n" || se.String() != "second\n" {
+		t.Fatalf("followed logs: %q / %q", so.String(), se.String())
+	}
+	if err := s.api.RemoveContainer(ctx, cr3.ID, podmanapi.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Kill and stop a long-running container.
 	cr2, err := s.api.CreateContainer(ctx, podmanapi.CreateSpec{Image: img, Command: []string{"sleep", "300"}, NetNS: &podmanapi.Namespace{Mode: "none"}})
 	if err != nil {
