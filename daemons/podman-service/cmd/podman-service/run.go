@@ -34,7 +34,6 @@ type plan struct {
 	Changes   []podconf.Change  `json:"config"`
 	Effective *ccconf.Effective `json:"effective,omitempty"`
 	Files     podconf.Paths     `json:"-"`
-	Problems  []preflight.Check `json:"-"`
 }
 
 // prepare runs preflight and the configuration step; write decides whether
