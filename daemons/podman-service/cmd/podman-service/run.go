@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/ccconf"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/config"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/podconf"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/preflight"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/service"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+)
+
+// errHooksNotHonoured means Podman's effective configuration does not
+// include terok's hooks directory.
+var errHooksNotHonoured = errors.New("podman would not run terok's OCI hooks")
+
+// plan is the outcome of preflight plus the configuration step.
+type plan struct {
+	Report    preflight.Report  `json:"preflight"`
+	Changes   []podconf.Change  `json:"config"`
+	Effective *ccconf.Effective `json:"effective,omitempty"`
+	Files     podconf.Paths     `json:"-"`
+}
+
+// prepare runs preflight and the configuration step; write decides whether
+// the files are written (serve) or only planned (check).
+func prepare(cfg config.Config, sv seamValues, write bool) (plan, error) {
+	var p plan
+	env := preflight.DefaultEnv()
+	env.HooksDir = cfg.HooksDir
+	env.ProbeOverlay = preflight.ProbeOverlay
+	override := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	override(&env.SubuidFile, sv.subuid)
+	override(&env.SubgidFile, sv.subgid)
+	override(&env.TunDevice, sv.tun)
+	override(&env.FuseDevice, sv.fuse)
+	lp := env.LookPath
+	env.LookPath = func(name string) (string, error) {
+		if name == "podman" {
+			return lp(cfg.Podman)
+		}
+		return lp(name)
+	}
+	home, _ := os.UserHomeDir()
+	p.Files = podconf.UserPaths(home, os.Getenv("XDG_CONFIG_HOME"))
+	gr, drv, err := podconf.Existing(p.Files, home, os.Getenv("XDG_DATA_HOME"))
+	if err != nil {
+		return p, err
+	}
+	env.GraphRoot, env.ExistingDrive = gr, drv
+	p.Report = preflight.Run(env)
+	p.Report.Checks = append(p.Report.Checks, socketDirCheck(cfg.PodmanSocket), socketDirCheck(cfg.ServiceSocket))
+	if err := p.Report.Err(); err != nil {
+		return p, err
+	}
+	d := p.Report.Decision
+	p.Changes, err = podconf.Apply(p.Files, podconf.Want{
+		CgroupManager: d.CgroupManager, EventsLogger: d.EventsLogger, Runtime: d.Runtime,
+		HooksDir: cfg.HooksDir, StorageDriver: d.StorageDriver, MountProgram: d.MountProgram,
+	}, !write)
+	if err != nil {
+		return p, err
+	}
+	eff, err := ccconf.Containers{}.Load()
+	if err != nil {
+		return p, err
+	}
+	p.Effective = &eff
+	if write && cfg.HooksDir != "" && !slices.ContainsFunc(eff.HooksDirs, func(s string) bool { return filepath.Clean(s) == filepath.Clean(cfg.HooksDir) }) {
+		return p, fmt.Errorf("%w: the merged containers.conf has hooks_dir %v, not %s; check CONTAINERS_CONF and the files in %s",
+			errHooksNotHonoured, eff.HooksDirs, cfg.HooksDir, filepath.Dir(p.Files.ContainersConf))
+	}
+	return p, nil
+}
+
+// socketDirCheck makes sure the socket's directory exists and the user
+// can create files in it.
+func socketDirCheck(sock string) preflight.Check {
+	dir := filepath.Dir(sock)
+	c := preflight.Check{Name: "socket-dir " + filepath.Base(sock), Status: preflight.OK, Detail: dir + " writable"}
+	fix := fmt.Sprintf("give uid %d a writable directory: set TEROK_RUN_DIR (or --socket/--podman-socket) to e.g. $XDG_RUNTIME_DIR/terok, or as root: install -d -o %d %s", os.Getuid(), os.Getuid(), dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.Status, c.Detail, c.Fix = preflight.Fail, fmt.Sprintf("cannot create socket directory %s: %v", dir, errors.Unwrap(err)), fix
+		return c
+	}
+	f, err := os.CreateTemp(dir, ".podman-service-probe-")
+	if err != nil {
+		c.Status, c.Detail, c.Fix = preflight.Fail, fmt.Sprintf("cannot create files in socket directory %s: %v", dir, errors.Unwrap(err)), fix
+		return c
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return c
+}
+
+func serve(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamValues) error {
+	p, err := prepare(cfg, sv, true)
+	for _, c := range p.Report.Checks {
+		if c.Status == preflight.Warn {
+			log.Warn().Str("check", c.Name).Str("fix", c.Fix).Msg(c.Detail)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, ch := range p.Changes {
+		ev := log.Info().Str("file", ch.File).Str("key", ch.Key).Str("value", ch.Value)
+		if ch.Kept {
+			ev.Msg("kept the user's setting")
+		} else {
+			ev.Msg("podman setting")
+		}
+	}
+	sup := child.New(child.Options{Podman: cfg.Podman, Socket: cfg.PodmanSocket, StartTimeout: cfg.StartTimeout, ProbeInterval: cfg.ProbeInterval},
+		log.With().Str("part", "child").Logger())
+	h := service.New(sup, podmanapi.New(cfg.PodmanSocket), cfg.HooksDir)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	supErr := make(chan error, 1)
+	go func() {
+		err := sup.Run(ctx)
+		cancel()
+		supErr <- err
+	}()
+	srvErr := unixhttp.ListenAndServe(ctx, log, cfg.ServiceSocket, 0o660, h)
+	cancel()
+	if err := <-supErr; err != nil {
+		return err
+	}
+	return srvErr
+}
+
+func check(w io.Writer, cfg config.Config, sv seamValues, asJSON bool) error {
+	p, err := prepare(cfg, sv, false)
+	if asJSON {
+		out := struct {
+			plan
+			HooksDir string `json:"hooks_dir"`
+			Error    string `json:"error,omitempty"`
+		}{plan: p, HooksDir: cfg.HooksDir}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if e := enc.Encode(out); e != nil {
+			return e
+		}
+		if err != nil {
+			return preflight.ErrFailed
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tSTATUS\tDETAIL")
+	for _, c := range p.Report.Checks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Status, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(tw, "\t\tfix: %s\n", c.Fix)
+		}
+	}
+	if len(p.Changes) > 0 {
+		fmt.Fprintln(tw, "\nSETTING\tSOURCE\tVALUE")
+		for _, ch := range p.Changes {
+			src := "podman-service writes"
+			if ch.Kept {
+				src = "user's (kept)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s  (%s)\n", ch.Key, src, ch.Value, ch.File)
+		}
+	}
+	if p.Effective != nil {
+		fmt.Fprintf(tw, "\nhooks_dir now in effect\t%v\t(serve makes it %s)\n", p.Effective.HooksDirs, cfg.HooksDir)
+	}
+	if e := tw.Flush(); e != nil {
+		return e
+	}
+	return err
+}
+
+func status(ctx context.Context, w io.Writer, cfg config.Config, asJSON bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := podmanapi.NewServiceClient(cfg.ServiceSocket).Status(ctx)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	rows := [][2]string{
+		{"state", st.State}, {"podman socket", st.PodmanSocket}, {"service socket", cfg.ServiceSocket},
+		{"child pid", fmt.Sprint(st.ChildPID)}, {"restarts", fmt.Sprint(st.Restarts)},
+		{"api answers", fmt.Sprint(st.APIAnswers)}, {"podman version", st.PodmanVersion},
+		{"storage driver", st.StorageDriver}, {"runtime", st.Runtime}, {"cgroup manager", st.CgroupManager},
+		{"hooks dir", st.HooksDir}, {"containers", fmt.Sprint(st.Containers)}, {"images", fmt.Sprint(st.Images)},
+	}
+	if st.LastError != "" {
+		rows = append(rows, [2]string{"last error", st.LastError})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}
+
+func importImage(ctx context.Context, w io.Writer, cfg config.Config, name, tarball string) error {
+	f, err := os.Open(tarball)
+	if err != nil {
+		return fmt.Errorf("import-image: %w", err)
+	}
+	defer f.Close()
+	if err := podmanapi.CheckRootfs(f); err != nil {
+		return fmt.Errorf("import-image %s: %w", tarball, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("import-image: rewind %s: %w", tarball, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	id, err := podmanapi.New(cfg.PodmanSocket).ImportImage(ctx, name, f)
+	if err != nil {
+		return fmt.Errorf("import-image: %w", err)
+	}
+	fmt.Fprintf(w, "%s %s\n", name, id)
+	return nil
+}

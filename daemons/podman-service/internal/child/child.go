@@ -1,0 +1,286 @@
+package child
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+)
+
+// States of the supervised child.
+const (
+	Starting   = "starting"
+	Ready      = "ready"
+	Restarting = "restarting"
+	Stopped    = "stopped"
+)
+
+// Options configure a Supervisor. Zero durations take the defaults.
+type Options struct {
+	Podman        string        // podman binary
+	Socket        string        // path of podman.sock
+	StartTimeout  time.Duration // until the first answered ping (default 60s)
+	ProbeInterval time.Duration // watchdog period (default 5s)
+	ProbeTimeout  time.Duration // one watchdog ping (default 5s)
+	MaxFailures   int           // failed pings in a row before a restart (default 3)
+	MinBackoff    time.Duration // first restart delay (default 500ms)
+	MaxBackoff    time.Duration // longest restart delay (default 30s)
+	StableAfter   time.Duration // a run this long resets the backoff (default 60s)
+	StopGrace     time.Duration // SIGTERM to SIGKILL (default 10s)
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.StartTimeout, 60*time.Second)
+	def(&o.ProbeInterval, 5*time.Second)
+	def(&o.ProbeTimeout, 5*time.Second)
+	def(&o.MinBackoff, 500*time.Millisecond)
+	def(&o.MaxBackoff, 30*time.Second)
+	def(&o.StableAfter, 60*time.Second)
+	def(&o.StopGrace, 10*time.Second)
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 3
+	}
+	if o.Podman == "" {
+		o.Podman = "podman"
+	}
+}
+
+// Snapshot is the supervisor's state at one moment.
+type Snapshot struct {
+	State         string
+	PID           int
+	Restarts      int
+	PodmanVersion string
+	APIVersion    string
+	LastError     string
+}
+
+// Supervisor keeps one `podman system service` child answering.
+type Supervisor struct {
+	o   Options
+	log zerolog.Logger
+	api *podmanapi.Client
+
+	mu   sync.Mutex
+	snap Snapshot
+}
+
+// New returns a supervisor; Run starts it.
+func New(o Options, log zerolog.Logger) *Supervisor {
+	o.defaults()
+	return &Supervisor{o: o, log: log, api: podmanapi.New(o.Socket), snap: Snapshot{State: Starting}}
+}
+
+// Snapshot returns the current state.
+func (s *Supervisor) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap
+}
+
+func (s *Supervisor) update(f func(*Snapshot)) {
+	s.mu.Lock()
+	f(&s.snap)
+	s.mu.Unlock()
+}
+
+// Run keeps the child alive until ctx ends, then stops it and removes the
+// socket. It returns an error only when the socket belongs to somebody
+// else or the podman binary cannot be started at all.
+func (s *Supervisor) Run(ctx context.Context) error {
+	backoff := s.o.MinBackoff
+	defer s.update(func(sn *Snapshot) { sn.State, sn.PID = Stopped, 0 })
+	for first := true; ; first = false {
+		if err := clearStale(s.o.Socket); err != nil {
+			return err
+		}
+		started := time.Now()
+		err := s.runOnce(ctx)
+		if ctx.Err() != nil {
+			_ = clearStale(s.o.Socket)
+			return nil
+		}
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && first {
+			return err
+		}
+		if time.Since(started) >= s.o.StableAfter {
+			backoff = s.o.MinBackoff
+		}
+		s.log.Warn().Err(err).Dur("backoff", backoff).Msg("podman system service ended; restarting")
+		s.update(func(sn *Snapshot) {
+			sn.State, sn.PID, sn.LastError = Restarting, 0, errString(err)
+			sn.Restarts++
+		})
+		select {
+		case <-ctx.Done():
+			_ = clearStale(s.o.Socket)
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, s.o.MaxBackoff)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// runOnce starts one child and returns when it has ended (died, been
+// replaced for not answering, or been stopped because ctx ended).
+func (s *Supervisor) runOnce(ctx context.Context) error {
+	cmd := exec.Command(s.o.Podman, "system", "service", "--time=0", "unix://"+s.o.Socket)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// An *os.File, so that Wait returns when podman exits even though its
+	// user-namespace child may still hold the pipe.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("pipe for podman's output: %w", err)
+	}
+	defer pr.Close()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return fmt.Errorf("start %s system service: %w", s.o.Podman, err)
+	}
+	pid := cmd.Process.Pid
+	clog := s.log.With().Str("from", "podman").Int("pid", pid).Logger()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			clog.Info().Msg(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	exited := make(chan error, 1)
+	go func() {
+		exited <- cmd.Wait()
+	}()
+	s.update(func(sn *Snapshot) { sn.State, sn.PID = Starting, pid })
+	s.log.Info().Int("pid", pid).Str("socket", s.o.Socket).Msg("started podman system service")
+
+	// Rootless podman re-executes itself inside its user namespace; the
+	// API server is that grandchild, in the same process group (the pause
+	// process and conmon start their own sessions, so containers live on).
+	group := func(sig syscall.Signal) { _ = syscall.Kill(-pid, sig) }
+	defer group(syscall.SIGKILL)
+	stop := func(reason string, sig syscall.Signal) error {
+		s.log.Info().Int("pid", pid).Str("reason", reason).Msg("stopping podman system service")
+		group(sig)
+		select {
+		case <-exited:
+		case <-time.After(s.o.StopGrace):
+			group(syscall.SIGKILL)
+			<-exited
+		}
+		return fmt.Errorf("podman system service (pid %d) %s", pid, reason)
+	}
+
+	// Readiness: a real ping, then the version.
+	deadline := time.Now().Add(s.o.StartTimeout)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := s.api.Ping(pctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("podman system service (pid %d) exited before answering: %v", pid, err)
+		case <-ctx.Done():
+			return stop("stopped", syscall.SIGTERM)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return stop(fmt.Sprintf("did not answer GET /_ping within %s", s.o.StartTimeout), syscall.SIGKILL)
+		}
+	}
+	vctx, cancel := context.WithTimeout(ctx, s.o.ProbeTimeout)
+	v, err := s.api.Version(vctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return stop("stopped", syscall.SIGTERM)
+		}
+		return stop(fmt.Sprintf("answered ping but not the version query: %v", err), syscall.SIGKILL)
+	}
+	s.update(func(sn *Snapshot) {
+		sn.State, sn.PodmanVersion, sn.APIVersion = Ready, v.Version, v.APIVersion
+	})
+	s.log.Info().Int("pid", pid).Str("podman_version", v.Version).Msg("podman API ready")
+
+	// Watchdog.
+	fails := 0
+	tick := time.NewTicker(s.o.ProbeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			group(syscall.SIGKILL)
+			return fmt.Errorf("podman system service (pid %d) exited: %v", pid, err)
+		case <-ctx.Done():
+			return stop("stopped", syscall.SIGTERM)
+		case <-tick.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.o.ProbeTimeout)
+		_, err := s.api.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			continue
+		}
+		if err == nil {
+			fails = 0
+			continue
+		}
+		fails++
+		s.log.Warn().Err(err).Int("failures", fails).Msg("podman API did not answer")
+		if fails >= s.o.MaxFailures {
+			return stop(fmt.Sprintf("stopped answering (%d pings failed)", fails), syscall.SIGKILL)
+		}
+	}
+}
+
+// clearStale removes a socket file nobody answers on. A live socket or a
+// non-socket file is left alone and reported.
+func clearStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", path, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s: %w; move it away or choose another --podman-socket", path, ErrNotSocket)
+	}
+	c, err := net.DialTimeout("unix", path, 500*time.Millisecond)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("%s: %w; stop the other `podman system service` or choose another --podman-socket", path, ErrSocketInUse)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	return nil
+}

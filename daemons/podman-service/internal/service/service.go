@@ -1,0 +1,87 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+)
+
+// ErrAPIDown is the health problem when Podman's API does not answer.
+var ErrAPIDown = errors.New("podman API does not answer")
+
+// Source is what the handlers read: the supervisor's state.
+type Source interface {
+	Snapshot() child.Snapshot
+}
+
+// Handler serves the service API.
+type Handler struct {
+	src      Source
+	api      *podmanapi.Client
+	hooksDir string
+	mux      *http.ServeMux
+}
+
+// New returns the handler for podman-service.sock.
+func New(src Source, api *podmanapi.Client, hooksDir string) *Handler {
+	h := &Handler{src: src, api: api, hooksDir: hooksDir, mux: http.NewServeMux()}
+	h.mux.Handle("GET "+health.Path, health.Handler("podman-service", buildinfo.Version, h.probe))
+	h.mux.HandleFunc("GET "+podmanapi.StatusPath, h.status)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
+	sn := h.src.Snapshot()
+	d := map[string]any{
+		"podman_socket": h.api.Socket(),
+		"state":         sn.State,
+		"child_pid":     sn.PID,
+		"restarts":      sn.Restarts,
+		"hooks_dir":     h.hooksDir,
+		"api_answers":   false,
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := h.api.Ping(ctx); err != nil {
+		return d, ErrAPIDown
+	}
+	v, err := h.api.Version(ctx)
+	if err != nil {
+		return d, ErrAPIDown
+	}
+	d["api_answers"] = true
+	d["podman_version"] = v.Version
+	return d, nil
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	sn := h.src.Snapshot()
+	st := podmanapi.ServiceStatus{
+		State: sn.State, PodmanSocket: h.api.Socket(), ChildPID: sn.PID, Restarts: sn.Restarts,
+		PodmanVersion: sn.PodmanVersion, APIVersion: sn.APIVersion, HooksDir: h.hooksDir, LastError: sn.LastError,
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if info, err := h.api.Info(ctx); err == nil {
+		st.APIAnswers = true
+		st.PodmanVersion = info.Version.Version
+		st.StorageDriver = info.Store.GraphDriverName
+		st.Runtime = info.Host.OCIRuntime.Name
+		st.CgroupManager = info.Host.CgroupManager
+		st.Containers = info.Store.ContainerStore.Number
+		st.Images = info.Store.ImageStore.Number
+	} else if st.LastError == "" {
+		st.LastError = err.Error()
+	}
+	unixhttp.WriteJSON(w, http.StatusOK, st)
+}

@@ -1,0 +1,46 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+)
+
+type fixed child.Snapshot
+
+func (f fixed) Snapshot() child.Snapshot { return child.Snapshot(f) }
+
+// TestDegradedWhenPodmanDown: with nobody on podman.sock, health is 503
+// with api_answers false, and status still answers with the last error.
+func TestDegradedWhenPodmanDown(t *testing.T) {
+	dir := t.TempDir()
+	h := New(fixed{State: child.Restarting, Restarts: 2, LastError: "podman exited"}, podmanapi.New(filepath.Join(dir, "podman.sock")), "/hooks")
+	sock := filepath.Join(dir, "podman-service.sock")
+	ln, err := unixhttp.Listen(sock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := unixhttp.NewServer(h, zerolog.Nop())
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := podmanapi.NewServiceClient(sock)
+	_, err = c.Health(ctx)
+	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), ErrAPIDown.Error()) {
+		t.Fatalf("want 503, got %v", err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st.APIAnswers || st.Restarts != 2 || st.State != child.Restarting || st.LastError != "podman exited" || st.HooksDir != "/hooks" {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+}

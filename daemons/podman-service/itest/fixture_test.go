@@ -1,0 +1,302 @@
+package itest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+)
+
+const testUser = "tkpodman"
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds podman-service once into a directory tkpodman can read.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tkpodman-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		binPath = filepath.Join(dir, "podman-service")
+		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/podman-service")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// tier is a Podman to test against: Debian 12's on the host, or Debian
+// 13's inside the cached trixie root filesystem (scripts/base-rootfs.sh),
+// entered with a private mount namespace and pivot_root (a chroot would
+// forbid the user namespaces rootless Podman needs).
+type tier struct {
+	name    string
+	major   string // expected Podman major version prefix
+	network string // the rootless network mode to ask for
+	sandbox bool
+}
+
+// RootfsTrixie is where scripts/base-rootfs.sh caches Debian 13.
+const RootfsTrixie = "/var/cache/terok/rootfs-trixie"
+
+var tiers = []tier{
+	{name: "podman4-host", major: "4.", network: "slirp4netns"},
+	{name: "podman5-trixie", major: "5.", network: "pasta", sandbox: true},
+}
+
+// env is one isolated tkpodman environment: its own HOME (so containers.conf,
+// storage.conf and image storage are made fresh), runtime dir and hooks dir.
+type env struct {
+	t        *testing.T
+	tier     tier
+	uid, gid int
+	base     string
+	home     string
+	runtime  string
+	runDir   string
+	hooks    string
+}
+
+func newEnv(t *testing.T, tr tier) *env {
+	t.Helper()
+	testkit.RequireRoot(t)
+	testkit.RequireCommand(t, "podman")
+	if tr.sandbox {
+		_, err := os.Stat(filepath.Join(RootfsTrixie, ".terok-rootfs-complete"))
+		testkit.Require(t, err == nil, "no Debian 13 rootfs at "+RootfsTrixie+"; run scripts/base-rootfs.sh as root (make deps does)")
+		testkit.RequireCommand(t, "unshare")
+	}
+	u, err := user.Lookup(testUser)
+	testkit.Require(t, err == nil, "test user "+testUser+" is missing; run scripts/setup.d/20-podman.sh as root (make deps)")
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	base, err := os.MkdirTemp("", "tkpodman-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(base, 0o755)
+	e := &env{t: t, tier: tr, uid: uid, gid: gid, base: base,
+		home: filepath.Join(base, "home"), runtime: filepath.Join(base, "run"), hooks: filepath.Join(base, "hooks")}
+	e.runDir = filepath.Join(e.runtime, "terok")
+	for _, d := range []string{e.home, e.runtime, e.hooks} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(d, uid, gid)
+	}
+	os.Chmod(e.hooks, 0o755)
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+func (e *env) environ() []string {
+	return []string{
+		"HOME=" + e.home, "USER=" + testUser, "LOGNAME=" + testUser,
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+		"XDG_RUNTIME_DIR=" + e.runtime, "TEROK_RUN_DIR=" + e.runDir,
+		"TEROK_LOG_LEVEL=debug",
+	}
+}
+
+// command runs name as tkpodman in the environment.
+func (e *env) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = e.environ()
+	cmd.Dir = e.home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid), Groups: []uint32{}}}
+	return cmd
+}
+
+func (e *env) cleanup() {
+	// Rootless Podman leaves a pause process per runtime dir; it is ours.
+	if b, err := os.ReadFile(filepath.Join(e.runtime, "libpod", "tmp", "pause.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	// Root removes the image layers owned by sub-ids too.
+	os.RemoveAll(e.base)
+}
+
+// sandboxScript enters Debian 13: a fresh overlay over the cached rootfs,
+// /dev, /proc and /sys, the test's base and binary directories at their
+// host paths, the test user; then pivot_root and drop to the user.
+const sandboxScript = `set -e
+ov=$(mktemp -d "$BASE/ov-XXXXXX"); mkdir "$ov/upper" "$ov/work" "$ov/root"
+M=$ov/root
+mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$ov/upper,workdir=$ov/work" "$M"
+mount --rbind /dev "$M/dev"; mount -t proc proc "$M/proc"; mount --rbind /sys "$M/sys"
+mount -t tmpfs tmpfs "$M/tmp"
+for d in "$BASE" "$BINDIR"; do mkdir -p "$M$d"; mount --bind "$d" "$M$d"; done
+getent passwd tkpodman >> "$M/etc/passwd"; getent group tkpodman >> "$M/etc/group"
+grep '^tkpodman:' /etc/subuid >> "$M/etc/subuid"; grep '^tkpodman:' /etc/subgid >> "$M/etc/subgid"
+cd "$M"; mkdir .oldroot; pivot_root . .oldroot; cd /; umount -l /.oldroot; rmdir /.oldroot
+exec setpriv --reuid="$RUID" --regid="$RGID" --clear-groups env -i "$@"
+`
+
+// serveCommand runs podman-service with args as tkpodman, in the tier's
+// Podman.
+func (e *env) serveCommand(args ...string) *exec.Cmd {
+	bin := binary(e.t)
+	if !e.tier.sandbox {
+		return e.command(bin, args...)
+	}
+	full := append([]string{"-m", "--propagation", "private", "bash", "-c", sandboxScript, "sandbox"}, e.environ()...)
+	full = append(full, "PODMAN_IGNORE_CGROUPSV1_WARNING=1", bin)
+	cmd := exec.Command("unshare", append(full, args...)...)
+	cmd.Env = append(os.Environ(), "BASE="+e.base, "BINDIR="+filepath.Dir(bin), "ROOTFS="+RootfsTrixie,
+		"RUID="+strconv.Itoa(e.uid), "RGID="+strconv.Itoa(e.gid))
+	return cmd
+}
+
+// service is one running `podman-service serve`.
+type service struct {
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+	mu     *sync.Mutex
+	done   chan error
+	api    *podmanapi.Client
+	status *podmanapi.ServiceClient
+}
+
+type lockedBuf struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (s *service) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// start runs serve as tkpodman and waits until its health says Podman's
+// API answers.
+func (e *env) start(extra ...string) *service {
+	e.t.Helper()
+	args := append([]string{"serve", "--hooks-dir", e.hooks}, extra...)
+	cmd := e.serveCommand(args...)
+	s := &service{cmd: cmd, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1),
+		api:    podmanapi.New(filepath.Join(e.runDir, "podman.sock")),
+		status: podmanapi.NewServiceClient(filepath.Join(e.runDir, "podman-service.sock"))}
+	cmd.Stdout, cmd.Stderr = lockedBuf{s.mu, s.log}, lockedBuf{s.mu, s.log}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	e.t.Cleanup(func() { s.stop(e.t) })
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		h, err := s.status.Health(ctx)
+		cancel()
+		if err == nil && h.Details["api_answers"] == true {
+			return s
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			e.t.Fatalf("podman-service exited early: %v\n%s", err, s.logs())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("podman-service not healthy within 90s: %v\n%s", err, s.logs())
+		}
+	}
+}
+
+// stop sends SIGTERM and waits (bounded) for a clean exit.
+func (s *service) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Errorf("podman-service did not exit cleanly on SIGTERM: %v\n%s", err, s.logs())
+		}
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("podman-service ignored SIGTERM for 30s\n%s", s.logs())
+	}
+}
+
+// busyboxTar writes a tarball of a busybox root filesystem: the static
+// busybox binary and a symlink per applet the tests use.
+func busyboxTar(t *testing.T, dir string) string {
+	t.Helper()
+	bb := testkit.RequireCommand(t, "busybox")
+	if p, err := filepath.EvalSymlinks(bb); err == nil {
+		bb = p
+	}
+	if _, err := os.Stat("/bin/busybox"); err == nil {
+		bb = "/bin/busybox"
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "busybox-rootfs.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for _, d := range []string{"bin/", "etc/", "tmp/", "data/", "vol/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
+	}
+	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
+	tw.Write(data)
+	for _, a := range []string{"sh", "echo", "cat", "ls", "sleep", "true", "false", "env", "nc"} {
+		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	}
+	passwd := "root:x:0:0:root:/root:/bin/sh\n"
+	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))})
+	io.WriteString(tw, passwd)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

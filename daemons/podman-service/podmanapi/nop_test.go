@@ -1,0 +1,5 @@
+package podmanapi
+
+import "github.com/rs/zerolog"
+
+func zerologNop() zerolog.Logger { return zerolog.Nop() }
