@@ -20,7 +20,10 @@ const (
 	Gate       = "gate"
 	Shield     = "shield"
 	Podman     = "podman"
-	Web        = "web"
+	// PodmanService is podman-service's own API (health, status); Podman's
+	// REST API itself answers on Podman.
+	PodmanService = "podman-service"
+	Web           = "web"
 )
 
 // Dir returns the run directory from the environment.

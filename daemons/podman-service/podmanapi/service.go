@@ -4,12 +4,13 @@ import (
 	"context"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 // ServiceSocketName is the name of podman-service's own socket in the run
 // directory: <run dir>/podman-service.sock (podman.sock is Podman's API).
-const ServiceSocketName = "podman-service"
+const ServiceSocketName = paths.PodmanService
 
 // StatusPath is podman-service's status endpoint.
 const StatusPath = "/v1/status"

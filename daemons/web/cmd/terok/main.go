@@ -44,7 +44,7 @@ func newApp() *cli.App {
 }
 
 // daemonSockets lists the daemons terok talks to, in display order.
-var daemonSockets = []string{paths.Web, paths.Gate, paths.Shield, paths.Podman}
+var daemonSockets = []string{paths.Web, paths.Gate, paths.Shield, paths.PodmanService}
 
 type row struct {
 	Daemon string         `json:"daemon"`
