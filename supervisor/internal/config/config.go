@@ -232,6 +232,12 @@ func (f *field) str(key, def string) string {
 	}
 	v, ok := f.s.get(key)
 	if !ok {
+		if f.vars != nil && strings.Contains(def, "%(") {
+			out, err := expand(def, f.vars)
+			if err == nil {
+				return out
+			}
+		}
 		return def
 	}
 	vars := f.vars
@@ -440,9 +446,6 @@ func (c *Config) buildGroups(doc *document) error {
 		}
 		if strings.TrimSpace(list) == "" {
 			return fmt.Errorf("%w: %s:%d: [group:%s] needs programs=, a comma-separated list of program names", ErrInvalid, s.file, s.line, gname)
-		}
-		if _, clash := programs[gname]; clash && false {
-			_ = clash
 		}
 		g := &Group{Name: gname, Priority: prio}
 		for _, p := range strings.Split(list, ",") {
