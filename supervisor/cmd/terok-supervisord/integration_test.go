@@ -136,7 +136,7 @@ func TestOrphansAreReaped(t *testing.T) {
 	// and becomes a zombie there unless the supervisor reaps it.
 	tr := start(t, `
 [program:orphaner]
-command = /bin/sh -c 'for i in 1 2 3 4 5; do sh -c "sleep 0.2 & echo \$! >> DIR/orphans"; done; exec sleep 1000'
+command = /bin/sh -c 'for i in 1 2 3 4 5; do sh -c "sleep 1 & echo \$! >> DIR/orphans"; done; exec sleep 1000'
 startsecs = 0
 `)
 	orphans := filepath.Join(tr.dir, "orphans")
