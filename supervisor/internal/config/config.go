@@ -530,7 +530,6 @@ func (c *Config) buildProgram(s *section, program, group string) ([]*Process, er
 		f := &field{s: s, vars: vars}
 		p := &Process{Program: program, Group: group, Source: src}
 		p.Name = f.str("process_name", "%(program_name)s")
-		vars["process_name"] = p.Name
 		p.Command = f.str("command", "")
 		p.Directory = f.str("directory", "")
 		p.User = f.str("user", "")
