@@ -68,7 +68,7 @@ stdout_logfile = DIR/quiet.log
 func TestLogRotation(t *testing.T) {
 	tr := start(t, `
 [program:chatty]
-command = /bin/sh -c 'i=0; while [ $i -lt 400 ]; do echo "line $i 0123456789012345678901234567890123456789"; i=$((i+1)); done; exec sleep 1000'
+command = /bin/sh -c 'i=0; while [ $i -lt 400 ]; do echo "line $i 0123456789012345678901234567890123456789"; i=$((i+1)); [ $((i %% 20)) = 0 ] && sleep 0.05; done; exec sleep 1000'
 startsecs = 0
 stdout_logfile = DIR/chatty.log
 stdout_logfile_maxbytes = 4KB
