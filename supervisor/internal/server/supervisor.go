@@ -173,16 +173,32 @@ func (s *Supervisor) StopAll(ctx context.Context) {
 }
 
 func (s *Supervisor) stopList(ctx context.Context, ps []*procs.Process) {
-	for _, p := range byPriority(ps, true) {
-		st := p.State()
-		if !st.IsRunning() && st != procs.Stopping {
-			continue
+	// Processes of equal priority stop together; the next priority waits
+	// until they are all down.
+	ordered := byPriority(ps, true)
+	for i := 0; i < len(ordered); {
+		j := i
+		for j < len(ordered) && ordered[j].Spec().Priority == ordered[i].Spec().Priority {
+			j++
 		}
-		wctx, cancel := context.WithTimeout(ctx, time.Duration(p.Spec().Stopwaitsecs+5)*time.Second)
-		if err := p.Stop(wctx, true); err != nil && !errors.Is(err, procs.ErrNotRunning) {
-			s.log.Warn().Err(err).Str("program", p.Spec().Name).Msg("stop")
+		var wg sync.WaitGroup
+		for _, p := range ordered[i:j] {
+			st := p.State()
+			if !st.IsRunning() && st != procs.Stopping {
+				continue
+			}
+			wg.Add(1)
+			go func(p *procs.Process) {
+				defer wg.Done()
+				wctx, cancel := context.WithTimeout(ctx, time.Duration(p.Spec().Stopwaitsecs+5)*time.Second)
+				defer cancel()
+				if err := p.Stop(wctx, true); err != nil && !errors.Is(err, procs.ErrNotRunning) {
+					s.log.Warn().Err(err).Str("program", p.Spec().Name).Msg("stop")
+				}
+			}(p)
 		}
-		cancel()
+		wg.Wait()
+		i = j
 	}
 }
 
