@@ -142,6 +142,8 @@ func TestSocketModeOwnerAndInetAuth(t *testing.T) {
 file = %s/s.sock
 chmod = 0660
 chown = nobody:nogroup
+username = u
+password = {SHA}8abec7ef121773d9015f71462b7ee039d4b1675d
 [inet_http_server]
 port = %s
 username = admin
@@ -169,6 +171,14 @@ startsecs = 0
 	var he *xmlrpc.HTTPError
 	if _, err := bad.CallTimeout("supervisor.getState"); !errors.As(err, &he) || he.Status != 401 {
 		t.Fatalf("wrong password: %v, want HTTP 401", err)
+	}
+	ugood, _ := xmlrpc.NewClient("unix://"+filepath.Join(dir, "s.sock"), "u", "unixpw")
+	ubad, _ := xmlrpc.NewClient("unix://"+filepath.Join(dir, "s.sock"), "u", "{SHA}8abec7ef121773d9015f71462b7ee039d4b1675d")
+	if _, err := ugood.CallTimeout("supervisor.getState"); err != nil {
+		t.Fatalf("unix socket with the {SHA} password: %v", err)
+	}
+	if _, err := ubad.CallTimeout("supervisor.getState"); !errors.As(err, &he) || he.Status != 401 {
+		t.Fatalf("unix socket with the digest as password: %v, want HTTP 401", err)
 	}
 	st, err := os.Stat(filepath.Join(dir, "s.sock"))
 	if err != nil {
@@ -247,5 +257,33 @@ startsecs = 0
 	defer cancel()
 	if v, err := tr.rpc.Call(ctx, "supervisor.getState"); err != nil || v.(map[string]any)["statename"] != "RUNNING" {
 		t.Errorf("getState = %v %v", v, err)
+	}
+}
+
+func TestRestartReexecs(t *testing.T) {
+	tr := start(t, `
+[program:p]
+command = /bin/sleep 1000
+startsecs = 0
+`)
+	tr.waitState("p", "RUNNING", 5*time.Second)
+	old := tr.info("p")["pid"].(int)
+	if _, err := tr.call("supervisor.restart"); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitFor("p restarted by a new supervisor image", 15*time.Second, func() bool {
+		v, err := tr.call("supervisor.getProcessInfo", "p")
+		if err != nil {
+			return false
+		}
+		in := v.(map[string]any)
+		return in["statename"] == "RUNNING" && in["pid"].(int) != old
+	})
+	if alive(old) {
+		t.Fatal("the old program survived the restart")
+	}
+	v, _ := tr.call("supervisor.getPID")
+	if v != tr.cmd.Process.Pid {
+		t.Fatalf("supervisor pid %v after restart, want the same %d (re-exec)", v, tr.cmd.Process.Pid)
 	}
 }

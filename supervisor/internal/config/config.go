@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
 // Config is a whole, validated supervisord configuration.
@@ -383,7 +385,7 @@ func (c *Config) build(doc *document) error {
 	}
 	if s, ok := doc.section("unix_http_server"); ok {
 		f := &field{s: s}
-		h := &HTTPServer{File: f.str("file", "/tmp/supervisor.sock"), Chmod: os.FileMode(f.octal("chmod", 0o700)),
+		h := &HTTPServer{File: f.str("file", paths.Socket("", paths.Supervisor)), Chmod: os.FileMode(f.octal("chmod", 0o700)),
 			Chown: f.str("chown", ""), Username: f.str("username", ""), Password: f.str("password", "")}
 		if f.err != nil {
 			return f.err

@@ -62,8 +62,12 @@ type Process struct {
 
 // New returns a STOPPED process for spec.
 func New(spec *config.Process, opt Options) *Process {
+	full := spec.Name
+	if spec.Group != spec.Name {
+		full = spec.Group + ":" + spec.Name
+	}
 	p := &Process{spec: spec, opt: opt, changed: make(chan struct{}),
-		log: opt.Log.With().Str("program", spec.Group+":"+spec.Name).Logger()}
+		log: opt.Log.With().Str("program", full).Logger()}
 	p.stdoutPath = p.logPath(spec.StdoutLogfile, "stdout")
 	if !spec.RedirectStderr {
 		p.stderrPath = p.logPath(spec.StderrLogfile, "stderr")

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -169,11 +172,21 @@ func (r *RPC) Handler(user, pass string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		u, p, ok := req.BasicAuth()
-		if !ok || u != user || p != pass {
+		if !ok || u != user || !passwordOK(pass, p) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
 		mux.ServeHTTP(w, req)
 	})
+}
+
+// passwordOK compares a Basic auth password with the configured one, which
+// may be written as {SHA}hex-digest as in Python supervisord.
+func passwordOK(configured, given string) bool {
+	if digest, ok := strings.CutPrefix(configured, "{SHA}"); ok {
+		sum := sha1.Sum([]byte(given))
+		return subtle.ConstantTimeCompare([]byte(strings.ToLower(digest)), []byte(hex.EncodeToString(sum[:]))) == 1
+	}
+	return subtle.ConstantTimeCompare([]byte(configured), []byte(given)) == 1
 }
