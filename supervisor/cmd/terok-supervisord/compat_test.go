@@ -135,6 +135,17 @@ files = conf.d/*.conf
 		mustContain(t, "stop group", out, "grp:g1: stopped", "grp:g2: stopped")
 		out, _ = tr.ctl(py, "start", "grp:*")
 		mustContain(t, "start group", out, "grp:g1: started", "grp:g2: started")
+		out, _ = tr.ctl(py, "stop", "all")
+		mustContain(t, "stop all", out, "alpha: stopped", "beta: stopped", "grp:g1: stopped", "grp:g2: stopped")
+		out, code = tr.ctl(py, "status")
+		if code != 3 || strings.Contains(out, "RUNNING") {
+			t.Fatalf("status after stop all = %d\n%s", code, out)
+		}
+		out, _ = tr.ctl(py, "restart", "all")
+		mustContain(t, "restart all", out, "alpha: started", "beta: started", "grp:g1: started", "grp:g2: started")
+		if out, code := tr.ctl(py, "status"); code != 0 {
+			t.Fatalf("status after restart all = %d\n%s", code, out)
+		}
 	})
 	t.Run("signal", func(t *testing.T) {
 		out, _ := tr.ctl(py, "signal", "USR1", "beta")

@@ -321,10 +321,17 @@ func (r *RPC) getProcessInfo(_ context.Context, args []any) (any, error) {
 }
 
 func (r *RPC) getAllProcessInfo(context.Context, []any) (any, error) {
+	// Python answers in lexical order of group, then process name.
 	out := []procs.Info{}
 	for _, p := range r.s.all() {
 		out = append(out, p.Info())
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Group != out[j].Group {
+			return out[i].Group < out[j].Group
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out, nil
 }
 
