@@ -52,7 +52,18 @@ func TestStartRetriesThenFatal(t *testing.T) {
 command = /bin/sh -c 'echo nope >&2; exit 1'
 startsecs = 1
 startretries = 1
+
+[program:missing]
+command = /nonexistent/tksup-cmd --flag
+startretries = 0
 `)
+	tr.waitState("missing", "FATAL", 5*time.Second)
+	if e := tr.info("missing")["spawnerr"].(string); !strings.Contains(e, "can't find command") {
+		t.Fatalf("spawnerr of a missing command = %q", e)
+	}
+	if _, err := tr.call("supervisor.startProcess", "missing", true); faultCode(err) != 20 {
+		t.Fatalf("startProcess on a missing command: %v, want fault 20 NO_FILE", err)
+	}
 	tr.waitState("broken", "FATAL", 10*time.Second)
 	in := tr.info("broken")
 	if in["spawnerr"] != "Exited too quickly (process log may have details)" {
@@ -61,7 +72,6 @@ startretries = 1
 	if got := readFile(t, in["stderr_logfile"].(string)); strings.Count(got, "nope") != 2 {
 		t.Fatalf("want 2 attempts (1 + startretries=1) in the stderr log, got %q", got)
 	}
-	// A missing command is a spawn error that also ends in FATAL.
 	_, err := tr.call("supervisor.startProcess", "broken", true)
 	if faultCode(err) != 40 {
 		t.Fatalf("startProcess on a failing program: %v, want fault 40 ABNORMAL_TERMINATION", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -225,7 +226,7 @@ func (p *Process) Resolve() (string, []string, error) {
 		lp, err := exec.LookPath(name)
 		if err != nil {
 			if errors.Is(err, exec.ErrNotFound) {
-				return "", nil, fmt.Errorf("%w: can't find command %q", ErrNoFile, name)
+				return "", nil, fmt.Errorf("%w: can't find command '%s'", ErrNoFile, name)
 			}
 			lp = name
 		}
@@ -233,7 +234,7 @@ func (p *Process) Resolve() (string, []string, error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: can't find command %q", ErrNoFile, name)
+		return "", nil, fmt.Errorf("%w: can't find command '%s'", ErrNoFile, name)
 	}
 	if st.IsDir() || st.Mode()&0o111 == 0 {
 		return "", nil, fmt.Errorf("%w: command at %q is not executable", ErrNotExecutable, path)
@@ -280,6 +281,20 @@ func (p *Process) Start(ctx context.Context, wait bool) error {
 	return nil
 }
 
+// Autostart spawns a STOPPED process the way the supervisor's own start-up
+// does: a command that cannot be run is a spawn error that goes through
+// BACKOFF to FATAL (visible in status), not a refusal.
+func (p *Process) Autostart() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.state != Stopped {
+		return
+	}
+	p.backoff = 0
+	p.userStop = false
+	p.spawnLocked()
+}
+
 // spawnLocked starts the child and moves to STARTING (or RUNNING when
 // startsecs is 0); a spawn failure moves to BACKOFF. Callers hold mu.
 func (p *Process) spawnLocked() int {
@@ -292,7 +307,7 @@ func (p *Process) spawnLocked() int {
 		err = p.launch(path, argv)
 	}
 	if err != nil {
-		p.spawnErr = err.Error()
+		p.spawnErr = spawnMessage(err)
 		p.log.Warn().Err(err).Msg("spawn failed")
 		p.start = time.Now()
 		p.enterBackoff()
@@ -424,6 +439,15 @@ func (p *Process) launch(path string, argv []string) error {
 	}
 	go p.reap(cmd, p.gen)
 	return nil
+}
+
+// spawnMessage is err without our sentinel prefix, as Python words spawnerr.
+func spawnMessage(err error) string {
+	msg := err.Error()
+	for _, s := range []error{ErrSpawn, ErrNoFile, ErrNotExecutable} {
+		msg = strings.TrimPrefix(msg, s.Error()+": ")
+	}
+	return msg
 }
 
 func writerOf(l logger.Logger) io.Writer {

@@ -160,9 +160,7 @@ func (s *Supervisor) startAutostart(ctx context.Context, ps []*procs.Process) {
 		if !p.Spec().Autostart || p.State() != procs.Stopped {
 			continue
 		}
-		if err := p.Start(ctx, false); err != nil {
-			s.log.Warn().Err(err).Str("program", p.Spec().Name).Msg("autostart failed")
-		}
+		p.Autostart()
 	}
 }
 
