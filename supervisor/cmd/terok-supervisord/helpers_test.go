@@ -26,7 +26,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "terok-supervisord")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	args := []string{"build", "-o", binary}
+	if os.Getenv("TKSUP_RACE") == "1" { // run the supervisor under the race detector
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build terok-supervisord: %v\n%s", err, out)
 		os.Exit(1)
@@ -95,6 +99,9 @@ func start(t *testing.T, programs string) *tree {
 				syscall.Kill(-tr.cmd.Process.Pid, syscall.SIGKILL)
 				<-tr.exited
 			}
+		}
+		if strings.Contains(tr.output(), "DATA RACE") {
+			t.Error("the race detector reported a data race in the supervisor")
 		}
 		if t.Failed() {
 			t.Logf("supervisor output:\n%s", tr.output())

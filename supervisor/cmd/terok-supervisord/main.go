@@ -11,12 +11,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/ochinchina/supervisord/logger"
-	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
@@ -58,16 +55,12 @@ func run(path string) error {
 		return err
 	}
 	var logOut io.Writer = os.Stderr
-	var mainLog logger.Logger
+	var mainLog procs.LogFile
 	if f := cfg.Supervisord.Logfile; f != "" {
 		if err := os.MkdirAll(dirOf(f), 0o755); err != nil {
 			return fmt.Errorf("log directory for %s: %w", f, err)
 		}
-		maxb := cfg.Supervisord.LogfileMaxbytes
-		if maxb <= 0 {
-			maxb = 1 << 62
-		}
-		mainLog = logger.NewFileLogger(f, maxb, cfg.Supervisord.LogfileBackups, logger.NewNullLogEventEmitter(), &sync.Mutex{})
+		mainLog = procs.NewLogFile(f, cfg.Supervisord.LogfileMaxbytes, cfg.Supervisord.LogfileBackups)
 		logOut = io.MultiWriter(os.Stderr, mainLog)
 	}
 	log, lerr := logging.New(logOut, "terok-supervisord")
@@ -192,5 +185,3 @@ func dirOf(p string) string {
 	}
 	return "."
 }
-
-var _ = zerolog.Nop

@@ -357,6 +357,17 @@ func (p *Process) openLogs() {
 	}
 }
 
+// LogFile is a size-rotated log file.
+type LogFile interface {
+	io.WriteCloser
+}
+
+// NewLogFile opens (appending) a log file rotated at maxBytes (0: never)
+// keeping backups old files, as the supervisor's own logfile= is.
+func NewLogFile(path string, maxBytes int64, backups int) LogFile {
+	return newFileLog(path, maxBytes, backups)
+}
+
 // newFileLog is the embedded ochinchina FileLogger; maxbytes 0 means no
 // rotation as in Python.
 func newFileLog(path string, maxBytes int64, backups int) logger.Logger {
