@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
@@ -64,6 +66,11 @@ func run(path string) error {
 		logOut = io.MultiWriter(os.Stderr, mainLog)
 	}
 	log, lerr := logging.New(logOut, "terok-supervisord")
+	if mainLog != nil && isatty.IsTerminal(os.Stderr.Fd()) {
+		// readable on the terminal, JSON in the log file
+		console := zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+		log = log.Output(zerolog.MultiLevelWriter(console, mainLog))
+	}
 	if lerr != nil {
 		log.Warn().Err(lerr).Msg("log level")
 	}
