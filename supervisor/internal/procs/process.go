@@ -55,8 +55,8 @@ type Process struct {
 	timer      *time.Timer // startsecs, backoff delay or stop kill
 	changed    chan struct{}
 	stdin      io.WriteCloser
-	stdoutLog  logger.Logger
-	stderrLog  logger.Logger
+	stdoutLog  *lockedLog
+	stderrLog  *lockedLog
 	userStop   bool
 	closed     bool
 }
@@ -370,12 +370,39 @@ func NewLogFile(path string, maxBytes int64, backups int) LogFile {
 
 // newFileLog is the embedded ochinchina FileLogger; maxbytes 0 means no
 // rotation as in Python.
-func newFileLog(path string, maxBytes int64, backups int) logger.Logger {
+func newFileLog(path string, maxBytes int64, backups int) *lockedLog {
 	if maxBytes <= 0 {
 		maxBytes = 1 << 62
 	}
 	os.MkdirAll(filepath.Dir(path), 0o755)
-	return logger.NewFileLogger(path, maxBytes, backups, logger.NewNullLogEventEmitter(), &sync.Mutex{})
+	return &lockedLog{l: logger.NewFileLogger(path, maxBytes, backups, logger.NewNullLogEventEmitter(), logger.NewNullLocker())}
+}
+
+// lockedLog serialises every use of a FileLogger: its own lock covers
+// Write and clearing but not Close, so a Close racing a Write of the
+// output pump was a data race.
+type lockedLog struct {
+	mu sync.Mutex
+	l  logger.Logger
+}
+
+func (w *lockedLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.l.Write(p)
+}
+
+func (w *lockedLog) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.l.Close()
+}
+
+// ClearAllLogFile truncates the file and removes its backups.
+func (w *lockedLog) ClearAllLogFile() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.l.ClearAllLogFile()
 }
 
 // launch forks the child. Callers hold mu.
@@ -461,7 +488,7 @@ func spawnMessage(err error) string {
 	return msg
 }
 
-func writerOf(l logger.Logger) io.Writer {
+func writerOf(l *lockedLog) io.Writer {
 	if l == nil {
 		return nil
 	}
@@ -607,7 +634,7 @@ func (p *Process) ClearLogs() error {
 	defer p.mu.Unlock()
 	for _, l := range []struct {
 		path string
-		log  logger.Logger
+		log  *lockedLog
 	}{{p.stdoutPath, p.stdoutLog}, {p.stderrPath, p.stderrLog}} {
 		var err error
 		switch {
