@@ -531,6 +531,23 @@ func (c *Config) buildProgram(s *section, program, group string) ([]*Process, er
 		vars["numprocs"] = strconv.Itoa(numprocs)
 		f := &field{s: s, vars: vars}
 		p := &Process{Program: program, Group: group, Source: src}
+		// As in Python, the [supervisord] and the program's own environment
+		// are available as %(ENV_X)s to the program's other keys.
+		for _, kv := range c.Supervisord.Environment {
+			k, v, _ := strings.Cut(kv, "=")
+			vars["ENV_"+k] = v
+		}
+		if env := f.str("environment", ""); env != "" && f.err == nil {
+			kv, err := parseEnvironment(env)
+			if err != nil {
+				f.fail("environment", "%v", err)
+			}
+			p.Environment = kv
+			for _, e := range kv {
+				k, v, _ := strings.Cut(e, "=")
+				vars["ENV_"+k] = v
+			}
+		}
 		p.Name = f.str("process_name", "%(program_name)s")
 		p.Command = f.str("command", "")
 		p.Directory = f.str("directory", "")
@@ -576,13 +593,6 @@ func (c *Config) buildProgram(s *section, program, group string) ([]*Process, er
 		p.StderrMaxbytes = f.bytes("stderr_logfile_maxbytes", 50*1024*1024)
 		p.StderrBackups = f.integer("stderr_logfile_backups", 10)
 		p.StdoutPrefix = f.boolean("stdout_prefix", true)
-		if env := f.str("environment", ""); env != "" && f.err == nil {
-			kv, err := parseEnvironment(env)
-			if err != nil {
-				f.fail("environment", "%v", err)
-			}
-			p.Environment = kv
-		}
 		if f.err != nil {
 			return nil, f.err
 		}
