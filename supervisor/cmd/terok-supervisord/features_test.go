@@ -16,6 +16,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
+	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
 
 func TestUserDropUmaskAndPrefix(t *testing.T) {
@@ -285,5 +286,46 @@ startsecs = 0
 	v, _ := tr.call("supervisor.getPID")
 	if v != tr.cmd.Process.Pid {
 		t.Fatalf("supervisor pid %v after restart, want the same %d (re-exec)", v, tr.cmd.Process.Pid)
+	}
+}
+
+func TestTypedClient(t *testing.T) {
+	tr := start(t, `
+[program:svc]
+command = /bin/sh -c 'echo ready; trap "echo hup" HUP; while :; do sleep 0.1; done'
+startsecs = 0
+autostart = false
+`)
+	c := supervisorapi.New(tr.sock)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Start(ctx, "svc", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx, "svc", true); !supervisorapi.IsFault(err, supervisorapi.FaultAlreadyStarted) {
+		t.Fatalf("second start: %v", err)
+	}
+	all, err := c.AllProcessInfo(ctx)
+	if err != nil || len(all) != 1 || all[0].StateName != "RUNNING" || all[0].PID == 0 || all[0].FullName() != "svc:svc" || all[0].Start.IsZero() {
+		t.Fatalf("AllProcessInfo = %+v, %v", all, err)
+	}
+	if err := c.Signal(ctx, "svc", "HUP"); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitFor("hup in the log", 5*time.Second, func() bool {
+		s, _ := c.ReadStdout(ctx, "svc", 100)
+		return strings.Contains(s, "ready") && strings.Contains(s, "hup")
+	})
+	if err := c.Stop(ctx, "svc", true); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := c.ProcessInfo(ctx, "svc"); in.State != 0 || in.StateName != "STOPPED" {
+		t.Fatalf("after stop: %+v", in)
+	}
+	if _, err := c.ProcessInfo(ctx, "nope"); !supervisorapi.IsFault(err, supervisorapi.FaultBadName) {
+		t.Fatalf("unknown name: %v", err)
+	}
+	if d, err := c.Reread(ctx); err != nil || len(d.Added)+len(d.Changed)+len(d.Removed) != 0 {
+		t.Fatalf("Reread = %+v, %v", d, err)
 	}
 }

@@ -16,28 +16,29 @@ import (
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/config"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/procs"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
+	api "github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
 
-// Fault codes of Python's supervisor.xmlrpc.Faults.
+// Fault codes of Python's supervisor.xmlrpc.Faults, shared with the client.
 const (
-	FaultUnknownMethod        = 1
-	FaultIncorrectParameters  = 2
-	FaultBadArguments         = 3
-	FaultSignatureUnsupported = 4
-	FaultShutdownState        = 6
-	FaultBadName              = 10
-	FaultBadSignal            = 11
-	FaultNoFile               = 20
-	FaultNotExecutable        = 21
-	FaultFailed               = 30
-	FaultAbnormalTermination  = 40
-	FaultSpawnError           = 50
-	FaultAlreadyStarted       = 60
-	FaultNotRunning           = 70
-	FaultSuccess              = 80
-	FaultAlreadyAdded         = 90
-	FaultStillRunning         = 91
-	FaultCantReread           = 92
+	FaultUnknownMethod        = api.FaultUnknownMethod
+	FaultIncorrectParameters  = api.FaultIncorrectParameters
+	FaultBadArguments         = api.FaultBadArguments
+	FaultSignatureUnsupported = api.FaultSignatureUnsupported
+	FaultShutdownState        = api.FaultShutdownState
+	FaultBadName              = api.FaultBadName
+	FaultBadSignal            = api.FaultBadSignal
+	FaultNoFile               = api.FaultNoFile
+	FaultNotExecutable        = api.FaultNotExecutable
+	FaultFailed               = api.FaultFailed
+	FaultAbnormalTermination  = api.FaultAbnormalTermination
+	FaultSpawnError           = api.FaultSpawnError
+	FaultAlreadyStarted       = api.FaultAlreadyStarted
+	FaultNotRunning           = api.FaultNotRunning
+	FaultSuccess              = api.FaultSuccess
+	FaultAlreadyAdded         = api.FaultAlreadyAdded
+	FaultStillRunning         = api.FaultStillRunning
+	FaultCantReread           = api.FaultCantReread
 )
 
 var faultNames = map[int]string{
