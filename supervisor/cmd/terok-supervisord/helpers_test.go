@@ -69,6 +69,12 @@ serverurl = unix://%(here)s/supervisor.sock
 // until the test ends.
 func start(t *testing.T, programs string) *tree {
 	t.Helper()
+	return startWrapped(t, nil, programs)
+}
+
+// startWrapped runs the supervisor under wrapper (e.g. unshare).
+func startWrapped(t *testing.T, wrapper []string, programs string) *tree {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "tksup-")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +85,8 @@ func start(t *testing.T, programs string) *tree {
 	if err := os.WriteFile(tr.conf, []byte(header+strings.ReplaceAll(programs, "DIR", dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tr.cmd = exec.Command(binary, "-c", tr.conf)
+	argv := append(append([]string{}, wrapper...), binary, "-c", tr.conf)
+	tr.cmd = exec.Command(argv[0], argv[1:]...)
 	tr.cmd.Stdout = &syncWriter{b: tr.out}
 	tr.cmd.Stderr = tr.cmd.Stdout
 	tr.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
 
 func TestCrashIsRestarted(t *testing.T) {
@@ -285,4 +288,65 @@ func TestBadConfigStartsNothing(t *testing.T) {
 	if strings.Contains(out, "spawned") {
 		t.Fatalf("something was started:\n%s", out)
 	}
+}
+
+// TestAsPID1 runs the supervisor as PID 1 of a new PID namespace, as in the
+// container: orphans are reaped and SIGTERM stops everything, exit 0.
+func TestAsPID1(t *testing.T) {
+	testkit.RequireRoot(t)
+	unshare := testkit.RequireCommand(t, "unshare")
+	tr := startWrapped(t, []string{unshare, "--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"}, `
+[program:orphaner]
+command = /bin/sh -c 'for i in 1 2 3; do sh -c "sleep 1 &"; done; exec sleep 1000'
+startsecs = 0
+`)
+	tr.waitState("orphaner", "RUNNING", 5*time.Second)
+	if v, err := tr.call("supervisor.getPID"); err != nil || v != 1 {
+		t.Fatalf("getPID = %v, %v; want 1", v, err)
+	}
+	// The supervisor's pid as seen from here: the child of unshare.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", tr.cmd.Process.Pid, tr.cmd.Process.Pid))
+	if err != nil || len(strings.Fields(string(b))) != 1 {
+		t.Fatalf("children of unshare: %q, %v", b, err)
+	}
+	sup, _ := strconv.Atoi(strings.Fields(string(b))[0])
+	tr.waitFor("the orphans adopted by PID 1", 5*time.Second, func() bool {
+		for _, c := range childrenOf(sup) {
+			if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c)); string(cmd) == "sleep\x001\x00" {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(1500 * time.Millisecond) // the orphans' sleep 1 ends
+	tr.waitFor("no zombie under PID 1", 5*time.Second, func() bool { return len(zombieChildren(sup)) == 0 })
+	syscall.Kill(sup, syscall.SIGTERM)
+	select {
+	case err := <-tr.exited:
+		tr.exited <- err
+		if err != nil {
+			t.Fatalf("PID 1 exit after SIGTERM: %v, want 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("PID 1 did not exit after SIGTERM")
+	}
+}
+
+// childrenOf lists the live children of pid (host view).
+func childrenOf(pid int) []int {
+	var out []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) && f[0] != "Z" {
+			n, _ := strconv.Atoi(strings.Fields(s)[0])
+			out = append(out, n)
+		}
+	}
+	return out
 }

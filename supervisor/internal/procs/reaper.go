@@ -70,7 +70,13 @@ func (r *Reaper) Reaped() int {
 func (r *Reaper) Reap() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Our pid as this /proc sees it (PID 1 in a container's namespace).
 	self := os.Getpid()
+	if link, err := os.Readlink("/proc/self"); err == nil {
+		if n, err := strconv.Atoi(link); err == nil {
+			self = n
+		}
+	}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
 		b, err := os.ReadFile(d)
