@@ -386,12 +386,14 @@ type lockedLog struct {
 	l  logger.Logger
 }
 
+// Write appends to the file, rotating it when it grows past its limit.
 func (w *lockedLog) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.l.Write(p)
 }
 
+// Close closes the file.
 func (w *lockedLog) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -284,13 +284,6 @@ func (s *Supervisor) Update(ctx context.Context) (Diff, error) {
 	return d, nil
 }
 
-// Errors of group management, mapped to faults by the RPC layer.
-var (
-	errBadName      = errors.New("BAD_NAME")
-	errAlreadyAdded = errors.New("ALREADY_ADDED")
-	errStillRunning = errors.New("STILL_RUNNING")
-)
-
 // AddGroup activates a group of the last read configuration and starts its
 // autostart processes.
 func (s *Supervisor) AddGroup(ctx context.Context, name string) error {
