@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +33,9 @@ type Options struct {
 	ServerURL   string
 	// Env is added to every child's environment ([supervisord] environment).
 	Env []string
+	// Halt, once set, stops automatic restarts (the supervisor is shutting
+	// down).
+	Halt *atomic.Bool
 }
 
 // Process is one supervised process.
@@ -342,7 +346,7 @@ func (p *Process) enterBackoff() {
 	p.timer = time.AfterFunc(time.Duration(p.backoff)*time.Second, func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if p.gen == gen && p.state == Backoff && !p.closed {
+		if p.gen == gen && p.state == Backoff && !p.closed && !p.halted() {
 			p.spawnLocked()
 		}
 	})
@@ -544,7 +548,7 @@ func (p *Process) reap(cmd *exec.Cmd, gen int) {
 		p.enterBackoff()
 	default:
 		p.setState(Exited)
-		if p.closed {
+		if p.closed || p.halted() {
 			return
 		}
 		if p.spec.Autorestart == "true" || (p.spec.Autorestart == "unexpected" && !expected) {
@@ -552,6 +556,8 @@ func (p *Process) reap(cmd *exec.Cmd, gen int) {
 		}
 	}
 }
+
+func (p *Process) halted() bool { return p.opt.Halt != nil && p.opt.Halt.Load() }
 
 // Stop stops a running process: stopsignal, then SIGKILL after
 // stopwaitsecs. With wait it returns when the process is STOPPED.

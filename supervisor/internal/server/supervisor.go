@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -55,7 +56,7 @@ func New(path string, cfg *config.Config, log zerolog.Logger, console *procs.Con
 	s := &Supervisor{log: log, path: path, cfg: cfg, groups: map[string]*group{}, state: stateRunning,
 		done: make(chan struct{}), mainLog: cfg.Supervisord.Logfile}
 	s.opt = procs.Options{Log: log, Console: console, Reaper: reaper, ChildLogDir: cfg.Supervisord.Childlogdir,
-		Identifier: cfg.Supervisord.Identifier, Env: cfg.Supervisord.Environment}
+		Identifier: cfg.Supervisord.Identifier, Env: cfg.Supervisord.Environment, Halt: &atomic.Bool{}}
 	if cfg.UnixHTTP != nil {
 		s.opt.ServerURL = "unix://" + cfg.UnixHTTP.File
 	}
@@ -85,6 +86,7 @@ func (s *Supervisor) RestartRequested() bool {
 
 // RequestShutdown asks the main loop to stop everything and exit.
 func (s *Supervisor) RequestShutdown(restart bool) {
+	s.opt.Halt.Store(true)
 	s.mu.Lock()
 	s.restart = restart
 	if restart {
