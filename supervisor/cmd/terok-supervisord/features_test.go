@@ -292,7 +292,7 @@ startsecs = 0
 func TestTypedClient(t *testing.T) {
 	tr := start(t, `
 [program:svc]
-command = /bin/sh -c 'echo ready; trap "echo hup" HUP; while :; do sleep 0.1; done'
+command = /bin/sh -c 'trap "echo hup" HUP; echo ready; while :; do sleep 0.1; done'
 startsecs = 0
 autostart = false
 `)
@@ -309,6 +309,10 @@ autostart = false
 	if err != nil || len(all) != 1 || all[0].StateName != "RUNNING" || all[0].PID == 0 || all[0].FullName() != "svc:svc" || all[0].Start.IsZero() {
 		t.Fatalf("AllProcessInfo = %+v, %v", all, err)
 	}
+	tr.waitFor("ready (trap installed)", 5*time.Second, func() bool {
+		s, _ := c.ReadStdout(ctx, "svc", 100)
+		return strings.Contains(s, "ready")
+	})
 	if err := c.Signal(ctx, "svc", "HUP"); err != nil {
 		t.Fatal(err)
 	}
