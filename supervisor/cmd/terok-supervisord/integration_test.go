@@ -84,15 +84,15 @@ startretries = 0
 func TestPriorityOrder(t *testing.T) {
 	tr := start(t, `
 [program:c]
-command = /bin/sh -c 'echo start-c >> DIR/order; trap "echo stop-c >> DIR/order; exit 0" TERM; while :; do sleep 0.1; done'
+command = /bin/sh -c 'trap "echo stop-c >> DIR/order; exit 0" TERM; echo start-c >> DIR/order; while :; do sleep 0.1; done'
 priority = 30
 startsecs = 0
 [program:a]
-command = /bin/sh -c 'echo start-a >> DIR/order; trap "echo stop-a >> DIR/order; exit 0" TERM; while :; do sleep 0.1; done'
+command = /bin/sh -c 'trap "echo stop-a >> DIR/order; exit 0" TERM; echo start-a >> DIR/order; while :; do sleep 0.1; done'
 priority = 10
 startsecs = 0
 [program:b]
-command = /bin/sh -c 'echo start-b >> DIR/order; trap "echo stop-b >> DIR/order; exit 0" TERM; while :; do sleep 0.1; done'
+command = /bin/sh -c 'trap "echo stop-b >> DIR/order; exit 0" TERM; echo start-b >> DIR/order; while :; do sleep 0.1; done'
 priority = 20
 startsecs = 0
 `)
@@ -139,7 +139,7 @@ func TestStopwaitsecsThenSIGKILL(t *testing.T) {
 	tr := start(t, `
 [program:stubborn]
 command = /bin/sh -c 'trap "" TERM; while :; do sleep 0.1; done'
-startsecs = 0
+startsecs = 1
 stopwaitsecs = 1
 stopasgroup = true
 `)
