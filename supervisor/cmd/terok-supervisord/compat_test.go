@@ -220,6 +220,18 @@ files = conf.d/*.conf
 		out, _ = tr.ctl(py, "update")
 		mustContain(t, "update removal", out, "gamma: stopped", "gamma: removed process group")
 	})
+	t.Run("reload", func(t *testing.T) {
+		old := tr.info("alpha")["pid"].(int)
+		out, _ := tr.ctl(py, "reload")
+		mustContain(t, "reload", out, "Restarted supervisord")
+		tr.waitFor("alpha running under the re-executed supervisor", 15*time.Second, func() bool {
+			v, err := tr.call("supervisor.getProcessInfo", "alpha")
+			return err == nil && v.(map[string]any)["statename"] == "RUNNING" && v.(map[string]any)["pid"] != old
+		})
+		if out, _ := tr.ctl(py, "pid"); strings.TrimSpace(out) != strconv.Itoa(tr.cmd.Process.Pid) {
+			t.Fatalf("supervisor pid after reload = %q, want the same %d", out, tr.cmd.Process.Pid)
+		}
+	})
 	t.Run("shutdown", func(t *testing.T) {
 		out, _ := tr.ctl(py, "shutdown")
 		mustContain(t, "shutdown", out, "Shut down")
