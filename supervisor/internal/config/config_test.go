@@ -143,20 +143,20 @@ func TestSameAsPythonSupervisord(t *testing.T) {
 	testkit.Require(t, err == nil, "Debian's Python supervisor is not installed (apt-get install supervisor)")
 	t.Setenv("TKSUP_TEST_VAR", "envval")
 	script := `
-import json, sys
+import json, shlex, sys
 from supervisor.options import ServerOptions
 o = ServerOptions()
 o.realize(['-c', sys.argv[1]])
 out = {}
 for g in o.process_group_configs:
     for p in g.process_configs:
-        out[g.name + ':' + p.name] = dict(command=p.command, autostart=p.autostart, priority=p.priority,
+        out[g.name + ':' + p.name] = dict(command=p.command, argv=shlex.split(p.command), autostart=p.autostart, priority=p.priority,
             directory=p.directory, env=sorted('%s=%s' % kv for kv in (p.environment or {}).items()),
             startsecs=p.startsecs, startretries=p.startretries, exitcodes=list(p.exitcodes),
             stopwaitsecs=p.stopwaitsecs, redirect_stderr=p.redirect_stderr)
 print(json.dumps(out))
 `
-	for _, f := range []string{"testdata/merge/main.conf", "testdata/expand.conf"} {
+	for _, f := range []string{"testdata/merge/main.conf", "testdata/expand.conf", "testdata/syntax.conf"} {
 		abs, _ := filepath.Abs(f)
 		cmd := exec.Command(py, "-c", script, abs)
 		cmd.Dir = t.TempDir()
@@ -190,7 +190,12 @@ print(json.dumps(out))
 				if p.Directory != "" {
 					dir = p.Directory
 				}
-				got[g.Name+":"+p.Name] = map[string]any{"command": p.Command, "autostart": p.Autostart,
+				argv, _ := SplitCommand(p.Command)
+				argvAny := []any{}
+				for _, a := range argv {
+					argvAny = append(argvAny, a)
+				}
+				got[g.Name+":"+p.Name] = map[string]any{"command": p.Command, "argv": argvAny, "autostart": p.Autostart,
 					"priority": float64(p.Priority), "directory": dir, "env": envAny, "startsecs": float64(p.Startsecs),
 					"startretries": float64(p.Startretries), "exitcodes": codes, "stopwaitsecs": float64(p.Stopwaitsecs),
 					"redirect_stderr": p.RedirectStderr}
