@@ -434,7 +434,10 @@ func (p *Process) launch(path string, argv []string) error {
 	cmd.Env = append(env, p.spec.Environment...)
 	if cmd.Dir != "" {
 		if st, err := os.Stat(cmd.Dir); err != nil || !st.IsDir() {
-			return fmt.Errorf("%w: couldn't chdir to %s: %v", ErrSpawn, cmd.Dir, fsErr(err))
+			if err == nil {
+				err = fs.ErrInvalid // exists but is not a directory
+			}
+			return fmt.Errorf("%w: couldn't chdir to %s: %v", ErrSpawn, cmd.Dir, err)
 		}
 	}
 	p.openLogs()
@@ -499,13 +502,6 @@ func writerOf(l *lockedLog) io.Writer {
 		return nil
 	}
 	return l
-}
-
-func fsErr(err error) error {
-	if err == nil {
-		return fs.ErrInvalid
-	}
-	return err
 }
 
 // reap waits for the child and applies Python's finish() transitions.
@@ -580,7 +576,7 @@ func (p *Process) Stop(ctx context.Context, wait bool) error {
 	if p.state != Stopping {
 		p.userStop = true
 		p.stopTimer()
-		p.log.Info().Str("signal", unixSigName(p.spec.Stopsignal)).Msg("stopping")
+		p.log.Info().Str("signal", p.spec.Stopsignal.String()).Msg("stopping")
 		p.setState(Stopping)
 		p.kill(p.spec.Stopsignal, p.spec.Stopasgroup)
 		p.timer = time.AfterFunc(time.Duration(p.spec.Stopwaitsecs)*time.Second, func() {
@@ -683,5 +679,3 @@ func (p *Process) Close() {
 		p.stderrLog.Close()
 	}
 }
-
-func unixSigName(s syscall.Signal) string { return s.String() }
