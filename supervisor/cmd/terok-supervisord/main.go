@@ -114,6 +114,9 @@ func run(path string) error {
 		servers = append(servers, srv)
 		go srv.Serve(ln)
 		log.Info().Str("address", ln.Addr().String()).Msg("XML-RPC listening")
+		if h.Username == "" {
+			log.Warn().Str("address", ln.Addr().String()).Msg("[inet_http_server] has no username/password: anyone who can reach this address controls every program")
+		}
 	}
 	if err := server.WritePID(cfg.Supervisord.Pidfile); err != nil {
 		log.Warn().Err(err).Msg("pidfile")
