@@ -269,6 +269,10 @@ startsecs = 0
 `)
 	tr.waitState("p", "RUNNING", 5*time.Second)
 	old := tr.info("p")["pid"].(int)
+	stale := filepath.Join(tr.dir, "logs", "gone-stdout---tksup-deadbeef.log")
+	other := filepath.Join(tr.dir, "logs", "kept-stdout---someone-else-deadbeef.log")
+	os.WriteFile(stale, []byte("old run\n"), 0o644)
+	os.WriteFile(other, []byte("other identifier\n"), 0o644)
 	if _, err := tr.call("supervisor.restart"); err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +286,12 @@ startsecs = 0
 	})
 	if alive(old) {
 		t.Fatal("the old program survived the restart")
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the AUTO log of an earlier run was not cleaned up")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Error("an AUTO log of another identifier was removed")
 	}
 	v, _ := tr.call("supervisor.getPID")
 	if v != tr.cmd.Process.Pid {

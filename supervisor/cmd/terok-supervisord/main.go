@@ -85,6 +85,11 @@ func run(path string) error {
 	defer cancel()
 	go reaper.Run(ctx)
 
+	if !cfg.Supervisord.NoCleanup {
+		if n := procs.CleanAutoLogs(cfg.Supervisord.Childlogdir, cfg.Supervisord.Identifier); n > 0 {
+			log.Info().Int("files", n).Str("dir", cfg.Supervisord.Childlogdir).Msg("removed AUTO log files of an earlier run")
+		}
+	}
 	sup := server.New(path, cfg, log, procs.NewConsole(os.Stdout), reaper)
 	rpc := server.NewRPC(sup)
 	var servers []*unixhttp.Server

@@ -42,6 +42,8 @@ type Supervisord struct {
 	Childlogdir     string
 	Identifier      string
 	Environment     []string
+	// NoCleanup keeps the AUTO log files of earlier runs (nocleanup=true).
+	NoCleanup bool
 }
 
 // HTTPServer is [unix_http_server] or [inet_http_server].
@@ -365,6 +367,7 @@ func (c *Config) build(doc *document) error {
 			Pidfile:         f.str("pidfile", ""),
 			Childlogdir:     f.str("childlogdir", os.TempDir()),
 			Identifier:      f.str("identifier", "supervisor"),
+			NoCleanup:       f.boolean("nocleanup", false),
 		}
 		if env := f.str("environment", ""); env != "" && f.err == nil {
 			kv, err := parseEnvironment(env)

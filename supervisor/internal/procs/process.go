@@ -87,6 +87,19 @@ func (p *Process) logPath(v, stream string) string {
 	return filepath.Join(p.opt.ChildLogDir, fmt.Sprintf("%s-%s---%s-%08x.log", p.spec.Name, stream, p.opt.Identifier, rand.Uint32()))
 }
 
+// CleanAutoLogs removes the AUTO log files an earlier supervisor with the
+// same identifier left in dir, as Python supervisord does at start-up.
+func CleanAutoLogs(dir, identifier string) int {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*---"+identifier+"-*.log*"))
+	n := 0
+	for _, m := range matches {
+		if os.Remove(m) == nil {
+			n++
+		}
+	}
+	return n
+}
+
 // Spec is the configuration the process runs with.
 func (p *Process) Spec() *config.Process { return p.spec }
 
