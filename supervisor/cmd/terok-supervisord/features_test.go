@@ -139,14 +139,17 @@ func TestSocketModeOwnerAndInetAuth(t *testing.T) {
 	dir, _ := os.MkdirTemp("", "tksup-")
 	defer os.RemoveAll(dir)
 	conf := filepath.Join(dir, "s.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`[unix_http_server]
-file = %s/s.sock
+	os.WriteFile(conf, []byte(fmt.Sprintf(`[supervisord]
+childlogdir = %[1]s
+identifier = tksup
+[unix_http_server]
+file = %[1]s/s.sock
 chmod = 0660
 chown = nobody:nogroup
 username = u
 password = {SHA}8abec7ef121773d9015f71462b7ee039d4b1675d
 [inet_http_server]
-port = %s
+port = %[2]s
 username = admin
 password = s3cret
 [program:p]
