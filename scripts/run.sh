@@ -1,22 +1,86 @@
 #!/usr/bin/env bash
 # make run: the whole tree, natively under terok-supervisord with the
-# development config in dev/. State, sockets and logs go to .run/.
+# development config in dev/. Sockets, state, config, logs and the OCI hooks
+# directory go under $TEROK_DEV_DIR (default .run/, git-ignored).
+#
+# As root: terok-shield runs as root, the other daemons as an unprivileged
+# user (rootless Podman needs one): $TEROK_USER, else $SUDO_USER.
+# As a normal user: everything runs as you, and terok-shield (which needs
+# root to enter task network namespaces) is left stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TEROK_ROOT=$PWD
-export TEROK_RUN_DIR=${TEROK_RUN_DIR:-$PWD/.run/run}
-export TEROK_STATE_DIR=${TEROK_STATE_DIR:-$PWD/.run/state}
-export TEROK_CONFIG_DIR=${TEROK_CONFIG_DIR:-$PWD/.run/config}
-mkdir -p "$TEROK_RUN_DIR" "$TEROK_STATE_DIR" "$TEROK_CONFIG_DIR" .run/log
-if [ ! -x bin/terok-supervisord ]; then
-  echo "make run: bin/terok-supervisord is not built yet" >&2; exit 1
+export TEROK_DEV_DIR=${TEROK_DEV_DIR:-$PWD/.run}
+export TEROK_RUN_DIR=${TEROK_RUN_DIR:-$TEROK_DEV_DIR/run}
+export TEROK_STATE_DIR=${TEROK_STATE_DIR:-$TEROK_DEV_DIR/state}
+export TEROK_CONFIG_DIR=${TEROK_CONFIG_DIR:-$TEROK_DEV_DIR/config}
+export TEROK_LOG_DIR=${TEROK_LOG_DIR:-$TEROK_DEV_DIR/log}
+export TEROK_HOOKS_DIR=${TEROK_HOOKS_DIR:-$TEROK_DEV_DIR/hooks.d}
+export TEROK_GATE_LISTEN=${TEROK_GATE_LISTEN:-${TEROK_GATE_BIND:-127.0.0.1}:9418}
+
+die() { echo "make run: $*" >&2; exit 1; }
+for b in terok-supervisord terok-shield podman-service terok-gate terok-web; do
+  [ -x "bin/$b" ] || die "bin/$b is not built; run make build"
+done
+
+overrides=$TEROK_DEV_DIR/supervisor.d
+mkdir -p "$TEROK_RUN_DIR" "$TEROK_STATE_DIR" "$TEROK_CONFIG_DIR" "$TEROK_LOG_DIR" "$TEROK_HOOKS_DIR" "$overrides"
+local_conf=$overrides/90-local.conf
+tmp=$(mktemp "$overrides/.90-local.XXXXXX")
+
+if [ "$(id -u)" = 0 ]; then
+  user=${TEROK_USER:-${SUDO_USER:-}}
+  [ -n "$user" ] && [ "$user" != root ] ||
+    die "as root, name the unprivileged user that runs rootless Podman: TEROK_USER=<name> make run (the user needs /etc/subuid and /etc/subgid ranges; useradd adds them)"
+  id "$user" >/dev/null 2>&1 || die "TEROK_USER=$user: no such user; create it with useradd -m $user"
+  group=$(id -gn "$user")
+  # The daemons run as $user: it must reach the binaries and own the tree.
+  runuser -u "$user" -- test -x "$PWD/bin/terok-gate" ||
+    die "user $user cannot execute $PWD/bin; put the checkout where $user can read it"
+  chown -R "$user:$group" "$TEROK_DEV_DIR"
+  # Rootless Podman keeps its runtime state in the user's XDG_RUNTIME_DIR.
+  xdg=/run/user/$(id -u "$user")
+  install -d -m 0700 -o "$user" -g "$group" "$xdg"
+  cat >"$tmp" <<CONF
+; Written by scripts/run.sh: the unprivileged daemons run as $user, and the
+; shield's socket is reachable by that user's group (for the OCI hook).
+[program:terok-shield]
+command = $PWD/bin/terok-shield serve --socket-group $group --socket-mode 0660
+
+[program:podman-service]
+user = $user
+environment = XDG_RUNTIME_DIR="$xdg"
+
+[program:terok-gate]
+user = $user
+
+[program:terok-web]
+user = $user
+CONF
+  shield_note="terok-shield runs as root; the others as $user"
+else
+  cat >"$tmp" <<CONF
+; Written by scripts/run.sh: not root, so the shield (which must enter task
+; network namespaces) stays stopped. Run make run as root to arm tasks.
+[program:terok-shield]
+autostart = false
+CONF
+  shield_note="terok-shield is not started (it needs root)"
 fi
+mv "$tmp" "$local_conf"
+
+# The OCI hooks that arm the shield for annotated containers; podman-service
+# points rootless Podman at this directory (hooks_dir).
+bin/terok-shield install-hooks --dir "$TEROK_HOOKS_DIR" --socket "$TEROK_RUN_DIR/shield.sock" >/dev/null
+[ "$(id -u)" = 0 ] && chown -R "$user:$group" "$TEROK_HOOKS_DIR" "$overrides"
+
 cat <<MSG
-terok (native development tree)
-  sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,web}.sock
+terok (native development tree) — $shield_note
+  git (gate):     http://$TEROK_GATE_LISTEN/<project>.git (admin token: $TEROK_LOG_DIR/terok-gate.log)
+  sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,podman-service,web}.sock
   state:          $TEROK_STATE_DIR
-  logs:           $PWD/.run/log/<program>.log
-  status:         bin/supervisorctl -c dev/supervisord.conf status
+  logs:           $TEROK_LOG_DIR/<program>.log
+  status:         TEROK_RUN_DIR=$TEROK_RUN_DIR bin/supervisorctl -s unix://$TEROK_RUN_DIR/supervisor.sock status
   daemon health:  TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok health
 Ctrl-C stops the tree.
 MSG

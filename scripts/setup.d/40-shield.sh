@@ -6,17 +6,9 @@ set -euo pipefail
 user=tkshield
 image=localhost/tkshield-busybox:latest
 
-if ! id "$user" >/dev/null 2>&1; then
-  useradd --create-home --shell /bin/bash "$user"
-fi
+. "$(dirname "$0")/../lib.sh"
+ensure_test_user "$user"
 uid=$(id -u "$user")
-# useradd normally adds the ranges; make sure, without overlapping others.
-for f in /etc/subuid /etc/subgid; do
-  if ! grep -q "^$user:" "$f"; then
-    start=$(awk -F: 'BEGIN{m=100000} {e=$2+$3; if (e>m) m=e} END{print m}' "$f")
-    echo "$user:$start:65536" >>"$f"
-  fi
-done
 
 home=$(getent passwd "$user" | cut -d: -f6)
 conf="$home/.config/containers/containers.conf"
