@@ -288,4 +288,3 @@ func intp(p *int) string {
 	}
 	return fmt.Sprint(*p)
 }
-

@@ -730,4 +730,3 @@ func (m *Manager) DefaultBranch(name string) string {
 	}
 	return meta.DefaultBranch
 }
-

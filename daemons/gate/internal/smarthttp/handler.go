@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -245,7 +246,7 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 		cmds, raw, err = readCommands(br)
 		if err != nil {
 			status := http.StatusBadRequest
-			if errors.Is(err, ErrTooLarge) || lim.exceeded {
+			if errors.Is(err, ErrTooLarge) || lim.exceeded.Load() {
 				status = http.StatusRequestEntityTooLarge
 			}
 			httpError(w, status, err.Error())
@@ -258,8 +259,11 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 		}
 	}
 	var stderr capBuffer
-	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result"}
+	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result", hold: lim.exceeded.Load}
 	err := h.Backend.Serve(r.Context(), run, lw, &stderr)
+	if lim.exceeded.Load() && err == nil {
+		err = ErrTooLarge
+	}
 	if err != nil {
 		h.fail(w, lw, err, &stderr, lim, pv)
 		return
@@ -286,7 +290,7 @@ func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *cap
 	}
 	status := http.StatusInternalServerError
 	switch {
-	case lim != nil && lim.exceeded:
+	case lim != nil && lim.exceeded.Load():
 		status = http.StatusRequestEntityTooLarge
 		msg = fmt.Sprintf("request body is larger than the gate's limit of %d bytes", lim.limit())
 	case pv != nil && pv.err != nil:
@@ -297,6 +301,8 @@ func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *cap
 		msg = err.Error()
 	case errors.Is(err, context.Canceled):
 		return
+	case strings.Contains(msg, "protocol error"):
+		status = http.StatusBadRequest
 	}
 	if msg == "" {
 		msg = err.Error()
@@ -319,9 +325,15 @@ type lazyWriter struct {
 	contentType string
 	prefix      []byte
 	started     bool
+	// hold, when it reports true before the first byte, swallows the
+	// output so the handler can answer with an error status instead.
+	hold func() bool
 }
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
+	if !l.started && l.hold != nil && l.hold() {
+		return len(p), nil
+	}
 	if !l.started {
 		l.started = true
 		l.w.Header().Set("Content-Type", l.contentType)
@@ -384,7 +396,7 @@ type limitReader struct {
 	r        io.Reader
 	left     int64
 	read     int64
-	exceeded bool
+	exceeded atomic.Bool
 }
 
 func (l *limitReader) limit() int64 { return l.left + l.read }
@@ -395,7 +407,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		var one [1]byte
 		n, err := l.r.Read(one[:])
 		if n > 0 {
-			l.exceeded = true
+			l.exceeded.Store(true)
 			return 0, ErrTooLarge
 		}
 		return 0, err
