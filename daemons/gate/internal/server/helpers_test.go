@@ -130,6 +130,9 @@ func startGate(t testing.TB, root string, opts ...gateOpt) *gate {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if pollTick > 0 {
+		srv.PollTick = pollTick
+	}
 	gitLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		t.Fatal(err)
@@ -278,3 +281,15 @@ func packBytes(t testing.TB, gr *gitRunner, dir, old, new string) []byte {
 func waitQuiet(g *gate) {
 	time.Sleep(500 * time.Millisecond)
 }
+
+func cfgDuration(d time.Duration) config.Duration { return config.Duration(d) }
+
+// startGateWith starts a gate with a given poll tick.
+func startGateWith(t testing.TB, root string, tick time.Duration, opts ...gateOpt) *gate {
+	t.Helper()
+	pollTick = tick
+	defer func() { pollTick = 0 }()
+	return startGate(t, root, opts...)
+}
+
+var pollTick time.Duration
