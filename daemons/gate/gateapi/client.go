@@ -24,12 +24,9 @@ func (c *Client) Unix() *unixhttp.Client { return c.c }
 // or returns the existing one. created tells which. An existing repository
 // with another upstream is a conflict (HTTP 409).
 func (c *Client) EnsureRepo(ctx context.Context, req EnsureRepoRequest) (repo Repo, created bool, err error) {
-	resp := struct {
-		Repo
-		Created bool `json:"created"`
-	}{}
+	var resp EnsureRepoResponse
 	err = c.c.Post(ctx, "/v1/repos", req, &resp)
-	return resp.Repo, resp.Created, err
+	return resp.Repo, resp.New, err
 }
 
 // Repos lists every repository.

@@ -40,6 +40,13 @@ type Repo struct {
 	LastForward   *Forward   `json:"last_forward,omitempty"`
 }
 
+// EnsureRepoResponse is the answer to EnsureRepoRequest: the repository
+// and whether this call created it.
+type EnsureRepoResponse struct {
+	Repo
+	New bool `json:"new"`
+}
+
 // Forward is the outcome of forwarding a push to the upstream (online
 // policy).
 type Forward struct {

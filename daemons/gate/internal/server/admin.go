@@ -74,10 +74,7 @@ func (s *Server) ensureRepo(w http.ResponseWriter, r *http.Request) {
 	if created {
 		st = http.StatusCreated
 	}
-	unixhttp.WriteJSON(w, st, struct {
-		gateapi.Repo
-		Created bool `json:"created"`
-	}{repo, created})
+	unixhttp.WriteJSON(w, st, gateapi.EnsureRepoResponse{Repo: repo, New: created})
 }
 
 func (s *Server) showRepo(w http.ResponseWriter, r *http.Request) {

@@ -36,7 +36,7 @@ func TestMirrorSyncPromote(t *testing.T) {
 	ctx := g.ctx()
 
 	repo, created, err := g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "mir", Upstream: upBare})
-	if err != nil || !created || repo.DefaultBranch != "main" || repo.Policy != gateapi.PolicyGatekeeping {
+	if err != nil || !created || repo.DefaultBranch != "main" || repo.Policy != gateapi.PolicyGatekeeping || repo.Created.IsZero() {
 		t.Fatalf("mirror: %+v %v %v", repo, created, err)
 	}
 	// Idempotent; a different upstream is a conflict.
