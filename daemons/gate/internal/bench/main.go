@@ -49,6 +49,9 @@ func run(bin, cache string, rounds, commits, files int) error {
 	}
 	packMB := packSize(src) / 1e6
 	fmt.Printf("repository: %d commits, %d files, pack %.1f MB (%s)\n", commits, files, packMB, src)
+	if err := serverSide(src); err != nil {
+		fmt.Printf("server side comparison failed: %v\n", err)
+	}
 
 	work, err := os.MkdirTemp("", "tkgate-bench-")
 	if err != nil {
@@ -134,7 +137,10 @@ func run(bin, cache string, rounds, commits, files int) error {
 	var peak atomic.Int64
 	gatePID := gate.Process.Pid
 	for r := 0; r < rounds; r++ {
-		for i, m := range methods {
+		// Rotate the order each round so no method always goes first.
+		for k := range methods {
+			i := (k + r) % len(methods)
+			m := methods[i]
 			dst := filepath.Join(work, fmt.Sprintf("clone-%d-%d", r, i))
 			var stop chan struct{}
 			var wg sync.WaitGroup
