@@ -204,7 +204,7 @@ func TestBadBodies(t *testing.T) {
 		t.Errorf("git push over the limit: %v\n%s", err, out)
 	}
 	gr.run(work, "reset", "-q", "--hard", "HEAD~1")
-	waitQuiet(g)
+	waitQuiet(g, "proj")
 	if got := gr.run(g.srvDir("proj"), "rev-parse", "refs/heads/main"); got != head {
 		t.Fatalf("main moved by broken pushes: %s", got)
 	}

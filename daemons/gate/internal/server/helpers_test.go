@@ -276,10 +276,19 @@ func packBytes(t testing.TB, gr *gitRunner, dir, old, new string) []byte {
 	return out
 }
 
-// waitQuiet gives receive-pack processes of dropped connections time to
-// finish (bounded).
-func waitQuiet(g *gate) {
-	time.Sleep(500 * time.Millisecond)
+// waitQuiet waits (bounded, 20s) until no receive-pack of a dropped
+// connection is still at work in project's repository: git keeps incoming
+// objects in objects/incoming-* until it finishes.
+func waitQuiet(g *gate, project string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		m, _ := filepath.Glob(filepath.Join(g.srvDir(project), "objects", "incoming-*"))
+		if len(m) == 0 {
+			time.Sleep(200 * time.Millisecond) // and a breath for the ref update
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func cfgDuration(d time.Duration) config.Duration { return config.Duration(d) }

@@ -52,6 +52,13 @@ type Server struct {
 // New prepares a gate from a validated configuration: state directories,
 // admin token, token store, repositories and the pre-receive hook.
 func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
+	// git runs inside each repository, so every path handed to it
+	// (core.hooksPath) must be absolute.
+	abs, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("state root %s: %w", cfg.Root, err)
+	}
+	cfg.Root = abs
 	if err := os.MkdirAll(cfg.Root, 0o750); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", cfg.Root, err)
 	}
@@ -69,7 +76,6 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 			s.adminSource = AdminFromGenerated
 		}
 	}
-	var err error
 	if s.tokens, err = tokens.Open(filepath.Join(cfg.Root, "tokens.json"), s.admin); err != nil {
 		return nil, err
 	}

@@ -105,34 +105,66 @@ func (b *GitBackend) Serve(ctx context.Context, run Run, stdout, stderr io.Write
 	cmd := exec.CommandContext(ctx, b.Git, args...)
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_PROTOCOL="+run.Protocol)
 	cmd.Env = append(cmd.Env, run.Env...)
-	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("stdout pipe: %w", err)
+	}
+	var in io.WriteCloser
 	if run.Stdin != nil {
-		// Feed stdin ourselves so a failing body (too large, cut off)
-		// closes git's stdin and its error is ours to report.
-		w, err := cmd.StdinPipe()
-		if err != nil {
+		if in, err = cmd.StdinPipe(); err != nil {
 			return fmt.Errorf("stdin pipe: %w", err)
 		}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start git %s: %w", run.Service, err)
-		}
-		_, cerr := io.Copy(w, run.Stdin)
-		w.Close()
-		werr := cmd.Wait()
-		if werr != nil {
-			return fmt.Errorf("git %s: %w", run.Service, werr)
-		}
-		if cerr != nil && !isPipeErr(cerr) {
-			return fmt.Errorf("read request body: %w", cerr)
-		}
-		return nil
 	}
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("git %s: %w", run.Service, err)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start git %s: %w", run.Service, err)
+	}
+	// Feed stdin ourselves so a failing body (too large, cut off) closes
+	// git's stdin and the error is ours to report.
+	cerr := make(chan error, 1)
+	if in != nil {
+		go func() {
+			_, err := io.Copy(in, run.Stdin)
+			in.Close()
+			cerr <- err
+		}()
+	} else {
+		cerr <- nil
+	}
+	// Stream git's output in pipe-sized pieces; a client that went away
+	// stops git.
+	buf := make([]byte, 64<<10)
+	var werr error
+	for {
+		n, rerr := out.Read(buf)
+		if n > 0 && werr == nil {
+			if _, werr = stdout.Write(buf[:n]); werr != nil {
+				_ = cmd.Cancel()
+			}
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	waitErr := cmd.Wait()
+	// A client that stalls mid-body must not hold the handler once git is
+	// gone: returning lets the server close the body and end the copy.
+	var copyErr error
+	select {
+	case copyErr = <-cerr:
+	case <-time.After(2 * time.Second):
+		copyErr = errors.New("request body still arriving after git finished")
+	}
+	switch {
+	case waitErr != nil:
+		return fmt.Errorf("git %s: %w", run.Service, waitErr)
+	case werr != nil:
+		return fmt.Errorf("send to client: %w", werr)
+	case copyErr != nil && !isPipeErr(copyErr):
+		return fmt.Errorf("read request body: %w", copyErr)
 	}
 	return nil
 }
