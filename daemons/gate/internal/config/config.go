@@ -47,6 +47,8 @@ type Config struct {
 	// MaxPushBytes bounds a push's body; MaxRequestBytes a fetch request.
 	MaxPushBytes    int64 `json:"max_push_bytes"`
 	MaxRequestBytes int64 `json:"max_request_bytes"`
+	// BodyIdleTimeout ends a git request whose body stalls this long.
+	BodyIdleTimeout Duration `json:"body_idle_timeout"`
 	// Git is the git binary.
 	Git string `json:"git"`
 }
@@ -80,6 +82,7 @@ func Default() Config {
 		PollInterval:    Duration(5 * time.Minute),
 		MaxPushBytes:    4 << 30,
 		MaxRequestBytes: 64 << 20,
+		BodyIdleTimeout: Duration(2 * time.Minute),
 		Git:             "git",
 	}
 }
@@ -148,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PollInterval < 0 {
 		return fmt.Errorf("%w: poll interval is negative", ErrInvalid)
+	}
+	if c.BodyIdleTimeout <= 0 {
+		return fmt.Errorf("%w: body idle timeout must be positive", ErrInvalid)
 	}
 	if c.MaxPushBytes <= 0 || c.MaxRequestBytes <= 0 {
 		return fmt.Errorf("%w: body limits must be positive", ErrInvalid)

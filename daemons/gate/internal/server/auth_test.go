@@ -1,14 +1,18 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func listTree(t *testing.T, root string) []string {
@@ -211,4 +215,42 @@ func TestBadBodies(t *testing.T) {
 	gr.run(g.srvDir("proj"), "fsck", "--no-progress", "--no-dangling")
 	// And a real push still works afterwards.
 	gr.run(work, "push", "-q", "origin", "HEAD:refs/heads/after")
+}
+
+// TestStalledBody: a client that sends part of a body and then stalls is
+// cut off after the idle timeout instead of holding a git process.
+func TestStalledBody(t *testing.T) {
+	gr := newGit(t)
+	g := startGate(t, tempDir(t), func(c *cfgT) { c.BodyIdleTimeout = cfgDuration(500 * time.Millisecond) })
+	seedDir := seed(t, g, gr, "proj")
+	head := gr.run(seedDir, "rev-parse", "HEAD")
+	tok := g.mint("proj", "t1")
+	for _, svc := range []string{"upload-pack", "receive-pack"} {
+		part := pkt("want " + head + "\n")
+		if svc == "receive-pack" {
+			part = pkt(head+" "+head+" refs/heads/x\x00report-status\n") + "0000PACK"
+		}
+		c := dialGate(t, g)
+		fmt.Fprintf(c, "POST /proj.git/git-%s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/x-git-%s-request\r\nContent-Length: 100000\r\n\r\n%s",
+			svc, basic(tok), svc, part)
+		start := time.Now()
+		c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s: no answer to a stalled request: %v", svc, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("%s: stalled request held for %s", svc, d)
+		}
+		if svc == "upload-pack" && (resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "stalled")) {
+			t.Errorf("%s: %d %q", svc, resp.StatusCode, body)
+		}
+		if svc == "receive-pack" && resp.StatusCode != http.StatusRequestTimeout && !strings.Contains(string(body), "unpack") {
+			t.Errorf("%s: %d %q", svc, resp.StatusCode, body)
+		}
+	}
+	waitQuiet(g, "proj")
+	gr.run(g.srvDir("proj"), "fsck", "--no-progress", "--no-dangling")
 }

@@ -90,7 +90,8 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		Auth: s.tokens, Repos: s.repos, Backend: backend,
 		Log:             log.With().Str("part", "http").Logger(),
 		MaxRequestBytes: cfg.MaxRequestBytes, MaxPushBytes: cfg.MaxPushBytes,
-		AfterPush: s.afterPush,
+		BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout),
+		AfterPush:       s.afterPush,
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,6 +56,9 @@ type Handler struct {
 	// MaxPushBytes bounds a receive-pack request body after gzip decoding
 	// (0: 4 GiB).
 	MaxPushBytes int64
+	// BodyIdleTimeout ends a request whose body makes no progress for this
+	// long (0: 2 minutes), so a stalled client does not hold a git process.
+	BodyIdleTimeout time.Duration
 	// AfterPush, when set, runs after each successful receive-pack.
 	AfterPush PushHook
 }
@@ -193,7 +197,7 @@ func (h *Handler) serveRefs(w *countingWriter, r *http.Request, dir string, svc 
 	}
 	err := h.Backend.Serve(r.Context(), Run{Dir: dir, Service: svc, Advertise: true, Protocol: proto}, lw, &stderr)
 	if err != nil {
-		h.fail(w, lw, err, &stderr, nil, nil)
+		h.fail(w, lw, err, &stderr, nil, nil, nil)
 	}
 }
 
@@ -203,8 +207,13 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 		httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be %s, not %q", want, ct))
 		return
 	}
-	_ = http.NewResponseController(w.ResponseWriter).EnableFullDuplex()
-	body := &bodyReader{r: r.Body}
+	rc := http.NewResponseController(w.ResponseWriter)
+	_ = rc.EnableFullDuplex()
+	idle := h.BodyIdleTimeout
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	body := &bodyReader{r: r.Body, extend: func() { _ = rc.SetReadDeadline(time.Now().Add(idle)) }}
 	var in io.Reader = body
 	switch enc := r.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
@@ -265,7 +274,7 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 		err = ErrTooLarge
 	}
 	if err != nil {
-		h.fail(w, lw, err, &stderr, lim, pv)
+		h.fail(w, lw, err, &stderr, lim, pv, body)
 		return
 	}
 	if svc == ReceivePack && h.AfterPush != nil && len(cmds) > 0 {
@@ -279,7 +288,7 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 
 // fail reports a backend failure: as an HTTP error when nothing was sent
 // yet, else only in the log (the client sees the stream end).
-func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *capBuffer, lim *limitReader, pv *pktValidator) {
+func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *capBuffer, lim *limitReader, pv *pktValidator, body *bodyReader) {
 	msg := strings.TrimSpace(stderr.String())
 	w.failure = err.Error()
 	if msg != "" {
@@ -299,6 +308,9 @@ func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *cap
 	case errors.Is(err, ErrMalformed):
 		status = http.StatusBadRequest
 		msg = err.Error()
+	case body != nil && body.stalled():
+		status = http.StatusRequestTimeout
+		msg = "request body stalled; the client sent nothing for too long"
 	case errors.Is(err, context.Canceled):
 		return
 	case strings.Contains(msg, "protocol error"):
@@ -307,6 +319,9 @@ func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *cap
 	if msg == "" {
 		msg = err.Error()
 	}
+	// The body may be unread; do not keep the connection for another
+	// request.
+	w.Header().Set("Connection", "close")
 	httpError(w, status, msg)
 }
 
@@ -379,15 +394,35 @@ func (c *countingWriter) Flush() {
 	_ = http.NewResponseController(c.ResponseWriter).Flush()
 }
 
-// bodyReader counts the raw request bytes.
+// bodyReader counts the raw request bytes and pushes the read deadline
+// forward before every read.
 type bodyReader struct {
-	r io.Reader
-	n int64
+	r      io.Reader
+	n      int64
+	extend func()
+	mu     sync.Mutex
+	err    error
+}
+
+// stalled reports whether the body ended in a read timeout.
+func (b *bodyReader) stalled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var ne net.Error
+	return errors.As(b.err, &ne) && ne.Timeout()
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.extend != nil {
+		b.extend()
+	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
 	return n, err
 }
 
