@@ -1,10 +1,7 @@
-// Package config is terok-gate's one typed configuration: defaults, then
-// an optional JSON file, then the environment, then flags, then Validate.
 package config
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -26,9 +23,6 @@ const (
 
 // DefaultPort is the gate's TCP port.
 const DefaultPort = "9418"
-
-// ErrInvalid marks a configuration value that cannot work.
-var ErrInvalid = errors.New("invalid configuration")
 
 // Config is the gate's configuration.
 type Config struct {

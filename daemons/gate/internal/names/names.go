@@ -1,15 +1,10 @@
 package names
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 )
-
-// ErrBadName is returned for a name outside [A-Za-z0-9._-]+ or one that
-// could walk out of its directory.
-var ErrBadName = errors.New("bad name")
 
 // MaxLen is the longest accepted project or task name.
 const MaxLen = 100
