@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,7 +188,7 @@ func (m *Manager) Ensure(ctx context.Context, req gateapi.EnsureRepoRequest) (ga
 	if cur, err := readMeta(dir); err == nil {
 		if cur.Upstream != req.Upstream {
 			return cur, false, fmt.Errorf("%w: %s has upstream %q, asked for %q; delete it first to change the upstream",
-				ErrConflict, req.Name, cur.Upstream, req.Upstream)
+				ErrConflict, req.Name, Redact(cur.Upstream), Redact(req.Upstream))
 		}
 		changed := false
 		if req.Policy != "" && req.Policy != cur.Policy {
@@ -239,7 +240,7 @@ func (m *Manager) Ensure(ctx context.Context, req gateapi.EnsureRepoRequest) (ga
 	if err := os.Rename(tmp, dir); err != nil {
 		return gateapi.Repo{}, false, fmt.Errorf("move repository into place: %w", err)
 	}
-	m.log.Info().Str("repo", req.Name).Str("upstream", req.Upstream).Str("policy", meta.Policy).Msg("repository created")
+	m.log.Info().Str("repo", req.Name).Str("upstream", Redact(req.Upstream)).Str("policy", meta.Policy).Msg("repository created")
 	return meta, true, nil
 }
 
@@ -259,7 +260,7 @@ func (m *Manager) initMirror(ctx context.Context, dir string, meta *gateapi.Repo
 	rem, _ := r.Remote(UpstreamRemote)
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return fmt.Errorf("%w: list %s: %v", ErrUpstream, meta.Upstream, err)
+		return fmt.Errorf("%w: list %s: %v", ErrUpstream, Redact(meta.Upstream), err)
 	}
 	def := wantDefault
 	if def == "" {
@@ -364,7 +365,7 @@ func (m *Manager) fetch(ctx context.Context, dir string, meta gateapi.Repo) (boo
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("%w: fetch %s: %v", ErrUpstream, meta.Upstream, err)
+		return false, fmt.Errorf("%w: fetch %s: %v", ErrUpstream, Redact(meta.Upstream), err)
 	}
 	return true, nil
 }
@@ -540,7 +541,7 @@ func (m *Manager) push(ctx context.Context, r *git.Repository, meta gateapi.Repo
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w: push to %s: %v", ErrUpstream, meta.Upstream, err)
+		return false, fmt.Errorf("%w: push to %s: %v", ErrUpstream, Redact(meta.Upstream), err)
 	}
 	return false, nil
 }
@@ -729,4 +730,21 @@ func (m *Manager) DefaultBranch(name string) string {
 		return ""
 	}
 	return meta.DefaultBranch
+}
+
+// Redact hides credentials in an http(s) upstream URL (the user part may
+// itself be a token) for answers and logs.
+func Redact(upstream string) string {
+	u, err := url.Parse(upstream)
+	if err != nil || u.User == nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return upstream
+	}
+	u.User = url.User("redacted")
+	return u.String()
+}
+
+// Redacted returns r with its upstream redacted.
+func Redacted(r gateapi.Repo) gateapi.Repo {
+	r.Upstream = Redact(r.Upstream)
+	return r
 }

@@ -56,6 +56,9 @@ func (s *Server) listRepos(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
+	for i := range list {
+		list[i] = repos.Redacted(list[i])
+	}
 	unixhttp.WriteJSON(w, http.StatusOK, list)
 }
 
@@ -74,7 +77,7 @@ func (s *Server) ensureRepo(w http.ResponseWriter, r *http.Request) {
 	if created {
 		st = http.StatusCreated
 	}
-	unixhttp.WriteJSON(w, st, gateapi.EnsureRepoResponse{Repo: repo, New: created})
+	unixhttp.WriteJSON(w, st, gateapi.EnsureRepoResponse{Repo: repos.Redacted(repo), New: created})
 }
 
 func (s *Server) showRepo(w http.ResponseWriter, r *http.Request) {
@@ -83,6 +86,7 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
+	d.Repo = repos.Redacted(d.Repo)
 	unixhttp.WriteJSON(w, http.StatusOK, d)
 }
 

@@ -314,3 +314,48 @@ func TestParallelClonesAndPushes(t *testing.T) {
 		t.Errorf("main moved: %s", got)
 	}
 }
+
+// TestMirrorOverHTTP mirrors a repository served by another gate over
+// HTTP (go-git's HTTP client against our smart HTTP handlers, token in
+// the URL), then promotes a branch back through it.
+func TestMirrorOverHTTP(t *testing.T) {
+	gr := newGit(t)
+	a := startGate(t, tempDir(t))
+	seedDir := seed(t, a, gr, "src")
+	head := gr.run(seedDir, "rev-parse", "HEAD")
+	b := startGate(t, tempDir(t))
+	upURL := a.url(a.admin, "src")
+	repo, created, err := b.api.EnsureRepo(b.ctx(), gateapi.EnsureRepoRequest{Name: "dst", Upstream: upURL})
+	if err != nil || !created {
+		t.Fatalf("mirror over http: %v", err)
+	}
+	if strings.Contains(repo.Upstream, a.admin) || !strings.Contains(repo.Upstream, "redacted@") {
+		t.Fatalf("upstream credentials not redacted: %s", repo.Upstream)
+	}
+	if list, _ := b.api.Repos(b.ctx()); strings.Contains(fmt.Sprint(list), a.admin) {
+		t.Fatal("repo list shows upstream credentials")
+	}
+	tok := b.mint("dst", "t")
+	clone := filepath.Join(tempDir(t), "c")
+	gr.run("", "clone", "-q", b.url(tok, "dst"), clone)
+	if got := gr.run(clone, "rev-parse", "HEAD"); got != head {
+		t.Fatalf("mirror HEAD %s want %s", got, head)
+	}
+	gr.run(clone, "checkout", "-q", "-b", "via-http")
+	feat := gr.commit(clone, "h", "h\n", "over http")
+	gr.run(clone, "push", "-q", "origin", "via-http")
+	if _, err := b.api.Promote(b.ctx(), "dst", gateapi.PromoteRequest{Branch: "via-http"}); err != nil {
+		t.Fatalf("promote over http: %v", err)
+	}
+	if got := gr.run(a.srvDir("src"), "rev-parse", "refs/heads/via-http"); got != feat {
+		t.Fatalf("promoted branch on the upstream gate: %s want %s", got, feat)
+	}
+	gr.run(a.srvDir("src"), "fsck", "--no-progress", "--no-dangling")
+	// A wrong token in the upstream URL: the mirror fails cleanly.
+	bad := strings.Replace(upURL, a.admin, "terok-g-00000000000000000000000000000000", 1)
+	if _, _, err := b.api.EnsureRepo(b.ctx(), gateapi.EnsureRepoRequest{Name: "dst2", Upstream: bad}); unixhttp.StatusOf(err) != 502 {
+		t.Fatalf("mirror with a bad token: %v", err)
+	} else if strings.Contains(err.Error(), "terok-g-0000") {
+		t.Fatalf("error shows the credential: %v", err)
+	}
+}
