@@ -3,9 +3,12 @@ module github.com/terok-ai/terok-in-docker/daemons/gate
 go 1.26.0
 
 require (
+	github.com/go-git/go-git/v5 v5.19.0
 	github.com/rs/zerolog v1.35.1
 	github.com/terok-ai/terok-in-docker/daemons/kit v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/crypto v0.50.0
+	golang.org/x/sync v0.25.0
 )
 
 require (
@@ -18,7 +21,6 @@ require (
 	github.com/emirpasic/gods v1.18.1 // indirect
 	github.com/go-git/gcfg v1.5.1-0.20230307220236-3a3c6141e376 // indirect
 	github.com/go-git/go-billy/v5 v5.9.0 // indirect
-	github.com/go-git/go-git/v5 v5.19.0 // indirect
 	github.com/golang/groupcache v0.0.0-20241129210726-2c02b8208cf8 // indirect
 	github.com/jbenet/go-context v0.0.0-20150711004518-d14ea06fba99 // indirect
 	github.com/kevinburke/ssh_config v1.2.0 // indirect
@@ -31,9 +33,7 @@ require (
 	github.com/skeema/knownhosts v1.3.1 // indirect
 	github.com/xanzy/ssh-agent v0.3.3 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
-	golang.org/x/crypto v0.50.0 // indirect
 	golang.org/x/net v0.53.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.43.0 // indirect
 	gopkg.in/warnings.v0 v0.1.2 // indirect
 )
