@@ -110,6 +110,19 @@ func TestCloneFetchPushWithTaskToken(t *testing.T) {
 	if got := gr.run(seedDir, "ls-remote", "origin", "refs/heads/main"); !strings.HasPrefix(got, feat) {
 		t.Fatalf("main changed by refused pushes: %s", got)
 	}
+	// A push bigger than git's 1 MiB post buffer arrives chunked.
+	gr.run(clone, "checkout", "-q", "-b", "task/big")
+	if err := os.WriteFile(filepath.Join(clone, "big.bin"), randomBytes(3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gr.run(clone, "add", "big.bin")
+	gr.run(clone, "commit", "-q", "-m", "big")
+	bigHead := gr.run(clone, "rev-parse", "HEAD")
+	gr.run(clone, "push", "-q", "origin", "task/big")
+	if got := gr.run(g.srvDir("proj"), "rev-parse", "refs/heads/task/big"); got != bigHead {
+		t.Fatalf("chunked push: %s want %s", got, bigHead)
+	}
+	gr.run(clone, "checkout", "-q", "task/feature")
 	// Other branches may be rewritten and deleted by the task.
 	gr.run(clone, "push", "-q", "-f", "origin", "HEAD:task/feature")
 	gr.run(clone, "push", "-q", "origin", ":task/feature")
