@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
@@ -40,6 +41,18 @@ func (c *Client) Repos(ctx context.Context) ([]Repo, error) {
 func (c *Client) Repo(ctx context.Context, name string) (RepoDetail, error) {
 	var out RepoDetail
 	err := c.c.Get(ctx, "/v1/repos/"+url.PathEscape(name), &out)
+	return out, err
+}
+
+// Log returns up to limit commits of branch (newest first; limit <= 0:
+// the gate's default of 50, at most 1000).
+func (c *Client) Log(ctx context.Context, name, branch string, limit int) ([]Commit, error) {
+	q := url.Values{"branch": {branch}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out []Commit
+	err := c.c.Get(ctx, "/v1/repos/"+url.PathEscape(name)+"/log?"+q.Encode(), &out)
 	return out, err
 }
 

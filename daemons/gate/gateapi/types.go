@@ -77,6 +77,16 @@ type RepoDetail struct {
 	UpstreamHead string `json:"upstream_head,omitempty"`
 }
 
+// Commit is one entry of a branch's log.
+type Commit struct {
+	Hash    string    `json:"hash"`
+	Subject string    `json:"subject"`
+	Author  string    `json:"author"`
+	Email   string    `json:"email"`
+	When    time.Time `json:"when"`
+	Parents []string  `json:"parents"`
+}
+
 // BranchUpdate is one branch moved by a sync.
 type BranchUpdate struct {
 	Branch string `json:"branch"`

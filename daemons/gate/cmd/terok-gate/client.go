@@ -116,6 +116,26 @@ func repoCommand() *cli.Command {
 				}
 				return tw.Flush()
 			}},
+			{Name: "log", Usage: "show a branch's commits (default branch unless given)", ArgsUsage: "NAME [BRANCH]",
+				Flags: append([]cli.Flag{&cli.IntFlag{Name: "limit", Value: 20}}, flags...),
+				Action: func(c *cli.Context) error {
+					if c.NArg() < 1 || c.NArg() > 2 {
+						return fmt.Errorf("repo log needs NAME and optionally BRANCH")
+					}
+					ctx, cancel := ctxOf(c)
+					defer cancel()
+					list, err := clientOf(c).Log(ctx, c.Args().Get(0), c.Args().Get(1), c.Int("limit"))
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(os.Stdout, list)
+					}
+					for _, e := range list {
+						fmt.Printf("%s %s  %s  %s\n", e.Hash[:12], e.When.Local().Format(time.DateOnly), e.Author, e.Subject)
+					}
+					return nil
+				}},
 			{Name: "sync", Usage: "fetch the upstream now", ArgsUsage: "NAME", Flags: flags, Action: func(c *cli.Context) error {
 				name, err := oneArg(c, "NAME")
 				if err != nil {

@@ -116,6 +116,9 @@ func TestBinaryServeAndCLI(t *testing.T) {
 	if out := cli("repo", "show", "mirrored"); !strings.Contains(out, "main") {
 		t.Fatalf("repo show: %s", out)
 	}
+	if out := cli("repo", "log", "demo"); !strings.Contains(out, " one") {
+		t.Fatalf("repo log: %s", out)
+	}
 	if out := cli("repo", "sync", "mirrored"); !strings.Contains(out, "up to date") {
 		t.Fatalf("repo sync: %s", out)
 	}

@@ -748,3 +748,41 @@ func Redacted(r gateapi.Repo) gateapi.Repo {
 	r.Upstream = Redact(r.Upstream)
 	return r
 }
+
+// Log returns up to limit commits reachable from branch, newest first.
+func (m *Manager) Log(name, branch string, limit int) ([]gateapi.Commit, error) {
+	if err := names.CheckBranch(branch); err != nil {
+		return nil, err
+	}
+	if _, err := m.Meta(name); err != nil {
+		return nil, err
+	}
+	r, err := git.PlainOpen(m.Dir(name))
+	if err != nil {
+		return nil, fmt.Errorf("open repository: %w", err)
+	}
+	ref, err := r.Reference(plumbing.NewBranchReferenceName(branch), true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s in %s", ErrNoBranch, branch, name)
+	}
+	iter, err := r.Log(&git.LogOptions{From: ref.Hash(), Order: git.LogOrderCommitterTime})
+	if err != nil {
+		return nil, fmt.Errorf("log %s: %w", branch, err)
+	}
+	defer iter.Close()
+	out := []gateapi.Commit{}
+	for len(out) < limit {
+		c, err := iter.Next()
+		if err != nil {
+			break
+		}
+		subject, _, _ := strings.Cut(c.Message, "\n")
+		e := gateapi.Commit{Hash: c.Hash.String(), Subject: subject, Author: c.Author.Name, Email: c.Author.Email,
+			When: c.Author.When.UTC(), Parents: []string{}}
+		for _, p := range c.ParentHashes {
+			e.Parents = append(e.Parents, p.String())
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/names"
@@ -19,6 +20,7 @@ func (s *Server) adminMux() *http.ServeMux {
 	mux.HandleFunc("POST /v1/repos", s.ensureRepo)
 	mux.HandleFunc("GET /v1/repos/{name}", s.showRepo)
 	mux.HandleFunc("DELETE /v1/repos/{name}", s.deleteRepo)
+	mux.HandleFunc("GET /v1/repos/{name}/log", s.logRepo)
 	mux.HandleFunc("POST /v1/repos/{name}/sync", s.syncRepo)
 	mux.HandleFunc("POST /v1/repos/{name}/promote", s.promote)
 	mux.HandleFunc("POST /v1/tokens", s.mint)
@@ -88,6 +90,34 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Repo = repos.Redacted(d.Repo)
 	unixhttp.WriteJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) logRepo(w http.ResponseWriter, r *http.Request) {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			unixhttp.WriteError(w, http.StatusBadRequest, fmt.Errorf("limit %q: use a number from 1 to 1000", v))
+			return
+		}
+		limit = n
+	}
+	name := r.PathValue("name")
+	branch := r.URL.Query().Get("branch")
+	if branch == "" {
+		meta, err := s.repos.Meta(name)
+		if err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+		branch = meta.DefaultBranch
+	}
+	list, err := s.repos.Log(name, branch, limit)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	unixhttp.WriteJSON(w, http.StatusOK, list)
 }
 
 func (s *Server) deleteRepo(w http.ResponseWriter, r *http.Request) {

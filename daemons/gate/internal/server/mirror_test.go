@@ -87,6 +87,19 @@ func TestMirrorSyncPromote(t *testing.T) {
 	if d.UpstreamHead != newUp || d.LastSync == nil {
 		t.Fatalf("show: %+v", d)
 	}
+	log, err := g.api.Log(ctx, "mir", "feature", 3)
+	if err != nil || len(log) != 3 || log[0].Hash != feat || log[0].Subject != "feat two" || log[2].Subject != "up three" || len(log[0].Parents) != 1 {
+		t.Fatalf("log: %+v %v", log, err)
+	}
+	if all, _ := g.api.Log(ctx, "mir", "", 0); len(all) != 3 || all[0].Hash != newUp {
+		t.Fatalf("default-branch log: %+v", all)
+	}
+	if _, err := g.api.Log(ctx, "mir", "nope", 0); unixhttp.StatusOf(err) != 404 {
+		t.Fatalf("log of a missing branch: %v", err)
+	}
+	if _, err := g.api.Log(ctx, "mir", "a..b", 0); unixhttp.StatusOf(err) != 400 {
+		t.Fatalf("log of a bad branch: %v", err)
+	}
 	// Upstream main moves again: feature is now one behind.
 	gr.commit(upWork, "d", "d\n", "up four")
 	gr.run(upWork, "push", "-q", "origin", "main")
