@@ -93,7 +93,7 @@ func NewGitBackend(git, hooksDir string) (*GitBackend, error) {
 func (b *GitBackend) Serve(ctx context.Context, run Run, stdout, stderr io.Writer) error {
 	args := []string{"-c", "core.hooksPath=" + b.HooksDir}
 	if run.Service == UploadPack {
-		args = append(args, "-c", "uploadpack.allowFilter=true", "-c", "uploadpack.allowAnySHA1InWant=true")
+		args = append(args, "-c", "uploadpack.allowFilter=true")
 	} else {
 		args = append(args, "-c", "receive.fsckObjects=true", "-c", "receive.advertisePushOptions=false")
 	}
