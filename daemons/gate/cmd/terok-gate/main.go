@@ -1,25 +1,15 @@
-// Command terok-gate is the token-gated git server of terok.
-//
-// This is the foundation binary: it answers GET /v1/health on its unix
-// socket. Its real API arrives with its own issue.
+// Command terok-gate is the token-gated git server of terok: git smart
+// HTTP for the project repositories on TCP (default 127.0.0.1:9418), an
+// admin API on its unix socket, and CLI wrappers for that API.
 package main
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 func main() {
@@ -31,28 +21,9 @@ func main() {
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:    "terok-gate",
-		Usage:   "the token-gated git server of terok",
-		Version: buildinfo.Version,
-		Commands: []*cli.Command{{
-			Name:  "serve",
-			Usage: "run the daemon in the foreground",
-			Flags: []cli.Flag{&cli.StringFlag{Name: "socket", Usage: "unix socket path (default $TEROK_RUN_DIR/gate.sock)"}},
-			Action: func(c *cli.Context) error {
-				log, err := logging.New(os.Stderr, "terok-gate")
-				if err != nil {
-					log.Warn().Err(err).Msg("log level")
-				}
-				ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
-				defer stop()
-				return run(ctx, log, paths.Socket(c.String("socket"), paths.Gate))
-			},
-		}},
+		Name:     "terok-gate",
+		Usage:    "the token-gated git server of terok",
+		Version:  buildinfo.Version,
+		Commands: []*cli.Command{serveCommand(), repoCommand(), tokenCommand()},
 	}
-}
-
-func run(ctx context.Context, log zerolog.Logger, socket string) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET "+health.Path, health.Handler("terok-gate", buildinfo.Version, nil))
-	return unixhttp.ListenAndServe(ctx, log, socket, 0o660, mux)
 }

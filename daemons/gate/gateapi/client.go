@@ -1,0 +1,114 @@
+package gateapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+)
+
+// Client calls terok-gate's admin API.
+type Client struct {
+	c *unixhttp.Client
+}
+
+// New returns a client for the gate listening on socket. Errors the gate
+// answers are *unixhttp.APIError (see unixhttp.StatusOf).
+func New(socket string) *Client { return &Client{c: unixhttp.NewClient(socket)} }
+
+// Unix returns the underlying socket client (health checks, streaming).
+func (c *Client) Unix() *unixhttp.Client { return c.c }
+
+// EnsureRepo creates the repository (empty, or a mirror of req.Upstream)
+// or returns the existing one. created tells which. An existing repository
+// with another upstream is a conflict (HTTP 409).
+func (c *Client) EnsureRepo(ctx context.Context, req EnsureRepoRequest) (repo Repo, created bool, err error) {
+	var resp EnsureRepoResponse
+	err = c.c.Post(ctx, "/v1/repos", req, &resp)
+	return resp.Repo, resp.New, err
+}
+
+// Repos lists every repository.
+func (c *Client) Repos(ctx context.Context) ([]Repo, error) {
+	var out []Repo
+	err := c.c.Get(ctx, "/v1/repos", &out)
+	return out, err
+}
+
+// Repo shows one repository with its branches.
+func (c *Client) Repo(ctx context.Context, name string) (RepoDetail, error) {
+	var out RepoDetail
+	err := c.c.Get(ctx, "/v1/repos/"+url.PathEscape(name), &out)
+	return out, err
+}
+
+// Log returns up to limit commits of branch (newest first; limit <= 0:
+// the gate's default of 50, at most 1000).
+func (c *Client) Log(ctx context.Context, name, branch string, limit int) ([]Commit, error) {
+	q := url.Values{"branch": {branch}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out []Commit
+	err := c.c.Get(ctx, "/v1/repos/"+url.PathEscape(name)+"/log?"+q.Encode(), &out)
+	return out, err
+}
+
+// Sync fetches the upstream now.
+func (c *Client) Sync(ctx context.Context, name string) (SyncResult, error) {
+	var out SyncResult
+	err := c.c.Post(ctx, "/v1/repos/"+url.PathEscape(name)+"/sync", nil, &out)
+	return out, err
+}
+
+// Promote pushes a gate branch to the upstream.
+func (c *Client) Promote(ctx context.Context, name string, req PromoteRequest) (PromoteResult, error) {
+	var out PromoteResult
+	err := c.c.Post(ctx, "/v1/repos/"+url.PathEscape(name)+"/promote", req, &out)
+	return out, err
+}
+
+// DeleteRepo removes a repository and revokes its task tokens.
+func (c *Client) DeleteRepo(ctx context.Context, name string) (Deleted, error) {
+	var out Deleted
+	err := c.c.Delete(ctx, "/v1/repos/"+url.PathEscape(name), &out)
+	return out, err
+}
+
+// MintToken creates a task token for (project, task); the project's
+// repository must exist.
+func (c *Client) MintToken(ctx context.Context, project, task string) (MintResponse, error) {
+	var out MintResponse
+	err := c.c.Post(ctx, "/v1/tokens", MintRequest{Project: project, Task: task}, &out)
+	return out, err
+}
+
+// Tokens lists task tokens (of one project when project is not empty),
+// without secrets.
+func (c *Client) Tokens(ctx context.Context, project string) ([]Token, error) {
+	p := "/v1/tokens"
+	if project != "" {
+		p += "?project=" + url.QueryEscape(project)
+	}
+	var out []Token
+	err := c.c.Get(ctx, p, &out)
+	return out, err
+}
+
+// RevokeTask revokes every token of one task of a project.
+func (c *Client) RevokeTask(ctx context.Context, project, task string) (int, error) {
+	return c.revoke(ctx, url.Values{"project": {project}, "task": {task}})
+}
+
+// RevokeProject revokes every token of a project.
+func (c *Client) RevokeProject(ctx context.Context, project string) (int, error) {
+	return c.revoke(ctx, url.Values{"project": {project}})
+}
+
+func (c *Client) revoke(ctx context.Context, q url.Values) (int, error) {
+	var out RevokeResult
+	err := c.c.Do(ctx, http.MethodDelete, "/v1/tokens?"+q.Encode(), nil, &out)
+	return out.Revoked, err
+}

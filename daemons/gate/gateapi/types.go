@@ -1,0 +1,152 @@
+package gateapi
+
+import "time"
+
+// Push policies of a repository.
+const (
+	// PolicyGatekeeping keeps pushes in the gate; an operator promotes a
+	// branch to the upstream.
+	PolicyGatekeeping = "gatekeeping"
+	// PolicyOnline forwards every push that lands to the upstream at once.
+	PolicyOnline = "online"
+)
+
+// EnsureRepoRequest creates a repository or, when it exists, updates its
+// policy and polling. Upstream empty means an empty repository.
+type EnsureRepoRequest struct {
+	Name          string `json:"name"`
+	Upstream      string `json:"upstream,omitempty"`
+	DefaultBranch string `json:"default_branch,omitempty"` // empty repos; default "main"
+	Policy        string `json:"policy,omitempty"`         // gatekeeping (default) or online
+	// PollSeconds: 0 uses the daemon's interval, a negative value turns
+	// polling off for this repository.
+	PollSeconds int `json:"poll_seconds,omitempty"`
+	// SSHKey names a private key file under <state>/gate/ssh/ for ssh
+	// upstreams (default id_ed25519, then id_rsa).
+	SSHKey string `json:"ssh_key,omitempty"`
+}
+
+// Repo is a repository as listed.
+type Repo struct {
+	Name          string     `json:"name"`
+	Upstream      string     `json:"upstream,omitempty"`
+	DefaultBranch string     `json:"default_branch"`
+	Policy        string     `json:"policy"`
+	PollSeconds   int        `json:"poll_seconds,omitempty"`
+	SSHKey        string     `json:"ssh_key,omitempty"`
+	Created       time.Time  `json:"created"`
+	LastSync      *time.Time `json:"last_sync,omitempty"`
+	LastSyncError string     `json:"last_sync_error,omitempty"`
+	LastForward   *Forward   `json:"last_forward,omitempty"`
+}
+
+// EnsureRepoResponse is the answer to EnsureRepoRequest: the repository
+// and whether this call created it.
+type EnsureRepoResponse struct {
+	Repo
+	New bool `json:"new"`
+}
+
+// Forward is the outcome of forwarding a push to the upstream (online
+// policy).
+type Forward struct {
+	At    time.Time `json:"at"`
+	Refs  []string  `json:"refs"`
+	Error string    `json:"error,omitempty"`
+}
+
+// Branch is one branch of a repository with its head commit and, for
+// repositories with an upstream, how far it is ahead of and behind the
+// upstream's default branch.
+type Branch struct {
+	Name    string    `json:"name"`
+	Head    string    `json:"head"`
+	Subject string    `json:"subject,omitempty"`
+	Author  string    `json:"author,omitempty"`
+	When    time.Time `json:"when"`
+	Ahead   *int      `json:"ahead,omitempty"`
+	Behind  *int      `json:"behind,omitempty"`
+}
+
+// RepoDetail is one repository with its branches.
+type RepoDetail struct {
+	Repo
+	Branches []Branch `json:"branches"`
+	// UpstreamHead is the commit of the upstream's default branch as last
+	// fetched.
+	UpstreamHead string `json:"upstream_head,omitempty"`
+}
+
+// Commit is one entry of a branch's log.
+type Commit struct {
+	Hash    string    `json:"hash"`
+	Subject string    `json:"subject"`
+	Author  string    `json:"author"`
+	Email   string    `json:"email"`
+	When    time.Time `json:"when"`
+	Parents []string  `json:"parents"`
+}
+
+// BranchUpdate is one branch moved by a sync.
+type BranchUpdate struct {
+	Branch string `json:"branch"`
+	Old    string `json:"old,omitempty"`
+	New    string `json:"new"`
+}
+
+// SyncResult is what a sync from the upstream did.
+type SyncResult struct {
+	Repo    string         `json:"repo"`
+	At      time.Time      `json:"at"`
+	Updated []BranchUpdate `json:"updated"`
+	Errors  []string       `json:"errors"`
+}
+
+// PromoteRequest pushes Branch of the gate repository to Target (default:
+// the same name) on the upstream.
+type PromoteRequest struct {
+	Branch string `json:"branch"`
+	Target string `json:"target,omitempty"`
+	// Force allows a non-fast-forward update of the upstream branch.
+	Force bool `json:"force,omitempty"`
+}
+
+// PromoteResult says what landed upstream.
+type PromoteResult struct {
+	Branch string `json:"branch"`
+	Target string `json:"target"`
+	Commit string `json:"commit"`
+	// UpToDate is true when the upstream already had the commit.
+	UpToDate bool `json:"up_to_date,omitempty"`
+}
+
+// MintRequest asks for a task token.
+type MintRequest struct {
+	Project string `json:"project"`
+	Task    string `json:"task"`
+}
+
+// Token is a task token as stored: never with its secret.
+type Token struct {
+	ID      string    `json:"id"`
+	Project string    `json:"project"`
+	Task    string    `json:"task"`
+	Created time.Time `json:"created"`
+}
+
+// MintResponse carries the secret once, at minting.
+type MintResponse struct {
+	Token
+	Secret string `json:"token"`
+}
+
+// RevokeResult counts the tokens removed.
+type RevokeResult struct {
+	Revoked int `json:"revoked"`
+}
+
+// Deleted answers a repository deletion.
+type Deleted struct {
+	Name          string `json:"name"`
+	TokensRevoked int    `json:"tokens_revoked"`
+}

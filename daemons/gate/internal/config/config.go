@@ -1,0 +1,156 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+)
+
+// Environment variables read by the gate.
+const (
+	EnvBind         = "TEROK_GATE_BIND"
+	EnvAdminToken   = "TEROK_GATE_ADMIN_TOKEN"
+	EnvPollInterval = "TEROK_GATE_POLL_INTERVAL"
+)
+
+// DefaultPort is the gate's TCP port.
+const DefaultPort = "9418"
+
+// Config is the gate's configuration.
+type Config struct {
+	// Listen is the TCP address of git smart HTTP (host:port).
+	Listen string `json:"listen"`
+	// Socket is the admin API's unix socket.
+	Socket string `json:"socket"`
+	// Root is the state directory: repositories, tokens, admin token, hooks.
+	Root string `json:"root"`
+	// AdminToken fixes the admin token; empty: generated once and kept in
+	// Root/admin-token.
+	AdminToken string `json:"admin_token"`
+	// PollInterval is how often repositories with an upstream are synced
+	// (0 turns polling off unless a repository sets its own interval).
+	PollInterval Duration `json:"poll_interval"`
+	// MaxPushBytes bounds a push's body; MaxRequestBytes a fetch request.
+	MaxPushBytes    int64 `json:"max_push_bytes"`
+	MaxRequestBytes int64 `json:"max_request_bytes"`
+	// BodyIdleTimeout ends a git request whose body stalls this long.
+	BodyIdleTimeout Duration `json:"body_idle_timeout"`
+	// Git is the git binary.
+	Git string `json:"git"`
+}
+
+// Duration is a time.Duration written as "5m" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"5m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:" + DefaultPort,
+		Socket:          paths.Socket("", paths.Gate),
+		Root:            filepath.Join(paths.StateDir(), "gate"),
+		PollInterval:    Duration(5 * time.Minute),
+		MaxPushBytes:    4 << 30,
+		MaxRequestBytes: 64 << 20,
+		BodyIdleTimeout: Duration(2 * time.Minute),
+		Git:             "git",
+	}
+}
+
+// LoadFile overlays the JSON file at path (unknown keys are errors).
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	}
+	return nil
+}
+
+// ApplyEnv overlays the environment read through getenv.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	if b := strings.TrimSpace(getenv(EnvBind)); b != "" {
+		c.Listen = BindToListen(b)
+	}
+	if t := getenv(EnvAdminToken); t != "" {
+		c.AdminToken = strings.TrimSpace(t)
+	}
+	if p := getenv(EnvPollInterval); p != "" {
+		d, err := time.ParseDuration(p)
+		if err != nil {
+			if n, nerr := strconv.Atoi(p); nerr == nil {
+				d, err = time.Duration(n)*time.Second, nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q: use a duration like 5m (0 turns polling off)", ErrInvalid, EnvPollInterval, p)
+		}
+		c.PollInterval = Duration(d)
+	}
+	return nil
+}
+
+// BindToListen turns a bind address (host, or host:port) into host:port
+// with the default port.
+func BindToListen(b string) string {
+	if _, _, err := net.SplitHostPort(b); err == nil {
+		return b
+	}
+	return net.JoinHostPort(strings.Trim(b, "[]"), DefaultPort)
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("%w: listen address %q: %v; use host:port like 127.0.0.1:9418", ErrInvalid, c.Listen, err)
+	}
+	if c.Socket == "" {
+		return fmt.Errorf("%w: no socket path", ErrInvalid)
+	}
+	if c.Root == "" {
+		return fmt.Errorf("%w: no state root", ErrInvalid)
+	}
+	if c.AdminToken != "" {
+		if err := tokens.ValidAdminToken(c.AdminToken); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	if c.PollInterval < 0 {
+		return fmt.Errorf("%w: poll interval is negative", ErrInvalid)
+	}
+	if c.BodyIdleTimeout <= 0 {
+		return fmt.Errorf("%w: body idle timeout must be positive", ErrInvalid)
+	}
+	if c.MaxPushBytes <= 0 || c.MaxRequestBytes <= 0 {
+		return fmt.Errorf("%w: body limits must be positive", ErrInvalid)
+	}
+	return nil
+}

@@ -1,0 +1,2 @@
+// Package names validates project, task and branch names.
+package names

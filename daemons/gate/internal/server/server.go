@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/config"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/repos"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/smarthttp"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+)
+
+// Admin token sources, for the banner.
+const (
+	AdminFromConfig    = "config"    // flag, env or config file
+	AdminFromFile      = "file"      // kept in the state dir
+	AdminFromGenerated = "generated" // new, now kept in the state dir
+)
+
+// Server is one running gate.
+type Server struct {
+	cfg    config.Config
+	log    zerolog.Logger
+	tokens *tokens.Store
+	repos  *repos.Manager
+	git    *smarthttp.Handler
+
+	admin       string
+	adminSource string
+
+	// PollTick is how often repositories are checked for a due sync.
+	PollTick time.Duration
+
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+}
+
+// New prepares a gate from a validated configuration: state directories,
+// admin token, token store, repositories and the pre-receive hook.
+func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
+	// git runs inside each repository, so every path handed to it
+	// (core.hooksPath) must be absolute.
+	abs, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("state root %s: %w", cfg.Root, err)
+	}
+	cfg.Root = abs
+	if err := os.MkdirAll(cfg.Root, 0o750); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", cfg.Root, err)
+	}
+	s := &Server{cfg: cfg, log: log, PollTick: 15 * time.Second}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	if cfg.AdminToken != "" {
+		s.admin, s.adminSource = cfg.AdminToken, AdminFromConfig
+	} else {
+		tok, created, err := tokens.LoadOrCreateAdmin(filepath.Join(cfg.Root, "admin-token"))
+		if err != nil {
+			return nil, err
+		}
+		s.admin, s.adminSource = tok, AdminFromFile
+		if created {
+			s.adminSource = AdminFromGenerated
+		}
+	}
+	if s.tokens, err = tokens.Open(filepath.Join(cfg.Root, "tokens.json"), s.admin); err != nil {
+		return nil, err
+	}
+	if s.repos, err = repos.New(cfg.Root, filepath.Join(cfg.Root, "ssh"), log.With().Str("part", "repos").Logger()); err != nil {
+		return nil, err
+	}
+	backend, err := smarthttp.NewGitBackend(cfg.Git, filepath.Join(cfg.Root, "hooks"))
+	if err != nil {
+		return nil, err
+	}
+	s.git = &smarthttp.Handler{
+		Auth: s.tokens, Repos: s.repos, Backend: backend,
+		Log:             log.With().Str("part", "http").Logger(),
+		MaxRequestBytes: cfg.MaxRequestBytes, MaxPushBytes: cfg.MaxPushBytes,
+		BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout),
+		AfterPush:       s.afterPush,
+	}
+	return s, nil
+}
+
+// AdminToken returns the admin token and where it came from.
+func (s *Server) AdminToken() (token, source string) { return s.admin, s.adminSource }
+
+// GitHandler is the smart HTTP handler (for tests and embedding).
+func (s *Server) GitHandler() http.Handler { return s.git }
+
+// AdminHandler is the admin API with the health endpoint.
+func (s *Server) AdminHandler() http.Handler {
+	mux := s.adminMux()
+	mux.Handle("GET "+health.Path, health.Handler("terok-gate", buildinfo.Version, func(context.Context) (map[string]any, error) {
+		list, err := s.repos.List()
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"repos": len(list), "task_tokens": len(s.tokens.List(""))}, nil
+	}))
+	return mux
+}
+
+// Serve answers git on gitLn and the admin API on adminLn until ctx ends,
+// polling upstreams meanwhile.
+func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
+	g, ctx := errgroup.WithContext(ctx)
+	gitSrv := &http.Server{Handler: s.git, ReadHeaderTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: nil}
+	adminSrv := unixhttp.NewServer(s.AdminHandler(), s.log)
+	g.Go(func() error {
+		err := gitSrv.Serve(gitLn)
+		if err == http.ErrServerClosed {
+			return nil
+		}
+		return fmt.Errorf("git http: %w", err)
+	})
+	g.Go(func() error { return adminSrv.Serve(adminLn) })
+	g.Go(func() error { s.poll(ctx); return nil })
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = adminSrv.Shutdown(sctx)
+		if err := gitSrv.Shutdown(sctx); err != nil {
+			gitSrv.Close()
+		}
+		s.bgCancel()
+		s.bg.Wait()
+		return nil
+	})
+	return g.Wait()
+}
+
+func (s *Server) afterPush(project string, who tokens.Identity, ups []repos.RefUpdate) {
+	meta, err := s.repos.Meta(project)
+	if err != nil || meta.Policy != gateapi.PolicyOnline {
+		return
+	}
+	applied := s.repos.Applied(project, ups)
+	if len(applied) == 0 {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(s.bgCtx, 10*time.Minute)
+		defer cancel()
+		fw, err := s.repos.Forward(ctx, project, applied)
+		ev := s.log.Info()
+		if err != nil {
+			ev = s.log.Warn().Err(err)
+		}
+		ev.Str("project", project).Strs("refs", fw.Refs).Str("task", who.Task).Msg("push forwarded to upstream")
+	}()
+}
+
+func (s *Server) poll(ctx context.Context) {
+	t := time.NewTicker(s.PollTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		list, err := s.repos.List()
+		if err != nil {
+			continue
+		}
+		for _, r := range list {
+			iv := time.Duration(s.cfg.PollInterval)
+			if r.PollSeconds > 0 {
+				iv = time.Duration(r.PollSeconds) * time.Second
+			}
+			if r.Upstream == "" || r.PollSeconds < 0 || iv <= 0 {
+				continue
+			}
+			if r.LastSync != nil && time.Since(*r.LastSync) < iv {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			_, _ = s.repos.Sync(sctx, r.Name)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}

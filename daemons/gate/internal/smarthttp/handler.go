@@ -1,0 +1,521 @@
+package smarthttp
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/names"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/repos"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
+)
+
+// Realm is the HTTP Basic realm the gate asks for.
+const Realm = "terok-gate"
+
+// Authenticator maps a presented token to an identity.
+type Authenticator interface {
+	Lookup(tok string) (tokens.Identity, error)
+}
+
+// Repos is what the handler needs to know about repositories.
+type Repos interface {
+	Exists(name string) bool
+	Dir(name string) string
+	DefaultBranch(name string) string
+}
+
+// PushHook is told about the ref updates of a push that landed.
+type PushHook func(project string, who tokens.Identity, updates []repos.RefUpdate)
+
+// Handler serves git smart HTTP.
+type Handler struct {
+	Auth    Authenticator
+	Repos   Repos
+	Backend Backend
+	Log     zerolog.Logger
+	// MaxRequestBytes bounds an upload-pack request body after gzip
+	// decoding (wants and haves; 0: 64 MiB).
+	MaxRequestBytes int64
+	// MaxPushBytes bounds a receive-pack request body after gzip decoding
+	// (0: 4 GiB).
+	MaxPushBytes int64
+	// BodyIdleTimeout ends a request whose body makes no progress for this
+	// long (0: 2 minutes), so a stalled client does not hold a git process.
+	BodyIdleTimeout time.Duration
+	// AfterPush, when set, runs after each successful receive-pack.
+	AfterPush PushHook
+}
+
+var protoRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{0,256}$`)
+
+// route is a parsed request path.
+type route struct {
+	project string
+	rest    string // "info/refs", "git-upload-pack", "git-receive-pack", "HEAD"
+}
+
+// parsePath splits /<project>.git/<rest>. Any problem is a 400 error.
+func parsePath(p string) (route, error) {
+	if !strings.HasPrefix(p, "/") {
+		return route{}, fmt.Errorf("path %q must start with /<project>.git/", p)
+	}
+	first, rest, ok := strings.Cut(p[1:], "/")
+	name, isGit := strings.CutSuffix(first, ".git")
+	if !ok || !isGit {
+		return route{}, fmt.Errorf("path %q: use /<project>.git/…, e.g. git clone http://<token>@host:9418/<project>.git", truncate(p, 200))
+	}
+	if err := names.Check("project", name); err != nil {
+		return route{}, err
+	}
+	return route{project: name, rest: rest}, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	cw := &countingWriter{ResponseWriter: w}
+	entry := accessEntry{remote: r.RemoteAddr, method: r.Method, path: r.URL.Path}
+	defer func() { h.logAccess(entry, cw, start) }()
+
+	// r.URL.Path is already percent-decoded: %2e%2e arrives as "..", %00
+	// as NUL, and both fail the name check before anything touches disk.
+	rt, err := parsePath(r.URL.Path)
+	if err != nil || strings.Contains(r.URL.RawPath, "%2f") || strings.Contains(r.URL.RawPath, "%2F") {
+		if err == nil {
+			err = errors.New("encoded '/' in path")
+		}
+		httpError(cw, http.StatusBadRequest, err.Error())
+		return
+	}
+	entry.project = rt.project
+	var svc Service
+	switch {
+	case rt.rest == "info/refs" && r.Method == http.MethodGet:
+		switch r.URL.Query().Get("service") {
+		case "git-upload-pack":
+			svc = UploadPack
+		case "git-receive-pack":
+			svc = ReceivePack
+		default:
+			httpError(cw, http.StatusBadRequest, "info/refs needs ?service=git-upload-pack or git-receive-pack; the gate speaks smart HTTP only")
+			return
+		}
+	case rt.rest == "git-upload-pack" && r.Method == http.MethodPost:
+		svc = UploadPack
+	case rt.rest == "git-receive-pack" && r.Method == http.MethodPost:
+		svc = ReceivePack
+	case rt.rest == "HEAD" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+	default:
+		httpError(cw, http.StatusNotFound, fmt.Sprintf("no %s %s on %s.git", r.Method, rt.rest, rt.project))
+		return
+	}
+	entry.service = string(svc)
+
+	tok, _, _ := r.BasicAuth()
+	id, err := h.Auth.Lookup(tok)
+	if err != nil {
+		cw.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
+		msg := "a gate token is required: use http://<token>@host:9418/" + rt.project + ".git"
+		if tok != "" {
+			msg = "unknown or revoked gate token"
+		}
+		httpError(cw, http.StatusUnauthorized, msg)
+		return
+	}
+	entry.id = id
+	if id.Kind == tokens.KindTask && id.Project != rt.project {
+		httpError(cw, http.StatusForbidden, fmt.Sprintf("this token is for project %s, not %s", id.Project, rt.project))
+		return
+	}
+	if !h.Repos.Exists(rt.project) {
+		httpError(cw, http.StatusNotFound, fmt.Sprintf("no repository %s on this gate", rt.project))
+		return
+	}
+	dir := h.Repos.Dir(rt.project)
+
+	proto := r.Header.Get("Git-Protocol")
+	if !protoRE.MatchString(proto) {
+		httpError(cw, http.StatusBadRequest, "bad Git-Protocol header")
+		return
+	}
+
+	switch {
+	case rt.rest == "HEAD":
+		h.serveHEAD(cw, r, dir)
+	case rt.rest == "info/refs":
+		h.serveRefs(cw, r, dir, svc, proto)
+	default:
+		h.serveRPC(cw, r, rt.project, dir, svc, proto, id, &entry)
+	}
+}
+
+func (h *Handler) serveHEAD(w http.ResponseWriter, r *http.Request, dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "HEAD"))
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "read HEAD")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	noCache(w)
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(b)
+	}
+}
+
+func noCache(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-cache, max-age=0, must-revalidate")
+	w.Header().Set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")
+	w.Header().Set("Pragma", "no-cache")
+}
+
+func (h *Handler) serveRefs(w *countingWriter, r *http.Request, dir string, svc Service, proto string) {
+	var stderr capBuffer
+	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-advertisement"}
+	if svc == ReceivePack || !strings.Contains(proto, "version=2") {
+		var pre bytes.Buffer
+		line := "# service=git-" + string(svc) + "\n"
+		fmt.Fprintf(&pre, "%04x%s0000", len(line)+4, line)
+		lw.prefix = pre.Bytes()
+	}
+	err := h.Backend.Serve(r.Context(), Run{Dir: dir, Service: svc, Advertise: true, Protocol: proto}, lw, &stderr)
+	if err != nil {
+		h.fail(w, lw, err, &stderr, nil, nil, nil)
+	}
+}
+
+func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir string, svc Service, proto string, id tokens.Identity, entry *accessEntry) {
+	want := "application/x-git-" + string(svc) + "-request"
+	if ct := r.Header.Get("Content-Type"); ct != want {
+		httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be %s, not %q", want, ct))
+		return
+	}
+	rc := http.NewResponseController(w.ResponseWriter)
+	_ = rc.EnableFullDuplex()
+	idle := h.BodyIdleTimeout
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	body := &bodyReader{r: r.Body, extend: func() { _ = rc.SetReadDeadline(time.Now().Add(idle)) }}
+	var in io.Reader = body
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, "request body is not valid gzip: "+err.Error())
+			return
+		}
+		defer zr.Close()
+		in = zr
+	default:
+		httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc))
+		return
+	}
+	limit := h.MaxRequestBytes
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	if svc == ReceivePack {
+		limit = h.MaxPushBytes
+		if limit <= 0 {
+			limit = 4 << 30
+		}
+	}
+	lim := &limitReader{r: in, left: limit}
+	entry.inCounter = body
+
+	run := Run{Dir: dir, Service: svc, Protocol: proto}
+	var cmds []command
+	var pv *pktValidator
+	if svc == UploadPack {
+		pv = &pktValidator{r: lim}
+		run.Stdin = pv
+	} else {
+		br := bufio.NewReaderSize(lim, 64<<10)
+		var raw []byte
+		var err error
+		cmds, raw, err = readCommands(br)
+		if err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, ErrTooLarge) || lim.exceeded.Load() {
+				status = http.StatusRequestEntityTooLarge
+			}
+			httpError(w, status, err.Error())
+			return
+		}
+		run.Stdin = io.MultiReader(bytes.NewReader(raw), br)
+		if id.Kind == tokens.KindTask {
+			run.Env = []string{"TEROK_GATE_TASK=" + id.Task,
+				"TEROK_GATE_PROTECTED_REF=refs/heads/" + h.Repos.DefaultBranch(project)}
+		}
+	}
+	var stderr capBuffer
+	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result", hold: lim.exceeded.Load}
+	err := h.Backend.Serve(r.Context(), run, lw, &stderr)
+	if lim.exceeded.Load() && err == nil {
+		err = ErrTooLarge
+	}
+	if err != nil {
+		h.fail(w, lw, err, &stderr, lim, pv, body)
+		return
+	}
+	if svc == ReceivePack && h.AfterPush != nil && len(cmds) > 0 {
+		ups := make([]repos.RefUpdate, 0, len(cmds))
+		for _, c := range cmds {
+			ups = append(ups, repos.RefUpdate{Ref: c.Ref, Old: plumbing.NewHash(c.Old), New: plumbing.NewHash(c.New)})
+		}
+		h.AfterPush(project, id, ups)
+	}
+}
+
+// fail reports a backend failure: as an HTTP error when nothing was sent
+// yet, else only in the log (the client sees the stream end).
+func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *capBuffer, lim *limitReader, pv *pktValidator, body *bodyReader) {
+	msg := strings.TrimSpace(stderr.String())
+	w.failure = err.Error()
+	if msg != "" {
+		w.failure += ": " + msg
+	}
+	if lw.started {
+		return
+	}
+	status := http.StatusInternalServerError
+	switch {
+	case lim != nil && lim.exceeded.Load():
+		status = http.StatusRequestEntityTooLarge
+		msg = fmt.Sprintf("request body is larger than the gate's limit of %d bytes", lim.limit())
+	case pv != nil && pv.err != nil:
+		status = http.StatusBadRequest
+		msg = pv.err.Error()
+	case errors.Is(err, ErrMalformed):
+		status = http.StatusBadRequest
+		msg = err.Error()
+	case body != nil && body.stalled():
+		status = http.StatusRequestTimeout
+		msg = "request body stalled; the client sent nothing for too long"
+	case errors.Is(err, context.Canceled):
+		return
+	case strings.Contains(msg, "protocol error"):
+		status = http.StatusBadRequest
+	}
+	if msg == "" {
+		msg = err.Error()
+	}
+	// The body may be unread; do not keep the connection for another
+	// request.
+	w.Header().Set("Connection", "close")
+	httpError(w, status, msg)
+}
+
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, "terok-gate: "+msg)
+}
+
+// lazyWriter sends the status and headers with the first byte of output,
+// so a service that fails before writing can still answer with an error.
+// Every write is flushed: pack data streams as git produces it.
+type lazyWriter struct {
+	w           *countingWriter
+	contentType string
+	prefix      []byte
+	started     bool
+	// hold, when it reports true before the first byte, swallows the
+	// output so the handler can answer with an error status instead.
+	hold func() bool
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	if !l.started && l.hold != nil && l.hold() {
+		return len(p), nil
+	}
+	if !l.started {
+		l.started = true
+		l.w.Header().Set("Content-Type", l.contentType)
+		noCache(l.w)
+		l.w.WriteHeader(http.StatusOK)
+		if len(l.prefix) > 0 {
+			if _, err := l.w.Write(l.prefix); err != nil {
+				return 0, err
+			}
+		}
+	}
+	n, err := l.w.Write(p)
+	if err == nil {
+		l.w.Flush()
+	}
+	return n, err
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	status  int
+	n       int64
+	failure string
+}
+
+func (c *countingWriter) WriteHeader(s int) {
+	if c.status == 0 {
+		c.status = s
+	}
+	c.ResponseWriter.WriteHeader(s)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	_ = http.NewResponseController(c.ResponseWriter).Flush()
+}
+
+// bodyReader counts the raw request bytes and pushes the read deadline
+// forward before every read.
+type bodyReader struct {
+	r      io.Reader
+	n      int64
+	extend func()
+	mu     sync.Mutex
+	err    error
+}
+
+// stalled reports whether the body ended in a read timeout.
+func (b *bodyReader) stalled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var ne net.Error
+	return errors.As(b.err, &ne) && ne.Timeout()
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.extend != nil {
+		b.extend()
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// limitReader fails with ErrTooLarge past its limit.
+type limitReader struct {
+	r        io.Reader
+	left     int64
+	read     int64
+	exceeded atomic.Bool
+}
+
+func (l *limitReader) limit() int64 { return l.left + l.read }
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One more byte tells a body of exactly the limit from a bigger one.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			l.exceeded.Store(true)
+			return 0, ErrTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	l.read += int64(n)
+	return n, err
+}
+
+// capBuffer keeps the first 16 KiB of a stream (git's stderr).
+type capBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := 16<<10 - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (c *capBuffer) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+type accessEntry struct {
+	remote, method, path string
+	project, service     string
+	id                   tokens.Identity
+	inCounter            *bodyReader
+}
+
+func (h *Handler) logAccess(e accessEntry, w *countingWriter, start time.Time) {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	ev := h.Log.Info()
+	if status >= 500 || w.failure != "" {
+		ev = h.Log.Warn()
+	}
+	ev = ev.Str("remote", e.remote).Str("method", e.method).Int("status", status).Int64("bytes", w.n).
+		Dur("duration", time.Since(start))
+	if e.project != "" {
+		ev = ev.Str("project", e.project)
+	} else {
+		ev = ev.Str("path", truncate(e.path, 200))
+	}
+	if e.service != "" {
+		ev = ev.Str("service", "git-"+e.service)
+	}
+	switch e.id.Kind {
+	case tokens.KindAdmin:
+		ev = ev.Str("token", "admin")
+	case tokens.KindTask:
+		ev = ev.Str("token", "task").Str("token_id", e.id.ID).Str("task", e.id.Task)
+	default:
+		ev = ev.Str("token", "none")
+	}
+	if e.inCounter != nil {
+		ev = ev.Int64("bytes_in", e.inCounter.n)
+	}
+	if w.failure != "" {
+		ev = ev.Str("error", truncate(w.failure, 500))
+	}
+	ev.Msg("git request")
+}

@@ -1,0 +1,81 @@
+package smarthttp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestPktValidator(t *testing.T) {
+	cases := []struct {
+		file string
+		bad  bool
+	}{
+		{"upload-ok.pkt", false},
+		{"upload-bad-header.pkt", true},
+		{"upload-cut.pkt", true},
+		{"upload-short.pkt", true},
+	}
+	for _, c := range cases {
+		b, err := os.ReadFile(filepath.Join("testdata", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One byte at a time exercises headers split across reads.
+		v := &pktValidator{r: iotest.OneByteReader(bytes.NewReader(b))}
+		out, err := io.ReadAll(v)
+		if c.bad != errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err %v, want malformed=%v", c.file, err, c.bad)
+		}
+		if !c.bad && !bytes.Equal(out, b) {
+			t.Errorf("%s: validator changed the bytes", c.file)
+		}
+	}
+}
+
+func TestReadCommands(t *testing.T) {
+	z := strings.Repeat("0", 40)
+	a := strings.Repeat("a", 40)
+	body := pktS(z+" "+a+" refs/heads/x\x00report-status side-band-64k\n") + pktS(a+" "+z+" refs/heads/y\n") + "0000PACKDATA"
+	br := bufio.NewReader(strings.NewReader(body))
+	cmds, raw, err := readCommands(br)
+	if err != nil || len(cmds) != 2 || cmds[0].Ref != "refs/heads/x" || cmds[1].New != z {
+		t.Fatalf("%+v %v", cmds, err)
+	}
+	rest, _ := io.ReadAll(br)
+	if string(raw)+string(rest) != body {
+		t.Fatal("raw bytes plus rest must replay the body")
+	}
+	for _, bad := range []string{"", "zz", pktS("nonsense\n") + "0000", pktS(z + " " + a + "\n"), "0010short"} {
+		if _, _, err := readCommands(bufio.NewReader(strings.NewReader(bad))); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestParsePath(t *testing.T) {
+	good := map[string]route{
+		"/p.git/info/refs":           {"p", "info/refs"},
+		"/a.b-c_d.git/HEAD":          {"a.b-c_d", "HEAD"},
+		"/x.git.git/git-upload-pack": {"x.git", "git-upload-pack"},
+	}
+	for p, want := range good {
+		if got, err := parsePath(p); err != nil || got != want {
+			t.Errorf("%s: %+v %v", p, got, err)
+		}
+	}
+	for _, p := range []string{"", "p.git/HEAD", "/p/HEAD", "/../p.git/HEAD", "/...git/HEAD", "//p.git/HEAD", "/p\x00.git/HEAD", "/.git/HEAD", "/p.git"} {
+		if _, err := parsePath(p); err == nil {
+			t.Errorf("%q accepted", p)
+		}
+	}
+}
+
+func pktS(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
