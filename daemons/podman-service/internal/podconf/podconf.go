@@ -3,8 +3,10 @@ package podconf
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -47,28 +49,41 @@ type Change struct {
 	Key   string `json:"key"` // table.key
 	Value string `json:"value"`
 	Kept  bool   `json:"kept"` // true when the user's value stays
+	// Previous is the value podman-service wrote on an earlier run and now
+	// replaces ("" when nothing is replaced).
+	Previous string `json:"previous,omitempty"`
 }
 
 type entry struct {
 	table, key, value string // value in TOML syntax
 }
 
-// Apply writes the missing keys of w into the files (atomically) unless
-// dryRun, and reports every key it decided or kept.
+// Apply brings the keys of w into the files unless dryRun, and reports
+// every key it decided or kept.
+//
+// A key is podman-service's when it is missing, or when its value still
+// equals the one podman-service recorded writing (see StatePath): such a
+// key is written or updated. Any other value is the user's and is kept.
+// Nothing is written unless both files can be brought up to date; the
+// record is written before and after the files, so an interrupted run
+// still recognises its own values on the next one.
 func Apply(p Paths, w Want, dryRun bool) ([]Change, error) {
+	statePath := p.StatePath()
+	old, err := loadState(statePath)
+	if err != nil {
+		return nil, err
+	}
 	cc := []entry{
 		{"containers", "default_ulimits", "[]"},
 		{"engine", "cgroup_manager", strconv.Quote(w.CgroupManager)},
 		{"engine", "events_logger", strconv.Quote(w.EventsLogger)},
 		{"engine", "runtime", strconv.Quote(w.Runtime)},
 	}
-	var hooks *entry
 	if w.HooksDir != "" {
-		hooks = &entry{"engine", "hooks_dir", "[" + strconv.Quote(w.HooksDir) + "]"}
-		cc = append(cc, *hooks)
+		cc = append(cc, entry{"engine", "hooks_dir", "[" + strconv.Quote(w.HooksDir) + "]"})
 	}
-	ch1, err := ensure(p.ContainersConf, cc, dryRun, func(doc map[string]any) error {
-		if hooks == nil {
+	ccPlan, err := plan(p.ContainersConf, cc, old, func(doc map[string]any, owned func(table, key string) bool) error {
+		if w.HooksDir == "" || owned("engine", "hooks_dir") {
 			return nil
 		}
 		v, ok := lookup(doc, "engine", "hooks_dir")
@@ -91,11 +106,55 @@ func Apply(p Paths, w Want, dryRun bool) ([]Change, error) {
 	if w.MountProgram != "" {
 		sc = append(sc, entry{"storage.options.overlay", "mount_program", strconv.Quote(w.MountProgram)})
 	}
-	ch2, err := ensure(p.StorageConf, sc, dryRun, nil)
+	scPlan, err := plan(p.StorageConf, sc, old, nil)
 	if err != nil {
 		return nil, err
 	}
-	return append(ch1, ch2...), nil
+	changes := append(ccPlan.changes, scPlan.changes...)
+	if dryRun {
+		return changes, nil
+	}
+
+	// The record keeps the values of keys podman-service still owns (and
+	// of those it never decided this run, e.g. mount_program when the
+	// driver is no longer fuse-overlayfs: they are left, not claimed).
+	staged := state{Files: map[string]map[string]record{}}
+	for f, keys := range old.Files {
+		if f != ccPlan.name && f != scPlan.name {
+			staged.Files[f] = keys
+		}
+	}
+	for _, fp := range []*filePlan{ccPlan, scPlan} {
+		m := staged.Files[fp.name]
+		if m == nil {
+			m = map[string]record{}
+			staged.Files[fp.name] = m
+		}
+		for k, r := range old.Files[fp.name] {
+			if !fp.decided[k] {
+				m[k] = record{Value: r.Value}
+			}
+		}
+		maps.Copy(m, fp.records)
+	}
+	if !staged.equal(old) {
+		if err := saveState(statePath, staged); err != nil {
+			return nil, err
+		}
+	}
+	for _, fp := range []*filePlan{ccPlan, scPlan} {
+		if fp.text != string(fp.orig) {
+			if err := writeAtomic(fp.path, []byte(fp.text)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if settled := staged.settled(); !settled.equal(staged) {
+		if err := saveState(statePath, settled); err != nil {
+			return nil, err
+		}
+	}
+	return changes, nil
 }
 
 // Load parses a TOML file; a missing file is an empty document.
@@ -114,8 +173,8 @@ func Load(path string) (map[string]any, []byte, error) {
 	return doc, b, nil
 }
 
-// lookup finds table.key, the table given dotted ("storage.options.overlay").
-func lookup(doc map[string]any, table, key string) (any, bool) {
+// lookupTable finds a table given dotted ("storage.options.overlay").
+func lookupTable(doc map[string]any, table string) (map[string]any, bool) {
 	m := doc
 	for _, t := range strings.Split(table, ".") {
 		next, ok := m[t].(map[string]any)
@@ -124,49 +183,168 @@ func lookup(doc map[string]any, table, key string) (any, bool) {
 		}
 		m = next
 	}
+	return m, true
+}
+
+// lookup finds table.key, the table given dotted ("storage.options.overlay").
+func lookup(doc map[string]any, table, key string) (any, bool) {
+	m, ok := lookupTable(doc, table)
+	if !ok {
+		return nil, false
+	}
 	v, ok := m[key]
 	return v, ok
 }
 
-func ensure(path string, want []entry, dryRun bool, verify func(map[string]any) error) ([]Change, error) {
+// filePlan is what Apply will do to one file.
+type filePlan struct {
+	path, name string
+	orig       []byte
+	text       string // the new content
+	changes    []Change
+	records    map[string]record // keys podman-service owns after this run
+	decided    map[string]bool   // keys decided this run
+}
+
+// plan works out the new content of one file without writing it. verify
+// may refuse the file as it is; owned tells it which keys are
+// podman-service's own.
+func plan(path string, want []entry, st state, verify func(doc map[string]any, owned func(table, key string) bool) error) (*filePlan, error) {
 	doc, orig, err := Load(path)
 	if err != nil {
 		return nil, err
 	}
+	fp := &filePlan{path: path, name: filepath.Base(path), orig: orig, text: string(orig),
+		records: map[string]record{}, decided: map[string]bool{}}
+	recorded := st.Files[fp.name]
+	owned := func(table, key string) bool {
+		r, ok := recorded[table+"."+key]
+		if !ok {
+			return false
+		}
+		v, ok := lookup(doc, table, key)
+		return ok && r.owns(render(v))
+	}
 	if verify != nil {
-		if err := verify(doc); err != nil {
+		if err := verify(doc, owned); err != nil {
 			return nil, err
 		}
 	}
-	var changes []Change
 	missing := map[string][]entry{}
 	var order []string
 	for _, e := range want {
-		if v, ok := lookup(doc, e.table, e.key); ok {
-			changes = append(changes, Change{File: path, Key: e.table + "." + e.key, Value: render(v), Kept: true})
+		k := e.table + "." + e.key
+		fp.decided[k] = true
+		value := canon(e.value)
+		v, ok := lookup(doc, e.table, e.key)
+		if !ok {
+			if _, seen := missing[e.table]; !seen {
+				order = append(order, e.table)
+			}
+			missing[e.table] = append(missing[e.table], e)
+			fp.changes = append(fp.changes, Change{File: path, Key: k, Value: e.value})
+			fp.records[k] = record{Value: value}
 			continue
 		}
-		if _, seen := missing[e.table]; !seen {
-			order = append(order, e.table)
+		cur := render(v)
+		if !owned(e.table, e.key) {
+			fp.changes = append(fp.changes, Change{File: path, Key: k, Value: cur, Kept: true})
+			continue
 		}
-		missing[e.table] = append(missing[e.table], e)
-		changes = append(changes, Change{File: path, Key: e.table + "." + e.key, Value: e.value})
+		if cur == value {
+			fp.changes = append(fp.changes, Change{File: path, Key: k, Value: e.value})
+			fp.records[k] = record{Value: value}
+			continue
+		}
+		text, err := update(fp.text, e, cur)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: podman-service wrote [%s] %s = %s on an earlier run and now needs %s, but %v; set it to %s by hand or delete the key",
+				ErrCannotUpdate, path, e.table, e.key, cur, e.value, err, e.value)
+		}
+		fp.text = text
+		fp.changes = append(fp.changes, Change{File: path, Key: k, Value: e.value, Previous: cur})
+		fp.records[k] = record{Value: value, Prior: cur}
 	}
-	if len(order) == 0 || dryRun {
-		return changes, nil
-	}
-	text := string(orig)
 	for _, t := range order {
-		text = insert(text, t, missing[t])
+		fp.text = insert(fp.text, t, missing[t])
 	}
-	check := map[string]any{}
-	if _, err := toml.Decode(text, &check); err != nil {
-		return nil, fmt.Errorf("adding keys to %s would break it (%v); add them by hand: %v", path, err, missing)
+	if len(order) > 0 {
+		check := map[string]any{}
+		if _, err := toml.Decode(fp.text, &check); err != nil {
+			return nil, fmt.Errorf("adding keys to %s would break it (%v); add them by hand: %v", path, err, missing)
+		}
 	}
-	if err := writeAtomic(path, []byte(text)); err != nil {
-		return nil, err
+	return fp, nil
+}
+
+// update replaces the value of e.key in its [e.table] section of text
+// (a single line "key = value", perhaps indented and with a comment, as
+// podman-service writes it) by e.value, and proves by parsing the result
+// that this key alone changed.
+func update(text string, e entry, cur string) (string, error) {
+	before := map[string]any{}
+	if _, err := toml.Decode(text, &before); err != nil {
+		return "", err
 	}
-	return changes, nil
+	hdr := regexp.MustCompile(`^[ \t]*\[[ \t]*` + regexp.QuoteMeta(e.table) + `[ \t]*\][ \t]*(#.*)?$`)
+	anyHdr := regexp.MustCompile(`^[ \t]*\[`)
+	keyLine := regexp.MustCompile(`^([ \t]*)` + regexp.QuoteMeta(e.key) + `[ \t]*=[ \t]*(.*?)(\r?\n)?$`)
+	lines := strings.SplitAfter(text, "\n")
+	in, done := false, false
+	for i, l := range lines {
+		if anyHdr.MatchString(l) {
+			in = hdr.MatchString(strings.TrimRight(l, "\r\n"))
+			continue
+		}
+		m := keyLine.FindStringSubmatch(l)
+		if !in || m == nil {
+			continue
+		}
+		// The value ends at the first "#" before which it parses whole
+		// (a "#" inside a string does not end it); the rest is a comment.
+		rest, comment, found := m[2], "", false
+		for j := range len(rest) {
+			if rest[j] == '#' && canon(rest[:j]) == cur {
+				v := strings.TrimRight(rest[:j], " \t")
+				comment, found = rest[len(v):], true
+				break
+			}
+		}
+		if !found && canon(rest) != cur {
+			return "", fmt.Errorf("its value is not on a single line")
+		}
+		lines[i] = m[1] + e.key + " = " + e.value + comment + m[3]
+		done = true
+		break
+	}
+	if !done {
+		return "", fmt.Errorf("no line \"%s = ...\" below a [%s] header", e.key, e.table)
+	}
+	out := strings.Join(lines, "")
+	after := map[string]any{}
+	if _, err := toml.Decode(out, &after); err != nil {
+		return "", fmt.Errorf("changing it would break the file (%v)", err)
+	}
+	tbl, ok := lookupTable(after, e.table)
+	if !ok || render(tbl[e.key]) != canon(e.value) {
+		return "", fmt.Errorf("changing its line did not change the value")
+	}
+	old, _ := lookup(before, e.table, e.key)
+	tbl[e.key] = old
+	if !reflect.DeepEqual(after, before) {
+		return "", fmt.Errorf("changing its line would change other keys too")
+	}
+	return out, nil
+}
+
+// canon is the canonical TOML syntax of a value given in TOML syntax ("" if
+// it does not parse).
+func canon(value string) string {
+	doc := map[string]any{}
+	if _, err := toml.Decode("v = "+value, &doc); err != nil {
+		return ""
+	}
+	return render(doc["v"])
 }
 
 func render(v any) string {
