@@ -123,9 +123,12 @@ func serve(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamVa
 	}
 	for _, ch := range p.Changes {
 		ev := log.Info().Str("file", ch.File).Str("key", ch.Key).Str("value", ch.Value)
-		if ch.Kept {
+		switch {
+		case ch.Kept:
 			ev.Msg("kept the user's setting")
-		} else {
+		case ch.Previous != "":
+			ev.Str("previous", ch.Previous).Msg("podman setting (replaces the value podman-service wrote before)")
+		default:
 			ev.Msg("podman setting")
 		}
 	}
@@ -183,6 +186,8 @@ func check(w io.Writer, cfg config.Config, sv seamValues, asJSON bool) error {
 			src := "podman-service writes"
 			if ch.Kept {
 				src = "user's (kept)"
+			} else if ch.Previous != "" {
+				src = "podman-service updates (was " + ch.Previous + ")"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s  (%s)\n", ch.Key, src, ch.Value, ch.File)
 		}
