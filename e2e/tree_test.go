@@ -64,12 +64,6 @@ func startTree(t *testing.T) *tree {
 		_, err := os.Stat(filepath.Join(root, "bin", b))
 		testkit.Require(t, err == nil, "bin/"+b+" is not built; run make build first")
 	}
-	// The e2e user belongs to these tests: drop the containers.conf an
-	// earlier run's podman-service wrote, whose hooks_dir named that run's
-	// directory (podman-service keeps any value already there, by design).
-	if home, err := exec.Command("sh", "-c", "getent passwd "+e2eUser+" | cut -d: -f6").Output(); err == nil && len(home) > 1 {
-		os.Remove(filepath.Join(strings.TrimSpace(string(home)), ".config", "containers", "containers.conf"))
-	}
 	// The e2e user must traverse into the dev dir: not t.TempDir (0700 parents).
 	dev, err := os.MkdirTemp("", "tke2e-")
 	if err != nil {
