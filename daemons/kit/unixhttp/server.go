@@ -23,8 +23,8 @@ func Listen(path string, mode os.FileMode) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}
-	if err := clearStale(path); err != nil {
-		return nil, err
+	if err := ClearStale(path); err != nil {
+		return nil, fmt.Errorf("%w; stop the other process or choose another --socket", err)
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -37,7 +37,11 @@ func Listen(path string, mode os.FileMode) (net.Listener, error) {
 	return ln, nil
 }
 
-func clearStale(path string) error {
+// ClearStale removes the socket file at path when nobody answers on it (a
+// crashed owner left it behind). A missing path is fine. A live socket
+// yields ErrSocketInUse and a non-socket file ErrNotSocket, both naming the
+// path; neither is touched.
+func ClearStale(path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -46,12 +50,12 @@ func clearStale(path string) error {
 		return fmt.Errorf("inspect %s: %w", path, err)
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("%s: %w; move it away or choose another --socket", path, ErrNotSocket)
+		return fmt.Errorf("%s: %w", path, ErrNotSocket)
 	}
 	c, err := net.DialTimeout("unix", path, 500*time.Millisecond)
 	if err == nil {
 		c.Close()
-		return fmt.Errorf("%s: %w; stop the other daemon or choose another --socket", path, ErrSocketInUse)
+		return fmt.Errorf("%s: %w", path, ErrSocketInUse)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove stale socket %s: %w", path, err)

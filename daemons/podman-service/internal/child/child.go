@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 )
 
@@ -261,26 +261,11 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	}
 }
 
-// clearStale removes a socket file nobody answers on. A live socket or a
-// non-socket file is left alone and reported.
+// clearStale removes a Podman socket file nobody answers on; a live socket
+// or a non-socket file is left alone and reported with the fix.
 func clearStale(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("inspect %s: %w", path, err)
-	}
-	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("%s: %w; move it away or choose another --podman-socket", path, ErrNotSocket)
-	}
-	c, err := net.DialTimeout("unix", path, 500*time.Millisecond)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("%s: %w; stop the other `podman system service` or choose another --podman-socket", path, ErrSocketInUse)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	if err := unixhttp.ClearStale(path); err != nil {
+		return fmt.Errorf("%w; stop the other `podman system service`, move the file away or choose another --podman-socket", err)
 	}
 	return nil
 }
