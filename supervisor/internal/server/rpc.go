@@ -362,6 +362,9 @@ func (r *RPC) getAllConfigInfo(context.Context, []any) (any, error) {
 			})
 		}
 	}
+	// Python sorts by the process name alone (not group:name), keeping
+	// config order among equal names.
+	sort.SliceStable(out, func(i, j int) bool { return out[i]["name"].(string) < out[j]["name"].(string) })
 	return out, nil
 }
 
