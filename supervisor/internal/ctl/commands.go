@@ -118,21 +118,7 @@ func (c *Controller) doStart(arg string) error {
 		c.usageHelp("start")
 		return nil
 	}
-	printAll := func(v any) error {
-		rs, err := results(v)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			line, err := startResult(r)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(r.Status, faultAlreadyStarted)
-		}
-		return nil
-	}
+	printAll := func(v any) error { return c.printResults(v, startResult, faultAlreadyStarted) }
 	if contains(names, "all") {
 		v, err := c.call("supervisor.startAllProcesses")
 		if err != nil {
@@ -158,21 +144,51 @@ func (c *Controller) doStart(arg string) error {
 			}
 			continue
 		}
-		if _, err := c.call("supervisor.startProcess", n); err != nil {
-			code, desc, ok := faultCode(err)
-			if !ok {
-				return err
-			}
-			line, err := startResult(result{Group: group, Name: proc, Status: code, Description: desc})
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(code, faultAlreadyStarted)
-			continue
+		if err := c.callOne(startResult, faultAlreadyStarted, group, proc, "supervisor.startProcess", n); err != nil {
+			return err
 		}
-		c.output(makeNamespec(group, proc) + ": started")
 	}
+	return nil
+}
+
+// printResults prints the answer v of a *All or *Group call one line per
+// process, as render gives it, and sets the exit status from each fault
+// code other than ignored.
+func (c *Controller) printResults(v any, render func(result) (string, error), ignored int) error {
+	rs, err := results(v)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		line, err := render(r)
+		if err != nil {
+			return err
+		}
+		c.output(line)
+		c.setExitFromFault(r.Status, ignored)
+	}
+	return nil
+}
+
+// callOne calls method with args for the process group:proc and prints
+// its one line as render gives it for the fault code (or success), setting
+// the exit status from a fault code other than ignored. An error that is
+// not a fault is returned.
+func (c *Controller) callOne(render func(result) (string, error), ignored int, group, proc, method string, args ...any) error {
+	r := result{Group: group, Name: proc, Status: faultSuccess}
+	if _, err := c.call(method, args...); err != nil {
+		code, desc, ok := faultCode(err)
+		if !ok {
+			return err
+		}
+		r.Status, r.Description = code, desc
+	}
+	line, err := render(r)
+	if err != nil {
+		return err
+	}
+	c.output(line)
+	c.setExitFromFault(r.Status, ignored)
 	return nil
 }
 
@@ -186,21 +202,8 @@ func (c *Controller) stopOrSignal(names []string, sig string) error {
 		allM, groupM, oneM = "supervisor.signalAllProcesses", "supervisor.signalProcessGroup", "supervisor.signalProcess"
 		extra = []any{sig}
 	}
-	printAll := func(v any) error {
-		rs, err := results(v)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			line, err := signalResult(r, success)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(r.Status, ignored)
-		}
-		return nil
-	}
+	render := func(r result) (string, error) { return signalResult(r, success) }
+	printAll := func(v any) error { return c.printResults(v, render, ignored) }
 	if contains(names, "all") {
 		v, err := c.call(allM, extra...)
 		if err != nil {
@@ -228,20 +231,9 @@ func (c *Controller) stopOrSignal(names []string, sig string) error {
 			}
 			continue
 		}
-		if _, err := c.call(oneM, append([]any{n}, extra...)...); err != nil {
-			code, desc, ok := faultCode(err)
-			if !ok {
-				return err
-			}
-			line, err := signalResult(result{Group: group, Name: proc, Status: code, Description: desc}, success)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(code, ignored)
-			continue
+		if err := c.callOne(render, ignored, group, proc, oneM, append([]any{n}, extra...)...); err != nil {
+			return err
 		}
-		c.output(makeNamespec(group, proc) + ": " + success)
 	}
 	return nil
 }
@@ -583,39 +575,16 @@ func (c *Controller) doClear(arg string) error {
 		if err != nil {
 			return err
 		}
-		rs, err := results(v)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			line, err := clearResult(r)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(r.Status, noCodeGiven)
-		}
-		return nil
+		return c.printResults(v, clearResult, noCodeGiven)
 	}
 	for _, n := range names {
 		group, proc, isGroup := splitNamespec(n)
 		if isGroup {
 			proc = "None" // Python's client formats its missing name as None
 		}
-		if _, err := c.call("supervisor.clearProcessLogs", n); err != nil {
-			code, desc, ok := faultCode(err)
-			if !ok {
-				return err
-			}
-			line, err := clearResult(result{Group: group, Name: proc, Status: code, Description: desc})
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(code, noCodeGiven)
-			continue
+		if err := c.callOne(clearResult, noCodeGiven, group, proc, "supervisor.clearProcessLogs", n); err != nil {
+			return err
 		}
-		c.output(makeNamespec(group, proc) + ": cleared")
 	}
 	return nil
 }
