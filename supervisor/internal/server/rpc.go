@@ -369,6 +369,15 @@ func (r *RPC) getAllConfigInfo(context.Context, []any) (any, error) {
 }
 
 func (r *RPC) startProcess(ctx context.Context, args []any) (any, error) {
+	return r.startOrStop(ctx, args, (*procs.Process).Start, r.startList)
+}
+
+// startOrStop is startProcess or stopProcess: args are a name and the
+// optional wait flag; a process gets one (true or a fault), group:* gets
+// list (an array of results).
+func (r *RPC) startOrStop(ctx context.Context, args []any,
+	one func(*procs.Process, context.Context, bool) error,
+	list func(context.Context, []*procs.Process, bool) []result) (any, error) {
 	name, err := argString(args, 0)
 	if err != nil {
 		return nil, err
@@ -379,12 +388,25 @@ func (r *RPC) startProcess(ctx context.Context, args []any) (any, error) {
 		return nil, toFault(err, name)
 	}
 	if p == nil {
-		return r.startList(ctx, g.procs, wait), nil
+		return list(ctx, g.procs, wait), nil
 	}
-	if err := p.Start(ctx, wait); err != nil {
+	if err := one(p, ctx, wait); err != nil {
 		return nil, toFault(err, name)
 	}
 	return true, nil
+}
+
+// groupProcs is the processes of the group named by args[0].
+func (r *RPC) groupProcs(args []any) ([]*procs.Process, error) {
+	name, err := argString(args, 0)
+	if err != nil {
+		return nil, err
+	}
+	g, _, err := r.s.lookup(name + ":*")
+	if err != nil {
+		return nil, toFault(err, name)
+	}
+	return g.procs, nil
 }
 
 // result is one entry of the *All/*Group answers.
@@ -431,34 +453,15 @@ func (r *RPC) startAll(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *RPC) startGroup(ctx context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
+	ps, err := r.groupProcs(args)
 	if err != nil {
 		return nil, err
 	}
-	g, _, err := r.s.lookup(name + ":*")
-	if err != nil {
-		return nil, toFault(err, name)
-	}
-	return r.startList(ctx, g.procs, argBool(args, 1, true)), nil
+	return r.startList(ctx, ps, argBool(args, 1, true)), nil
 }
 
 func (r *RPC) stopProcess(ctx context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
-	if err != nil {
-		return nil, err
-	}
-	wait := argBool(args, 1, true)
-	g, p, err := r.s.lookup(name)
-	if err != nil {
-		return nil, toFault(err, name)
-	}
-	if p == nil {
-		return r.stopList(ctx, g.procs, wait), nil
-	}
-	if err := p.Stop(ctx, wait); err != nil {
-		return nil, toFault(err, name)
-	}
-	return true, nil
+	return r.startOrStop(ctx, args, (*procs.Process).Stop, r.stopList)
 }
 
 func (r *RPC) stopAll(ctx context.Context, args []any) (any, error) {
@@ -466,15 +469,11 @@ func (r *RPC) stopAll(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *RPC) stopGroup(ctx context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
+	ps, err := r.groupProcs(args)
 	if err != nil {
 		return nil, err
 	}
-	g, _, err := r.s.lookup(name + ":*")
-	if err != nil {
-		return nil, toFault(err, name)
-	}
-	return r.stopList(ctx, g.procs, argBool(args, 1, true)), nil
+	return r.stopList(ctx, ps, argBool(args, 1, true)), nil
 }
 
 func signalArg(args []any, i int) (syscall.Signal, error) {
@@ -531,19 +530,18 @@ func (r *RPC) signalProcess(_ context.Context, args []any) (any, error) {
 }
 
 func (r *RPC) signalGroup(_ context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
-	if err != nil {
+	if _, err := argString(args, 0); err != nil {
 		return nil, err
 	}
 	sig, err := signalArg(args, 1)
 	if err != nil {
 		return nil, err
 	}
-	g, _, err := r.s.lookup(name + ":*")
+	ps, err := r.groupProcs(args)
 	if err != nil {
-		return nil, toFault(err, name)
+		return nil, err
 	}
-	return r.signalList(g.procs, sig), nil
+	return r.signalList(ps, sig), nil
 }
 
 func (r *RPC) signalAll(_ context.Context, args []any) (any, error) {
