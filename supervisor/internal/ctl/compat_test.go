@@ -572,12 +572,18 @@ func compareClients(t *testing.T, pyctl, bin string, d daemon) []said {
 // inet listener.
 func TestCompatibilityAuth(t *testing.T) {
 	t.Parallel()
+	onBothDaemons(t, compareAuth)
+}
+
+// onBothDaemons runs compare in parallel subtests, once with Python's
+// supervisord and once with ours, giving it Python's client and ours.
+func onBothDaemons(t *testing.T, compare func(t *testing.T, pyctl, bin string, d daemon)) {
 	pyctl := testkit.RequireCommand(t, "supervisorctl")
 	bin := ourSupervisorctl(t)
 	for _, d := range []daemon{pythonDaemon(t), terokDaemon(t)} {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			compareAuth(t, pyctl, bin, d)
+			compare(t, pyctl, bin, d)
 		})
 	}
 }
@@ -663,14 +669,7 @@ func (s *syncBuffer) String() string {
 // while streaming.
 func TestCompatibilityTailFollow(t *testing.T) {
 	t.Parallel()
-	pyctl := testkit.RequireCommand(t, "supervisorctl")
-	bin := ourSupervisorctl(t)
-	for _, d := range []daemon{pythonDaemon(t), terokDaemon(t)} {
-		t.Run(d.name, func(t *testing.T) {
-			t.Parallel()
-			compareFollow(t, pyctl, bin, d)
-		})
-	}
+	onBothDaemons(t, compareFollow)
 }
 
 func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
