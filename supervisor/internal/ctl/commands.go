@@ -113,10 +113,7 @@ func (c *Controller) doStart(arg string) error {
 	}
 	names := strings.Fields(arg)
 	if len(names) == 0 {
-		c.output("Error: start requires a process name")
-		c.exit = ExitInvalidArgs
-		c.usageHelp("start")
-		return nil
+		return c.usageError("start", "start requires a process name", ExitInvalidArgs)
 	}
 	printAll := func(v any) error { return c.printResults(v, startResult, faultAlreadyStarted) }
 	if contains(names, "all") {
@@ -244,10 +241,7 @@ func (c *Controller) doStop(arg string) error {
 	}
 	names := strings.Fields(arg)
 	if len(names) == 0 {
-		c.output("Error: stop requires a process name")
-		c.exit = ExitGeneric
-		c.usageHelp("stop")
-		return nil
+		return c.usageError("stop", "stop requires a process name", ExitGeneric)
 	}
 	return c.stopOrSignal(names, "")
 }
@@ -258,10 +252,7 @@ func (c *Controller) doSignal(arg string) error {
 	}
 	args := strings.Fields(arg)
 	if len(args) < 2 {
-		c.output("Error: signal requires a signal name and a process name")
-		c.usageHelp("signal")
-		c.exit = ExitGeneric
-		return nil
+		return c.usageError("signal", "signal requires a signal name and a process name", ExitGeneric)
 	}
 	return c.stopOrSignal(args[1:], args[0])
 }
@@ -271,10 +262,7 @@ func (c *Controller) doRestart(arg string) error {
 		return err
 	}
 	if len(strings.Fields(arg)) == 0 {
-		c.output("Error: restart requires a process name")
-		c.exit = ExitGeneric
-		c.usageHelp("restart")
-		return nil
+		return c.usageError("restart", "restart requires a process name", ExitGeneric)
 	}
 	if err := c.doStop(arg); err != nil {
 		return err
@@ -295,10 +283,7 @@ func (c *Controller) confirm(question string) bool {
 
 func (c *Controller) doShutdown(arg string) error {
 	if arg != "" {
-		c.output("Error: shutdown accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("shutdown")
-		return nil
+		return c.usageError("shutdown", "shutdown accepts no arguments", ExitGeneric)
 	}
 	if !c.confirm("Really shut the remote supervisord process down y/N? ") {
 		return nil
@@ -329,10 +314,7 @@ func (c *Controller) doShutdown(arg string) error {
 
 func (c *Controller) doReload(arg string) error {
 	if arg != "" {
-		c.output("Error: reload accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("reload")
-		return nil
+		return c.usageError("reload", "reload accepts no arguments", ExitGeneric)
 	}
 	if !c.confirm("Really restart the remote supervisord process y/N? ") {
 		return nil
@@ -351,10 +333,7 @@ func (c *Controller) doReload(arg string) error {
 
 func (c *Controller) doAvail(arg string) error {
 	if arg != "" {
-		c.output("Error: avail accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("avail")
-		return nil
+		return c.usageError("avail", "avail accepts no arguments", ExitGeneric)
 	}
 	v, err := c.call("supervisor.getAllConfigInfo")
 	if err != nil {
@@ -395,10 +374,7 @@ func (c *Controller) reloadConfig() (added, changed, removed []string, err error
 
 func (c *Controller) doReread(arg string) error {
 	if arg != "" {
-		c.output("Error: reread accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("reread")
-		return nil
+		return c.usageError("reread", "reread accepts no arguments", ExitGeneric)
 	}
 	added, changed, removed, err := c.reloadConfig()
 	if err != nil {
@@ -565,10 +541,7 @@ func (c *Controller) doClear(arg string) error {
 	}
 	names := strings.Fields(arg)
 	if len(names) == 0 {
-		c.output("Error: clear requires a process name")
-		c.exit = ExitGeneric
-		c.usageHelp("clear")
-		return nil
+		return c.usageError("clear", "clear requires a process name", ExitGeneric)
 	}
 	if contains(names, "all") {
 		v, err := c.call("supervisor.clearAllProcessLogs")
@@ -607,10 +580,7 @@ func (c *Controller) doOpen(arg string) error {
 
 func (c *Controller) doVersion(arg string) error {
 	if arg != "" {
-		c.output("Error: version accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("version")
-		return nil
+		return c.usageError("version", "version accepts no arguments", ExitGeneric)
 	}
 	if ok, err := c.upcheck(); !ok {
 		return err

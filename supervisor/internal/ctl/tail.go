@@ -19,16 +19,10 @@ func (c *Controller) doTail(arg string) error {
 	}
 	args := strings.Fields(arg)
 	if len(args) < 1 {
-		c.output("Error: too few arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("tail")
-		return nil
+		return c.usageError("tail", "too few arguments", ExitGeneric)
 	}
 	if len(args) > 3 {
-		c.output("Error: too many arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("tail")
-		return nil
+		return c.usageError("tail", "too many arguments", ExitGeneric)
 	}
 	modifier := ""
 	if strings.HasPrefix(args[0], "-") {
@@ -104,10 +98,7 @@ func (c *Controller) doMaintail(arg string) error {
 	bytes := defaultTailBytes
 	switch {
 	case len(args) > 1:
-		c.output("Error: too many arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("maintail")
-		return nil
+		return c.usageError("maintail", "too many arguments", ExitGeneric)
 	case len(args) == 1:
 		if !strings.HasPrefix(args[0], "-") {
 			c.output("Error: bad argument " + args[0])
