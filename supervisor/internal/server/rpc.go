@@ -593,47 +593,45 @@ func (r *RPC) clearLog(context.Context, []any) (any, error) {
 	return true, nil
 }
 
+// procLogArgs reads the (name, offset, length) arguments of the
+// read/tail process log calls and resolves the log file of stream.
+func (r *RPC) procLogArgs(args []any, stream string) (path string, off, n int64, err error) {
+	name, err := argString(args, 0)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	o, err := argInt(args, 1)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	l, err := argInt(args, 2)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	path, err = r.logPath(name, stream)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	return path, int64(o), int64(l), nil
+}
+
 func (r *RPC) readProcLog(stream string) method {
 	return func(_ context.Context, args []any) (any, error) {
-		name, err := argString(args, 0)
+		path, off, n, err := r.procLogArgs(args, stream)
 		if err != nil {
 			return nil, err
 		}
-		off, err := argInt(args, 1)
-		if err != nil {
-			return nil, err
-		}
-		n, err := argInt(args, 2)
-		if err != nil {
-			return nil, err
-		}
-		path, err := r.logPath(name, stream)
-		if err != nil {
-			return nil, err
-		}
-		return ReadFile(path, int64(off), int64(n))
+		return ReadFile(path, off, n)
 	}
 }
 
 func (r *RPC) tailProcLog(stream string) method {
 	return func(_ context.Context, args []any) (any, error) {
-		name, err := argString(args, 0)
+		path, off, n, err := r.procLogArgs(args, stream)
 		if err != nil {
 			return nil, err
 		}
-		off, err := argInt(args, 1)
-		if err != nil {
-			return nil, err
-		}
-		n, err := argInt(args, 2)
-		if err != nil {
-			return nil, err
-		}
-		path, err := r.logPath(name, stream)
-		if err != nil {
-			return nil, err
-		}
-		data, newOff, overflow := TailFile(path, int64(off), int64(n))
+		data, newOff, overflow := TailFile(path, off, n)
 		return []any{data, int(newOff), overflow}, nil
 	}
 }
