@@ -426,26 +426,26 @@ func resultOf(p *procs.Process, err error) result {
 	return res
 }
 
-func (r *RPC) startList(ctx context.Context, ps []*procs.Process, wait bool) []result {
+// resultsOf applies act to each process of ps whose state passes want, in
+// the order of ps, and collects one result per process acted on.
+func resultsOf(ps []*procs.Process, want func(procs.State) bool, act func(*procs.Process) error) []result {
 	out := []result{}
-	for _, p := range byPriority(ps, false) {
-		if st := p.State(); st.IsRunning() {
-			continue
+	for _, p := range ps {
+		if want(p.State()) {
+			out = append(out, resultOf(p, act(p)))
 		}
-		out = append(out, resultOf(p, p.Start(ctx, wait)))
 	}
 	return out
 }
 
+func (r *RPC) startList(ctx context.Context, ps []*procs.Process, wait bool) []result {
+	return resultsOf(byPriority(ps, false), func(st procs.State) bool { return !st.IsRunning() },
+		func(p *procs.Process) error { return p.Start(ctx, wait) })
+}
+
 func (r *RPC) stopList(ctx context.Context, ps []*procs.Process, wait bool) []result {
-	out := []result{}
-	for _, p := range byPriority(ps, true) {
-		if st := p.State(); !st.IsRunning() {
-			continue
-		}
-		out = append(out, resultOf(p, p.Stop(ctx, wait)))
-	}
-	return out
+	return resultsOf(byPriority(ps, true), procs.State.IsRunning,
+		func(p *procs.Process) error { return p.Stop(ctx, wait) })
 }
 
 func (r *RPC) startAll(ctx context.Context, args []any) (any, error) {
@@ -497,14 +497,8 @@ func signalArg(args []any, i int) (syscall.Signal, error) {
 }
 
 func (r *RPC) signalList(ps []*procs.Process, sig syscall.Signal) []result {
-	out := []result{}
-	for _, p := range ps {
-		if st := p.State(); !st.IsRunning() && st != procs.Stopping {
-			continue
-		}
-		out = append(out, resultOf(p, p.Signal(sig)))
-	}
-	return out
+	return resultsOf(ps, func(st procs.State) bool { return st.IsRunning() || st == procs.Stopping },
+		func(p *procs.Process) error { return p.Signal(sig) })
 }
 
 func (r *RPC) signalProcess(_ context.Context, args []any) (any, error) {
