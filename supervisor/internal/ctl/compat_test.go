@@ -690,12 +690,17 @@ func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
 	}
 	// maintail -f: both print the header, then the main log as it grows
 	// (each daemon writes its own log format; both name the last program
-	// started).
+	// started), the same bytes from both clients.
+	var mains []string
 	for _, bin := range []string{pyctl, bin} {
 		out, code := follow(t, bin, s, "sleeper", "-c", s.conf, "maintail", "-f")
 		if code != 0 || !strings.HasPrefix(out, "==> Press Ctrl-C to exit <==\n") || !strings.HasSuffix(out, "\n") {
 			t.Errorf("%s maintail -f: exit %d, output %q", bin, code, out)
 		}
+		mains = append(mains, out)
+	}
+	if mains[0] != mains[1] {
+		t.Errorf("maintail -f:\nPython:\n%q\nours:\n%q", mains[0], mains[1])
 	}
 	// Bytes written to the log while we stream arrive, and the stream stays
 	// open until SIGINT.
