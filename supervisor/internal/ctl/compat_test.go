@@ -352,9 +352,10 @@ func normalize(out string, sorted bool) string {
 // step is one command given to both clients.
 type step struct {
 	args   string
-	sorted bool // the server answers in completion order: compare sorted lines
-	same   bool // run both clients against the Python client's twin
-	own    bool // the answer names the daemon itself (its version): not compared across daemons
+	sorted bool   // the server answers in completion order: compare sorted lines
+	same   bool   // run both clients against the Python client's twin
+	own    bool   // the answer names the daemon itself (its version): not compared across daemons
+	expect string // Python's client's output must contain this
 	before func(t *testing.T, py, ours *server)
 }
 
@@ -489,14 +490,14 @@ func compatSteps() []step {
 		{args: "update all"},
 		{args: "reread"},
 		{args: "tail inc"},
-		{args: "reread", before: func(t *testing.T, py, ours *server) {
+		{args: "reread", expect: "inc: changed", before: func(t *testing.T, py, ours *server) {
 			py.writeConfD(t, "50-over.conf", overrideConf)
 			ours.writeConfD(t, "50-over.conf", overrideConf)
 		}},
 		{args: "avail"},
-		{args: "update inc"},
-		{args: "status inc"},
-		{args: "tail inc"},
+		{args: "update inc", expect: "inc: updated process group"},
+		{args: "status inc", expect: "RUNNING"},
+		{args: "tail inc", expect: "inc-override"},
 		{args: "update", before: func(t *testing.T, py, ours *server) {
 			py.writeConfD(t, "50-over.conf", "")
 			ours.writeConfD(t, "50-over.conf", "")
@@ -553,6 +554,9 @@ func compareClients(t *testing.T, pyctl, bin string, d daemon) []said {
 		pn, on := normalize(pyOut, st.sorted), normalize(ourOut, st.sorted)
 		if pn != on || pyCode != ourCode {
 			t.Errorf("step %d %q:\nPython (exit %d):\n%s\nours (exit %d):\n%s", i, st.args, pyCode, pn, ourCode, on)
+		}
+		if !strings.Contains(pn, st.expect) {
+			t.Errorf("step %d %q: Python's client said (exit %d):\n%s\nwhich lacks %q", i, st.args, pyCode, pn, st.expect)
 		}
 		seen[i] = said{pn, pyCode}
 	}
