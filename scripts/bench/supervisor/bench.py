@@ -78,25 +78,29 @@ def stop(p):
 
 
 def status_ms(ctl, conf):
+    """Median wall time of `ctl status`; every call must succeed (exit 0:
+    all RUNNING), so a client that fails fast is not timed as fast."""
     times = []
     for _ in range(ROUNDS * 2):
         t0 = time.monotonic()
-        subprocess.run([ctl, "-c", conf, "status"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = subprocess.run([ctl, "-c", conf, "status"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         times.append(time.monotonic() - t0)
+        if r.returncode != 0:
+            raise SystemExit("%s status exited %d:\n%s" % (ctl, r.returncode, r.stdout.decode(errors="replace")))
     return statistics.median(times) * 1000
 
 
 def pair(what, py, ours, unit, lower_is_better=True):
     if ours is None:
-        print("%-44s python %9.1f %-3s  ours: not built" % (what, py, unit))
+        print("%-46s python %9.1f %-3s  ours: not built" % (what, py, unit))
         return
     ratio = py / ours if lower_is_better else ours / py
-    print("%-44s python %9.1f %-3s  ours %9.1f %-3s  ratio %6.1fx" % (what, py, unit, ours, unit, ratio))
+    print("%-46s python %9.1f %-3s  ours %9.1f %-3s  ratio %6.1fx" % (what, py, unit, ours, unit, ratio))
 
 
 def main():
     ours = os.path.abspath(sys.argv[1])
-    our_ctl = sys.argv[2] if len(sys.argv) > 2 and os.access(sys.argv[2], os.X_OK) else None
+    our_ctl = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 and os.access(sys.argv[2], os.X_OK) else None
     python = [shutil.which("supervisord") or "/usr/bin/supervisord", "-n"]
     py_ctl = shutil.which("supervisorctl") or "/usr/bin/supervisorctl"
     results = {}

@@ -199,38 +199,65 @@ func faultCode(err error) int {
 	return 0
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// procStat is what the tests read of /proc/PID/stat.
+type procStat struct {
+	pid, ppid, pgrp int
+	state           string
+}
+
+// readStat parses /proc/PID/stat at path.
+func readStat(path string) (procStat, bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return false
+		return procStat{}, false
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+	if i < 0 || i+2 >= len(s) {
+		return procStat{}, false
+	}
+	f := strings.Fields(s[i+2:]) // state ppid pgrp ...
+	if len(f) < 3 {
+		return procStat{}, false
+	}
+	st := procStat{state: f[0]}
+	st.pid, _ = strconv.Atoi(strings.Fields(s)[0])
+	st.ppid, _ = strconv.Atoi(f[1])
+	st.pgrp, _ = strconv.Atoi(f[2])
+	return st, true
+}
+
+// pidsWhere lists the processes whose stat satisfies keep.
+func pidsWhere(keep func(procStat) bool) []int {
+	var out []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		if st, ok := readStat(p); ok && keep(st) {
+			out = append(out, st.pid)
+		}
+	}
+	return out
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	st, ok := readStat(fmt.Sprintf("/proc/%d/stat", pid))
+	return ok && st.state != "Z"
 }
 
 // zombieChildren lists zombie processes whose parent is ppid.
 func zombieChildren(ppid int) []int {
-	var out []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || i+2 >= len(s) {
-			continue
-		}
-		f := strings.Fields(s[i+2:])
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(ppid) {
-			pid, _ := strconv.Atoi(strings.Fields(s)[0])
-			out = append(out, pid)
-		}
-	}
-	return out
+	return pidsWhere(func(st procStat) bool { return st.state == "Z" && st.ppid == ppid })
+}
+
+// childrenOf lists the live children of pid (host view).
+func childrenOf(pid int) []int {
+	return pidsWhere(func(st procStat) bool { return st.state != "Z" && st.ppid == pid })
+}
+
+// pgMembers lists live processes in process group pgid.
+func pgMembers(pgid int) []int {
+	return pidsWhere(func(st procStat) bool { return st.state != "Z" && st.pgrp == pgid })
 }
 
 func readFile(t *testing.T, path string) string {

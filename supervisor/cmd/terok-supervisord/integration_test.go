@@ -255,25 +255,6 @@ startsecs = 0
 	}
 }
 
-// pgMembers lists live processes in process group pgid.
-func pgMembers(pgid int) []int {
-	var out []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
-			pid, _ := strconv.Atoi(strings.Fields(s)[0])
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 func TestBadConfigStartsNothing(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bad.conf")
@@ -330,23 +311,4 @@ startsecs = 0
 	case <-time.After(20 * time.Second):
 		t.Fatal("PID 1 did not exit after SIGTERM")
 	}
-}
-
-// childrenOf lists the live children of pid (host view).
-func childrenOf(pid int) []int {
-	var out []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) && f[0] != "Z" {
-			n, _ := strconv.Atoi(strings.Fields(s)[0])
-			out = append(out, n)
-		}
-	}
-	return out
 }

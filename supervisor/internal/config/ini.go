@@ -2,7 +2,9 @@ package config
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -50,33 +52,92 @@ func (d *document) read(path string) error {
 		return fmt.Errorf("%w: read %s: %v", ErrInvalid, path, err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	if err := d.parse(f, path); err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%w: %v", ErrInvalid, se)
+		}
+		return fmt.Errorf("%w: read %s: %v", ErrInvalid, path, err)
+	}
+	return nil
+}
+
+// SyntaxError is a line of an ini file that is neither a comment, a
+// [section] header, a key = value line nor a continuation.
+type SyntaxError struct {
+	File      string
+	Line      int
+	Text      string // the line as written
+	NoSection bool   // a key = value line before any [section] header
+	Problem   string // what is wrong with it
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Problem) }
+
+// ReadSections parses one ini file from r (named name in errors) and
+// returns its sections, each key's value by its lower-cased name. A
+// repeated section or key merges, the later value winning. Errors are a
+// *SyntaxError or the reader's.
+func ReadSections(r io.Reader, name string) (map[string]map[string]string, error) {
+	d := newDocument()
+	if err := d.parse(r, name); err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]string, len(d.sections))
+	for n, s := range d.sections {
+		keys := make(map[string]string, len(s.keys))
+		for k, v := range s.keys {
+			keys[k] = v.text
+		}
+		out[n] = keys
+	}
+	return out, nil
+}
+
+// parse reads one file into d with the rules of Python's RawConfigParser as
+// supervisor sets it up: ";" and "#" start a whole-line comment, and an
+// inline one after whitespace; "=" or ":" separate key and value; keys are
+// case-insensitive; a line indented deeper than its key line continues the
+// value, even after blank lines, which stay in the value (trailing ones do
+// not); a section header is "[" up to the last "]" of the line.
+func (d *document) parse(r io.Reader, path string) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	var cur *section
-	var last *value
+	var last *value // the value that indented lines continue
+	blanks := 0     // blank lines since last's latest line
+	indent := 0     // indentation of the latest header or key line
 	n := 0
 	for sc.Scan() {
 		n++
 		raw := strings.TrimRight(sc.Text(), "\r")
-		trimmed := strings.TrimSpace(raw)
-		// Whole-line comments and blank lines.
-		if trimmed == "" || trimmed[0] == ';' || trimmed[0] == '#' {
-			if trimmed == "" {
-				last = nil
+		full := strings.TrimSpace(raw)
+		if strings.HasPrefix(full, "#") || strings.HasPrefix(full, ";") {
+			continue
+		}
+		line := strings.TrimSpace(stripInline(raw))
+		if line == "" {
+			if full == "" {
+				blanks++
 			}
 			continue
 		}
-		// Continuation of the previous value.
-		if (raw[0] == ' ' || raw[0] == '\t') && last != nil {
-			last.text += "\n" + stripInline(trimmed)
+		lineIndent := len(raw) - len(strings.TrimLeft(raw, " \t"))
+		if last != nil && lineIndent > indent {
+			last.text += strings.Repeat("\n", blanks+1) + line
+			blanks = 0
 			continue
 		}
-		if trimmed[0] == '[' {
-			end := strings.IndexByte(trimmed, ']')
-			if end < 0 {
-				return fmt.Errorf("%w: %s:%d: section header %q has no closing ]", ErrInvalid, path, n, trimmed)
+		indent, blanks = lineIndent, 0
+		if line[0] == '[' {
+			end := strings.LastIndexByte(line, ']')
+			switch {
+			case end < 0:
+				return &SyntaxError{File: path, Line: n, Text: raw, Problem: fmt.Sprintf("section header %q has no closing ]", line)}
+			case end == 1:
+				return &SyntaxError{File: path, Line: n, Text: raw, Problem: fmt.Sprintf("section header %q has no name", line)}
 			}
-			name := strings.TrimSpace(trimmed[1:end])
+			name := line[1:end]
 			s, ok := d.sections[name]
 			if !ok {
 				s = &section{name: name, keys: map[string]*value{}, file: path, line: n}
@@ -87,25 +148,25 @@ func (d *document) read(path string) error {
 			continue
 		}
 		if cur == nil {
-			return fmt.Errorf("%w: %s:%d: %q appears before any [section] header", ErrInvalid, path, n, trimmed)
+			return &SyntaxError{File: path, Line: n, Text: raw, NoSection: true,
+				Problem: fmt.Sprintf("%q appears before any [section] header", line)}
 		}
-		i := strings.IndexAny(trimmed, "=:")
-		if i <= 0 {
-			return fmt.Errorf("%w: %s:%d: %q is not a key = value line", ErrInvalid, path, n, trimmed)
+		i := strings.IndexAny(line, "=:")
+		key := ""
+		if i > 0 {
+			key = strings.ToLower(strings.TrimSpace(line[:i]))
 		}
-		key := strings.ToLower(strings.TrimSpace(trimmed[:i]))
-		val := stripInline(strings.TrimSpace(trimmed[i+1:]))
-		v := &value{text: val, file: path, line: n}
+		if key == "" {
+			return &SyntaxError{File: path, Line: n, Text: raw, Problem: fmt.Sprintf("%q is not a key = value line", line)}
+		}
+		v := &value{text: strings.TrimSpace(line[i+1:]), file: path, line: n}
 		if _, seen := cur.keys[key]; !seen {
 			cur.order = append(cur.order, key)
 		}
 		cur.keys[key] = v
 		last = v
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: read %s: %v", ErrInvalid, path, err)
-	}
-	return nil
+	return sc.Err()
 }
 
 // stripInline removes a ; or # comment that follows whitespace, as Python's
@@ -113,7 +174,7 @@ func (d *document) read(path string) error {
 func stripInline(s string) string {
 	for i := 1; i < len(s); i++ {
 		if (s[i] == ';' || s[i] == '#') && (s[i-1] == ' ' || s[i-1] == '\t') {
-			return strings.TrimSpace(s[:i])
+			return s[:i]
 		}
 	}
 	return s

@@ -113,26 +113,9 @@ func (c *Controller) doStart(arg string) error {
 	}
 	names := strings.Fields(arg)
 	if len(names) == 0 {
-		c.output("Error: start requires a process name")
-		c.exit = ExitInvalidArgs
-		c.usageHelp("start")
-		return nil
+		return c.usageError("start", "start requires a process name", ExitInvalidArgs)
 	}
-	printAll := func(v any) error {
-		rs, err := results(v)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			line, err := startResult(r)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(r.Status, faultAlreadyStarted)
-		}
-		return nil
-	}
+	printAll := func(v any) error { return c.printResults(v, startResult, faultAlreadyStarted) }
 	if contains(names, "all") {
 		v, err := c.call("supervisor.startAllProcesses")
 		if err != nil {
@@ -158,21 +141,51 @@ func (c *Controller) doStart(arg string) error {
 			}
 			continue
 		}
-		if _, err := c.call("supervisor.startProcess", n); err != nil {
-			code, desc, ok := faultCode(err)
-			if !ok {
-				return err
-			}
-			line, err := startResult(result{Group: group, Name: proc, Status: code, Description: desc})
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(code, faultAlreadyStarted)
-			continue
+		if err := c.callOne(startResult, faultAlreadyStarted, group, proc, "supervisor.startProcess", n); err != nil {
+			return err
 		}
-		c.output(makeNamespec(group, proc) + ": started")
 	}
+	return nil
+}
+
+// printResults prints the answer v of a *All or *Group call one line per
+// process, as render gives it, and sets the exit status from each fault
+// code other than ignored.
+func (c *Controller) printResults(v any, render func(result) (string, error), ignored int) error {
+	rs, err := results(v)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		line, err := render(r)
+		if err != nil {
+			return err
+		}
+		c.output(line)
+		c.setExitFromFault(r.Status, ignored)
+	}
+	return nil
+}
+
+// callOne calls method with args for the process group:proc and prints
+// its one line as render gives it for the fault code (or success), setting
+// the exit status from a fault code other than ignored. An error that is
+// not a fault is returned.
+func (c *Controller) callOne(render func(result) (string, error), ignored int, group, proc, method string, args ...any) error {
+	r := result{Group: group, Name: proc, Status: faultSuccess}
+	if _, err := c.call(method, args...); err != nil {
+		code, desc, ok := faultCode(err)
+		if !ok {
+			return err
+		}
+		r.Status, r.Description = code, desc
+	}
+	line, err := render(r)
+	if err != nil {
+		return err
+	}
+	c.output(line)
+	c.setExitFromFault(r.Status, ignored)
 	return nil
 }
 
@@ -186,21 +199,8 @@ func (c *Controller) stopOrSignal(names []string, sig string) error {
 		allM, groupM, oneM = "supervisor.signalAllProcesses", "supervisor.signalProcessGroup", "supervisor.signalProcess"
 		extra = []any{sig}
 	}
-	printAll := func(v any) error {
-		rs, err := results(v)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			line, err := signalResult(r, success)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(r.Status, ignored)
-		}
-		return nil
-	}
+	render := func(r result) (string, error) { return signalResult(r, success) }
+	printAll := func(v any) error { return c.printResults(v, render, ignored) }
 	if contains(names, "all") {
 		v, err := c.call(allM, extra...)
 		if err != nil {
@@ -228,20 +228,9 @@ func (c *Controller) stopOrSignal(names []string, sig string) error {
 			}
 			continue
 		}
-		if _, err := c.call(oneM, append([]any{n}, extra...)...); err != nil {
-			code, desc, ok := faultCode(err)
-			if !ok {
-				return err
-			}
-			line, err := signalResult(result{Group: group, Name: proc, Status: code, Description: desc}, success)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(code, ignored)
-			continue
+		if err := c.callOne(render, ignored, group, proc, oneM, append([]any{n}, extra...)...); err != nil {
+			return err
 		}
-		c.output(makeNamespec(group, proc) + ": " + success)
 	}
 	return nil
 }
@@ -252,10 +241,7 @@ func (c *Controller) doStop(arg string) error {
 	}
 	names := strings.Fields(arg)
 	if len(names) == 0 {
-		c.output("Error: stop requires a process name")
-		c.exit = ExitGeneric
-		c.usageHelp("stop")
-		return nil
+		return c.usageError("stop", "stop requires a process name", ExitGeneric)
 	}
 	return c.stopOrSignal(names, "")
 }
@@ -266,10 +252,7 @@ func (c *Controller) doSignal(arg string) error {
 	}
 	args := strings.Fields(arg)
 	if len(args) < 2 {
-		c.output("Error: signal requires a signal name and a process name")
-		c.usageHelp("signal")
-		c.exit = ExitGeneric
-		return nil
+		return c.usageError("signal", "signal requires a signal name and a process name", ExitGeneric)
 	}
 	return c.stopOrSignal(args[1:], args[0])
 }
@@ -279,10 +262,7 @@ func (c *Controller) doRestart(arg string) error {
 		return err
 	}
 	if len(strings.Fields(arg)) == 0 {
-		c.output("Error: restart requires a process name")
-		c.exit = ExitGeneric
-		c.usageHelp("restart")
-		return nil
+		return c.usageError("restart", "restart requires a process name", ExitGeneric)
 	}
 	if err := c.doStop(arg); err != nil {
 		return err
@@ -303,10 +283,7 @@ func (c *Controller) confirm(question string) bool {
 
 func (c *Controller) doShutdown(arg string) error {
 	if arg != "" {
-		c.output("Error: shutdown accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("shutdown")
-		return nil
+		return c.usageError("shutdown", "shutdown accepts no arguments", ExitGeneric)
 	}
 	if !c.confirm("Really shut the remote supervisord process down y/N? ") {
 		return nil
@@ -337,10 +314,7 @@ func (c *Controller) doShutdown(arg string) error {
 
 func (c *Controller) doReload(arg string) error {
 	if arg != "" {
-		c.output("Error: reload accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("reload")
-		return nil
+		return c.usageError("reload", "reload accepts no arguments", ExitGeneric)
 	}
 	if !c.confirm("Really restart the remote supervisord process y/N? ") {
 		return nil
@@ -359,10 +333,7 @@ func (c *Controller) doReload(arg string) error {
 
 func (c *Controller) doAvail(arg string) error {
 	if arg != "" {
-		c.output("Error: avail accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("avail")
-		return nil
+		return c.usageError("avail", "avail accepts no arguments", ExitGeneric)
 	}
 	v, err := c.call("supervisor.getAllConfigInfo")
 	if err != nil {
@@ -403,10 +374,7 @@ func (c *Controller) reloadConfig() (added, changed, removed []string, err error
 
 func (c *Controller) doReread(arg string) error {
 	if arg != "" {
-		c.output("Error: reread accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("reread")
-		return nil
+		return c.usageError("reread", "reread accepts no arguments", ExitGeneric)
 	}
 	added, changed, removed, err := c.reloadConfig()
 	if err != nil {
@@ -573,49 +541,23 @@ func (c *Controller) doClear(arg string) error {
 	}
 	names := strings.Fields(arg)
 	if len(names) == 0 {
-		c.output("Error: clear requires a process name")
-		c.exit = ExitGeneric
-		c.usageHelp("clear")
-		return nil
+		return c.usageError("clear", "clear requires a process name", ExitGeneric)
 	}
 	if contains(names, "all") {
 		v, err := c.call("supervisor.clearAllProcessLogs")
 		if err != nil {
 			return err
 		}
-		rs, err := results(v)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			line, err := clearResult(r)
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(r.Status, noCodeGiven)
-		}
-		return nil
+		return c.printResults(v, clearResult, noCodeGiven)
 	}
 	for _, n := range names {
 		group, proc, isGroup := splitNamespec(n)
 		if isGroup {
 			proc = "None" // Python's client formats its missing name as None
 		}
-		if _, err := c.call("supervisor.clearProcessLogs", n); err != nil {
-			code, desc, ok := faultCode(err)
-			if !ok {
-				return err
-			}
-			line, err := clearResult(result{Group: group, Name: proc, Status: code, Description: desc})
-			if err != nil {
-				return err
-			}
-			c.output(line)
-			c.setExitFromFault(code, noCodeGiven)
-			continue
+		if err := c.callOne(clearResult, noCodeGiven, group, proc, "supervisor.clearProcessLogs", n); err != nil {
+			return err
 		}
-		c.output(makeNamespec(group, proc) + ": cleared")
 	}
 	return nil
 }
@@ -638,10 +580,7 @@ func (c *Controller) doOpen(arg string) error {
 
 func (c *Controller) doVersion(arg string) error {
 	if arg != "" {
-		c.output("Error: version accepts no arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("version")
-		return nil
+		return c.usageError("version", "version accepts no arguments", ExitGeneric)
 	}
 	if ok, err := c.upcheck(); !ok {
 		return err

@@ -21,11 +21,14 @@ import (
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 )
 
-// The compatibility tests run Debian's Python supervisord 4.2.5 twice, on
-// twin configs, and drive one twin with Python's supervisorctl and the
-// other with ours, step by step, comparing normalized output and exit
-// status. Read-only steps whose output depends on the server's own log
-// (maintail, tail -f) run both clients against the same twin.
+// The compatibility tests run a supervisord twice, on twin configs, and
+// drive one twin with Python's supervisorctl and the other with ours, step
+// by step, comparing normalized output and exit status. Read-only steps
+// whose output depends on the server's own log (maintail, tail -f) run both
+// clients against the same twin. The supervisord is Debian's Python
+// supervisord 4.2.5 or our terok-supervisord: together with the tests of
+// cmd/terok-supervisord (Python's client against our daemon) this closes the
+// matrix of both clients against both daemons.
 
 const compatConf = `[unix_http_server]
 file=%(here)s/s.sock
@@ -83,25 +86,41 @@ startsecs=0
 command=/nonexistent/tkctl-no-such-binary
 autostart=false
 startretries=0
+
+[include]
+files=conf.d/*.conf
 `
+
+// includedConf is conf.d/10-inc.conf; overrideConf, written later as
+// conf.d/50-over.conf, overrides one key of its [program:inc].
+const (
+	includedConf = `[program:inc]
+command=sh -c 'echo inc-$TKMX; exec sleep 1000'
+environment=TKMX=base
+startsecs=0
+stopwaitsecs=3
+`
+	overrideConf = `[program:inc]
+environment=TKMX=override
+`
+)
 
 var (
 	buildOnce sync.Once
-	ourBin    string
+	binDir    string
 	buildErr  error
 )
 
-// ourSupervisorctl builds cmd/supervisorctl once per test binary.
-func ourSupervisorctl(t *testing.T) string {
+// buildOurs builds cmd/supervisorctl and cmd/terok-supervisord once per
+// test binary and returns the directory holding both.
+func buildOurs(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tkctl-bin-")
-		if err != nil {
-			buildErr = err
+		binDir, buildErr = os.MkdirTemp("", "tkmx-bin-")
+		if buildErr != nil {
 			return
 		}
-		ourBin = filepath.Join(dir, "supervisorctl")
-		out, err := exec.Command("go", "build", "-o", ourBin, "../../cmd/supervisorctl").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "../../cmd/supervisorctl", "../../cmd/terok-supervisord").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -109,10 +128,34 @@ func ourSupervisorctl(t *testing.T) string {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return ourBin
+	return binDir
 }
 
-// server is one Python supervisord under test.
+// ourSupervisorctl is the path of our built supervisorctl.
+func ourSupervisorctl(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(buildOurs(t), "supervisorctl")
+}
+
+// daemon is how to run one kind of supervisord in the foreground.
+type daemon struct {
+	name string
+	argv []string // followed by -c FILE
+}
+
+// pythonDaemon is Debian's Python supervisord, in the foreground.
+func pythonDaemon(t *testing.T) daemon {
+	t.Helper()
+	return daemon{name: "python", argv: []string{testkit.RequireCommand(t, "supervisord"), "-n"}}
+}
+
+// terokDaemon is our terok-supervisord.
+func terokDaemon(t *testing.T) daemon {
+	t.Helper()
+	return daemon{name: "terok", argv: []string{filepath.Join(buildOurs(t), "terok-supervisord")}}
+}
+
+// server is one supervisord under test.
 type server struct {
 	dir  string
 	conf string
@@ -131,11 +174,14 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startServer runs Python's supervisord in the foreground on a fresh temp
-// dir and waits until every autostart program is RUNNING.
-func startServer(t *testing.T, supervisord string) *server {
+// autostarted is how many processes of compatConf start by themselves.
+const autostarted = 7
+
+// startServer runs d on a fresh temp dir and waits until every autostart
+// program is RUNNING.
+func startServer(t *testing.T, d daemon) *server {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tkctl-")
+	dir, err := os.MkdirTemp("", "tkmx-"+d.name+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +191,12 @@ func startServer(t *testing.T, supervisord string) *server {
 	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(supervisord, "-n", "-c", s.conf)
+	if err := os.Mkdir(filepath.Join(dir, "conf.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.writeConfD(t, "10-inc.conf", includedConf)
+	argv := append(append([]string{}, d.argv...), "-c", s.conf)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Dir = dir
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
@@ -167,11 +218,26 @@ func startServer(t *testing.T, supervisord string) *server {
 			}
 		}
 		if t.Failed() {
-			t.Logf("supervisord in %s said:\n%s", dir, out.String())
+			t.Logf("%s supervisord in %s said:\n%s", d.name, dir, out.String())
 		}
 	})
-	s.waitRunning(t, 6)
+	s.waitRunning(t, autostarted)
 	return s
+}
+
+// writeConfD writes (or, with empty text, removes) conf.d/name.
+func (s *server) writeConfD(t *testing.T, name, text string) {
+	t.Helper()
+	path := filepath.Join(s.dir, "conf.d", name)
+	if text == "" {
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitRunning waits (bounded) until want processes are RUNNING.
@@ -265,7 +331,7 @@ var normalizers = []struct {
 }{
 	{regexp.MustCompile(`pid \d+, uptime \d+:\d\d:\d\d`), "pid N, uptime U"},
 	{regexp.MustCompile(`(?m)^\d+$`), "N"},
-	{regexp.MustCompile(`/tmp/tkctl-[^/\s]+`), "DIR"},
+	{regexp.MustCompile(`/tmp/tkmx-[^/\s]+`), "DIR"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
 	{regexp.MustCompile(`: file: \S+ line: \d+`), ""},
 	{regexp.MustCompile(`For help, use \S+ -h`), "For help, use PROG -h"},
@@ -286,18 +352,52 @@ func normalize(out string, sorted bool) string {
 // step is one command given to both clients.
 type step struct {
 	args   string
-	sorted bool // the server answers in completion order: compare sorted lines
-	same   bool // run both clients against the Python client's twin
+	sorted bool   // the server answers in completion order: compare sorted lines
+	same   bool   // run both clients against the Python client's twin
+	own    bool   // the answer names the daemon itself (its version): not compared across daemons
+	expect string // Python's client's output must contain this
 	before func(t *testing.T, py, ours *server)
 }
 
-func TestCompatibilityWithPythonSupervisord(t *testing.T) {
+// TestCompatibility runs the steps on twin Python supervisords and on twin
+// terok-supervisords. On each pair, our client must answer as Python's;
+// and Python's client must get the same answers from both daemons.
+func TestCompatibility(t *testing.T) {
 	t.Parallel()
-	supervisord := testkit.RequireCommand(t, "supervisord")
 	pyctl := testkit.RequireCommand(t, "supervisorctl")
 	bin := ourSupervisorctl(t)
-	py, ours := startServer(t, supervisord), startServer(t, supervisord)
+	daemons := []daemon{pythonDaemon(t), terokDaemon(t)}
+	seen := make([][]said, len(daemons))
+	t.Run("clients", func(t *testing.T) {
+		for i, d := range daemons {
+			t.Run(d.name, func(t *testing.T) {
+				t.Parallel()
+				seen[i] = compareClients(t, pyctl, bin, d)
+			})
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("daemons", func(t *testing.T) {
+		for i, st := range compatSteps() {
+			py, ours := seen[0][i], seen[1][i]
+			if !st.same && !st.own && py != ours {
+				t.Errorf("step %d %q: Python's client on Python's supervisord (exit %d):\n%s\non terok-supervisord (exit %d):\n%s",
+					i, st.args, py.code, py.out, ours.code, ours.out)
+			}
+		}
+	})
+}
 
+// said is a client's normalized output and exit status for one step.
+type said struct {
+	out  string
+	code int
+}
+
+// compatSteps is the sequence of commands both clients are given.
+func compatSteps() []step {
 	editConf := func(t *testing.T, s *server) {
 		b, err := os.ReadFile(s.conf)
 		if err != nil {
@@ -310,14 +410,14 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	steps := []step{
+	return []step{
 		{args: "status"},
 		{args: "status sleeper"},
 		{args: "status grp:*"},
 		{args: "status nope grp:* nope:*"},
 		{args: "status off"},
 		{args: "status sleeper off"},
-		{args: "version"},
+		{args: "version", own: true},
 		{args: "version extra"},
 		{args: "pid"},
 		{args: "pid sleeper"},
@@ -345,6 +445,7 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 		{args: "restart sleeper"},
 		{args: "restart grp:*", sorted: true},
 		{args: "restart"},
+		{args: "restart all", sorted: true},
 		{args: "signal HUP sleeper"},
 		{args: "signal USR1 grp:*", sorted: true},
 		{args: "signal BOGUS sleeper"},
@@ -388,6 +489,21 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 		{args: "update sleeper"},
 		{args: "update all"},
 		{args: "reread"},
+		{args: "tail inc"},
+		{args: "reread", expect: "inc: changed", before: func(t *testing.T, py, ours *server) {
+			py.writeConfD(t, "50-over.conf", overrideConf)
+			ours.writeConfD(t, "50-over.conf", overrideConf)
+		}},
+		{args: "avail"},
+		{args: "update inc", expect: "inc: updated process group"},
+		{args: "status inc", expect: "RUNNING"},
+		{args: "tail inc", expect: "inc-override"},
+		{args: "update", before: func(t *testing.T, py, ours *server) {
+			py.writeConfD(t, "50-over.conf", "")
+			ours.writeConfD(t, "50-over.conf", "")
+		}},
+		{args: "tail inc"},
+		{args: "status"},
 		{args: "status sleeper added gone off"},
 		{args: "remove grp"},
 		{args: "stop grp:*", sorted: true},
@@ -406,6 +522,14 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 		{args: "shutdown extra"},
 		{args: "shutdown"},
 	}
+}
+
+// compareClients starts two twins of d, drives one with Python's client
+// pyctl and the other with ours, and returns what Python's client said.
+func compareClients(t *testing.T, pyctl, bin string, d daemon) []said {
+	py, ours := startServer(t, d), startServer(t, d)
+	steps := compatSteps()
+	seen := make([]said, len(steps))
 	for i, st := range steps {
 		if st.before != nil {
 			st.before(t, py, ours)
@@ -431,6 +555,10 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 		if pn != on || pyCode != ourCode {
 			t.Errorf("step %d %q:\nPython (exit %d):\n%s\nours (exit %d):\n%s", i, st.args, pyCode, pn, ourCode, on)
 		}
+		if !strings.Contains(pn, st.expect) {
+			t.Errorf("step %d %q: Python's client said (exit %d):\n%s\nwhich lacks %q", i, st.args, pyCode, pn, st.expect)
+		}
+		seen[i] = said{pn, pyCode}
 	}
 	py.waitExit(t)
 	ours.waitExit(t)
@@ -441,16 +569,31 @@ func TestCompatibilityWithPythonSupervisord(t *testing.T) {
 			t.Errorf("after shutdown %q: Python (exit %d) %q, ours (exit %d) %q", args, pyCode, pyOut, ourCode, ourOut)
 		}
 	}
+	return seen
 }
 
 // TestCompatibilityAuth compares both clients on the password-protected
 // inet listener.
 func TestCompatibilityAuth(t *testing.T) {
 	t.Parallel()
-	supervisord := testkit.RequireCommand(t, "supervisord")
+	onBothDaemons(t, compareAuth)
+}
+
+// onBothDaemons runs compare in parallel subtests, once with Python's
+// supervisord and once with ours, giving it Python's client and ours.
+func onBothDaemons(t *testing.T, compare func(t *testing.T, pyctl, bin string, d daemon)) {
 	pyctl := testkit.RequireCommand(t, "supervisorctl")
 	bin := ourSupervisorctl(t)
-	s := startServer(t, supervisord)
+	for _, d := range []daemon{pythonDaemon(t), terokDaemon(t)} {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			compare(t, pyctl, bin, d)
+		})
+	}
+}
+
+func compareAuth(t *testing.T, pyctl, bin string, d daemon) {
+	s := startServer(t, d)
 	url := fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	for _, args := range [][]string{
 		{"-s", url, "status"},
@@ -530,10 +673,11 @@ func (s *syncBuffer) String() string {
 // while streaming.
 func TestCompatibilityTailFollow(t *testing.T) {
 	t.Parallel()
-	supervisord := testkit.RequireCommand(t, "supervisord")
-	pyctl := testkit.RequireCommand(t, "supervisorctl")
-	bin := ourSupervisorctl(t)
-	s := startServer(t, supervisord)
+	onBothDaemons(t, compareFollow)
+}
+
+func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
+	s := startServer(t, d)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -548,12 +692,19 @@ func TestCompatibilityTailFollow(t *testing.T) {
 			t.Errorf("%v:\nPython (exit %d):\n%q\nours (exit %d):\n%q", tc.args, pyCode, pyOut, ourCode, ourOut)
 		}
 	}
-	// maintail -f: both print the header, then the main log as it grows.
+	// maintail -f: both print the header, then the main log as it grows
+	// (each daemon writes its own log format; both name the last program
+	// started), the same bytes from both clients.
+	var mains []string
 	for _, bin := range []string{pyctl, bin} {
-		out, code := follow(t, bin, s, "success: sleeper", "-c", s.conf, "maintail", "-f")
+		out, code := follow(t, bin, s, "sleeper", "-c", s.conf, "maintail", "-f")
 		if code != 0 || !strings.HasPrefix(out, "==> Press Ctrl-C to exit <==\n") || !strings.HasSuffix(out, "\n") {
 			t.Errorf("%s maintail -f: exit %d, output %q", bin, code, out)
 		}
+		mains = append(mains, out)
+	}
+	if mains[0] != mains[1] {
+		t.Errorf("maintail -f:\nPython:\n%q\nours:\n%q", mains[0], mains[1])
 	}
 	// Bytes written to the log while we stream arrive, and the stream stays
 	// open until SIGINT.
@@ -627,8 +778,8 @@ func TestCompatibilityTailFollow(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if ourBin != "" {
-		os.RemoveAll(filepath.Dir(ourBin))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }

@@ -1,12 +1,14 @@
 package ctl
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/terok-ai/terok-in-docker/supervisor/internal/config"
 )
 
 // ClientConfig is the [supervisorctl] section of a supervisord config, as
@@ -114,75 +116,21 @@ func normalizePath(p string) string {
 	return filepath.Clean(p)
 }
 
-// parseINI reads an ini file with the rules of Python's RawConfigParser as
-// supervisor configures it: keys are case-insensitive, "=" or ":" separate
-// key and value, ";" and "#" start full-line comments and, after
-// whitespace, inline comments; indented lines continue a value; a repeated
-// section or key merges, the later value winning.
+// parseINI reads an ini file with config's reader (the rules of Python's
+// RawConfigParser as supervisor sets it up) and words its syntax errors as
+// Python's client does.
 func parseINI(f *os.File, name string) (map[string]map[string]string, error) {
-	sections := map[string]map[string]string{}
-	var cur map[string]string
-	var lastKey string
-	lastIndent := -1
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		raw := sc.Text()
-		line := stripInlineComment(raw)
-		trimmed := strings.TrimSpace(line)
-		full := strings.TrimSpace(raw)
-		if strings.HasPrefix(full, "#") || strings.HasPrefix(full, ";") {
-			continue
-		}
-		indent := len(line) - len(strings.TrimLeft(line, " \t"))
-		if trimmed == "" {
-			// An empty line ends nothing in Python 3's parser, but an empty
-			// continuation adds nothing that survives the final strip.
-			continue
-		}
-		if cur != nil && lastKey != "" && indent > lastIndent {
-			cur[lastKey] = strings.TrimSpace(cur[lastKey] + "\n" + trimmed)
-			continue
-		}
-		if strings.HasPrefix(trimmed, "[") {
-			end := strings.LastIndex(trimmed, "]")
-			if end <= 1 {
-				return nil, fmt.Errorf("file contains parsing errors: %s line %d: %s", name, lineNo, raw)
-			}
-			sec := trimmed[1:end]
-			if sections[sec] == nil {
-				sections[sec] = map[string]string{}
-			}
-			cur, lastKey, lastIndent = sections[sec], "", -1
-			continue
-		}
-		if cur == nil {
-			return nil, fmt.Errorf("file contains no section headers: %s line %d: %s", name, lineNo, raw)
-		}
-		i := strings.IndexAny(trimmed, "=:")
-		if i <= 0 {
-			return nil, fmt.Errorf("file contains parsing errors: %s line %d: %s", name, lineNo, raw)
-		}
-		key := strings.ToLower(strings.TrimSpace(trimmed[:i]))
-		cur[key] = strings.TrimSpace(trimmed[i+1:])
-		lastKey, lastIndent = key, indent
-	}
-	if err := sc.Err(); err != nil {
+	sections, err := config.ReadSections(f, name)
+	var se *config.SyntaxError
+	switch {
+	case errors.As(err, &se) && se.NoSection:
+		return nil, fmt.Errorf("file contains no section headers: %s line %d: %s", name, se.Line, se.Text)
+	case errors.As(err, &se):
+		return nil, fmt.Errorf("file contains parsing errors: %s line %d: %s", name, se.Line, se.Text)
+	case err != nil:
 		return nil, fmt.Errorf("could not read config file %s: %v", name, err)
 	}
 	return sections, nil
-}
-
-// stripInlineComment cuts ";" or "#" comments that follow whitespace.
-func stripInlineComment(s string) string {
-	for i := 1; i < len(s); i++ {
-		if (s[i] == ';' || s[i] == '#') && (s[i-1] == ' ' || s[i-1] == '\t') {
-			return s[:i]
-		}
-	}
-	return s
 }
 
 // expand is Python's "s % names" for a dict: %(name)s substitutes, %%

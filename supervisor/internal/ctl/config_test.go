@@ -21,6 +21,7 @@ func TestReadClientConfig(t *testing.T) {
 	}{
 		{file: "full.conf", want: ClientConfig{ServerURL: "unix://" + run, Username: sp("alice"), Password: sp("p#w;d"),
 			Prompt: "terok\ncontinued", HistoryFile: filepath.Join(abs, "hist")}},
+		{file: "blankline.conf", want: ClientConfig{ServerURL: "http://localhost:9001", Prompt: "terok\n\ncontinued"}}, // as Python's
 		{file: "defaults.conf", want: ClientConfig{ServerURL: "http://localhost:9001", Prompt: "fromdefault"}},
 		{file: "percent.conf", want: ClientConfig{ServerURL: "http://127.0.0.1:9001", Password: sp("100%"), Prompt: "supervisor"}},
 		{file: "nosection.conf", wantErr: ".ini file does not include supervisorctl section"},

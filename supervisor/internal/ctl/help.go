@@ -52,3 +52,12 @@ func (c *Controller) help(topic string) {
 
 // usageHelp prints the help of cmd after a usage error.
 func (c *Controller) usageHelp(cmd string) { c.write(helpTopics[cmd]) }
+
+// usageError prints "Error: msg" and cmd's help, as Python's client does
+// for a command given the wrong arguments, and sets the exit status.
+func (c *Controller) usageError(cmd, msg string, exit int) error {
+	c.output("Error: " + msg)
+	c.exit = exit
+	c.usageHelp(cmd)
+	return nil
+}

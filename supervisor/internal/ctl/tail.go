@@ -19,16 +19,10 @@ func (c *Controller) doTail(arg string) error {
 	}
 	args := strings.Fields(arg)
 	if len(args) < 1 {
-		c.output("Error: too few arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("tail")
-		return nil
+		return c.usageError("tail", "too few arguments", ExitGeneric)
 	}
 	if len(args) > 3 {
-		c.output("Error: too many arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("tail")
-		return nil
+		return c.usageError("tail", "too many arguments", ExitGeneric)
 	}
 	modifier := ""
 	if strings.HasPrefix(args[0], "-") {
@@ -69,22 +63,30 @@ func (c *Controller) doTail(arg string) error {
 		method = "supervisor.readProcessStderrLog"
 	}
 	v, err := c.call(method, name, -bytes, 0)
-	if err != nil {
-		c.exit = ExitGeneric
-		code, _, ok := faultCode(err)
-		switch {
-		case ok && code == faultNoFile:
-			c.output(errorLine(name, "no log file"))
-		case ok && code == faultFailed:
-			c.output(errorLine(name, "unknown error reading log"))
-		case ok && code == faultBadName:
-			c.output(errorLine(name, "no such process name"))
-		default:
-			return err
-		}
+	return c.printLog(name, true, v, err)
+}
+
+// printLog prints the answer v of a log read, or for its error err the
+// line Python's client prints for name: "no log file", "unknown error
+// reading log" and, for a process log, "no such process name". Other
+// errors are returned.
+func (c *Controller) printLog(name string, process bool, v any, err error) error {
+	if err == nil {
+		c.output(pyStr(v))
 		return nil
 	}
-	c.output(pyStr(v))
+	c.exit = ExitGeneric
+	code, _, ok := faultCode(err)
+	switch {
+	case ok && code == faultNoFile:
+		c.output(errorLine(name, "no log file"))
+	case ok && code == faultFailed:
+		c.output(errorLine(name, "unknown error reading log"))
+	case ok && code == faultBadName && process:
+		c.output(errorLine(name, "no such process name"))
+	default:
+		return err
+	}
 	return nil
 }
 
@@ -96,10 +98,7 @@ func (c *Controller) doMaintail(arg string) error {
 	bytes := defaultTailBytes
 	switch {
 	case len(args) > 1:
-		c.output("Error: too many arguments")
-		c.exit = ExitGeneric
-		c.usageHelp("maintail")
-		return nil
+		return c.usageError("maintail", "too many arguments", ExitGeneric)
 	case len(args) == 1:
 		if !strings.HasPrefix(args[0], "-") {
 			c.output("Error: bad argument " + args[0])
@@ -119,21 +118,7 @@ func (c *Controller) doMaintail(arg string) error {
 		bytes = n
 	}
 	v, err := c.call("supervisor.readLog", -bytes, 0)
-	if err != nil {
-		c.exit = ExitGeneric
-		code, _, ok := faultCode(err)
-		switch {
-		case ok && code == faultNoFile:
-			c.output(errorLine("supervisord", "no log file"))
-		case ok && code == faultFailed:
-			c.output(errorLine("supervisord", "unknown error reading log"))
-		default:
-			return err
-		}
-		return nil
-	}
-	c.output(pyStr(v))
-	return nil
+	return c.printLog("supervisord", false, v, err)
 }
 
 // tailf follows path (/logtail/<name>/<channel> or /mainlogtail) until the

@@ -362,10 +362,22 @@ func (r *RPC) getAllConfigInfo(context.Context, []any) (any, error) {
 			})
 		}
 	}
+	// Python sorts by the process name alone (not group:name), keeping
+	// config order among equal names.
+	sort.SliceStable(out, func(i, j int) bool { return out[i]["name"].(string) < out[j]["name"].(string) })
 	return out, nil
 }
 
 func (r *RPC) startProcess(ctx context.Context, args []any) (any, error) {
+	return r.startOrStop(ctx, args, (*procs.Process).Start, r.startList)
+}
+
+// startOrStop is startProcess or stopProcess: args are a name and the
+// optional wait flag; a process gets one (true or a fault), group:* gets
+// list (an array of results).
+func (r *RPC) startOrStop(ctx context.Context, args []any,
+	one func(*procs.Process, context.Context, bool) error,
+	list func(context.Context, []*procs.Process, bool) []result) (any, error) {
 	name, err := argString(args, 0)
 	if err != nil {
 		return nil, err
@@ -376,12 +388,25 @@ func (r *RPC) startProcess(ctx context.Context, args []any) (any, error) {
 		return nil, toFault(err, name)
 	}
 	if p == nil {
-		return r.startList(ctx, g.procs, wait), nil
+		return list(ctx, g.procs, wait), nil
 	}
-	if err := p.Start(ctx, wait); err != nil {
+	if err := one(p, ctx, wait); err != nil {
 		return nil, toFault(err, name)
 	}
 	return true, nil
+}
+
+// groupProcs is the processes of the group named by args[0].
+func (r *RPC) groupProcs(args []any) ([]*procs.Process, error) {
+	name, err := argString(args, 0)
+	if err != nil {
+		return nil, err
+	}
+	g, _, err := r.s.lookup(name + ":*")
+	if err != nil {
+		return nil, toFault(err, name)
+	}
+	return g.procs, nil
 }
 
 // result is one entry of the *All/*Group answers.
@@ -401,26 +426,26 @@ func resultOf(p *procs.Process, err error) result {
 	return res
 }
 
-func (r *RPC) startList(ctx context.Context, ps []*procs.Process, wait bool) []result {
+// resultsOf applies act to each process of ps whose state passes want, in
+// the order of ps, and collects one result per process acted on.
+func resultsOf(ps []*procs.Process, want func(procs.State) bool, act func(*procs.Process) error) []result {
 	out := []result{}
-	for _, p := range byPriority(ps, false) {
-		if st := p.State(); st.IsRunning() {
-			continue
+	for _, p := range ps {
+		if want(p.State()) {
+			out = append(out, resultOf(p, act(p)))
 		}
-		out = append(out, resultOf(p, p.Start(ctx, wait)))
 	}
 	return out
 }
 
+func (r *RPC) startList(ctx context.Context, ps []*procs.Process, wait bool) []result {
+	return resultsOf(byPriority(ps, false), func(st procs.State) bool { return !st.IsRunning() },
+		func(p *procs.Process) error { return p.Start(ctx, wait) })
+}
+
 func (r *RPC) stopList(ctx context.Context, ps []*procs.Process, wait bool) []result {
-	out := []result{}
-	for _, p := range byPriority(ps, true) {
-		if st := p.State(); !st.IsRunning() {
-			continue
-		}
-		out = append(out, resultOf(p, p.Stop(ctx, wait)))
-	}
-	return out
+	return resultsOf(byPriority(ps, true), procs.State.IsRunning,
+		func(p *procs.Process) error { return p.Stop(ctx, wait) })
 }
 
 func (r *RPC) startAll(ctx context.Context, args []any) (any, error) {
@@ -428,34 +453,15 @@ func (r *RPC) startAll(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *RPC) startGroup(ctx context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
+	ps, err := r.groupProcs(args)
 	if err != nil {
 		return nil, err
 	}
-	g, _, err := r.s.lookup(name + ":*")
-	if err != nil {
-		return nil, toFault(err, name)
-	}
-	return r.startList(ctx, g.procs, argBool(args, 1, true)), nil
+	return r.startList(ctx, ps, argBool(args, 1, true)), nil
 }
 
 func (r *RPC) stopProcess(ctx context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
-	if err != nil {
-		return nil, err
-	}
-	wait := argBool(args, 1, true)
-	g, p, err := r.s.lookup(name)
-	if err != nil {
-		return nil, toFault(err, name)
-	}
-	if p == nil {
-		return r.stopList(ctx, g.procs, wait), nil
-	}
-	if err := p.Stop(ctx, wait); err != nil {
-		return nil, toFault(err, name)
-	}
-	return true, nil
+	return r.startOrStop(ctx, args, (*procs.Process).Stop, r.stopList)
 }
 
 func (r *RPC) stopAll(ctx context.Context, args []any) (any, error) {
@@ -463,15 +469,11 @@ func (r *RPC) stopAll(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *RPC) stopGroup(ctx context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
+	ps, err := r.groupProcs(args)
 	if err != nil {
 		return nil, err
 	}
-	g, _, err := r.s.lookup(name + ":*")
-	if err != nil {
-		return nil, toFault(err, name)
-	}
-	return r.stopList(ctx, g.procs, argBool(args, 1, true)), nil
+	return r.stopList(ctx, ps, argBool(args, 1, true)), nil
 }
 
 func signalArg(args []any, i int) (syscall.Signal, error) {
@@ -495,14 +497,8 @@ func signalArg(args []any, i int) (syscall.Signal, error) {
 }
 
 func (r *RPC) signalList(ps []*procs.Process, sig syscall.Signal) []result {
-	out := []result{}
-	for _, p := range ps {
-		if st := p.State(); !st.IsRunning() && st != procs.Stopping {
-			continue
-		}
-		out = append(out, resultOf(p, p.Signal(sig)))
-	}
-	return out
+	return resultsOf(ps, func(st procs.State) bool { return st.IsRunning() || st == procs.Stopping },
+		func(p *procs.Process) error { return p.Signal(sig) })
 }
 
 func (r *RPC) signalProcess(_ context.Context, args []any) (any, error) {
@@ -528,19 +524,18 @@ func (r *RPC) signalProcess(_ context.Context, args []any) (any, error) {
 }
 
 func (r *RPC) signalGroup(_ context.Context, args []any) (any, error) {
-	name, err := argString(args, 0)
-	if err != nil {
+	if _, err := argString(args, 0); err != nil {
 		return nil, err
 	}
 	sig, err := signalArg(args, 1)
 	if err != nil {
 		return nil, err
 	}
-	g, _, err := r.s.lookup(name + ":*")
+	ps, err := r.groupProcs(args)
 	if err != nil {
-		return nil, toFault(err, name)
+		return nil, err
 	}
-	return r.signalList(g.procs, sig), nil
+	return r.signalList(ps, sig), nil
 }
 
 func (r *RPC) signalAll(_ context.Context, args []any) (any, error) {
@@ -592,47 +587,45 @@ func (r *RPC) clearLog(context.Context, []any) (any, error) {
 	return true, nil
 }
 
+// procLogArgs reads the (name, offset, length) arguments of the
+// read/tail process log calls and resolves the log file of stream.
+func (r *RPC) procLogArgs(args []any, stream string) (path string, off, n int64, err error) {
+	name, err := argString(args, 0)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	o, err := argInt(args, 1)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	l, err := argInt(args, 2)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	path, err = r.logPath(name, stream)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	return path, int64(o), int64(l), nil
+}
+
 func (r *RPC) readProcLog(stream string) method {
 	return func(_ context.Context, args []any) (any, error) {
-		name, err := argString(args, 0)
+		path, off, n, err := r.procLogArgs(args, stream)
 		if err != nil {
 			return nil, err
 		}
-		off, err := argInt(args, 1)
-		if err != nil {
-			return nil, err
-		}
-		n, err := argInt(args, 2)
-		if err != nil {
-			return nil, err
-		}
-		path, err := r.logPath(name, stream)
-		if err != nil {
-			return nil, err
-		}
-		return ReadFile(path, int64(off), int64(n))
+		return ReadFile(path, off, n)
 	}
 }
 
 func (r *RPC) tailProcLog(stream string) method {
 	return func(_ context.Context, args []any) (any, error) {
-		name, err := argString(args, 0)
+		path, off, n, err := r.procLogArgs(args, stream)
 		if err != nil {
 			return nil, err
 		}
-		off, err := argInt(args, 1)
-		if err != nil {
-			return nil, err
-		}
-		n, err := argInt(args, 2)
-		if err != nil {
-			return nil, err
-		}
-		path, err := r.logPath(name, stream)
-		if err != nil {
-			return nil, err
-		}
-		data, newOff, overflow := TailFile(path, int64(off), int64(n))
+		data, newOff, overflow := TailFile(path, off, n)
 		return []any{data, int(newOff), overflow}, nil
 	}
 }
