@@ -668,6 +668,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// pyInterruptedConnect matches the line Python's supervisorctl prints when
+// Ctrl-C lands while its tail -f is connecting.
+var pyInterruptedConnect = regexp.MustCompile(`(?m)^\S+ Cannot connect, error: <class 'KeyboardInterrupt'> \(\)\n`)
+
 // TestCompatibilityTailFollow streams a program's log and the main log
 // with both clients until interrupted, and follows a new line written
 // while streaming.
@@ -688,6 +692,11 @@ func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
 		args := append([]string{"-c", s.conf}, tc.args...)
 		pyOut, pyCode := follow(t, pyctl, s, tc.want, args...)
 		ourOut, ourCode := follow(t, bin, s, tc.want, args...)
+		// Python's client, interrupted while it happens to be reconnecting,
+		// reports the KeyboardInterrupt as a connect error instead of the
+		// empty line it prints otherwise: a race inside Python's client,
+		// not a difference in what was streamed.
+		pyOut = pyInterruptedConnect.ReplaceAllString(pyOut, "\n")
 		if pyOut != ourOut || pyCode != ourCode {
 			t.Errorf("%v:\nPython (exit %d):\n%q\nours (exit %d):\n%q", tc.args, pyCode, pyOut, ourCode, ourOut)
 		}
