@@ -277,7 +277,27 @@ func (m *Manager) initMirror(ctx context.Context, dir string, meta *gateapi.Repo
 		return err
 	}
 	_, _ = m.fastForward(dir)
+	m.writeBitmap(ctx, dir)
 	return nil
+}
+
+// writeBitmap repacks a new mirror into one pack with a reachability
+// bitmap, as `git gc` would in a bare repository. go-git's fetch writes
+// none, and without one git upload-pack walks the whole history to count
+// the objects of every full clone: on a 100 MB repository 0.70 s instead of
+// 0.36 s per clone, against 0.8 s once for the repack (it reuses the
+// deltas). The mirror is still in its work directory, so nothing serves it
+// meanwhile. A failure costs only that speed: it is logged, not returned.
+func (m *Manager) writeBitmap(ctx context.Context, dir string) {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "git", "--git-dir", dir, "repack", "-a", "-d", "-q", "--write-bitmap-index")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		m.log.Warn().Err(err).Str("stderr", strings.TrimSpace(stderr.String())).Msg("repack new mirror with a bitmap; clones of it stay correct but count objects slower")
+		return
+	}
+	m.log.Debug().Dur("duration", time.Since(start)).Msg("repacked new mirror with a reachability bitmap")
 }
 
 func upstreamDefault(refs []*plumbing.Reference) string {

@@ -46,6 +46,11 @@ func TestMirrorSyncPromote(t *testing.T) {
 	if _, _, err := g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "mir", Upstream: "/elsewhere"}); unixhttp.StatusOf(err) != 409 {
 		t.Fatalf("other upstream: %v", err)
 	}
+	// The new mirror has a reachability bitmap, so upload-pack need not
+	// walk the history for every clone.
+	if bm, _ := filepath.Glob(filepath.Join(g.srvDir("mir"), "objects", "pack", "pack-*.bitmap")); len(bm) != 1 {
+		t.Fatalf("mirror: want one pack bitmap, have %v", bm)
+	}
 	tok := g.mint("mir", "t1")
 	clone := filepath.Join(tempDir(t), "c")
 	gr.run("", "clone", "-q", g.url(tok, "mir"), clone)
