@@ -586,6 +586,19 @@ func alive(rs []iprange.Range, now time.Time) []iprange.Range {
 }
 
 // find resolves an id or unique id prefix.
+// ownedLocked finds container id (m.mu held) and checks that who may
+// change it.
+func (m *Manager) ownedLocked(who Caller, id string) (*container, error) {
+	c, err := m.findLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if !who.may(c.st.OwnerUID) {
+		return nil, fmt.Errorf("container %s: %w", c.st.ID, ErrForbidden)
+	}
+	return c, nil
+}
+
 func (m *Manager) findLocked(id string) (*container, error) {
 	if c := m.containers[id]; c != nil {
 		return c, nil
@@ -630,12 +643,9 @@ func (m *Manager) Allow(ctx context.Context, who Caller, id, raw, forDur string)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.findLocked(id)
+	c, err := m.ownedLocked(who, id)
 	if err != nil {
 		return shieldapi.Status{}, err
-	}
-	if !who.may(c.st.OwnerUID) {
-		return shieldapi.Status{}, fmt.Errorf("container %s: %w", c.st.ID, ErrForbidden)
 	}
 	old := c.st
 	key := t.String()
@@ -661,12 +671,9 @@ func (m *Manager) Deny(ctx context.Context, who Caller, id, raw string) (shielda
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.findLocked(id)
+	c, err := m.ownedLocked(who, id)
 	if err != nil {
 		return shieldapi.Status{}, err
-	}
-	if !who.may(c.st.OwnerUID) {
-		return shieldapi.Status{}, fmt.Errorf("container %s: %w", c.st.ID, ErrForbidden)
 	}
 	old := c.st
 	key := t.String()
@@ -697,12 +704,9 @@ func (m *Manager) SetMode(ctx context.Context, who Caller, id string, mode shiel
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.findLocked(id)
+	c, err := m.ownedLocked(who, id)
 	if err != nil {
 		return shieldapi.Status{}, err
-	}
-	if !who.may(c.st.OwnerUID) {
-		return shieldapi.Status{}, fmt.Errorf("container %s: %w", c.st.ID, ErrForbidden)
 	}
 	if err := m.setModeLocked(ctx, c, mode); err != nil {
 		return shieldapi.Status{}, err
@@ -745,12 +749,9 @@ func (m *Manager) Panic(ctx context.Context, who Caller) (shieldapi.PanicResult,
 func (m *Manager) Disarm(who Caller, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.findLocked(id)
+	c, err := m.ownedLocked(who, id)
 	if err != nil {
 		return err
-	}
-	if !who.may(c.st.OwnerUID) {
-		return fmt.Errorf("container %s: %w", c.st.ID, ErrForbidden)
 	}
 	m.dropLocked(c)
 	if err := ruleset.Remove(c.nft); err != nil {
