@@ -35,8 +35,8 @@ type harness struct {
 	c      *shieldapi.Client
 }
 
-func newHarness(t *testing.T, resolver string) *harness {
-	dir, err := os.MkdirTemp("", "tkshield-")
+func newHarness(t *testing.T, resolver string, opts ...func(*config.Config)) *harness {
+	dir, err := os.MkdirTemp("", "tkshield2-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +50,9 @@ func newHarness(t *testing.T, resolver string) *harness {
 	cfg.Resolver = resolver
 	cfg.MinTTLSeconds = 1
 	cfg.GraceSeconds = 3
+	for _, o := range opts {
+		o(&cfg)
+	}
 	h := &harness{t: t, cfg: cfg, c: shieldapi.NewClient(cfg.Socket)}
 	h.start()
 	t.Cleanup(h.stop)

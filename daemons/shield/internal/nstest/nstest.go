@@ -21,11 +21,14 @@ import (
 const (
 	TaskAddr   = "198.51.100.2"
 	RouterAddr = "198.51.100.1" // the internet side of the veth
+	// IPv6 of the same link, from the documentation prefix 2001:db8::/32.
+	TaskAddr6   = "2001:db8:5::2"
+	RouterAddr6 = "2001:db8:5::1"
 )
 
 // Topo is a task namespace wired to an internet namespace. The internet
-// namespace owns 198.51.100.1 and every 203.0.113.x address the test asks
-// for; the task namespace routes everything to it.
+// namespace owns 198.51.100.1 and 2001:db8:5::1 and every extra address the
+// test asks for; the task namespace routes everything (IPv4 and IPv6) to it.
 type Topo struct {
 	Task, Inet string // namespace names
 	TaskPID    int    // a sleeping process inside Task, for /proc/PID/ns/net
@@ -49,20 +52,29 @@ func run(args ...string) error {
 	return nil
 }
 
-// New builds the topology; hosts are extra internet addresses (203.0.113.x)
-// put on the internet namespace's loopback.
+// New builds the topology; hosts are extra internet addresses (203.0.113.x,
+// or IPv6 from 2001:db8::/32) put on the internet namespace's loopback.
+// Duplicate address detection is off in both namespaces, so IPv6 addresses
+// are usable at once instead of after the DAD delay.
 func New(t testing.TB, hosts ...string) *Topo {
 	t.Helper()
 	Require(t)
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
-	tp := &Topo{Task: "tks-" + id + "-t", Inet: "tks-" + id + "-i", t: t}
+	tp := &Topo{Task: "tks2-" + id + "-t", Inet: "tks2-" + id + "-i", t: t}
 	t.Cleanup(tp.Close)
-	va, vb := "tksv"+id+"a", "tksv"+id+"b"
+	va, vb := "tks2v"+id+"a", "tks2v"+id+"b"
 	steps := [][]string{
 		{"ip", "netns", "add", tp.Task},
 		{"ip", "netns", "add", tp.Inet},
+	}
+	for _, ns := range []string{tp.Task, tp.Inet} {
+		// Before the veth exists, so it inherits "default".
+		steps = append(steps, []string{"ip", "netns", "exec", ns, "sysctl", "-qw",
+			"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"})
+	}
+	steps = append(steps, [][]string{
 		{"ip", "link", "add", va, "netns", tp.Task, "type", "veth", "peer", "name", vb, "netns", tp.Inet},
 		{"ip", "-n", tp.Task, "link", "set", "lo", "up"},
 		{"ip", "-n", tp.Inet, "link", "set", "lo", "up"},
@@ -70,10 +82,17 @@ func New(t testing.TB, hosts ...string) *Topo {
 		{"ip", "-n", tp.Inet, "addr", "add", RouterAddr + "/24", "dev", vb},
 		{"ip", "-n", tp.Task, "link", "set", va, "up"},
 		{"ip", "-n", tp.Inet, "link", "set", vb, "up"},
+		{"ip", "-n", tp.Task, "addr", "add", TaskAddr6 + "/64", "dev", va, "nodad"},
+		{"ip", "-n", tp.Inet, "addr", "add", RouterAddr6 + "/64", "dev", vb, "nodad"},
 		{"ip", "-n", tp.Task, "route", "add", "default", "via", RouterAddr},
-	}
+		{"ip", "-n", tp.Task, "-6", "route", "add", "default", "via", RouterAddr6},
+	}...)
 	for _, h := range hosts {
-		steps = append(steps, []string{"ip", "-n", tp.Inet, "addr", "add", h + "/32", "dev", "lo"})
+		bits := "/32"
+		if strings.Contains(h, ":") {
+			bits = "/128"
+		}
+		steps = append(steps, []string{"ip", "-n", tp.Inet, "addr", "add", h + bits, "dev", "lo"})
 	}
 	for _, s := range steps {
 		if err := run(s...); err != nil {
