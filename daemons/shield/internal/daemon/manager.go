@@ -191,25 +191,39 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, exists := m.containers[req.ID]; exists {
-		// Re-arm keeps the live changes.
-		st.Allowed, st.Denied = old.st.Allowed, old.st.Denied
-		m.dropLocked(old)
-		old.release()
-	} else if prev, err := os.ReadFile(m.statePath(req.ID)); err == nil {
-		var ps State
-		if jsonUnmarshal(prev, &ps) == nil {
-			st.Allowed, st.Denied = ps.Allowed, ps.Denied
-		}
+	old, exists := m.containers[req.ID]
+	if exists && !who.may(old.st.OwnerUID) {
+		// Re-arming under another owner's id would drop that container
+		// from the shield (its table left unmanaged) and hand it over.
+		return shieldapi.Status{}, fmt.Errorf("container %s: armed for uid %d, caller uid %d: %w", req.ID, old.st.OwnerUID, who.UID, ErrForbidden)
 	}
 	nft, err := ruleset.Open(ns.Fd())
 	if err != nil {
 		return shieldapi.Status{}, err
 	}
+	if exists {
+		// Re-arm keeps the live changes. Its audit watcher stops first:
+		// one NFLOG group binds once per namespace.
+		st.Allowed, st.Denied = old.st.Allowed, old.st.Denied
+		m.dropLocked(old)
+	} else if prev, err := os.ReadFile(m.statePath(req.ID)); err == nil {
+		var ps State
+		// Live changes left by a previous run carry over only to the same owner.
+		if jsonUnmarshal(prev, &ps) == nil && ps.OwnerUID == owner {
+			st.Allowed, st.Denied = ps.Allowed, ps.Denied
+		}
+	}
 	c := &container{st: st, ns: ns, nft: nft, profiles: profs}
 	if err := m.loadLocked(ctx, c, "armed"); err != nil {
 		_ = ruleset.CloseConn(nft)
+		if exists {
+			// A failed re-arm leaves the old one in force.
+			m.startWatch(old)
+		}
 		return shieldapi.Status{}, err
+	}
+	if exists {
+		old.release()
 	}
 	c.armTime = time.Since(start)
 	m.containers[req.ID] = c
