@@ -78,10 +78,10 @@ func startTree(t *testing.T) *tree {
 		adminToken: "e2e-admin-" + hex.EncodeToString(tokenBytes),
 		out:        &bytes.Buffer{}, exited: make(chan error, 1)}
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "run.sh"))
-	cmd.Env = append(os.Environ(), "TEROK_DEV_DIR="+dev, "TEROK_USER="+e2eUser,
-		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken,
-		"TEROK_RUN_DIR=", "TEROK_STATE_DIR=", "TEROK_CONFIG_DIR=", "TEROK_LOG_DIR=", "TEROK_HOOKS_DIR=")
-	cmd.Env = dropEmpty(cmd.Env)
+	// Inherited TEROK_* settings must not leak in: the run script derives
+	// every directory from TEROK_DEV_DIR.
+	cmd.Env = append(withoutTerok(os.Environ()), "TEROK_DEV_DIR="+dev, "TEROK_USER="+e2eUser,
+		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken)
 	cmd.Stdout, cmd.Stderr = tr.out, tr.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -93,11 +93,11 @@ func startTree(t *testing.T) *tree {
 	return tr
 }
 
-// dropEmpty removes VAR= entries so the run script applies its defaults.
-func dropEmpty(env []string) []string {
+// withoutTerok drops every TEROK_* variable from env.
+func withoutTerok(env []string) []string {
 	var out []string
 	for _, kv := range env {
-		if !strings.HasSuffix(kv, "=") {
+		if !strings.HasPrefix(kv, "TEROK_") {
 			out = append(out, kv)
 		}
 	}
