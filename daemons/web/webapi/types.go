@@ -114,6 +114,10 @@ type Task struct {
 	Started   *time.Time `json:"started,omitempty"`
 	Ended     *time.Time `json:"ended,omitempty"`
 	WebPort   int        `json:"web_port,omitempty"` // host port of a web-mode task
+	// Branches lists the branches the task pushed to the gate.
+	Branches []string `json:"branches,omitempty"`
+	// LogOffset is where the current run's output starts in the log file.
+	LogOffset int64 `json:"log_offset,omitempty"`
 }
 
 // RunRequest starts a task (POST /api/v1/tasks).
