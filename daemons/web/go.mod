@@ -20,6 +20,7 @@ require (
 	github.com/terok-ai/terok-in-docker/daemons/shield v0.0.0
 	github.com/terok-ai/terok-in-docker/supervisor v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/sync v0.25.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 

@@ -49,12 +49,15 @@ type Deps struct {
 	Origins []string
 	// Probe reports the daemons terok-web depends on, for health.
 	Probe health.Probe
+	// LoginURL is the browser login URL with the token ("" without TCP).
+	LoginURL string
 }
 
 // API is the HTTP handler.
 type API struct {
 	d   Deps
 	mux *http.ServeMux
+	h   http.Handler
 }
 
 // New builds the handler.
@@ -102,52 +105,16 @@ func New(d Deps) *API {
 	m.HandleFunc("GET "+Prefix+"/daemons/{name}/log", a.daemonLog)
 
 	m.HandleFunc("GET "+Prefix+"/events", a.events)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, http.StatusNotFound, fmt.Errorf("no route %s %s (docs/api.md lists the routes)", r.Method, r.URL.Path))
-	})
+	m.HandleFunc("GET "+Prefix+"/web/url", a.webURL)
+	a.h = unixhttp.JSONErrors(m)
 	return a
 }
 
-// ServeHTTP implements http.Handler; unknown methods on known routes get
-// a JSON 405.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mux.ServeHTTP(&jsonStatus{ResponseWriter: w, r: r}, r)
-}
-
-// jsonStatus turns the mux's plain-text 405 into a JSON error.
-type jsonStatus struct {
-	http.ResponseWriter
-	r       *http.Request
-	swallow bool
-}
-
-func (j *jsonStatus) WriteHeader(code int) {
-	if code == http.StatusMethodNotAllowed && j.Header().Get("Content-Type") == "text/plain; charset=utf-8" {
-		j.swallow = true
-		writeErr(j.ResponseWriter, code, fmt.Errorf("method %s is not allowed on %s (allowed: %s)", j.r.Method, j.r.URL.Path, j.Header().Get("Allow")))
-		return
-	}
-	j.ResponseWriter.WriteHeader(code)
-}
-
-func (j *jsonStatus) Write(b []byte) (int, error) {
-	if j.swallow {
-		return len(b), nil
-	}
-	return j.ResponseWriter.Write(b)
-}
-
-func (j *jsonStatus) Flush() {
-	if f, ok := j.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController and the WebSocket reach the writer.
-func (j *jsonStatus) Unwrap() http.ResponseWriter { return j.ResponseWriter }
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
 
 func writeErr(w http.ResponseWriter, status int, err error) {
-	unixhttp.WriteJSON(w, status, webapi.Error{Error: err.Error(), Detail: strings.ToLower(http.StatusText(status))})
+	unixhttp.WriteErrorDetail(w, status, err.Error(), strings.ToLower(http.StatusText(status)))
 }
 
 // fail maps err to its status and writes it.
@@ -174,8 +141,7 @@ func statusOf(err error) int {
 	if errors.Is(err, podmanapi.ErrNotFound) {
 		return http.StatusNotFound
 	}
-	var ne interface{ Timeout() bool }
-	if errors.As(err, &ne) || strings.Contains(err.Error(), "is the daemon running") {
+	if errors.Is(err, unixhttp.ErrUnavailable) {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -809,4 +775,14 @@ func (a *API) daemonLog(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, s)
+}
+
+// webURL answers the login URL (the caller has the token already: the
+// socket is trusted, TCP needed the token).
+func (a *API) webURL(w http.ResponseWriter, r *http.Request) {
+	if a.d.LoginURL == "" {
+		fail(w, fmt.Errorf("%w: terok-web has no TCP listener (TEROK_WEB_LISTEN is off)", runner.ErrConflict))
+		return
+	}
+	ok(w, map[string]string{"url": a.d.LoginURL})
 }

@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fsutil"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -301,7 +301,7 @@ func (s *Store) Save(p webapi.Project) (webapi.ProjectInfo, error) {
 	if err := os.MkdirAll(s.Dir(p.Name), 0o755); err != nil {
 		return webapi.ProjectInfo{}, fmt.Errorf("create %s: %w", s.Dir(p.Name), err)
 	}
-	if err := fsutil.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(file, buf.Bytes(), 0o644); err != nil {
 		return webapi.ProjectInfo{}, fmt.Errorf("write %s: %w", file, err)
 	}
 	return webapi.ProjectInfo{Project: p, File: file, Warnings: Warnings(file, p)}, nil

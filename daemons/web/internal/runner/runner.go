@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
@@ -57,12 +58,12 @@ type Runner struct {
 
 	ctx context.Context // ends when terok-web shuts down
 
-	mu       sync.Mutex
-	active   map[string]*active // running monitors by task id
-	net      string             // detected rootless network command
-	project  map[string]*sync.Mutex
-	wg       sync.WaitGroup
-	orphans  []string
+	mu      sync.Mutex
+	active  map[string]*active // running monitors by task id
+	net     string             // detected rootless network command
+	project map[string]*sync.Mutex
+	wg      sync.WaitGroup
+	orphans []string
 }
 
 type active struct {
@@ -101,7 +102,7 @@ func volumeName(t webapi.Task) string    { return "terok-ws-" + t.Project + "-" 
 // daemonErr names the daemon that failed a call.
 func daemonErr(daemon, what string, err error) error {
 	var ne *net.OpError
-	if errors.As(err, &ne) || strings.Contains(err.Error(), "is the daemon running") || strings.Contains(err.Error(), "is podman-service running") {
+	if errors.Is(err, unixhttp.ErrUnavailable) || errors.As(err, &ne) || strings.Contains(err.Error(), "is podman-service running") {
 		return fmt.Errorf("%w: %s: %s does not answer (terok daemons status shows why): %v", ErrUnavailable, what, daemon, err)
 	}
 	return fmt.Errorf("%s: %s: %w", what, daemon, err)
@@ -385,16 +386,16 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 		}
 	}
 	spec := podmanapi.CreateSpec{
-		Name:        t.Name,
-		Image:       t.Image,
-		Entrypoint:  []string{EntryPath},
-		Env:         env,
-		WorkDir:     "/workspace",
-		Labels:      map[string]string{LabelTask: t.ID, LabelProject: t.Project, LabelMode: t.Mode},
-		Annotations: ann,
-		Mounts:      []podmanapi.Mount{{Destination: EntryPath, Type: "bind", Source: r.cfg.Entry, Options: []string{"ro", "rbind"}}},
-		Volumes:     []podmanapi.Volume{{Name: t.Volume, Dest: "/workspace"}},
-		NetNS:       netns,
+		Name:           t.Name,
+		Image:          t.Image,
+		Entrypoint:     []string{EntryPath},
+		Env:            env,
+		WorkDir:        "/workspace",
+		Labels:         map[string]string{LabelTask: t.ID, LabelProject: t.Project, LabelMode: t.Mode},
+		Annotations:    ann,
+		Mounts:         []podmanapi.Mount{{Destination: EntryPath, Type: "bind", Source: r.cfg.Entry, Options: []string{"ro", "rbind"}}},
+		Volumes:        []podmanapi.Volume{{Name: t.Volume, Dest: "/workspace"}},
+		NetNS:          netns,
 		NetworkOptions: netopts,
 	}
 	if res := limits(p.Limits); res != nil {

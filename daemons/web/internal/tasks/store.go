@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fsutil"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -35,9 +35,9 @@ func ValidID(id string) error {
 }
 
 type rec struct {
-	mu   sync.Mutex // guards the timeline file and seq
-	t    webapi.Task
-	seq  int
+	mu  sync.Mutex // guards the timeline file and seq
+	t   webapi.Task
+	seq int
 }
 
 // Store holds every task record in memory and on disk.
@@ -141,7 +141,7 @@ func newID() string {
 }
 
 func (s *Store) write(t webapi.Task) error {
-	return fsutil.WriteJSON(filepath.Join(s.Dir(t), "task.json"), t, 0o600)
+	return atomicfile.WriteJSON(filepath.Join(s.Dir(t), "task.json"), t, 0o600)
 }
 
 // Get returns a task by id.
