@@ -35,8 +35,8 @@ func redact(s string) string {
 	if err != nil || u.User == nil {
 		return s
 	}
-	u.User = url.User("***")
-	return u.String()
+	u.User = nil
+	return strings.Replace(u.String(), "://", "://***@", 1)
 }
 
 func git(args ...string) error {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -709,13 +708,31 @@ func (a *API) importImage(w http.ResponseWriter, r *http.Request) {
 		fail(w, fmt.Errorf("%w: ?name=%q: give the image name, e.g. localhost/mine:latest", errBadRequest, name))
 		return
 	}
-	br := bufio.NewReaderSize(r.Body, 64<<10)
-	head, _ := br.Peek(64 << 10)
-	if err := podmanapi.CheckRootfs(strings.NewReader(string(head))); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+	// Spool the upload so it can be checked before Podman sees it.
+	f, err := os.CreateTemp("", "terok-import-*.tar")
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := io.Copy(f, r.Body); err != nil {
+		fail(w, fmt.Errorf("%w: read the tarball: %v", errBadRequest, err))
+		return
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := podmanapi.CheckRootfs(f); err != nil {
 		fail(w, fmt.Errorf("%w: %v", errBadRequest, err))
 		return
 	}
-	id, err := a.d.Images.ImportImage(r.Context(), name, br)
+	if _, err := f.Seek(0, 0); err != nil {
+		fail(w, err)
+		return
+	}
+	id, err := a.d.Images.ImportImage(r.Context(), name, f)
 	if err != nil {
 		fail(w, unavailable("podman", err))
 		return

@@ -211,7 +211,20 @@ func (r *Runner) finish(t webapi.Task, code int, werr error) {
 // followShield copies the shield's events for the task's container into
 // its timeline until ctx ends.
 func (r *Runner) followShield(ctx context.Context, t webapi.Task) {
+	// The audit stream starts with the container's past events: a
+	// resumed monitor skips those the timeline holds already.
+	var since time.Time
+	if es, err := r.store.Timeline(t.ID); err == nil {
+		for _, e := range es {
+			if e.Kind == webapi.EntryShield && e.Time.After(since) {
+				since = e.Time
+			}
+		}
+	}
 	err := r.shield.Audit(ctx, t.Container, true, func(ev shieldapi.Event) error {
+		if !since.IsZero() && !ev.Time.After(since) {
+			return nil
+		}
 		target := ev.Target
 		if target == "" && ev.Dest != "" {
 			target = ev.Dest
