@@ -298,6 +298,33 @@ func TestTasks(t *testing.T) {
 		}
 	})
 
+	t.Run("gate url and promote", func(t *testing.T) {
+		u := strings.TrimSpace(tr.mustTerok(t, "gate", "url", "demo"))
+		if u != "http://"+tr.gateAddr+"/demo.git" {
+			t.Fatalf("gate url %q, want http://%s/demo.git", u, tr.gateAddr)
+		}
+		out := tr.mustTerok(t, "gate", "promote", "demo", "agent/"+id)
+		if !strings.Contains(out, "promoted agent/"+id) {
+			t.Fatalf("promote: %s", out)
+		}
+		if got := git(t, tr.dev, "--git-dir", up, "branch", "--list", "agent/"+id); !strings.Contains(got, "agent/"+id) {
+			t.Fatalf("the upstream lacks the promoted branch")
+		}
+	})
+
+	t.Run("daemons and health", func(t *testing.T) {
+		out := tr.mustTerok(t, "daemons", "status")
+		for _, p := range []string{"terok-gate", "terok-shield", "podman-service", "terok-web"} {
+			if !strings.Contains(out, p) || !strings.Contains(out, "RUNNING") {
+				t.Fatalf("daemons status lacks %s RUNNING:\n%s", p, out)
+			}
+		}
+		if out := tr.mustTerok(t, "daemons", "logs", "terok-gate"); !strings.Contains(out, "git smart HTTP") {
+			t.Fatalf("daemons logs terok-gate:\n%s", out)
+		}
+		tr.mustTerok(t, "health")
+	})
+
 	t.Run("shield refuses then allows live", func(t *testing.T) { testShieldLive(t, tr) })
 	t.Run("tcp api needs the token", func(t *testing.T) { testTCPAuth(t, tr) })
 	t.Run("stop and rm", func(t *testing.T) { testStopRemove(t, tr) })

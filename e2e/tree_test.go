@@ -27,9 +27,9 @@ import (
 // running as the e2e user.
 type tree struct {
 	root, dev, run, gateAddr, adminToken, webAddr string
-	cmd                                  *exec.Cmd
-	out                                  *bytes.Buffer
-	exited                               chan error
+	cmd                                           *exec.Cmd
+	out                                           *bytes.Buffer
+	exited                                        chan error
 }
 
 const e2eUser = "tke2e"

@@ -65,6 +65,12 @@ user = $user
 
 [program:terok-web]
 user = $user
+
+; terok-web (as $user) shows and controls the programs (terok daemons):
+; the supervisor's socket is open to $user's group.
+[unix_http_server]
+chown = root:$group
+chmod = 0770
 CONF
   shield_note="terok-shield runs as root; the others as $user"
 else

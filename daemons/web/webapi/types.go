@@ -136,10 +136,10 @@ type FollowupRequest struct {
 
 // Timeline entry kinds.
 const (
-	EntryState  = "state"  // a state change: State, ExitCode, Detail
-	EntryPush   = "push"   // the gate received a push from the task's token
-	EntryShield = "shield" // a shield event: blocked, allow, deny, mode
-	EntryNote   = "note"   // anything else worth keeping (reconcile, token)
+	EntryState   = "state"  // a state change: State, ExitCode, Detail
+	EntryPush    = "push"   // the gate received a push from the task's token
+	EntryShield  = "shield" // a shield event: blocked, allow, deny, mode
+	EntryNote    = "note"   // anything else worth keeping (reconcile, token)
 	EntryPromote = "promote"
 )
 

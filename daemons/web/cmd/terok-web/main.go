@@ -24,8 +24,8 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"

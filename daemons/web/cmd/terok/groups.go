@@ -129,7 +129,9 @@ func shieldCommand() *cli.Command {
 		Usage: "a running task's egress firewall",
 		Subcommands: []*cli.Command{
 			{Name: "status", Usage: "mode, allowed and denied destinations", ArgsUsage: "ID", Flags: []cli.Flag{jsonFlag},
-				Action: status(func(c *cli.Context, cl *webapi.Client) (shieldapi.Status, error) { return cl.ShieldStatus(ctx(c), c.Args().First()) })},
+				Action: status(func(c *cli.Context, cl *webapi.Client) (shieldapi.Status, error) {
+					return cl.ShieldStatus(ctx(c), c.Args().First())
+				})},
 			{Name: "allow", Usage: "let the task reach TARGET (domain, IP, CIDR), live", ArgsUsage: "ID TARGET",
 				Flags: []cli.Flag{&cli.DurationFlag{Name: "for", Usage: "only for this long, e.g. 10m"}, jsonFlag},
 				Action: status(func(c *cli.Context, cl *webapi.Client) (shieldapi.Status, error) {

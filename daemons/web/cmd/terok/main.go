@@ -73,10 +73,6 @@ func client(c *cli.Context) *webapi.Client {
 // ctx is the command's context.
 func ctx(c *cli.Context) context.Context { return c.Context }
 
-func timeout(c *cli.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.Context, d)
-}
-
 func wantJSON(c *cli.Context) bool {
 	for _, l := range c.Lineage() {
 		if l.Bool("json") {
