@@ -199,8 +199,14 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 			msg = "API and UI on TCP with a new access token in " + auth.TokenFile(cfg.StateDir)
 		}
 		log.Info().Str("listen", cfg.Listen).Msg(msg)
+		web, err := browserUI(cfg, log, token, h) // the UI at /, the API behind token or cookie
+		if err != nil {
+			tl.Close()
+			ln.Close()
+			return err
+		}
 		g.Go(func() error {
-			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(auth.New(token).Require(h), log), tl, 5*time.Second)
+			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(web, log), tl, 5*time.Second)
 		})
 	}
 	// Reconcile once Podman and the gate answer (they may still start).

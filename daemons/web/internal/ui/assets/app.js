@@ -1,0 +1,918 @@
+// terok-web's pages: every page is filled here from the public REST API
+// (/api/v1/...) and the events WebSocket, with the session cookie and the
+// CSRF header on mutations. No framework; DOM built with el() (never
+// innerHTML with data), so names and log lines cannot inject markup.
+'use strict';
+
+const C = JSON.parse(document.getElementById('terok-config').textContent);
+const API = C.base + '/api/v1';
+
+// ---- small helpers
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const k of kids.flat()) {
+    if (k === undefined || k === null || k === false) continue;
+    e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return e;
+}
+const $ = (s, root) => (root || document).querySelector(s);
+const app = () => document.getElementById('app');
+const link = (path, text, attrs) => el('a', Object.assign({href: C.base + path}, attrs || {}), text);
+const short = (h) => (h || '').slice(0, 8);
+
+class APIError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || ('HTTP ' + status));
+    this.status = status;
+    this.detail = body && body.detail;
+  }
+}
+
+async function api(method, path, body) {
+  const opt = {method, credentials: 'same-origin', headers: {}};
+  if (method !== 'GET') opt.headers['X-Terok-CSRF'] = C.csrf;
+  if (body !== undefined) {
+    opt.headers['Content-Type'] = 'application/json';
+    opt.body = JSON.stringify(body);
+  }
+  const r = await fetch(API + path, opt);
+  if (r.status === 401) {
+    location.href = C.base + '/login?next=' + encodeURIComponent(location.pathname.slice(C.base.length) + location.search);
+    throw new APIError(401, {error: 'logged out'});
+  }
+  const ct = r.headers.get('Content-Type') || '';
+  const data = ct.includes('json') ? await r.json().catch(() => null) : await r.text();
+  if (!r.ok) throw new APIError(r.status, typeof data === 'object' ? data : {error: data});
+  return data;
+}
+const get = (p) => api('GET', p);
+const post = (p, b) => api('POST', p, b === undefined ? {} : b);
+
+// stream reads a streaming response line by line until it ends or
+// signal aborts.
+async function stream(path, onLine, signal) {
+  const r = await fetch(API + path, {credentials: 'same-origin', signal});
+  if (!r.ok) {
+    const b = await r.json().catch(() => ({error: 'HTTP ' + r.status}));
+    throw new APIError(r.status, b);
+  }
+  const rd = r.body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const {value, done} = await rd.read();
+    if (done) break;
+    buf += dec.decode(value, {stream: true});
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) onLine(buf);
+}
+
+// busy runs fn with btn disabled and showing progress; errors go to out.
+async function busy(btn, label, fn, out) {
+  const old = btn.textContent;
+  btn.disabled = true;
+  btn.setAttribute('aria-busy', 'true');
+  btn.textContent = label;
+  btn.classList.add('busy');
+  if (out) out.replaceChildren();
+  try {
+    return await fn();
+  } catch (e) {
+    if (out) out.replaceChildren(errBox(e));
+    else alertProblem(e);
+  } finally {
+    btn.disabled = false;
+    btn.removeAttribute('aria-busy');
+    btn.classList.remove('busy');
+    btn.textContent = old;
+  }
+}
+
+function errBox(e, what) {
+  return el('div', {class: 'error', role: 'alert'},
+    el('strong', {}, what ? what + ': ' : ''), e.message,
+    e.detail && e.detail !== e.message ? el('span', {class: 'muted'}, ' (' + e.detail + ')') : null);
+}
+function alertProblem(e) {
+  document.getElementById('problems').append(errBox(e));
+}
+
+function ago(t) {
+  if (!t) return '';
+  const s = Math.max(0, (Date.now() - new Date(t).getTime()) / 1000);
+  return dur(s) + ' ago';
+}
+function dur(s) {
+  if (s < 60) return Math.round(s) + ' s';
+  if (s < 3600) return Math.round(s / 60) + ' min';
+  if (s < 86400) return (s / 3600).toFixed(1) + ' h';
+  return (s / 86400).toFixed(1) + ' d';
+}
+const when = (t) => t ? new Date(t).toLocaleString() : '—';
+const badge = (state) => el('span', {class: 'badge s-' + String(state).toLowerCase(), dataset: {state}}, state);
+
+function card(title, ...kids) {
+  return el('section', {class: 'card', 'aria-label': title}, el('h2', {}, title), ...kids);
+}
+
+// dialog asks for confirmation in the page (keyboard: Enter/Esc).
+function confirmDialog(title, text, yes) {
+  return new Promise((resolve) => {
+    const d = el('dialog', {class: 'confirm', 'aria-label': title},
+      el('h2', {}, title), el('p', {}, text),
+      el('div', {class: 'row'},
+        el('button', {class: 'danger', id: 'confirm-yes', onclick: () => { d.close(); resolve(true); }}, yes),
+        el('button', {onclick: () => { d.close(); resolve(false); }}, 'Cancel')));
+    d.addEventListener('cancel', () => resolve(false));
+    d.addEventListener('close', () => d.remove());
+    document.body.append(d);
+    d.showModal();
+  });
+}
+
+// ---- events WebSocket, shared by the pages
+
+const events = {
+  handlers: new Set(),
+  logs: [],
+  ws: null,
+  tries: 0,
+  start() {
+    const live = document.getElementById('live');
+    const u = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API + '/events';
+    let ws;
+    try { ws = new WebSocket(u); } catch (e) { live.textContent = 'offline'; return; }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.tries = 0;
+      live.textContent = 'live';
+      live.className = 'live on';
+      if (this.logs.length) ws.send(JSON.stringify({logs: this.logs}));
+    };
+    ws.onmessage = (m) => {
+      let ev;
+      try { ev = JSON.parse(m.data); } catch (e) { return; }
+      for (const h of this.handlers) h(ev);
+    };
+    ws.onclose = () => {
+      live.textContent = 'reconnecting…';
+      live.className = 'live off';
+      // Bounded backoff; a page reload starts afresh.
+      if (this.tries++ < 40) setTimeout(() => this.start(), Math.min(10000, 500 * this.tries));
+      else live.textContent = 'offline: reload the page';
+    };
+  },
+  on(h) { this.handlers.add(h); },
+};
+
+// ---- ANSI colours (SGR) to spans
+
+const ANSI_RE = /\x1b\[([0-9;]*)([A-Za-z])/g;
+function ansiLine(text) {
+  const frag = document.createDocumentFragment();
+  let cls = [], last = 0, m;
+  const push = (s) => {
+    if (!s) return;
+    frag.append(cls.length ? el('span', {class: cls.join(' ')}, s) : document.createTextNode(s));
+  };
+  ANSI_RE.lastIndex = 0;
+  while ((m = ANSI_RE.exec(text))) {
+    push(text.slice(last, m.index));
+    last = ANSI_RE.lastIndex;
+    if (m[2] !== 'm') continue;
+    const codes = m[1] === '' ? [0] : m[1].split(';').map(Number);
+    for (let i = 0; i < codes.length; i++) {
+      const c = codes[i];
+      if (c === 0) cls = [];
+      else if (c === 1) cls.push('a-b');
+      else if (c === 3) cls.push('a-i');
+      else if (c === 4) cls.push('a-u');
+      else if (c >= 30 && c <= 37) { cls = cls.filter((x) => !x.startsWith('a-f')); cls.push('a-f' + (c - 30)); }
+      else if (c >= 90 && c <= 97) { cls = cls.filter((x) => !x.startsWith('a-f')); cls.push('a-f' + (c - 90 + 8)); }
+      else if (c === 39) cls = cls.filter((x) => !x.startsWith('a-f'));
+      else if (c >= 40 && c <= 47) { cls = cls.filter((x) => !x.startsWith('a-g')); cls.push('a-g' + (c - 40)); }
+      else if (c === 49) cls = cls.filter((x) => !x.startsWith('a-g'));
+      else if (c === 38 || c === 48) i += codes[i + 1] === 5 ? 2 : 4; // 256/true colour: skipped
+    }
+  }
+  push(text.slice(last).replace(/\x1b\][^\x07]*\x07|\r/g, ''));
+  return frag;
+}
+
+// ---- pages
+
+const pages = {};
+
+// Overview: problems, daemons, projects, running tasks, panic.
+pages.overview = async function () {
+  const daemonsBox = el('div', {id: 'daemons'}, el('p', {class: 'muted'}, 'Loading…'));
+  const projectsBox = el('div', {id: 'projects'});
+  const tasksBox = el('div', {id: 'running'});
+  const panicOut = el('div', {id: 'panic-result', 'aria-live': 'polite'});
+  const panicBtn = el('button', {class: 'danger', id: 'panic'}, 'Block all egress');
+  const restoreBtn = el('button', {id: 'panic-restore'}, 'Restore: shield up for every running task');
+  app().replaceChildren(
+    el('div', {class: 'grid'},
+      card('Daemons', daemonsBox),
+      card('Projects', projectsBox, el('p', {}, link('/new-project', 'New project', {class: 'button'}))),
+      card('Running tasks', tasksBox),
+      card('Panic button',
+        el('p', {}, 'Sets every running task\u2019s shield to block at once: no task reaches the network until you restore it. The way back: the Restore button below, or the shield panel of each task.'),
+        el('div', {class: 'row'}, panicBtn, restoreBtn), panicOut)));
+
+  let running = [];
+  panicBtn.onclick = async () => {
+    if (!await confirmDialog('Block all egress?', 'Every running task\u2019s shield goes to block now. Tasks stay running but reach nothing until you restore them.', 'Block everything')) return;
+    await busy(panicBtn, 'Blocking…', async () => {
+      const r = await post('/shield/panic');
+      panicOut.replaceChildren(el('p', {class: 'ok'}, `Blocked ${(r.blocked || []).length} container(s).`),
+        (r.failed || []).length ? el('p', {class: 'error'}, 'Failed: ' + r.failed.join(', ')) : null);
+    }, panicOut);
+  };
+  restoreBtn.onclick = () => busy(restoreBtn, 'Restoring…', async () => {
+    const errs = [];
+    let n = 0;
+    for (const t of running) {
+      try { await post(`/tasks/${t.id}/shield/mode`, {mode: 'up'}); n++; } catch (e) { errs.push(t.id + ': ' + e.message); }
+    }
+    panicOut.replaceChildren(el('p', {class: 'ok'}, `Shield up again for ${n} task(s).`),
+      errs.length ? el('p', {class: 'error'}, errs.join('; ')) : null);
+  }, panicOut);
+
+  const problems = document.getElementById('problems');
+  async function load() {
+    const [ds, ps, ts, h] = await Promise.all([
+      get('/daemons').catch((e) => e), get('/projects').catch((e) => e),
+      get('/tasks').catch((e) => e), get('/health').catch((e) => e)]);
+    const probs = [];
+    if (ds instanceof Error) {
+      probs.push([`The supervisor does not answer: ${ds.message}`, 'Check that terok-supervisord runs (make run, or the container\u2019s logs).']);
+      daemonsBox.replaceChildren(errBox(ds));
+    } else {
+      for (const d of ds) {
+        if (d.state !== 'RUNNING') probs.push([`${d.name} is ${d.state}${d.description ? ' (' + d.description + ')' : ''}.`, el('span', {}, 'Restart it below, and read ', link('/daemons?name=' + encodeURIComponent(d.name), 'its log'), ' for why.')]);
+      }
+      daemonsBox.replaceChildren(el('table', {class: 'list'},
+        el('thead', {}, el('tr', {}, el('th', {}, 'Daemon'), el('th', {}, 'State'), el('th', {}, 'Uptime / detail'), el('th', {}, ''))),
+        el('tbody', {}, ds.map((d) => {
+          const btn = el('button', {class: 'small', 'aria-label': 'Restart ' + d.name}, 'Restart');
+          const row = el('tr', {dataset: {daemon: d.name, state: d.state, pid: String(d.pid || 0)}},
+            el('td', {}, link('/daemons?name=' + encodeURIComponent(d.name), d.name)), el('td', {}, badge(d.state)),
+            el('td', {class: 'muted'}, d.description || ''), el('td', {}, btn));
+          btn.onclick = () => busy(btn, 'Restarting…', async () => {
+            row.querySelector('td:nth-child(2)').replaceChildren(badge('RESTARTING'));
+            await post(`/daemons/${encodeURIComponent(d.name)}/restart`);
+            await load();
+          });
+          return row;
+        }))));
+    }
+    if (h instanceof Error) {
+      probs.push([`terok-web\u2019s health check failed: ${h.message}`, 'Reload; if it stays, restart terok-web.']);
+    } else if (h.details) {
+      for (const [k, v] of Object.entries(h.details)) {
+        if (v !== 'ok' && typeof v === 'string') {
+          const fix = k === 'podman' ? 'Podman\u2019s API (podman-service) does not answer: tasks cannot start. Restart podman-service below and read its log; rootless Podman needs the subordinate ids of its user (make deps).' : `Restart ${k} below and read its log.`;
+          probs.push([`${k}: ${v}`, fix]);
+        }
+      }
+    }
+    problems.replaceChildren(...probs.map(([what, fix]) => el('div', {class: 'problem', role: 'alert'}, el('strong', {}, what), ' ', fix)));
+    if (ps instanceof Error) projectsBox.replaceChildren(errBox(ps));
+    else if (!(ts instanceof Error)) {
+      projectsBox.replaceChildren(ps.length === 0 ? el('p', {class: 'muted'}, 'No projects yet.') :
+        el('table', {class: 'list'},
+          el('thead', {}, el('tr', {}, el('th', {}, 'Project'), el('th', {}, 'Class'), el('th', {}, 'Running'), el('th', {}, 'Tasks'))),
+          el('tbody', {}, ps.map((p) => {
+            const mine = ts.filter((t) => t.project === p.name);
+            return el('tr', {dataset: {project: p.name}}, el('td', {}, link('/project/' + encodeURIComponent(p.name), p.name)),
+              el('td', {}, p.security_class || 'gatekeeping'),
+              el('td', {}, String(mine.filter((t) => !ended(t.state)).length)), el('td', {}, String(mine.length)));
+          }))));
+    }
+    if (ts instanceof Error) tasksBox.replaceChildren(errBox(ts));
+    else {
+      running = ts.filter((t) => !ended(t.state));
+      tasksBox.replaceChildren(taskTable(running, 'No task is running.'));
+    }
+  }
+  await load();
+  events.on((ev) => { if (ev.type === 'task' || ev.type === 'daemon') schedule(); });
+  let timer = null;
+  const schedule = () => { if (!timer) timer = setTimeout(() => { timer = null; load(); }, 300); };
+  setInterval(schedule, 5000);
+};
+
+const ended = (s) => s === 'exited' || s === 'failed' || s === 'stopped';
+
+function taskTable(ts, empty) {
+  if (!ts.length) return el('p', {class: 'muted'}, empty);
+  return el('table', {class: 'list'},
+    el('thead', {}, el('tr', {}, el('th', {}, 'Task'), el('th', {}, 'Project'), el('th', {}, 'Mode'), el('th', {}, 'State'), el('th', {}, 'Age'))),
+    el('tbody', {}, ts.slice().sort((a, b) => b.created.localeCompare(a.created)).map((t) =>
+      el('tr', {dataset: {task: t.id}}, el('td', {}, link('/task/' + t.id, t.id, {class: 'mono'})),
+        el('td', {}, t.project), el('td', {}, t.mode), el('td', {}, badge(t.state),
+          t.exit_code !== null && t.exit_code !== undefined ? el('span', {class: 'muted'}, ' exit ' + t.exit_code) : null),
+        el('td', {class: 'muted'}, ago(t.created))))));
+}
+
+// ---- project forms (new project and settings)
+
+function field(id, label, input, help) {
+  input.id = id;
+  input.name = id;
+  const err = el('p', {class: 'field-error', id: id + '-error', hidden: true});
+  input.setAttribute('aria-describedby', id + '-error' + (help ? ' ' + id + '-help' : ''));
+  return el('div', {class: 'field', dataset: {field: id}}, el('label', {for: id}, label), input,
+    help ? el('p', {class: 'help', id: id + '-help'}, help) : null, err);
+}
+
+// projectForm builds the form; values fills it; returns {form, read, showErrors}.
+async function projectForm(p, isNew) {
+  let profiles = [];
+  try { profiles = await get('/shield/profiles'); } catch (e) { /* shown as text input below */ }
+  const chosen = new Set((p.shield && p.shield.profiles) || []);
+  const f = el('form', {class: 'form', novalidate: true});
+  const v = (x) => x === undefined || x === null ? '' : String(x);
+  f.append(
+    field('name', 'Name', el('input', {value: v(p.name), required: true, readonly: !isNew, autocomplete: 'off', pattern: '[a-z0-9][a-z0-9_-]{0,47}'}),
+      '1-48 lower-case letters, digits, - or _; it names the gate repository.'),
+    field('upstream_url', 'Upstream repository', el('input', {value: v(p.git && p.git.upstream_url), placeholder: 'https://github.com/you/repo.git (empty: a local-only repository)', autocomplete: 'off'})),
+    field('default_branch', 'Default branch', el('input', {value: v(p.git && p.git.default_branch), placeholder: 'main'})),
+    field('security_class', 'Security class', el('select', {},
+      el('option', {value: 'gatekeeping', selected: p.security_class !== 'online'}, 'gatekeeping: pushes wait in the gate for review'),
+      el('option', {value: 'online', selected: p.security_class === 'online'}, 'online: the gate forwards pushes upstream'))),
+    field('image', 'Image', el('input', {value: v(p.image), placeholder: 'localhost/terok-base:latest'})),
+    field('command', 'Agent command', el('textarea', {rows: 3, placeholder: 'what a task runs (sh -c in /workspace); the prompt is in $TEROK_PROMPT and on stdin'}, v(p.agent && p.agent.command))),
+    profiles.length ?
+      el('fieldset', {class: 'field', dataset: {field: 'profiles'}}, el('legend', {}, 'Shield profiles (allowlists)'),
+        profiles.map((pr) => el('label', {class: 'check'}, el('input', {type: 'checkbox', name: 'profiles', value: pr.name, checked: chosen.has(pr.name)}),
+          ' ' + pr.name, el('span', {class: 'muted'}, ` (${pr.entries} entries${pr.error ? ', ' + pr.error : ''})`))),
+        el('p', {class: 'field-error', id: 'profiles-error', hidden: true})) :
+      field('profiles', 'Shield profiles', el('input', {value: [...chosen].join(', ')}), 'comma-separated profile names'),
+    field('allow', 'Extra allowed destinations', el('input', {value: ((p.shield && p.shield.allow) || []).join(', ')}), 'hosts, addresses or ranges, comma-separated'));
+  const list = (s) => s.split(/[\s,]+/).filter(Boolean);
+  function read() {
+    const out = Object.assign({}, p);
+    const val = (id) => f.elements[id].value.trim();
+    out.name = val('name');
+    out.security_class = val('security_class');
+    out.git = Object.assign({}, p.git || {}, {upstream_url: val('upstream_url') || undefined, default_branch: val('default_branch') || undefined});
+    out.image = val('image') || undefined;
+    out.agent = Object.assign({}, p.agent || {}, {command: val('command') || undefined});
+    const prof = profiles.length ? [...f.querySelectorAll('input[name=profiles]:checked')].map((x) => x.value) : list(val('profiles'));
+    out.shield = Object.assign({}, p.shield || {}, {profiles: prof.length ? prof : undefined, allow: list(val('allow')).length ? list(val('allow')) : undefined});
+    delete out.file;
+    delete out.warnings;
+    return out;
+  }
+  function clear() {
+    for (const e of f.querySelectorAll('.field-error')) { e.hidden = true; e.textContent = ''; }
+    for (const e of f.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
+  }
+  function setErr(id, msg) {
+    const e = document.getElementById(id + '-error');
+    if (!e) return false;
+    e.textContent = msg;
+    e.hidden = false;
+    const input = f.elements[id];
+    if (input && input.setAttribute) input.setAttribute('aria-invalid', 'true');
+    return true;
+  }
+  // validate checks in the page what need not go to the server.
+  function validate(x) {
+    clear();
+    let good = true;
+    const bad = (id, msg) => { setErr(id, msg); good = false; };
+    if (!x.name) bad('name', 'Give the project a name, e.g. my-app.');
+    else if (!/^[a-z0-9][a-z0-9_-]{0,47}$/.test(x.name)) bad('name', 'Use 1-48 lower-case letters, digits, - or _, starting with a letter or digit.');
+    const up = x.git.upstream_url;
+    if (up && !/^(https?:\/\/|ssh:\/\/|git:\/\/|file:\/\/|\/|[\w.-]+@[\w.-]+:)/.test(up)) bad('upstream_url', 'Give a URL git can clone (https://, ssh://, git@host:path) or an absolute path.');
+    if (!good) { const first = f.querySelector('[aria-invalid]'); if (first) first.focus(); }
+    return good;
+  }
+  // showServerError puts the API's message at the field it names.
+  const keys = [['upstream', 'upstream_url'], ['default_branch', 'default_branch'], ['branch', 'default_branch'], ['security_class', 'security_class'],
+    ['image', 'image'], ['profile', 'profiles'], ['allow', 'allow'], ['command', 'command'], ['name', 'name']];
+  function showServerError(e, general) {
+    clear();
+    const m = (e.message || '').toLowerCase();
+    for (const [k, id] of keys) {
+      if (m.includes(k) && setErr(id, e.message)) { f.elements[id] && f.elements[id].focus && f.elements[id].focus(); return; }
+    }
+    general.replaceChildren(errBox(e));
+  }
+  return {form: f, read, validate, showServerError, clear};
+}
+
+pages.newproject = async function () {
+  const out = el('div', {'aria-live': 'polite'});
+  const pf = await projectForm({}, true);
+  const btn = el('button', {type: 'submit', class: 'primary', id: 'create'}, 'Create project');
+  pf.form.append(el('div', {class: 'row'}, btn), out);
+  app().replaceChildren(el('h1', {}, 'New project'), card('Settings', pf.form));
+  pf.form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const p = pf.read();
+    if (!pf.validate(p)) return;
+    await busy(btn, 'Creating…', async () => {
+      try {
+        await post('/projects', p);
+        location.href = C.base + '/project/' + encodeURIComponent(p.name);
+      } catch (e) { pf.showServerError(e, out); }
+    });
+  };
+};
+
+pages.project = async function () {
+  const name = C.name;
+  let p;
+  try { p = await get('/projects/' + encodeURIComponent(name)); } catch (e) {
+    app().replaceChildren(el('h1', {}, name), errBox(e, 'Project'), el('p', {}, link('/', 'Back to the overview')));
+    return;
+  }
+  const settingsOut = el('div', {'aria-live': 'polite'});
+  const pf = await projectForm(p, false);
+  const save = el('button', {type: 'submit', class: 'primary', id: 'save'}, 'Save settings');
+  pf.form.append(el('div', {class: 'row'}, save), settingsOut);
+  pf.form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const x = pf.read();
+    if (!pf.validate(x)) return;
+    await busy(save, 'Saving…', async () => {
+      try {
+        const r = await api('PUT', '/projects/' + encodeURIComponent(name), x);
+        p = r;
+        settingsOut.replaceChildren(el('p', {class: 'ok'}, 'Saved to ' + r.file + '.'), warnings(r.warnings));
+      } catch (e) { pf.showServerError(e, settingsOut); }
+    });
+  };
+
+  const gateBox = el('div', {id: 'gate'}, el('p', {class: 'muted'}, 'Loading…'));
+  const tasksBox = el('div', {id: 'tasks'});
+  // New task
+  const mode = el('select', {id: 'task-mode', name: 'mode'}, ['headless', 'interactive', 'web'].map((m) => el('option', {value: m}, m)));
+  const prompt = el('textarea', {id: 'task-prompt', rows: 3, placeholder: 'What should the agent do?'});
+  const cmd = el('input', {id: 'task-command', placeholder: 'empty: the project\u2019s agent command', autocomplete: 'off'});
+  const runBtn = el('button', {type: 'submit', class: 'primary', id: 'task-run'}, 'Start task');
+  const runOut = el('div', {'aria-live': 'polite'});
+  const newTask = el('form', {class: 'form', id: 'new-task'},
+    el('div', {class: 'field'}, el('label', {for: 'task-mode'}, 'Mode'), mode),
+    el('div', {class: 'field'}, el('label', {for: 'task-prompt'}, 'Prompt'), prompt),
+    el('div', {class: 'field'}, el('label', {for: 'task-command'}, 'Command (optional)'), cmd),
+    el('div', {class: 'row'}, runBtn), runOut);
+  newTask.onsubmit = async (ev) => {
+    ev.preventDefault();
+    await busy(runBtn, 'Starting… (creating the container)', async () => {
+      const t = await post('/tasks', {project: name, mode: mode.value, prompt: prompt.value, command: cmd.value.trim() || undefined});
+      location.href = C.base + '/task/' + t.id;
+    }, runOut);
+  };
+
+  app().replaceChildren(
+    el('h1', {}, 'Project ', el('span', {class: 'mono'}, name)),
+    warnings(p.warnings),
+    el('div', {class: 'grid'},
+      card('New task', newTask),
+      card('Gate', gateBox),
+      card('Tasks', tasksBox),
+      card('Settings', el('p', {class: 'muted'}, 'File: ' + p.file), pf.form)));
+
+  async function loadGate() {
+    let g;
+    try { g = await get(`/projects/${encodeURIComponent(name)}/gate`); } catch (e) {
+      gateBox.replaceChildren(e.status === 404 ? el('p', {class: 'muted'}, e.message) : errBox(e));
+      return;
+    }
+    const url = el('input', {id: 'clone-url', readonly: true, value: g.clone_url, 'aria-label': 'Clone URL'});
+    const copy = el('button', {type: 'button', id: 'copy-clone'}, 'Copy');
+    copy.onclick = async () => {
+      try { await navigator.clipboard.writeText(g.clone_url); } catch (e) { url.select(); document.execCommand('copy'); }
+      copy.textContent = 'Copied';
+      setTimeout(() => { copy.textContent = 'Copy'; }, 1500);
+    };
+    const syncBtn = el('button', {type: 'button', id: 'sync'}, 'Sync from upstream');
+    const syncOut = el('div', {'aria-live': 'polite'});
+    syncBtn.onclick = () => busy(syncBtn, 'Syncing… (fetching upstream)', async () => {
+      const r = await post(`/projects/${encodeURIComponent(name)}/gate/sync`);
+      syncOut.replaceChildren(el('p', {class: 'ok'}, `Synced: ${(r.updated || []).length} branch(es) moved.`),
+        (r.errors || []).length ? el('p', {class: 'error'}, r.errors.join('; ')) : null);
+      await loadGate();
+    }, syncOut);
+    gateBox.replaceChildren(
+      el('label', {for: 'clone-url'}, 'Clone URL (from this host)'), el('div', {class: 'row'}, url, copy),
+      el('p', {class: 'muted'}, g.upstream ? 'Upstream: ' + g.upstream : 'No upstream: a local-only repository.'),
+      el('table', {class: 'list'},
+        el('thead', {}, el('tr', {}, el('th', {}, 'Branch'), el('th', {}, 'Head'), el('th', {}, 'Ahead / behind'), el('th', {}, ''))),
+        el('tbody', {}, g.branches.map((b) => el('tr', {dataset: {branch: b.name}},
+          el('td', {class: 'mono'}, b.name, b.name === g.default_branch ? el('span', {class: 'muted'}, ' (default)') : null),
+          el('td', {}, el('span', {class: 'mono'}, short(b.head)), ' ', el('span', {class: 'muted'}, b.subject || '')),
+          el('td', {}, b.ahead !== undefined && b.ahead !== null ? `${b.ahead} / ${b.behind}` : '—'),
+          el('td', {}, b.name !== g.default_branch ? link(`/project/${encodeURIComponent(name)}/review?branch=${encodeURIComponent(b.name)}`, 'Review', {class: 'button small'}) : null))))),
+      el('div', {class: 'row'}, syncBtn), syncOut);
+  }
+  async function loadTasks() {
+    try { tasksBox.replaceChildren(taskTable(await get('/tasks?project=' + encodeURIComponent(name)), 'No tasks yet.')); } catch (e) { tasksBox.replaceChildren(errBox(e)); }
+  }
+  await Promise.all([loadGate(), loadTasks()]);
+  events.on((ev) => {
+    if (ev.type === 'task' && ev.task_state && ev.task_state.project === name) loadTasks();
+    if (ev.type === 'timeline' && ev.entry && ev.entry.kind === 'push') loadGate();
+  });
+};
+
+function warnings(ws) {
+  if (!ws || !ws.length) return null;
+  return el('div', {class: 'problem'}, el('strong', {}, 'The project file has problems: '), el('ul', {}, ws.map((w) => el('li', {}, w))));
+}
+
+// Review: a branch's commits and diff against the default branch; promote.
+pages.review = async function () {
+  const name = C.name;
+  const branch = new URLSearchParams(location.search).get('branch') || '';
+  const P = '/projects/' + encodeURIComponent(name) + '/gate';
+  const head = el('div', {});
+  const commitsBox = el('div', {id: 'commits'}, el('p', {class: 'muted'}, 'Loading…'));
+  const diffBox = el('div', {id: 'diff'}, el('p', {class: 'muted'}, 'Loading the diff…'));
+  const promoteBtn = el('button', {class: 'primary', id: 'promote'}, 'Promote upstream');
+  const promoteOut = el('div', {id: 'promote-result', 'aria-live': 'polite'});
+  app().replaceChildren(
+    el('p', {}, link('/project/' + encodeURIComponent(name), '\u2190 ' + name)),
+    el('h1', {}, 'Review ', el('span', {class: 'mono'}, branch)), head,
+    card('Promote', el('p', {}, 'Pushes this branch from the gate to the upstream repository.'), el('div', {class: 'row'}, promoteBtn), promoteOut),
+    card('Commits', commitsBox), card('Changes', diffBox));
+  if (!branch) { head.replaceChildren(errBox(new Error('No branch given: open Review from the project\u2019s gate panel.'))); return; }
+  promoteBtn.onclick = () => busy(promoteBtn, 'Promoting… (pushing upstream)', async () => {
+    try {
+      const r = await post(P + '/promote', {branch});
+      promoteOut.replaceChildren(el('p', {class: 'ok', role: 'status'}, r.up_to_date ?
+        `The upstream already has ${short(r.commit)} on ${r.target}.` : `Promoted: ${r.target} is now ${short(r.commit)} upstream.`));
+    } catch (e) {
+      promoteOut.replaceChildren(errBox(e, 'The upstream refused'));
+    }
+  });
+  get(P).then((g) => {
+    const b = g.branches.find((x) => x.name === branch);
+    head.replaceChildren(el('p', {class: 'muted'}, b ? `Head ${short(b.head)} · ${b.ahead ?? '?'} ahead, ${b.behind ?? '?'} behind ${g.default_branch}` : `Branch ${branch} is not in the gate.`));
+  }).catch((e) => head.replaceChildren(errBox(e)));
+  get(`${P}/log?branch=${encodeURIComponent(branch)}&limit=50`).then((cs) => {
+    commitsBox.replaceChildren(el('ol', {class: 'commits'}, cs.map((c) => el('li', {},
+      el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
+      el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))));
+  }).catch((e) => commitsBox.replaceChildren(errBox(e)));
+  try {
+    const d = await get(`${P}/diff?branch=${encodeURIComponent(branch)}`);
+    if (d.commits && d.commits.length) {
+      commitsBox.replaceChildren(el('ol', {class: 'commits'}, d.commits.map((c) => el('li', {},
+        el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
+        el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))),
+      d.commits_truncated ? el('p', {class: 'muted'}, 'More commits not shown.') : null);
+    }
+    diffBox.replaceChildren(
+      el('p', {id: 'diff-stat'}, `${d.files.length} file(s) changed against ${d.base}: `,
+        el('span', {class: 'add'}, '+' + d.added), ' ', el('span', {class: 'del'}, '\u2212' + d.removed)),
+      el('ul', {class: 'files'}, d.files.map((f) => el('li', {},
+        el('span', {class: 'fstatus'}, f.status), ' ', el('span', {class: 'mono'}, f.old_path ? `${f.old_path} \u2192 ${f.path}` : f.path), ' ',
+        f.binary ? el('span', {class: 'muted'}, 'binary') : [el('span', {class: 'add'}, '+' + f.added), ' ', el('span', {class: 'del'}, '\u2212' + f.removed)]))),
+      renderPatch(d.patch), d.truncated ? el('p', {class: 'muted'}, 'The diff is cut here (too large to show).') : null);
+  } catch (e) {
+    diffBox.replaceChildren(errBox(e, 'Diff'));
+  }
+};
+
+function renderPatch(patch) {
+  const pre = el('pre', {class: 'patch', tabindex: 0, 'aria-label': 'Unified diff'});
+  for (const line of (patch || '').split('\n')) {
+    let cls = '';
+    if (line.startsWith('diff ') || line.startsWith('index ') || line.startsWith('+++') || line.startsWith('---')) cls = 'meta';
+    else if (line.startsWith('@@')) cls = 'hunk';
+    else if (line.startsWith('+')) cls = 'add';
+    else if (line.startsWith('-')) cls = 'del';
+    pre.append(el('span', {class: cls}, line + '\n'));
+  }
+  return pre;
+}
+
+// Task: state, log, actions, terminal, web view, shield, timeline.
+pages.task = async function () {
+  const id = C.id;
+  let t;
+  try { t = await get('/tasks/' + id); } catch (e) {
+    app().replaceChildren(el('h1', {}, 'Task ' + id), errBox(e), el('p', {}, link('/', 'Back to the overview')));
+    return;
+  }
+  const state = el('div', {id: 'task-state'});
+  const actionsOut = el('div', {'aria-live': 'polite'});
+  const stopBtn = el('button', {id: 'stop'}, 'Stop');
+  const restartBtn = el('button', {id: 'restart'}, 'Restart');
+  const delBtn = el('button', {id: 'delete', class: 'danger'}, 'Delete');
+  const fuPrompt = el('textarea', {id: 'followup-prompt', rows: 2, placeholder: 'Follow-up prompt: the task runs again in its workspace'});
+  const fuBtn = el('button', {id: 'followup', type: 'submit'}, 'Run follow-up');
+  const fuForm = el('form', {class: 'form'}, el('label', {for: 'followup-prompt'}, 'Follow-up'), fuPrompt, el('div', {class: 'row'}, fuBtn));
+
+  // Log panel
+  const logEl = el('div', {id: 'log', class: 'log', tabindex: 0, role: 'log', 'aria-label': 'Task log'});
+  const search = el('input', {id: 'log-search', type: 'search', placeholder: 'Search the log', 'aria-label': 'Search the log'});
+  const hits = el('span', {class: 'muted', id: 'log-hits'});
+  const pauseBtn = el('button', {id: 'log-pause', type: 'button', 'aria-pressed': 'false'}, 'Pause');
+  const dl = el('a', {class: 'button', href: `${API}/tasks/${id}/logs`, download: `task-${id}.log`, id: 'log-download'}, 'Download');
+  let paused = false, held = [];
+  const addLine = (line) => {
+    const d = el('div', {class: 'line'}, ansiLine(line));
+    const q = search.value.toLowerCase();
+    if (q && !d.textContent.toLowerCase().includes(q)) d.hidden = true;
+    const atEnd = logEl.scrollTop + logEl.clientHeight >= logEl.scrollHeight - 30;
+    logEl.append(d);
+    if (q) countHits();
+    if (atEnd) logEl.scrollTop = logEl.scrollHeight;
+  };
+  const onLine = (line) => { if (paused) held.push(line); else addLine(line); };
+  pauseBtn.onclick = () => {
+    paused = !paused;
+    pauseBtn.textContent = paused ? `Resume` : 'Pause';
+    pauseBtn.setAttribute('aria-pressed', String(paused));
+    if (!paused) { held.forEach(addLine); held = []; }
+  };
+  function countHits() {
+    const q = search.value.toLowerCase();
+    let n = 0;
+    for (const d of logEl.children) { const m = !q || d.textContent.toLowerCase().includes(q); d.hidden = !m; if (m && q) n++; }
+    hits.textContent = q ? `${n} matching line(s)` : '';
+  }
+  search.oninput = countHits;
+  let logAbort = null;
+  async function followLog() {
+    if (logAbort) logAbort.abort();
+    logAbort = new AbortController();
+    logEl.replaceChildren();
+    try { await stream(`/tasks/${id}/logs?follow=1`, onLine, logAbort.signal); } catch (e) {
+      if (e.name !== 'AbortError') logEl.append(el('div', {class: 'line error'}, 'log: ' + e.message));
+    }
+  }
+
+  const termBox = el('div', {id: 'terminal-box'});
+  const webBox = el('div', {id: 'web-box'});
+  const shieldBox = el('div', {id: 'shield'});
+  const timelineBox = el('ol', {id: 'timeline', class: 'timeline'});
+
+  app().replaceChildren(
+    el('p', {}, link('/project/' + encodeURIComponent(t.project), '\u2190 ' + t.project)),
+    el('h1', {}, 'Task ', el('span', {class: 'mono'}, id)), state,
+    el('div', {class: 'row actions'}, stopBtn, restartBtn, delBtn), actionsOut,
+    el('div', {class: 'grid wide'},
+      card('Log', el('div', {class: 'row toolbar'}, search, hits, pauseBtn, dl), logEl, fuForm),
+      termBox, webBox,
+      card('Shield', shieldBox),
+      card('Timeline', timelineBox)));
+
+  function renderState() {
+    const dt = (a, b) => a ? dur(((b ? new Date(b) : new Date()) - new Date(a)) / 1000) : '—';
+    state.replaceChildren(el('dl', {class: 'facts'},
+      el('dt', {}, 'State'), el('dd', {}, badge(t.state)),
+      el('dt', {}, 'Exit code'), el('dd', {id: 'exit-code'}, t.exit_code === null || t.exit_code === undefined ? '—' : String(t.exit_code)),
+      el('dt', {}, 'Mode'), el('dd', {}, t.mode),
+      el('dt', {}, 'Created'), el('dd', {}, when(t.created)),
+      el('dt', {}, 'Started'), el('dd', {}, when(t.started)),
+      el('dt', {}, 'Ended'), el('dd', {}, when(t.ended)),
+      el('dt', {}, 'Ran for'), el('dd', {}, dt(t.started, t.ended)),
+      el('dt', {}, 'Runs'), el('dd', {}, String(t.runs)),
+      el('dt', {}, 'Image'), el('dd', {class: 'mono'}, t.image),
+      t.prompt ? [el('dt', {}, 'Prompt'), el('dd', {}, t.prompt)] : null,
+      t.branches && t.branches.length ? [el('dt', {}, 'Pushed'), el('dd', {}, t.branches.map((b) =>
+        link(`/project/${encodeURIComponent(t.project)}/review?branch=${encodeURIComponent(b)}`, b, {class: 'mono review-link'})))] : null),
+    t.reason ? el('p', {class: 'error'}, t.reason) : null);
+    const run = !ended(t.state);
+    stopBtn.disabled = !run;
+    fuBtn.disabled = run;
+    renderTerminal();
+    renderWeb();
+  }
+  stopBtn.onclick = () => busy(stopBtn, 'Stopping…', async () => { t = await post(`/tasks/${id}/stop`); renderState(); }, actionsOut);
+  restartBtn.onclick = () => busy(restartBtn, 'Restarting…', async () => { t = await post(`/tasks/${id}/restart`); renderState(); followLog(); loadShield(); }, actionsOut);
+  delBtn.onclick = async () => {
+    const run = !ended(t.state);
+    if (!await confirmDialog('Delete task ' + id + '?', run ? 'The task is running: it is stopped, then its container, workspace and log are removed.' : 'Its container, workspace volume and log are removed.', 'Delete')) return;
+    await busy(delBtn, 'Deleting…', async () => {
+      await api('DELETE', `/tasks/${id}${run ? '?force=1' : ''}`);
+      location.href = C.base + '/project/' + encodeURIComponent(t.project);
+    }, actionsOut);
+  };
+  fuForm.onsubmit = async (ev) => {
+    ev.preventDefault();
+    await busy(fuBtn, 'Starting…', async () => { t = await post(`/tasks/${id}/followup`, {prompt: fuPrompt.value}); fuPrompt.value = ''; renderState(); followLog(); }, actionsOut);
+  };
+
+  // Interactive terminal (xterm.js over the attach WebSocket).
+  let term = null;
+  function renderTerminal() {
+    if (t.mode !== 'interactive') return;
+    if (term && !ended(t.state)) return;
+    const open = el('button', {id: 'terminal-open', disabled: ended(t.state)}, 'Open terminal');
+    const box = el('div', {id: 'terminal', class: 'terminal'});
+    termBox.replaceChildren(card('Terminal', ended(t.state) ? el('p', {class: 'muted'}, 'The task has ended.') : el('div', {class: 'row'}, open), box));
+    open.onclick = () => busy(open, 'Connecting…', async () => { await openTerminal(box); open.remove(); }, box);
+  }
+  async function openTerminal(box) {
+    await loadScript('vendor/xterm/xterm.js');
+    await loadScript('vendor/addon-fit/addon-fit.js');
+    loadCSS('vendor/xterm/xterm.css');
+    term = new window.Terminal({cursorBlink: true, fontSize: 14, convertEol: false});
+    const fit = new window.FitAddon.FitAddon();
+    term.loadAddon(fit);
+    term.open(box);
+    fit.fit();
+    const u = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + `${API}/tasks/${id}/attach?rows=${term.rows}&cols=${term.cols}`;
+    const ws = new WebSocket(u);
+    ws.binaryType = 'arraybuffer';
+    const enc = new TextEncoder();
+    await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('the terminal connection failed (is the task running?)')); });
+    ws.onmessage = (m) => {
+      if (typeof m.data === 'string') {
+        try { const x = JSON.parse(m.data); if (x.type === 'exit') term.write(`\r\n[process exited with code ${x.code}]\r\n`); } catch (e) { /* ignored */ }
+      } else term.write(new Uint8Array(m.data));
+    };
+    ws.onclose = (e) => { term.write(`\r\n[disconnected${e.reason ? ': ' + e.reason : ''}]\r\n`); box.dataset.closed = '1'; };
+    term.onData((d) => { if (ws.readyState === 1) ws.send(enc.encode(d)); });
+    term.onResize(({rows, cols}) => { if (ws.readyState === 1) ws.send(JSON.stringify({type: 'resize', rows, cols})); });
+    new ResizeObserver(() => fit.fit()).observe(box);
+    box.dataset.connected = '1';
+    term.focus();
+  }
+
+  function renderWeb() {
+    if (t.mode !== 'web' || webBox.childElementCount) return;
+    const u = C.base + `/tasks/${id}/ui/`;
+    const shown = (C.publicURL || '') + `/tasks/${id}/ui/`;
+    webBox.replaceChildren(card('Web view',
+      el('p', {}, 'The task\u2019s web UI: ', el('a', {href: u, target: '_blank', rel: 'noopener', id: 'web-link'}, shown),
+        t.web_port && C.publicHost ? el('span', {class: 'muted'}, ` (directly: http://${C.publicHost}:${t.web_port}/)`) : null),
+      el('iframe', {src: u, title: 'Task web UI', class: 'webview', id: 'web-frame'})));
+  }
+
+  // Shield panel: mode, allowlist, blocked connections live.
+  const blocked = new Map();
+  const blockedList = el('ul', {class: 'blocked', id: 'blocked'});
+  const shieldOut = el('div', {'aria-live': 'polite'});
+  const statusBox = el('div', {});
+  async function loadShield() {
+    if (ended(t.state) || !t.container) { shieldBox.replaceChildren(el('p', {class: 'muted'}, 'The shield guards running tasks only.')); return; }
+    let st;
+    try { st = await get(`/tasks/${id}/shield`); } catch (e) { statusBox.replaceChildren(errBox(e)); shieldBox.replaceChildren(statusBox); return; }
+    const modes = el('div', {class: 'segmented', role: 'radiogroup', 'aria-label': 'Shield mode'}, ['up', 'down', 'block'].map((m) => {
+      const b = el('button', {type: 'button', role: 'radio', 'aria-checked': String(st.mode === m), class: st.mode === m ? 'on' : '', dataset: {mode: m},
+        title: {up: 'allowlist enforced', down: 'everything allowed, connections logged', block: 'nothing allowed'}[m]}, m);
+      b.onclick = () => busy(b, m + '…', async () => { await post(`/tasks/${id}/shield/mode`, {mode: m}); await loadShield(); }, shieldOut);
+      return b;
+    }));
+    const allowed = (st.allowed || []).map((e) => el('li', {}, el('span', {class: 'mono'}, e.target), e.expires ? el('span', {class: 'muted'}, ' until ' + when(e.expires)) : null));
+    statusBox.replaceChildren(
+      el('div', {class: 'row'}, el('span', {}, 'Mode: '), modes, el('span', {class: 'muted'}, ` ${st.blocked} blocked since armed`)),
+      el('details', {open: (st.allowed || []).length > 0},
+        el('summary', {}, `Allowlist: ${(st.static || []).length} from profiles and the project, ${(st.allowed || []).length} live`),
+        el('ul', {class: 'allow', id: 'allowlist'}, allowed, (st.static || []).map((s) => el('li', {class: 'mono muted'}, s))),
+        (st.denied || []).length ? el('p', {}, 'Denied: ', st.denied.map((e) => e.target).join(', ')) : null));
+    shieldBox.replaceChildren(statusBox, el('h3', {}, 'Blocked connections'), blockedList, shieldOut);
+    if (!blocked.size) blockedList.replaceChildren(el('li', {class: 'muted empty'}, 'None yet; they appear here as they happen.'));
+  }
+  function onAudit(line) {
+    let ev;
+    try { ev = JSON.parse(line); } catch (e) { return; }
+    if (ev.kind !== 'blocked' && ev.kind !== 'connection') return;
+    const target = ev.dest || ev.target;
+    if (!target) return;
+    let row = blocked.get(target);
+    if (row) {
+      row.count++;
+      row.countEl.textContent = `${row.count}\u00d7, last ${new Date(ev.time).toLocaleTimeString()}`;
+      return;
+    }
+    const e = blockedList.querySelector('.empty');
+    if (e) e.remove();
+    const countEl = el('span', {class: 'muted'}, `1\u00d7, ${new Date(ev.time).toLocaleTimeString()}`);
+    const res = el('span', {class: 'result'});
+    const act = (label, fn) => { const b = el('button', {type: 'button', class: 'small', dataset: {act: label}}, label); b.onclick = () => busy(b, '…', fn, res); return b; };
+    const allow = (dur) => async () => { await post(`/tasks/${id}/shield/allow`, {target, for: dur}); res.replaceChildren(el('span', {class: 'ok'}, dur ? ` allowed for ${dur === '1h' ? '1 hour' : '1 day'}` : ' allowed')); li.classList.add('done'); loadShield(); };
+    const li = el('li', {dataset: {target}},
+      el('span', {class: 'mono'}, target + (ev.port ? ':' + ev.port : '')), ' ', ev.proto ? el('span', {class: 'muted'}, ev.proto + ' ') : null, countEl, ' ',
+      el('span', {class: 'row inline'}, act('Allow', allow('')), act('1 h', allow('1h')), act('1 day', allow('24h')),
+        act('Deny', async () => { await post(`/tasks/${id}/shield/deny`, {target}); res.replaceChildren(el('span', {class: 'muted'}, ' denied')); li.classList.add('done'); loadShield(); })),
+      res);
+    row = {count: 1, countEl};
+    blocked.set(target, row);
+    blockedList.append(li);
+  }
+  let auditAbort = null;
+  function followAudit() {
+    if (auditAbort || ended(t.state) || !t.container) return;
+    auditAbort = new AbortController();
+    stream(`/tasks/${id}/shield/audit?follow=1`, onAudit, auditAbort.signal).catch(() => {}).finally(() => { auditAbort = null; });
+  }
+
+  function addEntry(e) {
+    const what = {
+      state: () => `state ${e.state}${e.exit_code !== undefined && e.exit_code !== null ? ' (exit ' + e.exit_code + ')' : ''}${e.detail ? ': ' + e.detail : ''}`,
+      push: () => `pushed ${e.ref} ${short(e.old)}\u2192${short(e.new)}${e.commits ? ` (${e.commits} commit(s))` : ''}`,
+      shield: () => `shield ${e.event} ${e.target || ''}${e.detail ? ': ' + e.detail : ''}`,
+      promote: () => e.detail || `promoted ${e.ref}`,
+    }[e.kind];
+    timelineBox.append(el('li', {class: 'k-' + e.kind}, el('time', {datetime: e.time}, new Date(e.time).toLocaleTimeString()), ' ', what ? what() : (e.detail || e.kind)));
+  }
+
+  renderState();
+  followLog();
+  loadShield().then(followAudit);
+  get(`/tasks/${id}/timeline`).then((es) => es.forEach(addEntry)).catch((e) => timelineBox.append(el('li', {class: 'error'}, e.message)));
+  events.on((ev) => {
+    if (ev.task !== id && !(ev.task_state && ev.task_state.id === id)) return;
+    if (ev.type === 'task' && ev.task_state) {
+      const was = t.state;
+      t = ev.task_state;
+      renderState();
+      if (ended(was) && !ended(t.state)) { followLog(); loadShield().then(followAudit); }
+      if (ended(t.state) && !ended(was)) loadShield();
+    }
+    if (ev.type === 'timeline' && ev.entry) addEntry(ev.entry);
+  });
+};
+
+function loadScript(p) {
+  return new Promise((res, rej) => {
+    const s = el('script', {src: C.base + '/static/' + p});
+    s.onload = res;
+    s.onerror = () => rej(new Error('could not load ' + p));
+    document.head.append(s);
+  });
+}
+function loadCSS(p) { document.head.append(el('link', {rel: 'stylesheet', href: C.base + '/static/' + p})); }
+
+// Daemon logs: pick a daemon, tail live, filter by level.
+pages.daemons = async function () {
+  const q = new URLSearchParams(location.search);
+  const pick = el('select', {id: 'daemon-pick', 'aria-label': 'Daemon'});
+  const level = el('select', {id: 'level', 'aria-label': 'Lowest level shown'}, ['trace', 'debug', 'info', 'warn', 'error'].map((l) => el('option', {value: l, selected: l === (q.get('level') || 'debug')}, l + ' and above')));
+  const follow = el('input', {type: 'checkbox', id: 'follow', checked: true});
+  const out = el('div', {id: 'daemon-log', class: 'log', role: 'log', tabindex: 0, 'aria-label': 'Daemon log'});
+  app().replaceChildren(el('h1', {}, 'Daemon logs'),
+    el('div', {class: 'row toolbar'}, pick, level, el('label', {class: 'check'}, follow, ' follow')), out);
+  let ds;
+  try { ds = await get('/daemons'); } catch (e) { out.replaceChildren(errBox(e)); return; }
+  for (const d of ds) pick.append(el('option', {value: d.name, selected: d.name === q.get('name')}, `${d.name} (${d.state})`));
+  const rank = {trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5, panic: 6};
+  let text = '';
+  function render() {
+    const min = rank[level.value];
+    const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 30;
+    out.replaceChildren(...text.split('\n').filter(Boolean).map(readable).filter((x) => x.lvl === undefined || rank[x.lvl] === undefined || rank[x.lvl] >= min).map((x) => x.node));
+    if (follow.checked && atEnd || out.dataset.first !== '0') { out.scrollTop = out.scrollHeight; out.dataset.first = '0'; }
+  }
+  async function load() {
+    try {
+      const s = await get(`/daemons/${encodeURIComponent(pick.value)}/log?bytes=65536`);
+      if (s !== text) { text = s; render(); }
+    } catch (e) { out.replaceChildren(errBox(e)); }
+  }
+  pick.onchange = () => { out.dataset.first = '1'; text = ''; history.replaceState(null, '', `?name=${encodeURIComponent(pick.value)}`); load(); };
+  level.onchange = render;
+  await load();
+  setInterval(() => { if (follow.checked) load(); }, 2000);
+};
+
+// readable turns one zerolog JSON line into "time LEVEL [component] message key=value".
+function readable(line) {
+  let o;
+  if (line[0] === '{') { try { o = JSON.parse(line); } catch (e) { /* raw */ } }
+  if (!o) return {node: el('div', {class: 'line'}, ansiLine(line))};
+  const lvl = o.level || 'info';
+  const t = o.time ? new Date(o.time) : null;
+  const rest = Object.entries(o).filter(([k]) => !['level', 'time', 'message', 'component', 'daemon'].includes(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`).join(' ');
+  return {lvl, node: el('div', {class: 'line lvl-' + lvl, dataset: {level: lvl}},
+    el('span', {class: 'muted'}, t && !isNaN(t) ? t.toLocaleTimeString() + ' ' : ''),
+    el('span', {class: 'lvl'}, lvl.toUpperCase().padEnd(5)), ' ',
+    o.component ? el('span', {class: 'comp'}, '[' + o.component + '] ') : null,
+    el('span', {}, o.message || ''), rest ? el('span', {class: 'kv'}, ' ' + rest) : null)};
+}
+
+// ---- start
+
+(async function main() {
+  events.start();
+  const f = pages[C.page];
+  try { if (f) await f(); } catch (e) { app().replaceChildren(errBox(e)); }
+  document.body.dataset.ready = '1';
+})();

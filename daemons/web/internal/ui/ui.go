@@ -1,0 +1,319 @@
+package ui
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
+)
+
+//go:embed assets templates
+var files embed.FS
+
+// Config is what the UI needs.
+type Config struct {
+	// Token is the access token the login checks.
+	Token string
+	// PublicURL is TEROK_PUBLIC_URL: the browser-facing base URL behind a
+	// reverse proxy, e.g. https://terok.example.com/terok ("" for none).
+	PublicURL string
+	// PublicHost is TEROK_PUBLIC_HOST: the host shown in task URLs.
+	PublicHost string
+	Log        zerolog.Logger
+}
+
+// UI serves the pages and hands every other path (/api/..., /tasks/...)
+// to next.
+type UI struct {
+	cfg    Config
+	pub    *url.URL
+	next   http.Handler
+	mux    *http.ServeMux
+	tmpl   *template.Template
+	assets map[string]asset
+	// AssetVersion changes when any asset changes (cache busting).
+	assetVersion string
+}
+
+type asset struct {
+	raw, gz []byte
+	ctype   string
+}
+
+// pages maps a route to the page app.js renders there.
+var pages = map[string]string{
+	"GET /{$}":                   "overview",
+	"GET /new-project":           "newproject",
+	"GET /project/{name}":        "project",
+	"GET /project/{name}/review": "review",
+	"GET /task/{id}":             "task",
+	"GET /daemons":               "daemons",
+}
+
+// New builds the UI in front of next (the authenticated API and task
+// proxies). PublicURL must be an absolute http(s) URL if set.
+func New(cfg Config, next http.Handler) (*UI, error) {
+	u := &UI{cfg: cfg, next: next, mux: http.NewServeMux(), assets: map[string]asset{}}
+	if cfg.PublicURL != "" {
+		p, err := url.Parse(cfg.PublicURL)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return nil, fmt.Errorf("TEROK_PUBLIC_URL %q: want an absolute URL such as https://terok.example.com or https://example.com/terok", cfg.PublicURL)
+		}
+		p.Path = strings.TrimSuffix(p.Path, "/")
+		u.pub = p
+	}
+	t, err := template.New("").ParseFS(files, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	u.tmpl = t
+	h := sha256.New()
+	err = fs.WalkDir(files, "assets", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		h.Write(b)
+		ct := mime.TypeByExtension(path.Ext(p))
+		if ct == "" {
+			ct = "text/plain; charset=utf-8"
+		}
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+		zw.Write(b)
+		zw.Close()
+		u.assets[strings.TrimPrefix(p, "assets/")] = asset{raw: b, gz: z.Bytes(), ctype: ct}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.assetVersion = hex.EncodeToString(h.Sum(nil))[:12]
+	for pat, page := range pages {
+		u.mux.HandleFunc(pat, u.page(page))
+	}
+	u.mux.HandleFunc("GET /static/{file...}", u.static)
+	u.mux.HandleFunc("GET /login", u.loginForm)
+	u.mux.HandleFunc("POST /login", u.login)
+	u.mux.HandleFunc("POST /logout", u.logout)
+	u.mux.Handle("/", next)
+	return u, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
+
+// Base is the path prefix links need for this request: the path of
+// TEROK_PUBLIC_URL when the request came through its host, else "".
+func (u *UI) Base(r *http.Request) string {
+	if u.pub != nil && u.viaPublic(r) {
+		return u.pub.Path
+	}
+	return ""
+}
+
+func (u *UI) viaPublic(r *http.Request) bool {
+	if u.pub == nil {
+		return false
+	}
+	host := r.Host
+	if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
+		host = fh
+	}
+	return strings.EqualFold(host, u.pub.Host) || strings.EqualFold(host, u.pub.Hostname()) && u.pub.Port() == ""
+}
+
+func (u *UI) secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") ||
+		u.pub != nil && u.pub.Scheme == "https" && u.viaPublic(r)
+}
+
+// loggedIn reports whether the request carries the session cookie.
+func (u *UI) loggedIn(r *http.Request) bool {
+	c, err := r.Cookie(auth.CookieName)
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(auth.SessionValue(u.cfg.Token))) == 1
+}
+
+func (u *UI) setSession(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: value, Path: u.Base(r) + "/",
+		MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.secure(r)})
+}
+
+func (u *UI) tokenOK(tok string) bool {
+	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(u.cfg.Token)) == 1
+}
+
+// security headers for every page.
+func headers(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// pageData fills the layout.
+type pageData struct {
+	Page, Title, Base, Static, Error, Next, CSRF string
+	Config                                       template.JS
+}
+
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	d.Base = u.Base(r)
+	d.Static = d.Base + "/static/"
+	headers(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var b bytes.Buffer
+	if err := u.tmpl.ExecuteTemplate(&b, name, struct {
+		pageData
+		V string
+	}{d, u.assetVersion}); err != nil {
+		u.cfg.Log.Error().Err(err).Str("page", d.Page).Msg("render")
+		http.Error(w, "render: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// page serves one page shell; ?token= logs in first.
+func (u *UI) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query(); q.Has("token") {
+			if !u.tokenOK(q.Get("token")) {
+				u.render(w, r, http.StatusUnauthorized, "login.html", pageData{Page: "login", Title: "Log in",
+					Error: "That access token is not right: copy the login URL again (terok web url prints it).", Next: r.URL.Path})
+				return
+			}
+			u.setSession(w, r, auth.SessionValue(u.cfg.Token), 0)
+			q.Del("token")
+			dest := u.Base(r) + r.URL.Path
+			if len(q) > 0 {
+				dest += "?" + q.Encode()
+			}
+			http.Redirect(w, r, dest, http.StatusSeeOther)
+			return
+		}
+		if !u.loggedIn(r) {
+			http.Redirect(w, r, u.Base(r)+"/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		cfg, _ := json.Marshal(map[string]any{
+			"page": name, "base": u.Base(r), "csrf": auth.CSRFValue(u.cfg.Token),
+			"name": r.PathValue("name"), "id": r.PathValue("id"),
+			"publicHost": u.cfg.PublicHost, "publicURL": u.publicBase(r), "version": buildinfo.Version,
+		})
+		u.render(w, r, http.StatusOK, "page.html", pageData{Page: name, Title: title(name), CSRF: auth.CSRFValue(u.cfg.Token), Config: template.JS(cfg)})
+	}
+}
+
+// publicBase is the absolute browser-facing base URL for this request.
+func (u *UI) publicBase(r *http.Request) string {
+	if u.pub != nil && u.viaPublic(r) {
+		return u.pub.String()
+	}
+	scheme := "http"
+	if u.secure(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func title(page string) string {
+	switch page {
+	case "overview":
+		return "Overview"
+	case "newproject":
+		return "New project"
+	case "project":
+		return "Project"
+	case "review":
+		return "Review"
+	case "task":
+		return "Task"
+	case "daemons":
+		return "Daemon logs"
+	}
+	return "terok"
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
+	if u.loggedIn(r) {
+		http.Redirect(w, r, u.Base(r)+safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	u.render(w, r, http.StatusOK, "login.html", pageData{Page: "login", Title: "Log in", Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	next := safeNext(r.FormValue("next"))
+	if !u.tokenOK(strings.TrimSpace(r.FormValue("token"))) {
+		u.render(w, r, http.StatusUnauthorized, "login.html", pageData{Page: "login", Title: "Log in", Next: next,
+			Error: "That access token is not right. terok web url prints the login URL with it; the token is also in the state directory's web/token."})
+		return
+	}
+	u.setSession(w, r, auth.SessionValue(u.cfg.Token), 0)
+	http.Redirect(w, r, u.Base(r)+next, http.StatusSeeOther)
+}
+
+// logout clears the cookie. It needs the CSRF token (a form field) so a
+// foreign page cannot log the user out.
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(auth.CSRFValue(u.cfg.Token))) != 1 {
+		headers(w)
+		http.Error(w, "logout needs the page's CSRF token: use the Log out button", http.StatusForbidden)
+		return
+	}
+	u.setSession(w, r, "", -1)
+	http.Redirect(w, r, u.Base(r)+"/login", http.StatusSeeOther)
+}
+
+func (u *UI) static(w http.ResponseWriter, r *http.Request) {
+	a, ok := u.assets[r.PathValue("file")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", a.ctype)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Query().Get("v") == u.assetVersion {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.Header().Set("Vary", "Accept-Encoding")
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(a.gz)
+		return
+	}
+	w.Write(a.raw)
+}
