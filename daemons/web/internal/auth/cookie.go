@@ -30,7 +30,9 @@ func SessionValue(token string) string { return derive(token, "terok-web session
 func CSRFValue(token string) string { return derive(token, "terok-web csrf v1") }
 
 // safe reports whether a method only reads.
-func safe(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safe(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // Cookie accepts the session cookie the UI's login sets. A mutation
 // (anything but GET, HEAD, OPTIONS) must also carry CSRFHeader with

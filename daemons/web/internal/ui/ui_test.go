@@ -39,7 +39,9 @@ func do(h http.Handler, method, target string, body io.Reader, mod func(*http.Re
 	return w
 }
 
-func session(r *http.Request) { r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: auth.SessionValue(tok)}) }
+func session(r *http.Request) {
+	r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: auth.SessionValue(tok)})
+}
 
 func TestLoginURL(t *testing.T) {
 	u := newUI(t, "")
