@@ -53,7 +53,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startTree(t *testing.T) *tree {
+func startTree(t *testing.T, extraEnv ...string) *tree {
 	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.RequireCommand(t, "podman")
@@ -84,6 +84,7 @@ func startTree(t *testing.T) *tree {
 	cmd.Env = append(withoutTerok(os.Environ()), "TEROK_DEV_DIR="+dev, "TEROK_USER="+e2eUser,
 		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken,
 		"TEROK_WEB_LISTEN="+tr.webAddr)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = tr.out, tr.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

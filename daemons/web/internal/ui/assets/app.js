@@ -25,6 +25,8 @@ function el(tag, attrs, ...kids) {
   }
   return e;
 }
+// fill replaces n's children, skipping empty ones.
+const fill = (n, ...kids) => n.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
 const $ = (s, root) => (root || document).querySelector(s);
 const app = () => document.getElementById('app');
 const link = (path, text, attrs) => el('a', Object.assign({href: C.base + path}, attrs || {}), text);
@@ -89,11 +91,11 @@ async function busy(btn, label, fn, out) {
   btn.setAttribute('aria-busy', 'true');
   btn.textContent = label;
   btn.classList.add('busy');
-  if (out) out.replaceChildren();
+  if (out) fill(out, );
   try {
     return await fn();
   } catch (e) {
-    if (out) out.replaceChildren(errBox(e));
+    if (out) fill(out, errBox(e));
     else alertProblem(e);
   } finally {
     btn.disabled = false;
@@ -226,7 +228,7 @@ pages.overview = async function () {
   const panicOut = el('div', {id: 'panic-result', 'aria-live': 'polite'});
   const panicBtn = el('button', {class: 'danger', id: 'panic'}, 'Block all egress');
   const restoreBtn = el('button', {id: 'panic-restore'}, 'Restore: shield up for every running task');
-  app().replaceChildren(
+  fill(app(), 
     el('div', {class: 'grid'},
       card('Daemons', daemonsBox),
       card('Projects', projectsBox, el('p', {}, link('/new-project', 'New project', {class: 'button'}))),
@@ -240,7 +242,7 @@ pages.overview = async function () {
     if (!await confirmDialog('Block all egress?', 'Every running task\u2019s shield goes to block now. Tasks stay running but reach nothing until you restore them.', 'Block everything')) return;
     await busy(panicBtn, 'Blocking…', async () => {
       const r = await post('/shield/panic');
-      panicOut.replaceChildren(el('p', {class: 'ok'}, `Blocked ${(r.blocked || []).length} container(s).`),
+      fill(panicOut, el('p', {class: 'ok'}, `Blocked ${(r.blocked || []).length} container(s).`),
         (r.failed || []).length ? el('p', {class: 'error'}, 'Failed: ' + r.failed.join(', ')) : null);
     }, panicOut);
   };
@@ -250,7 +252,7 @@ pages.overview = async function () {
     for (const t of running) {
       try { await post(`/tasks/${t.id}/shield/mode`, {mode: 'up'}); n++; } catch (e) { errs.push(t.id + ': ' + e.message); }
     }
-    panicOut.replaceChildren(el('p', {class: 'ok'}, `Shield up again for ${n} task(s).`),
+    fill(panicOut, el('p', {class: 'ok'}, `Shield up again for ${n} task(s).`),
       errs.length ? el('p', {class: 'error'}, errs.join('; ')) : null);
   }, panicOut);
 
@@ -262,12 +264,12 @@ pages.overview = async function () {
     const probs = [];
     if (ds instanceof Error) {
       probs.push([`The supervisor does not answer: ${ds.message}`, 'Check that terok-supervisord runs (make run, or the container\u2019s logs).']);
-      daemonsBox.replaceChildren(errBox(ds));
+      fill(daemonsBox, errBox(ds));
     } else {
       for (const d of ds) {
         if (d.state !== 'RUNNING') probs.push([`${d.name} is ${d.state}${d.description ? ' (' + d.description + ')' : ''}.`, el('span', {}, 'Restart it below, and read ', link('/daemons?name=' + encodeURIComponent(d.name), 'its log'), ' for why.')]);
       }
-      daemonsBox.replaceChildren(el('table', {class: 'list'},
+      fill(daemonsBox, el('table', {class: 'list'},
         el('thead', {}, el('tr', {}, el('th', {}, 'Daemon'), el('th', {}, 'State'), el('th', {}, 'Uptime / detail'), el('th', {}, ''))),
         el('tbody', {}, ds.map((d) => {
           const btn = el('button', {class: 'small', 'aria-label': 'Restart ' + d.name}, 'Restart');
@@ -292,10 +294,10 @@ pages.overview = async function () {
         }
       }
     }
-    problems.replaceChildren(...probs.map(([what, fix]) => el('div', {class: 'problem', role: 'alert'}, el('strong', {}, what), ' ', fix)));
-    if (ps instanceof Error) projectsBox.replaceChildren(errBox(ps));
+    fill(problems, ...probs.map(([what, fix]) => el('div', {class: 'problem', role: 'alert'}, el('strong', {}, what), ' ', fix)));
+    if (ps instanceof Error) fill(projectsBox, errBox(ps));
     else if (!(ts instanceof Error)) {
-      projectsBox.replaceChildren(ps.length === 0 ? el('p', {class: 'muted'}, 'No projects yet.') :
+      fill(projectsBox, ps.length === 0 ? el('p', {class: 'muted'}, 'No projects yet.') :
         el('table', {class: 'list'},
           el('thead', {}, el('tr', {}, el('th', {}, 'Project'), el('th', {}, 'Class'), el('th', {}, 'Running'), el('th', {}, 'Tasks'))),
           el('tbody', {}, ps.map((p) => {
@@ -305,10 +307,10 @@ pages.overview = async function () {
               el('td', {}, String(mine.filter((t) => !ended(t.state)).length)), el('td', {}, String(mine.length)));
           }))));
     }
-    if (ts instanceof Error) tasksBox.replaceChildren(errBox(ts));
+    if (ts instanceof Error) fill(tasksBox, errBox(ts));
     else {
       running = ts.filter((t) => !ended(t.state));
-      tasksBox.replaceChildren(taskTable(running, 'No task is running.'));
+      fill(tasksBox, taskTable(running, 'No task is running.'));
     }
   }
   await load();
@@ -407,7 +409,7 @@ async function projectForm(p, isNew) {
     return good;
   }
   // showServerError puts the API's message at the field it names.
-  const keys = [['upstream', 'upstream_url'], ['default_branch', 'default_branch'], ['branch', 'default_branch'], ['security_class', 'security_class'],
+  const keys = [['exists', 'name'], ['upstream', 'upstream_url'], ['default_branch', 'default_branch'], ['branch', 'default_branch'], ['security_class', 'security_class'],
     ['image', 'image'], ['profile', 'profiles'], ['allow', 'allow'], ['command', 'command'], ['name', 'name']];
   function showServerError(e, general) {
     clear();
@@ -415,7 +417,7 @@ async function projectForm(p, isNew) {
     for (const [k, id] of keys) {
       if (m.includes(k) && setErr(id, e.message)) { f.elements[id] && f.elements[id].focus && f.elements[id].focus(); return; }
     }
-    general.replaceChildren(errBox(e));
+    fill(general, errBox(e));
   }
   return {form: f, read, validate, showServerError, clear};
 }
@@ -425,7 +427,7 @@ pages.newproject = async function () {
   const pf = await projectForm({}, true);
   const btn = el('button', {type: 'submit', class: 'primary', id: 'create'}, 'Create project');
   pf.form.append(el('div', {class: 'row'}, btn), out);
-  app().replaceChildren(el('h1', {}, 'New project'), card('Settings', pf.form));
+  fill(app(), el('h1', {}, 'New project'), card('Settings', pf.form));
   pf.form.onsubmit = async (ev) => {
     ev.preventDefault();
     const p = pf.read();
@@ -443,7 +445,7 @@ pages.project = async function () {
   const name = C.name;
   let p;
   try { p = await get('/projects/' + encodeURIComponent(name)); } catch (e) {
-    app().replaceChildren(el('h1', {}, name), errBox(e, 'Project'), el('p', {}, link('/', 'Back to the overview')));
+    fill(app(), el('h1', {}, name), errBox(e, 'Project'), el('p', {}, link('/', 'Back to the overview')));
     return;
   }
   const settingsOut = el('div', {'aria-live': 'polite'});
@@ -458,7 +460,7 @@ pages.project = async function () {
       try {
         const r = await api('PUT', '/projects/' + encodeURIComponent(name), x);
         p = r;
-        settingsOut.replaceChildren(el('p', {class: 'ok'}, 'Saved to ' + r.file + '.'), warnings(r.warnings));
+        fill(settingsOut, el('p', {class: 'ok'}, 'Saved to ' + r.file + '.'), warnings(r.warnings));
       } catch (e) { pf.showServerError(e, settingsOut); }
     });
   };
@@ -484,7 +486,7 @@ pages.project = async function () {
     }, runOut);
   };
 
-  app().replaceChildren(
+  fill(app(), 
     el('h1', {}, 'Project ', el('span', {class: 'mono'}, name)),
     warnings(p.warnings),
     el('div', {class: 'grid'},
@@ -496,7 +498,7 @@ pages.project = async function () {
   async function loadGate() {
     let g;
     try { g = await get(`/projects/${encodeURIComponent(name)}/gate`); } catch (e) {
-      gateBox.replaceChildren(e.status === 404 ? el('p', {class: 'muted'}, e.message) : errBox(e));
+      fill(gateBox, e.status === 404 ? el('p', {class: 'muted'}, e.message) : errBox(e));
       return;
     }
     const url = el('input', {id: 'clone-url', readonly: true, value: g.clone_url, 'aria-label': 'Clone URL'});
@@ -510,11 +512,11 @@ pages.project = async function () {
     const syncOut = el('div', {'aria-live': 'polite'});
     syncBtn.onclick = () => busy(syncBtn, 'Syncing… (fetching upstream)', async () => {
       const r = await post(`/projects/${encodeURIComponent(name)}/gate/sync`);
-      syncOut.replaceChildren(el('p', {class: 'ok'}, `Synced: ${(r.updated || []).length} branch(es) moved.`),
+      fill(syncOut, el('p', {class: 'ok'}, `Synced: ${(r.updated || []).length} branch(es) moved.`),
         (r.errors || []).length ? el('p', {class: 'error'}, r.errors.join('; ')) : null);
       await loadGate();
     }, syncOut);
-    gateBox.replaceChildren(
+    fill(gateBox, 
       el('label', {for: 'clone-url'}, 'Clone URL (from this host)'), el('div', {class: 'row'}, url, copy),
       el('p', {class: 'muted'}, g.upstream ? 'Upstream: ' + g.upstream : 'No upstream: a local-only repository.'),
       el('table', {class: 'list'},
@@ -527,7 +529,7 @@ pages.project = async function () {
       el('div', {class: 'row'}, syncBtn), syncOut);
   }
   async function loadTasks() {
-    try { tasksBox.replaceChildren(taskTable(await get('/tasks?project=' + encodeURIComponent(name)), 'No tasks yet.')); } catch (e) { tasksBox.replaceChildren(errBox(e)); }
+    try { fill(tasksBox, taskTable(await get('/tasks?project=' + encodeURIComponent(name)), 'No tasks yet.')); } catch (e) { fill(tasksBox, errBox(e)); }
   }
   await Promise.all([loadGate(), loadTasks()]);
   events.on((ev) => {
@@ -551,39 +553,39 @@ pages.review = async function () {
   const diffBox = el('div', {id: 'diff'}, el('p', {class: 'muted'}, 'Loading the diff…'));
   const promoteBtn = el('button', {class: 'primary', id: 'promote'}, 'Promote upstream');
   const promoteOut = el('div', {id: 'promote-result', 'aria-live': 'polite'});
-  app().replaceChildren(
+  fill(app(), 
     el('p', {}, link('/project/' + encodeURIComponent(name), '\u2190 ' + name)),
     el('h1', {}, 'Review ', el('span', {class: 'mono'}, branch)), head,
     card('Promote', el('p', {}, 'Pushes this branch from the gate to the upstream repository.'), el('div', {class: 'row'}, promoteBtn), promoteOut),
     card('Commits', commitsBox), card('Changes', diffBox));
-  if (!branch) { head.replaceChildren(errBox(new Error('No branch given: open Review from the project\u2019s gate panel.'))); return; }
+  if (!branch) { fill(head, errBox(new Error('No branch given: open Review from the project\u2019s gate panel.'))); return; }
   promoteBtn.onclick = () => busy(promoteBtn, 'Promoting… (pushing upstream)', async () => {
     try {
       const r = await post(P + '/promote', {branch});
-      promoteOut.replaceChildren(el('p', {class: 'ok', role: 'status'}, r.up_to_date ?
+      fill(promoteOut, el('p', {class: 'ok', role: 'status'}, r.up_to_date ?
         `The upstream already has ${short(r.commit)} on ${r.target}.` : `Promoted: ${r.target} is now ${short(r.commit)} upstream.`));
     } catch (e) {
-      promoteOut.replaceChildren(errBox(e, 'The upstream refused'));
+      fill(promoteOut, errBox(e, 'The upstream refused'));
     }
   });
   get(P).then((g) => {
     const b = g.branches.find((x) => x.name === branch);
-    head.replaceChildren(el('p', {class: 'muted'}, b ? `Head ${short(b.head)} · ${b.ahead ?? '?'} ahead, ${b.behind ?? '?'} behind ${g.default_branch}` : `Branch ${branch} is not in the gate.`));
-  }).catch((e) => head.replaceChildren(errBox(e)));
+    fill(head, el('p', {class: 'muted'}, b ? `Head ${short(b.head)} · ${b.ahead ?? '?'} ahead, ${b.behind ?? '?'} behind ${g.default_branch}` : `Branch ${branch} is not in the gate.`));
+  }).catch((e) => fill(head, errBox(e)));
   get(`${P}/log?branch=${encodeURIComponent(branch)}&limit=50`).then((cs) => {
-    commitsBox.replaceChildren(el('ol', {class: 'commits'}, cs.map((c) => el('li', {},
+    fill(commitsBox, el('ol', {class: 'commits'}, cs.map((c) => el('li', {},
       el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
       el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))));
-  }).catch((e) => commitsBox.replaceChildren(errBox(e)));
+  }).catch((e) => fill(commitsBox, errBox(e)));
   try {
     const d = await get(`${P}/diff?branch=${encodeURIComponent(branch)}`);
     if (d.commits && d.commits.length) {
-      commitsBox.replaceChildren(el('ol', {class: 'commits'}, d.commits.map((c) => el('li', {},
+      fill(commitsBox, el('ol', {class: 'commits'}, d.commits.map((c) => el('li', {},
         el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
         el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))),
       d.commits_truncated ? el('p', {class: 'muted'}, 'More commits not shown.') : null);
     }
-    diffBox.replaceChildren(
+    fill(diffBox, 
       el('p', {id: 'diff-stat'}, `${d.files.length} file(s) changed against ${d.base}: `,
         el('span', {class: 'add'}, '+' + d.added), ' ', el('span', {class: 'del'}, '\u2212' + d.removed)),
       el('ul', {class: 'files'}, d.files.map((f) => el('li', {},
@@ -591,7 +593,7 @@ pages.review = async function () {
         f.binary ? el('span', {class: 'muted'}, 'binary') : [el('span', {class: 'add'}, '+' + f.added), ' ', el('span', {class: 'del'}, '\u2212' + f.removed)]))),
       renderPatch(d.patch), d.truncated ? el('p', {class: 'muted'}, 'The diff is cut here (too large to show).') : null);
   } catch (e) {
-    diffBox.replaceChildren(errBox(e, 'Diff'));
+    fill(diffBox, errBox(e, 'Diff'));
   }
 };
 
@@ -613,7 +615,7 @@ pages.task = async function () {
   const id = C.id;
   let t;
   try { t = await get('/tasks/' + id); } catch (e) {
-    app().replaceChildren(el('h1', {}, 'Task ' + id), errBox(e), el('p', {}, link('/', 'Back to the overview')));
+    fill(app(), el('h1', {}, 'Task ' + id), errBox(e), el('p', {}, link('/', 'Back to the overview')));
     return;
   }
   const state = el('div', {id: 'task-state'});
@@ -659,7 +661,7 @@ pages.task = async function () {
   async function followLog() {
     if (logAbort) logAbort.abort();
     logAbort = new AbortController();
-    logEl.replaceChildren();
+    fill(logEl, );
     try { await stream(`/tasks/${id}/logs?follow=1`, onLine, logAbort.signal); } catch (e) {
       if (e.name !== 'AbortError') logEl.append(el('div', {class: 'line error'}, 'log: ' + e.message));
     }
@@ -670,7 +672,7 @@ pages.task = async function () {
   const shieldBox = el('div', {id: 'shield'});
   const timelineBox = el('ol', {id: 'timeline', class: 'timeline'});
 
-  app().replaceChildren(
+  fill(app(), 
     el('p', {}, link('/project/' + encodeURIComponent(t.project), '\u2190 ' + t.project)),
     el('h1', {}, 'Task ', el('span', {class: 'mono'}, id)), state,
     el('div', {class: 'row actions'}, stopBtn, restartBtn, delBtn), actionsOut,
@@ -682,7 +684,7 @@ pages.task = async function () {
 
   function renderState() {
     const dt = (a, b) => a ? dur(((b ? new Date(b) : new Date()) - new Date(a)) / 1000) : '—';
-    state.replaceChildren(el('dl', {class: 'facts'},
+    fill(state, el('dl', {class: 'facts'},
       el('dt', {}, 'State'), el('dd', {}, badge(t.state)),
       el('dt', {}, 'Exit code'), el('dd', {id: 'exit-code'}, t.exit_code === null || t.exit_code === undefined ? '—' : String(t.exit_code)),
       el('dt', {}, 'Mode'), el('dd', {}, t.mode),
@@ -724,7 +726,7 @@ pages.task = async function () {
     if (term && !ended(t.state)) return;
     const open = el('button', {id: 'terminal-open', disabled: ended(t.state)}, 'Open terminal');
     const box = el('div', {id: 'terminal', class: 'terminal'});
-    termBox.replaceChildren(card('Terminal', ended(t.state) ? el('p', {class: 'muted'}, 'The task has ended.') : el('div', {class: 'row'}, open), box));
+    fill(termBox, card('Terminal', ended(t.state) ? el('p', {class: 'muted'}, 'The task has ended.') : el('div', {class: 'row'}, open), box));
     open.onclick = () => busy(open, 'Connecting…', async () => { await openTerminal(box); open.remove(); }, box);
   }
   async function openTerminal(box) {
@@ -758,7 +760,7 @@ pages.task = async function () {
     if (t.mode !== 'web' || webBox.childElementCount) return;
     const u = C.base + `/tasks/${id}/ui/`;
     const shown = (C.publicURL || '') + `/tasks/${id}/ui/`;
-    webBox.replaceChildren(card('Web view',
+    fill(webBox, card('Web view',
       el('p', {}, 'The task\u2019s web UI: ', el('a', {href: u, target: '_blank', rel: 'noopener', id: 'web-link'}, shown),
         t.web_port && C.publicHost ? el('span', {class: 'muted'}, ` (directly: http://${C.publicHost}:${t.web_port}/)`) : null),
       el('iframe', {src: u, title: 'Task web UI', class: 'webview', id: 'web-frame'})));
@@ -770,9 +772,9 @@ pages.task = async function () {
   const shieldOut = el('div', {'aria-live': 'polite'});
   const statusBox = el('div', {});
   async function loadShield() {
-    if (ended(t.state) || !t.container) { shieldBox.replaceChildren(el('p', {class: 'muted'}, 'The shield guards running tasks only.')); return; }
+    if (ended(t.state) || !t.container) { fill(shieldBox, el('p', {class: 'muted'}, 'The shield guards running tasks only.')); return; }
     let st;
-    try { st = await get(`/tasks/${id}/shield`); } catch (e) { statusBox.replaceChildren(errBox(e)); shieldBox.replaceChildren(statusBox); return; }
+    try { st = await get(`/tasks/${id}/shield`); } catch (e) { fill(statusBox, errBox(e)); fill(shieldBox, statusBox); return; }
     const modes = el('div', {class: 'segmented', role: 'radiogroup', 'aria-label': 'Shield mode'}, ['up', 'down', 'block'].map((m) => {
       const b = el('button', {type: 'button', role: 'radio', 'aria-checked': String(st.mode === m), class: st.mode === m ? 'on' : '', dataset: {mode: m},
         title: {up: 'allowlist enforced', down: 'everything allowed, connections logged', block: 'nothing allowed'}[m]}, m);
@@ -780,14 +782,14 @@ pages.task = async function () {
       return b;
     }));
     const allowed = (st.allowed || []).map((e) => el('li', {}, el('span', {class: 'mono'}, e.target), e.expires ? el('span', {class: 'muted'}, ' until ' + when(e.expires)) : null));
-    statusBox.replaceChildren(
+    fill(statusBox, 
       el('div', {class: 'row'}, el('span', {}, 'Mode: '), modes, el('span', {class: 'muted'}, ` ${st.blocked} blocked since armed`)),
       el('details', {open: (st.allowed || []).length > 0},
         el('summary', {}, `Allowlist: ${(st.static || []).length} from profiles and the project, ${(st.allowed || []).length} live`),
         el('ul', {class: 'allow', id: 'allowlist'}, allowed, (st.static || []).map((s) => el('li', {class: 'mono muted'}, s))),
         (st.denied || []).length ? el('p', {}, 'Denied: ', st.denied.map((e) => e.target).join(', ')) : null));
-    shieldBox.replaceChildren(statusBox, el('h3', {}, 'Blocked connections'), blockedList, shieldOut);
-    if (!blocked.size) blockedList.replaceChildren(el('li', {class: 'muted empty'}, 'None yet; they appear here as they happen.'));
+    fill(shieldBox, statusBox, el('h3', {}, 'Blocked connections'), blockedList, shieldOut);
+    if (!blocked.size) fill(blockedList, el('li', {class: 'muted empty'}, 'None yet; they appear here as they happen.'));
   }
   function onAudit(line) {
     let ev;
@@ -806,11 +808,11 @@ pages.task = async function () {
     const countEl = el('span', {class: 'muted'}, `1\u00d7, ${new Date(ev.time).toLocaleTimeString()}`);
     const res = el('span', {class: 'result'});
     const act = (label, fn) => { const b = el('button', {type: 'button', class: 'small', dataset: {act: label}}, label); b.onclick = () => busy(b, '…', fn, res); return b; };
-    const allow = (dur) => async () => { await post(`/tasks/${id}/shield/allow`, {target, for: dur}); res.replaceChildren(el('span', {class: 'ok'}, dur ? ` allowed for ${dur === '1h' ? '1 hour' : '1 day'}` : ' allowed')); li.classList.add('done'); loadShield(); };
+    const allow = (dur) => async () => { await post(`/tasks/${id}/shield/allow`, {target, for: dur}); fill(res, el('span', {class: 'ok'}, dur ? ` allowed for ${dur === '1h' ? '1 hour' : '1 day'}` : ' allowed')); li.classList.add('done'); loadShield(); };
     const li = el('li', {dataset: {target}},
       el('span', {class: 'mono'}, target + (ev.port ? ':' + ev.port : '')), ' ', ev.proto ? el('span', {class: 'muted'}, ev.proto + ' ') : null, countEl, ' ',
       el('span', {class: 'row inline'}, act('Allow', allow('')), act('1 h', allow('1h')), act('1 day', allow('24h')),
-        act('Deny', async () => { await post(`/tasks/${id}/shield/deny`, {target}); res.replaceChildren(el('span', {class: 'muted'}, ' denied')); li.classList.add('done'); loadShield(); })),
+        act('Deny', async () => { await post(`/tasks/${id}/shield/deny`, {target}); fill(res, el('span', {class: 'muted'}, ' denied')); li.classList.add('done'); loadShield(); })),
       res);
     row = {count: 1, countEl};
     blocked.set(target, row);
@@ -867,24 +869,24 @@ pages.daemons = async function () {
   const level = el('select', {id: 'level', 'aria-label': 'Lowest level shown'}, ['trace', 'debug', 'info', 'warn', 'error'].map((l) => el('option', {value: l, selected: l === (q.get('level') || 'debug')}, l + ' and above')));
   const follow = el('input', {type: 'checkbox', id: 'follow', checked: true});
   const out = el('div', {id: 'daemon-log', class: 'log', role: 'log', tabindex: 0, 'aria-label': 'Daemon log'});
-  app().replaceChildren(el('h1', {}, 'Daemon logs'),
+  fill(app(), el('h1', {}, 'Daemon logs'),
     el('div', {class: 'row toolbar'}, pick, level, el('label', {class: 'check'}, follow, ' follow')), out);
   let ds;
-  try { ds = await get('/daemons'); } catch (e) { out.replaceChildren(errBox(e)); return; }
+  try { ds = await get('/daemons'); } catch (e) { fill(out, errBox(e)); return; }
   for (const d of ds) pick.append(el('option', {value: d.name, selected: d.name === q.get('name')}, `${d.name} (${d.state})`));
   const rank = {trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5, panic: 6};
   let text = '';
   function render() {
     const min = rank[level.value];
     const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 30;
-    out.replaceChildren(...text.split('\n').filter(Boolean).map(readable).filter((x) => x.lvl === undefined || rank[x.lvl] === undefined || rank[x.lvl] >= min).map((x) => x.node));
+    fill(out, ...text.split('\n').filter(Boolean).map(readable).filter((x) => x.lvl === undefined || rank[x.lvl] === undefined || rank[x.lvl] >= min).map((x) => x.node));
     if (follow.checked && atEnd || out.dataset.first !== '0') { out.scrollTop = out.scrollHeight; out.dataset.first = '0'; }
   }
   async function load() {
     try {
       const s = await get(`/daemons/${encodeURIComponent(pick.value)}/log?bytes=65536`);
       if (s !== text) { text = s; render(); }
-    } catch (e) { out.replaceChildren(errBox(e)); }
+    } catch (e) { fill(out, errBox(e)); }
   }
   pick.onchange = () => { out.dataset.first = '1'; text = ''; history.replaceState(null, '', `?name=${encodeURIComponent(pick.value)}`); load(); };
   level.onchange = render;
@@ -913,6 +915,6 @@ function readable(line) {
 (async function main() {
   events.start();
   const f = pages[C.page];
-  try { if (f) await f(); } catch (e) { app().replaceChildren(errBox(e)); }
+  try { if (f) await f(); } catch (e) { fill(app(), errBox(e)); }
   document.body.dataset.ready = '1';
 })();
