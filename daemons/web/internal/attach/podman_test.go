@@ -1,0 +1,226 @@
+package attach_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+)
+
+// The tests run real rootless Podman (Debian 12's 4.3 on the host) as the
+// test user tkpodman through podman-service, each in its own home and
+// runtime directory named tkwebmodes-*.
+const testUser = "tkpodman"
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// podman is one running podman-service and its Podman API.
+type podman struct {
+	api  *podmanapi.Client
+	base string
+	log  *testkit.SyncBuffer
+}
+
+func startPodman(t *testing.T) *podman {
+	t.Helper()
+	testkit.RequireRoot(t)
+	testkit.RequireCommand(t, "podman")
+	testkit.RequireCommand(t, "busybox")
+	u, err := user.Lookup(testUser)
+	testkit.Require(t, err == nil, "test user "+testUser+" is missing; run scripts/setup.d/20-podman.sh as root (make deps)")
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	bin := testkit.Build(t, "github.com/terok-ai/terok-in-docker/daemons/podman-service/cmd/podman-service")
+	os.Chmod(filepath.Dir(bin), 0o755)
+	base, err := os.MkdirTemp("", "tkwebmodes-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(base, 0o755)
+	home, runtime, hooks := filepath.Join(base, "home"), filepath.Join(base, "run"), filepath.Join(base, "hooks")
+	for _, d := range []string{home, runtime, hooks} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(d, uid, gid)
+	}
+	runDir := filepath.Join(runtime, "terok")
+	cmd := exec.Command(bin, "serve", "--hooks-dir", hooks)
+	cmd.Env = []string{"HOME=" + home, "USER=" + testUser, "LOGNAME=" + testUser,
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "XDG_RUNTIME_DIR=" + runtime, "TEROK_RUN_DIR=" + runDir}
+	cmd.Dir = home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	p := &podman{api: podmanapi.New(filepath.Join(runDir, "podman.sock")), base: base, log: &testkit.SyncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if b, err := os.ReadFile(filepath.Join(runtime, "libpod", "tmp", "pause.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		os.RemoveAll(base)
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := p.api.Ping(ctx)
+		cancel()
+		if err == nil {
+			return p
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("podman-service exited early: %v\n%s", err, p.log.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Podman's API did not answer within 90s: %v\n%s", err, p.log.String())
+		}
+	}
+}
+
+// container imports a busybox image and runs `sleep 300` in a container
+// without network; it returns the container id.
+func (p *podman) container(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	const img = "localhost/tkwebmodes-busybox:test"
+	if _, err := p.api.ImportImage(ctx, img, bytes.NewReader(busyboxTar(t))); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := p.api.CreateContainer(ctx, podmanapi.CreateSpec{Image: img, Command: []string{"sleep", "300"},
+		NetNS: &podmanapi.Namespace{Mode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = p.api.RemoveContainer(ctx, cr.ID, podmanapi.RemoveOptions{Force: true})
+	})
+	if err := p.api.StartContainer(ctx, cr.ID); err != nil {
+		t.Fatalf("start: %v\n%s", err, p.log.String())
+	}
+	return cr.ID
+}
+
+// busyboxTar is a root filesystem of the static busybox and the applets
+// the tests use.
+func busyboxTar(t *testing.T) []byte {
+	t.Helper()
+	bb := "/bin/busybox"
+	if _, err := os.Stat(bb); err != nil {
+		bb = testkit.RequireCommand(t, "busybox")
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, d := range []string{"bin/", "etc/", "tmp/"} {
+		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
+	}
+	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
+	tw.Write(data)
+	for _, a := range []string{"sh", "sleep", "stty", "cat", "echo"} {
+		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	}
+	passwd := "root:x:0:0:root:/root:/bin/sh\n"
+	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))})
+	io.WriteString(tw, passwd)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// collector gathers what a reader sends until it ends.
+type collector struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	err  error
+	done chan struct{}
+}
+
+func collect(r io.Reader) *collector {
+	c := &collector{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			c.mu.Lock()
+			c.b.Write(buf[:n])
+			if err != nil {
+				c.err = err
+			}
+			c.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return c
+}
+
+func (c *collector) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.b.String()
+}
+
+// waitFor waits (bounded) until s has arrived.
+func (c *collector) waitFor(t *testing.T, s string) {
+	t.Helper()
+	if !c.waitBounded(s, 60*time.Second) {
+		t.Fatalf("no %q within 60s; got %q", s, c.String())
+	}
+}
+
+func (c *collector) waitBounded(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if strings.Contains(c.String(), s) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return strings.Contains(c.String(), s)
+}
+
+func (c *collector) waitEnd(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("stream did not end within 60s; got %q", c.String())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
