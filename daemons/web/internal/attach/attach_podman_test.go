@@ -15,13 +15,18 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach/podmantest"
 )
 
+func TestMain(m *testing.M) { testkit.Main(m) }
+
 // server serves attach at /attach/{id} for the container named by id.
-func server(t *testing.T, p *podman) *httptest.Server {
-	h := attach.Handler(p.api, func(w http.ResponseWriter, r *http.Request) (attach.Target, bool) {
+func server(t *testing.T, p *podmantest.Podman) *httptest.Server {
+	h := attach.Handler(p.API, func(w http.ResponseWriter, r *http.Request) (attach.Target, bool) {
 		return attach.Target{ContainerID: r.PathValue("id"), Env: []string{"TKW=from-attach"}}, true
 	}, attach.Options{})
 	mux := http.NewServeMux()
@@ -35,35 +40,35 @@ func server(t *testing.T, p *podman) *httptest.Server {
 // handler over a real WebSocket: output arrives, the first size and a
 // resize reach the terminal, and the exit code comes back.
 func TestAttachSession(t *testing.T) {
-	p := startPodman(t)
+	p := podmantest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	id := p.container(t, ctx)
+	id := p.Run(t, ctx, podmanapi.CreateSpec{Command: []string{"sleep", "300"}})
 	srv := server(t, p)
 
 	s, err := attach.Dial(ctx, srv.URL+"/attach/"+id, attach.DialOptions{Rows: 30, Cols: 100})
 	if err != nil {
-		t.Fatalf("dial: %v\n%s", err, p.log.String())
+		t.Fatalf("dial: %v\n%s", err, p.Log.String())
 	}
 	defer s.Close()
-	out := collect(s)
+	out := podmantest.Collect(s)
 	// The echo of the typed line shows "$(...)"; only the shell's
 	// expansion shows the values.
 	io.WriteString(s, "echo size=$(stty size) env=$TKW term=$TERM\n")
-	out.waitFor(t, "size=30 100 env=from-attach term=xterm-256color")
+	out.WaitFor(t, "size=30 100 env=from-attach term=xterm-256color")
 	if err := s.Resize(ctx, 40, 120); err != nil {
 		t.Fatal(err)
 	}
 	// The resize is applied beside the input stream: ask until it shows.
 	for i := 0; i < 20; i++ {
 		io.WriteString(s, "echo size=$(stty size)\n")
-		if out.waitBounded("size=40 120", 3*time.Second) {
+		if out.WaitBounded("size=40 120", 3*time.Second) {
 			break
 		}
 	}
-	out.waitFor(t, "size=40 120")
+	out.WaitFor(t, "size=40 120")
 	io.WriteString(s, "echo hi; exit 3\n")
-	if err := out.waitEnd(t); err != io.EOF {
+	if err := out.WaitEnd(t); err != io.EOF {
 		t.Fatalf("stream ended with %v, want io.EOF after the exit message; got %q", err, out.String())
 	}
 	if !strings.Contains(out.String(), "\nhi\r\n") {
@@ -78,7 +83,7 @@ func TestAttachSession(t *testing.T) {
 	if !errors.Is(err, unixhttp.ErrNotFound) || !strings.Contains(err.Error(), "tkwebmodes-no-such-container") {
 		t.Fatalf("unknown container: want ErrNotFound naming it, got %v", err)
 	}
-	if err := p.api.StopContainer(ctx, id, 1); err != nil {
+	if err := p.API.StopContainer(ctx, id, 1); err != nil {
 		t.Fatal(err)
 	}
 	_, err = attach.Dial(ctx, srv.URL+"/attach/"+id, attach.DialOptions{})
@@ -99,10 +104,10 @@ func TestAttachSession(t *testing.T) {
 // pseudo-terminal: it goes raw, sends the terminal's size at the start
 // and on SIGWINCH, returns the exit code and restores the terminal.
 func TestAttachRunTerminal(t *testing.T) {
-	p := startPodman(t)
+	p := podmantest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	id := p.container(t, ctx)
+	id := p.Run(t, ctx, podmanapi.CreateSpec{Command: []string{"sleep", "300"}})
 	srv := server(t, p)
 
 	master, slave := openPTY(t)
@@ -111,7 +116,7 @@ func TestAttachRunTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := collect(master)
+	out := podmantest.Collect(master)
 	type result struct {
 		code int
 		err  error
@@ -124,7 +129,7 @@ func TestAttachRunTerminal(t *testing.T) {
 	// In raw mode the local terminal passes \r through; the remote
 	// terminal turns it into a newline.
 	io.WriteString(master, "echo size=$(stty size)\r")
-	out.waitFor(t, "size=30 100")
+	out.WaitFor(t, "size=30 100")
 	raw, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 	if err != nil || raw.Lflag&(unix.ICANON|unix.ECHO) != 0 {
 		t.Fatalf("local terminal not raw while attached: lflag %#x %v", raw.Lflag, err)
@@ -135,11 +140,11 @@ func TestAttachRunTerminal(t *testing.T) {
 	}
 	for i := 0; i < 20; i++ {
 		io.WriteString(master, "echo size=$(stty size)\r")
-		if out.waitBounded("size=40 120", 3*time.Second) {
+		if out.WaitBounded("size=40 120", 3*time.Second) {
 			break
 		}
 	}
-	out.waitFor(t, "size=40 120")
+	out.WaitFor(t, "size=40 120")
 	io.WriteString(master, "exit 7\r")
 	select {
 	case r := <-done:

@@ -1,4 +1,9 @@
-package attach_test
+// Package podmantest runs real rootless Podman for terok-web's tests: a
+// podman-service as the test user tkpodman (made by make deps) in a home
+// and runtime directory of its own, and a busybox image to run. A test
+// without root, podman, busybox or the user skips (fails under
+// TEROK_TEST_STRICT=1).
+package podmantest
 
 import (
 	"archive/tar"
@@ -25,16 +30,17 @@ import (
 // runtime directory named tkwebmodes-*.
 const testUser = "tkpodman"
 
-func TestMain(m *testing.M) { testkit.Main(m) }
-
-// podman is one running podman-service and its Podman API.
-type podman struct {
-	api  *podmanapi.Client
-	base string
-	log  *testkit.SyncBuffer
+// Podman is one running podman-service and its Podman API.
+type Podman struct {
+	API  *podmanapi.Client
+	Base string // a temporary directory the test user can read
+	Log  *testkit.SyncBuffer
 }
 
-func startPodman(t *testing.T) *podman {
+// Start runs podman-service as tkpodman until the test ends, and returns
+// once Podman's API answers. The caller's TestMain should be
+// testkit.Main (it removes the built binary).
+func Start(t *testing.T) *Podman {
 	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.RequireCommand(t, "podman")
@@ -63,8 +69,8 @@ func startPodman(t *testing.T) *podman {
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "XDG_RUNTIME_DIR=" + runtime, "TEROK_RUN_DIR=" + runDir}
 	cmd.Dir = home
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
-	p := &podman{api: podmanapi.New(filepath.Join(runDir, "podman.sock")), base: base, log: &testkit.SyncBuffer{}}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
+	p := &Podman{API: podmanapi.New(filepath.Join(runDir, "podman.sock")), Base: base, Log: &testkit.SyncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,49 +94,65 @@ func startPodman(t *testing.T) *podman {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, err := p.api.Ping(ctx)
+		_, err := p.API.Ping(ctx)
 		cancel()
 		if err == nil {
 			return p
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("podman-service exited early: %v\n%s", err, p.log.String())
+			t.Fatalf("podman-service exited early: %v\n%s", err, p.Log.String())
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Podman's API did not answer within 90s: %v\n%s", err, p.log.String())
+			t.Fatalf("Podman's API did not answer within 90s: %v\n%s", err, p.Log.String())
 		}
 	}
 }
 
-// container imports a busybox image and runs `sleep 300` in a container
-// without network; it returns the container id.
-func (p *podman) container(t *testing.T, ctx context.Context) string {
+// ImageName is the busybox image Image imports.
+const ImageName = "localhost/tkwebmodes-busybox:test"
+
+// Image imports the busybox image (once per Podman) and returns its name.
+func (p *Podman) Image(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	const img = "localhost/tkwebmodes-busybox:test"
-	if _, err := p.api.ImportImage(ctx, img, bytes.NewReader(busyboxTar(t))); err != nil {
+	if ok, _ := p.API.ImageExists(ctx, ImageName); ok {
+		return ImageName
+	}
+	if _, err := p.API.ImportImage(ctx, ImageName, bytes.NewReader(BusyboxTar(t))); err != nil {
 		t.Fatal(err)
 	}
-	cr, err := p.api.CreateContainer(ctx, podmanapi.CreateSpec{Image: img, Command: []string{"sleep", "300"},
-		NetNS: &podmanapi.Namespace{Mode: "none"}})
+	return ImageName
+}
+
+// Run creates and starts a container from spec (Image defaults to the
+// busybox image, network to none) and removes it when the test ends.
+func (p *Podman) Run(t *testing.T, ctx context.Context, spec podmanapi.CreateSpec) string {
+	t.Helper()
+	if spec.Image == "" {
+		spec.Image = p.Image(t, ctx)
+	}
+	if spec.NetNS == nil {
+		spec.NetNS = &podmanapi.Namespace{Mode: "none"}
+	}
+	cr, err := p.API.CreateContainer(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_ = p.api.RemoveContainer(ctx, cr.ID, podmanapi.RemoveOptions{Force: true})
+		_ = p.API.RemoveContainer(ctx, cr.ID, podmanapi.RemoveOptions{Force: true})
 	})
-	if err := p.api.StartContainer(ctx, cr.ID); err != nil {
-		t.Fatalf("start: %v\n%s", err, p.log.String())
+	if err := p.API.StartContainer(ctx, cr.ID); err != nil {
+		t.Fatalf("start: %v\n%s", err, p.Log.String())
 	}
 	return cr.ID
 }
 
-// busyboxTar is a root filesystem of the static busybox and the applets
-// the tests use.
-func busyboxTar(t *testing.T) []byte {
+// BusyboxTar is a root filesystem of the static busybox and the applets
+// the tests use (sh, sleep, stty, cat, echo, httpd, nc).
+func BusyboxTar(t *testing.T) []byte {
 	t.Helper()
 	bb := "/bin/busybox"
 	if _, err := os.Stat(bb); err != nil {
@@ -142,12 +164,12 @@ func busyboxTar(t *testing.T) []byte {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, d := range []string{"bin/", "etc/", "tmp/"} {
+	for _, d := range []string{"bin/", "etc/", "tmp/", "www/"} {
 		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
 	}
 	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
 	tw.Write(data)
-	for _, a := range []string{"sh", "sleep", "stty", "cat", "echo"} {
+	for _, a := range []string{"sh", "sleep", "stty", "cat", "echo", "httpd", "nc", "mkdir"} {
 		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	passwd := "root:x:0:0:root:/root:/bin/sh\n"
@@ -159,16 +181,17 @@ func busyboxTar(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// collector gathers what a reader sends until it ends.
-type collector struct {
+// Collector gathers what a reader sends until it ends.
+type Collector struct {
 	mu   sync.Mutex
 	b    bytes.Buffer
 	err  error
 	done chan struct{}
 }
 
-func collect(r io.Reader) *collector {
-	c := &collector{done: make(chan struct{})}
+// Collect reads r in the background until it ends.
+func Collect(r io.Reader) *Collector {
+	c := &Collector{done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		buf := make([]byte, 4096)
@@ -188,21 +211,23 @@ func collect(r io.Reader) *collector {
 	return c
 }
 
-func (c *collector) String() string {
+// String returns what arrived so far.
+func (c *Collector) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.b.String()
 }
 
-// waitFor waits (bounded) until s has arrived.
-func (c *collector) waitFor(t *testing.T, s string) {
+// WaitFor waits (bounded, 60s) until s has arrived.
+func (c *Collector) WaitFor(t *testing.T, s string) {
 	t.Helper()
-	if !c.waitBounded(s, 60*time.Second) {
+	if !c.WaitBounded(s, 60*time.Second) {
 		t.Fatalf("no %q within 60s; got %q", s, c.String())
 	}
 }
 
-func (c *collector) waitBounded(s string, d time.Duration) bool {
+// WaitBounded waits up to d for s and reports whether it arrived.
+func (c *Collector) WaitBounded(s string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if strings.Contains(c.String(), s) {
@@ -213,7 +238,8 @@ func (c *collector) waitBounded(s string, d time.Duration) bool {
 	return strings.Contains(c.String(), s)
 }
 
-func (c *collector) waitEnd(t *testing.T) error {
+// WaitEnd waits (bounded, 60s) for the end and returns the read error.
+func (c *Collector) WaitEnd(t *testing.T) error {
 	t.Helper()
 	select {
 	case <-c.done:
