@@ -78,6 +78,31 @@ func TestAttachSession(t *testing.T) {
 		t.Fatalf("exit code %d (%v), want 3", code, ok)
 	}
 
+	// A client that leaves hangs its process up: a shell that became
+	// `sleep 4321` is gone once the client closed.
+	s2, err := attach.Dial(ctx, srv.URL+"/attach/"+id, attach.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2 := podmantest.Collect(s2)
+	io.WriteString(s2, "echo $((40+2))-started; exec sleep 4321\n")
+	out2.WaitFor(t, "42-started")
+	s3, err := attach.Dial(ctx, srv.URL+"/attach/"+id, attach.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	out3 := podmantest.Collect(s3)
+	count := func() string { return "echo n=$(ps -o args | grep -c '^sleep 4321')\n" }
+	io.WriteString(s3, count())
+	out3.WaitFor(t, "n=1")
+	s2.Close()
+	for i := 0; i < 30 && !out3.WaitBounded("n=0", 2*time.Second); i++ {
+		io.WriteString(s3, count())
+	}
+	out3.WaitFor(t, "n=0")
+	s3.Close()
+
 	// Refusals are HTTP errors the client maps to unixhttp's sentinels.
 	_, err = attach.Dial(ctx, srv.URL+"/attach/tkwebmodes-no-such-container", attach.DialOptions{})
 	if !errors.Is(err, unixhttp.ErrNotFound) || !strings.Contains(err.Error(), "tkwebmodes-no-such-container") {

@@ -26,6 +26,7 @@
 // failing. A failure after it is a close with status 1011 and the reason.
 //
 // Leaving: closing the WebSocket (or dropping the connection) ends the
-// relay; the process in the container keeps its terminal until it exits
-// or the container stops, like a detached `podman exec -it`.
+// relay and sends the process SIGHUP, as closing a terminal window does
+// (Options.KeepOnLeave keeps it running instead). Each attach starts a
+// new process; there is no re-attaching to an old one.
 package attach

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,6 +24,7 @@ type Execer interface {
 	StartExec(ctx context.Context, execID string, o podmanapi.ExecStartOptions) (io.ReadWriteCloser, error)
 	ResizeExec(ctx context.Context, execID string, rows, cols uint16) error
 	WaitExec(ctx context.Context, execID string) (int, error)
+	InspectExec(ctx context.Context, execID string) (podmanapi.ExecSession, error)
 }
 
 // DefaultShell is the command run when a Target names none: bash as a
@@ -53,6 +55,11 @@ type Options struct {
 	// ExitTimeout bounds the wait for Podman to report the exit code after
 	// the terminal closed (default 30s).
 	ExitTimeout time.Duration
+	// KeepOnLeave leaves the process running when the client goes away.
+	// By default it gets SIGHUP, as a shell does when its terminal
+	// window closes (terok-web and the task's processes belong to the
+	// same user, Podman's).
+	KeepOnLeave bool
 }
 
 // Resolver maps a request to its Target. When it cannot, it answers the
@@ -129,7 +136,10 @@ func Serve(w http.ResponseWriter, r *http.Request, ex Execer, t Target, o Option
 	select {
 	case err := <-inDone:
 		// The client left (or sent garbage): stop relaying.
-		log.Info().Err(err).Msg("attach: client left; the process keeps running until it exits")
+		log.Info().Err(err).Msg("attach: client left")
+		if !o.KeepOnLeave {
+			hangup(ctx, ex, execID, log)
+		}
 		return
 	case err := <-outDone:
 		if err != nil {
@@ -205,6 +215,21 @@ func pumpIn(ctx context.Context, c *websocket.Conn, stream io.Writer, ex Execer,
 			cancel()
 		}
 	}
+}
+
+// hangup sends SIGHUP to the exec's process if it still runs.
+func hangup(ctx context.Context, ex Execer, execID string, log zerolog.Logger) {
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := ex.InspectExec(ictx, execID)
+	if err != nil || !s.Running || s.Pid <= 1 {
+		return
+	}
+	if err := syscall.Kill(s.Pid, syscall.SIGHUP); err != nil {
+		log.Warn().Err(err).Int("pid", s.Pid).Msg("attach: could not hang up the process the client left")
+		return
+	}
+	log.Info().Int("pid", s.Pid).Msg("attach: hung up the process the client left")
 }
 
 // initialSize reads ?rows=&cols= (both or neither).

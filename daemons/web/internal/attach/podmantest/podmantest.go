@@ -151,7 +151,7 @@ func (p *Podman) Run(t *testing.T, ctx context.Context, spec podmanapi.CreateSpe
 }
 
 // BusyboxTar is a root filesystem of the static busybox and the applets
-// the tests use (sh, sleep, stty, cat, echo, httpd, nc).
+// the tests use (sh, sleep, stty, cat, echo, httpd, nc, mkdir, ps, grep).
 func BusyboxTar(t *testing.T) []byte {
 	t.Helper()
 	bb := "/bin/busybox"
@@ -169,7 +169,7 @@ func BusyboxTar(t *testing.T) []byte {
 	}
 	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
 	tw.Write(data)
-	for _, a := range []string{"sh", "sleep", "stty", "cat", "echo", "httpd", "nc", "mkdir"} {
+	for _, a := range []string{"sh", "sleep", "stty", "cat", "echo", "httpd", "nc", "mkdir", "ps", "grep"} {
 		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	passwd := "root:x:0:0:root:/root:/bin/sh\n"
