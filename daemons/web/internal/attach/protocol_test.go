@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach"
 )
@@ -212,4 +213,48 @@ func (f *fakeExec) procConn() net.Conn {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.proc
+}
+
+// TestDialUnixSocket attaches over a unix socket, as `terok task attach`
+// does through web.sock: the hand-shake goes through a unixhttp client.
+func TestDialUnixSocket(t *testing.T) {
+	f := &fakeExec{code: 0}
+	sock := t.TempDir() + "/web.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := attach.Handler(f, func(w http.ResponseWriter, r *http.Request) (attach.Target, bool) {
+		if r.URL.Path != "/api/v1/tasks/t1/attach" {
+			http.Error(w, `{"error":"unknown task"}`, http.StatusNotFound)
+			return attach.Target{}, false
+		}
+		return attach.Target{ContainerID: "c1"}, true
+	}, attach.Options{})
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hc := unixhttp.NewClient(sock).HTTP()
+	if _, err := attach.Dial(ctx, "ws://unix/api/v1/tasks/nope/attach", attach.DialOptions{HTTPClient: hc}); !errors.Is(err, unixhttp.ErrNotFound) || !strings.Contains(err.Error(), "unknown task") {
+		t.Fatalf("unknown task over the socket: %v", err)
+	}
+	s, err := attach.Dial(ctx, "ws://unix/api/v1/tasks/t1/attach", attach.DialOptions{HTTPClient: hc, Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Write([]byte("x"))
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(f.procConn(), b); err != nil || b[0] != 'x' {
+		t.Fatalf("input over the socket: %q %v", b, err)
+	}
+	f.procConn().Close()
+	if _, err := io.ReadAll(s); err != nil {
+		t.Fatalf("read to the end: %v", err)
+	}
+	if code, ok := s.ExitCode(); !ok || code != 0 {
+		t.Fatalf("exit code %d %v", code, ok)
+	}
 }
