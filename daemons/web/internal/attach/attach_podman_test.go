@@ -37,10 +37,16 @@ func server(t *testing.T, p *podmantest.Podman) *httptest.Server {
 }
 
 // TestAttachSession attaches to a shell in a real container through the
-// handler over a real WebSocket: output arrives, the first size and a
+// handler over a real WebSocket, under Podman 4.3 and 5: output arrives, the first size and a
 // resize reach the terminal, and the exit code comes back.
 func TestAttachSession(t *testing.T) {
-	p := podmantest.Start(t)
+	for _, tr := range podmantest.Tiers {
+		t.Run(tr.Name, func(t *testing.T) { testAttachSession(t, tr) })
+	}
+}
+
+func testAttachSession(t *testing.T, tr podmantest.Tier) {
+	p := podmantest.StartTier(t, tr)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	id := p.Run(t, ctx, podmanapi.CreateSpec{Command: []string{"sleep", "300"}})

@@ -17,11 +17,20 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 // TestProxyPodman publishes a web-mode container's port under real
-// rootless Podman (4.3, slirp4netns) on an allocated host port and reaches
-// its web server through the proxy; then rebuilds the allocation from the
-// container's labels, as terok-web does after a restart.
+// rootless Podman on an allocated host port and reaches its web server
+// through the proxy; then rebuilds the allocation from the container's
+// labels, as terok-web does after a restart. Both tiers: Podman 4.3 with
+// slirp4netns, and Podman 5 with pasta (the image's, which forwards only
+// connections to loopback: the proxy is what makes the UI reachable
+// from the LAN).
 func TestProxyPodman(t *testing.T) {
-	p := podmantest.Start(t)
+	for _, tr := range podmantest.Tiers {
+		t.Run(tr.Name, func(t *testing.T) { testProxyPodman(t, tr) })
+	}
+}
+
+func testProxyPodman(t *testing.T, tr podmantest.Tier) {
+	p := podmantest.StartTier(t, tr)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	base := freeBlock(t, 2)
@@ -36,7 +45,7 @@ func TestProxyPodman(t *testing.T) {
 	}
 	p.Run(t, ctx, podmanapi.CreateSpec{
 		Command: []string{"sh", "-c", "echo served-by-task > /www/index.html && exec httpd -f -p 7860 -h /www"},
-		NetNS:   &podmanapi.Namespace{Mode: "slirp4netns"},
+		NetNS:   &podmanapi.Namespace{Mode: tr.Network},
 		PortMapping: []podmanapi.PortMapping{{HostIP: "127.0.0.1", ContainerPort: 7860,
 			HostPort: uint16(port), Protocol: "tcp"}},
 		Labels: map[string]string{"terok.task": task, LabelWebPort: strconv.Itoa(port)},

@@ -32,19 +32,66 @@ const testUser = "tkpodman"
 
 // Podman is one running podman-service and its Podman API.
 type Podman struct {
+	Tier Tier
 	API  *podmanapi.Client
 	Base string // a temporary directory the test user can read
 	Log  *testkit.SyncBuffer
 }
 
-// Start runs podman-service as tkpodman until the test ends, and returns
-// once Podman's API answers. The caller's TestMain should be
-// testkit.Main (it removes the built binary).
-func Start(t *testing.T) *Podman {
+// Tier is a Podman to test against.
+type Tier struct {
+	Name    string
+	Major   string // the Podman version's major prefix, e.g. "4."
+	Network string // the rootless network mode to publish ports with
+	// Sandbox: Debian 13's Podman 5 inside the cached trixie root
+	// filesystem (scripts/base-rootfs.sh), entered with a private mount
+	// namespace and pivot_root; the host's network namespace is kept.
+	Sandbox bool
+}
+
+// Tiers are Debian 12's Podman 4.3 on the host (slirp4netns) and Debian
+// 13's Podman 5 (pasta, as in the image).
+var Tiers = []Tier{
+	{Name: "podman4-host", Major: "4.", Network: "slirp4netns"},
+	{Name: "podman5-trixie", Major: "5.", Network: "pasta", Sandbox: true},
+}
+
+// RootfsTrixie is where scripts/base-rootfs.sh caches Debian 13.
+const RootfsTrixie = "/var/cache/terok/rootfs-trixie"
+
+// sandboxScript enters Debian 13 (as podman-service's own tests do): a
+// fresh overlay over the cached rootfs, /dev, /proc and /sys, the test's
+// base and binary directories at their host paths, the test user; then
+// pivot_root and drop to the user.
+const sandboxScript = `set -e
+ov=$(mktemp -d "$BASE/ov-XXXXXX"); mkdir "$ov/upper" "$ov/work" "$ov/root"
+M=$ov/root
+mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$ov/upper,workdir=$ov/work" "$M"
+mount --rbind /dev "$M/dev"; mount -t proc proc "$M/proc"; mount --rbind /sys "$M/sys"
+mount -t tmpfs tmpfs "$M/tmp"
+for d in "$BASE" "$BINDIR"; do mkdir -p "$M$d"; mount --bind "$d" "$M$d"; done
+getent passwd tkpodman >> "$M/etc/passwd"; getent group tkpodman >> "$M/etc/group"
+grep '^tkpodman:' /etc/subuid >> "$M/etc/subuid"; grep '^tkpodman:' /etc/subgid >> "$M/etc/subgid"
+cd "$M"; mkdir .oldroot; pivot_root . .oldroot; cd /; umount -l /.oldroot; rmdir /.oldroot
+exec setpriv --reuid="$RUID" --regid="$RGID" --clear-groups env -i "$@"
+`
+
+// Start runs Debian 12's Podman (Tiers[0]); see StartTier.
+func Start(t *testing.T) *Podman { return StartTier(t, Tiers[0]) }
+
+// StartTier runs podman-service as tkpodman in tier tr until the test
+// ends, and returns once Podman's API answers. The caller's TestMain
+// should be testkit.Main (it removes the built binary).
+func StartTier(t *testing.T, tr Tier) *Podman {
 	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.RequireCommand(t, "podman")
 	testkit.RequireCommand(t, "busybox")
+	if tr.Sandbox {
+		_, err := os.Stat(filepath.Join(RootfsTrixie, ".terok-rootfs-complete"))
+		testkit.Require(t, err == nil, "no Debian 13 rootfs at "+RootfsTrixie+"; run scripts/base-rootfs.sh as root (make deps does)")
+		testkit.RequireCommand(t, "unshare")
+	}
 	u, err := user.Lookup(testUser)
 	testkit.Require(t, err == nil, "test user "+testUser+" is missing; run scripts/setup.d/20-podman.sh as root (make deps)")
 	uid, _ := strconv.Atoi(u.Uid)
@@ -64,12 +111,22 @@ func Start(t *testing.T) *Podman {
 		os.Chown(d, uid, gid)
 	}
 	runDir := filepath.Join(runtime, "terok")
-	cmd := exec.Command(bin, "serve", "--hooks-dir", hooks)
-	cmd.Env = []string{"HOME=" + home, "USER=" + testUser, "LOGNAME=" + testUser,
+	environ := []string{"HOME=" + home, "USER=" + testUser, "LOGNAME=" + testUser,
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "XDG_RUNTIME_DIR=" + runtime, "TEROK_RUN_DIR=" + runDir}
-	cmd.Dir = home
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
-	p := &Podman{API: podmanapi.New(filepath.Join(runDir, "podman.sock")), Base: base, Log: &testkit.SyncBuffer{}}
+	var cmd *exec.Cmd
+	if tr.Sandbox {
+		args := append([]string{"-m", "--propagation", "private", "bash", "-c", sandboxScript, "sandbox"}, environ...)
+		args = append(args, "PODMAN_IGNORE_CGROUPSV1_WARNING=1", bin, "serve", "--hooks-dir", hooks)
+		cmd = exec.Command("unshare", args...)
+		cmd.Env = append(os.Environ(), "BASE="+base, "BINDIR="+filepath.Dir(bin), "ROOTFS="+RootfsTrixie,
+			"RUID="+strconv.Itoa(uid), "RGID="+strconv.Itoa(gid))
+	} else {
+		cmd = exec.Command(bin, "serve", "--hooks-dir", hooks)
+		cmd.Env = environ
+		cmd.Dir = home
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	}
+	p := &Podman{Tier: tr, API: podmanapi.New(filepath.Join(runDir, "podman.sock")), Base: base, Log: &testkit.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -97,6 +154,7 @@ func Start(t *testing.T) *Podman {
 		_, err := p.API.Ping(ctx)
 		cancel()
 		if err == nil {
+			p.checkVersion(t)
 			return p
 		}
 		select {
@@ -107,6 +165,18 @@ func Start(t *testing.T) *Podman {
 		if time.Now().After(deadline) {
 			t.Fatalf("Podman's API did not answer within 90s: %v\n%s", err, p.Log.String())
 		}
+	}
+}
+
+// checkVersion fails the test when the tier runs another Podman than it
+// names.
+func (p *Podman) checkVersion(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := p.API.Version(ctx)
+	if err != nil || !strings.HasPrefix(v.Version, p.Tier.Major) {
+		t.Fatalf("tier %s: Podman %q (%v), want %s*", p.Tier.Name, v.Version, err, p.Tier.Major)
 	}
 }
 
