@@ -29,7 +29,9 @@
 // without it (one that strips it).
 //
 // terok's credentials never reach the task: the Authorization header is
-// removed, and so are the cookies named in Options.DropCookies.
+// removed, and so are the cookies named in Options.DropCookies. The
+// task's own cookies are kept to its UI path (Path moved below it, Domain
+// dropped), and it cannot set a cookie named in DropCookies.
 //
 // An unknown task, or one without a port, answers 404; a task whose app
 // does not answer (yet) 502, naming the task and the port.

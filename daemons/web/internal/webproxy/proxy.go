@@ -35,8 +35,9 @@ type Options struct {
 	// rootless Podman forwards loopback connections).
 	TargetHost string
 	// DropCookies names terok's own cookies (its access token): they are
-	// removed from requests before they reach a task. The Authorization
-	// header is always removed.
+	// removed from requests before they reach a task, and a task's
+	// responses may not set them. The Authorization header is always
+	// removed.
 	DropCookies []string
 	// Log receives proxy failures (zero value: nothing logged).
 	Log zerolog.Logger
@@ -163,14 +164,7 @@ func (p *Proxy) dropCookies(r *http.Request) {
 	}
 	var keep []string
 	for _, c := range r.Cookies() {
-		drop := false
-		for _, name := range p.o.DropCookies {
-			if c.Name == name {
-				drop = true
-				break
-			}
-		}
-		if !drop {
+		if !p.isTerokCookie(c.Name) {
 			keep = append(keep, c.String())
 		}
 	}
@@ -183,13 +177,18 @@ func (p *Proxy) dropCookies(r *http.Request) {
 // modifyResponse keeps the app's redirects inside its UI path: a Location
 // pointing at the app's own root ("/x", or http://127.0.0.1:port/x) is
 // moved below <prefix>/tasks/<id>/ui/.
+//
+// The app's cookies are kept to its UI path (Path set below it, Domain
+// removed), and it may not set terok's own (DropCookies): a task cannot
+// overwrite or shadow terok's login.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
+	t := resp.Request.Context().Value(targetKey{}).(target)
+	ui := p.UIPath(t.task)
+	p.confineCookies(resp, ui)
 	loc := resp.Header.Get("Location")
 	if loc == "" {
 		return nil
 	}
-	t := resp.Request.Context().Value(targetKey{}).(target)
-	ui := p.UIPath(t.task)
 	u, err := url.Parse(loc)
 	if err != nil {
 		return nil
@@ -208,6 +207,39 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	u.RawPath = ""
 	resp.Header.Set("Location", u.String())
 	return nil
+}
+
+// confineCookies rewrites the app's Set-Cookie headers to stay below ui.
+func (p *Proxy) confineCookies(resp *http.Response, ui string) {
+	lines := resp.Header.Values("Set-Cookie")
+	if len(lines) == 0 {
+		return
+	}
+	resp.Header.Del("Set-Cookie")
+	for _, line := range lines {
+		c, err := http.ParseSetCookie(line)
+		if err != nil || p.isTerokCookie(c.Name) {
+			continue
+		}
+		c.Domain = ""
+		if c.Path == "" || c.Path == "/" {
+			c.Path = strings.TrimSuffix(ui, "/")
+		} else if !strings.HasPrefix(c.Path, strings.TrimSuffix(ui, "/")) {
+			c.Path = strings.TrimSuffix(ui, "/") + c.Path
+		}
+		if v := c.String(); v != "" {
+			resp.Header.Add("Set-Cookie", v)
+		}
+	}
+}
+
+func (p *Proxy) isTerokCookie(name string) bool {
+	for _, n := range p.o.DropCookies {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // errorHandler answers a task UI that does not answer with a message the

@@ -36,6 +36,12 @@ func app(t *testing.T) int {
 	mux.HandleFunc("/echo/", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(seen{Path: r.URL.Path, RawPath: r.URL.RawPath, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header})
 	})
+	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "session=abc; Path=/; Domain=example.org; HttpOnly")
+		w.Header().Add("Set-Cookie", "deep=1; Path=/app")
+		w.Header().Add("Set-Cookie", "terok_token=evil; Path=/")
+		w.Header().Add("Set-Cookie", "plain=2")
+	})
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/welcome?from=login", http.StatusFound)
 	})
@@ -161,6 +167,13 @@ func TestProxy(t *testing.T) {
 		if r := get(t, srv.URL+"/tasks/t1/ui/"+path); r.StatusCode != http.StatusFound || r.Header.Get("Location") != want {
 			t.Fatalf("redirect of /%s: %d %q, want %q", path, r.StatusCode, r.Header.Get("Location"), want)
 		}
+	}
+
+	// The app's cookies stay below its UI path; terok's cannot be set.
+	r := get(t, srv.URL+"/tasks/t1/ui/cookies")
+	want := []string{"session=abc; Path=/tasks/t1/ui; HttpOnly", "deep=1; Path=/tasks/t1/ui/app", "plain=2; Path=/tasks/t1/ui"}
+	if got := r.Header.Values("Set-Cookie"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("Set-Cookie through the proxy:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
 	// WebSocket through the proxy.
