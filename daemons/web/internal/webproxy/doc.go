@@ -29,7 +29,8 @@
 // without it (one that strips it).
 //
 // terok's credentials never reach the task: the Authorization header is
-// removed, and so are the cookies named in Options.DropCookies. The
+// removed, and so are the cookies named in Options.DropCookies and the
+// query parameters named in Options.DropQuery. The
 // task's own cookies are kept to its UI path (Path moved below it, Domain
 // dropped), and it cannot set a cookie named in DropCookies.
 //

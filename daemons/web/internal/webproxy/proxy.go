@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,10 @@ type Options struct {
 	// responses may not set them. The Authorization header is always
 	// removed.
 	DropCookies []string
+	// DropQuery names query parameters that carry terok's token (e.g.
+	// "token", which terok-web accepts on WebSocket upgrades): they are
+	// removed before a request reaches a task.
+	DropQuery []string
 	// Log receives proxy failures (zero value: nothing logged).
 	Log zerolog.Logger
 }
@@ -147,7 +152,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 			out.URL.RawPath = ""
 		}
 	}
-	out.URL.RawQuery = pr.In.URL.RawQuery
+	out.URL.RawQuery = p.dropQuery(pr.In.URL.RawQuery)
 	pr.SetXForwarded()
 	if p.pubURL != nil {
 		out.Header.Set("X-Forwarded-Host", p.pubURL.Host)
@@ -156,6 +161,23 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header.Set("X-Forwarded-Prefix", strings.TrimSuffix(p.UIPath(t.task), "/"))
 	out.Header.Del("Authorization")
 	p.dropCookies(out)
+}
+
+// dropQuery removes DropQuery's parameters, leaving the rest as sent.
+func (p *Proxy) dropQuery(raw string) string {
+	if raw == "" || len(p.o.DropQuery) == 0 {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	keep := parts[:0]
+	for _, part := range parts {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil && slices.Contains(p.o.DropQuery, n) {
+			continue
+		}
+		keep = append(keep, part)
+	}
+	return strings.Join(keep, "&")
 }
 
 func (p *Proxy) dropCookies(r *http.Request) {
@@ -233,14 +255,7 @@ func (p *Proxy) confineCookies(resp *http.Response, ui string) {
 	}
 }
 
-func (p *Proxy) isTerokCookie(name string) bool {
-	for _, n := range p.o.DropCookies {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
+func (p *Proxy) isTerokCookie(name string) bool { return slices.Contains(p.o.DropCookies, name) }
 
 // errorHandler answers a task UI that does not answer with a message the
 // user can act on.

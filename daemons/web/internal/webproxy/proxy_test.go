@@ -130,10 +130,10 @@ func getSeen(t *testing.T, u string, hdr ...string) seen {
 // inside the UI path, WebSockets pass, and failures are clear.
 func TestProxy(t *testing.T) {
 	port := app(t)
-	srv := front(t, lookup{"t1": port, "dead": deadPort(t)}, Options{DropCookies: []string{"terok_token"}})
+	srv := front(t, lookup{"t1": port, "dead": deadPort(t)}, Options{DropCookies: []string{"terok_token"}, DropQuery: []string{"token"}})
 	fu, _ := url.Parse(srv.URL)
 
-	s := getSeen(t, srv.URL+"/tasks/t1/ui/echo/a%2Fb?x=1&y=2",
+	s := getSeen(t, srv.URL+"/tasks/t1/ui/echo/a%2Fb?x=1&token=terok-secret&y=2",
 		"Authorization", "Bearer terok-secret-token", "Cookie", "terok_token=secret; app=kept",
 		"X-Forwarded-For", "203.0.113.9")
 	if s.Path != "/echo/a/b" || s.RawPath != "/echo/a%2Fb" || s.Query != "x=1&y=2" {
