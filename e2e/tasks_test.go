@@ -329,6 +329,130 @@ func TestTasks(t *testing.T) {
 	t.Run("tcp api needs the token", func(t *testing.T) { testTCPAuth(t, tr) })
 	t.Run("stop and rm", func(t *testing.T) { testStopRemove(t, tr) })
 	t.Run("kill -9 of terok-web", func(t *testing.T) { testReconcile(t, tr) })
+	t.Run("ended while terok-web was stopped", func(t *testing.T) { testEndedWhileDown(t, tr) })
+	t.Run("podman restarted under a task", func(t *testing.T) { testPodmanRestart(t, tr) })
+	t.Run("several at once", func(t *testing.T) { testConcurrent(t, tr) })
+	t.Run("log lines on the websocket", func(t *testing.T) { testLogEvents(t, tr) })
+}
+
+func (tr *tree) supervisorctl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, code := tr.bin(t, "supervisorctl", append([]string{"-s", "unix://" + tr.run + "/supervisor.sock"}, args...)...)
+	if code != 0 {
+		t.Fatalf("supervisorctl %v: exit %d\n%s", args, code, out)
+	}
+	return out
+}
+
+// testEndedWhileDown: the task's container ends while terok-web is
+// stopped; at its next start terok-web records the exit, the output and
+// revokes the token.
+func testEndedWhileDown(t *testing.T, tr *tree) {
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo one; sleep 3; echo two; exit 3"))
+	task := tr.taskJSON(t, id)
+	tr.supervisorctl(t, "stop", "terok-web")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pm := podmanapi.New(filepath.Join(tr.run, "podman.sock"))
+	if code, err := pm.WaitContainer(ctx, task.Container); err != nil || code != 3 {
+		t.Fatalf("wait for the container through Podman: %d %v", code, err)
+	}
+	if n := liveTokens(t, tr, "demo", id); n != 1 {
+		t.Fatalf("%d token(s) before terok-web is back, want the task's 1", n)
+	}
+	tr.supervisorctl(t, "start", "terok-web")
+	if out, code := tr.terok(t, "task", "wait", id); code != 3 {
+		t.Fatalf("wait: exit %d, want 3\n%s", code, out)
+	}
+	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "one") || !strings.Contains(logs, "two") {
+		t.Fatalf("output written while terok-web was down is missing:\n%s", logs)
+	}
+	waitFor(t, "the token's revocation", 30*time.Second, func() bool { return liveTokens(t, tr, "demo", id) == 0 })
+}
+
+// testPodmanRestart restarts podman-service (and so Podman's API) while
+// a task runs; the task keeps running and its end is recorded.
+func testPodmanRestart(t *testing.T, tr *tree) {
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo up; sleep 5; echo still-here"))
+	waitFor(t, "the task's first line", 60*time.Second, func() bool {
+		out, _ := tr.terok(t, "task", "logs", id)
+		return strings.Contains(out, "up")
+	})
+	tr.supervisorctl(t, "restart", "podman-service")
+	if out, code := tr.terok(t, "task", "wait", id); code != 0 {
+		logs, _ := tr.terok(t, "task", "logs", id)
+		t.Fatalf("wait after the Podman restart: exit %d\n%s\n%s", code, out, logs)
+	}
+	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "still-here") {
+		t.Fatalf("logs after the Podman restart:\n%s", logs)
+	}
+}
+
+// testConcurrent starts three tasks of one project at once.
+func testConcurrent(t *testing.T, tr *tree) {
+	type res struct {
+		out  string
+		code int
+	}
+	ch := make(chan res, 3)
+	for i := range 3 {
+		go func() {
+			cmd := exec.Command(filepath.Join(tr.root, "bin", "terok"), "task", "run", "demo", "--cmd", fmt.Sprintf("echo task-%d", i))
+			cmd.Env = tr.env()
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			ch <- res{strings.TrimSpace(string(out)), code}
+		}()
+	}
+	ids := map[string]bool{}
+	for range 3 {
+		r := <-ch
+		if r.code != 0 {
+			t.Fatalf("concurrent run: exit %d\n%s", r.code, r.out)
+		}
+		ids[r.out] = true
+	}
+	if len(ids) != 3 {
+		t.Fatalf("three runs gave ids %v", ids)
+	}
+	for id := range ids {
+		if out, code := tr.terok(t, "task", "wait", id); code != 0 {
+			t.Fatalf("wait %s: %d %s", id, code, out)
+		}
+	}
+}
+
+// testLogEvents subscribes to a task's log lines on the WebSocket.
+func testLogEvents(t *testing.T, tr *tree) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "sleep 2; echo line-a; echo line-b"))
+	ws, err := tr.web().Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	var got []string
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("events: %v (lines so far %q)", err, got)
+		}
+		var ev webapi.Event
+		json.Unmarshal(b, &ev)
+		if ev.Type == webapi.EventLog && ev.TaskID == id {
+			got = append(got, ev.Line)
+		}
+		if ev.Type == webapi.EventTask && ev.TaskID == id && ev.Task != nil && webapi.Ended(ev.Task.State) {
+			break
+		}
+	}
+	if j := strings.Join(got, "|"); !strings.Contains(j, "line-a|line-b") {
+		t.Fatalf("log lines on the websocket: %q", got)
+	}
 }
 
 // testShieldLive: a task that connects to a host listener (at the gate's
