@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 const workspace = "/workspace"
@@ -61,10 +62,12 @@ func run() int {
 		return 125
 	}
 	if gateURL != "" {
+		t0 := time.Now()
 		if err := prepare(gateURL); err != nil {
 			say("%v", err)
 			return 125
 		}
+		say("workspace ready in %d ms", time.Since(t0).Milliseconds())
 	}
 	if command == "" {
 		say("no agent command (set agent.command in the project or pass --cmd)")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -118,6 +119,9 @@ func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
 
 	if r.shield != nil {
 		go r.followShield(ctx, t)
+		if !resume && t.StartMS != nil {
+			go r.recordArm(ctx, t)
+		}
 	}
 	exited := make(chan struct{})
 	logsDone := make(chan struct{})
@@ -294,4 +298,21 @@ func (r *Runner) followShield(ctx context.Context, t webapi.Task) {
 	if err != nil && ctx.Err() == nil {
 		r.log.Debug().Err(err).Str("task", t.ID).Msg("shield audit stream ended")
 	}
+}
+
+// recordArm adds the shield's own arm time to the task's start timing.
+func (r *Runner) recordArm(ctx context.Context, t webapi.Task) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := r.shield.Status(ctx, t.Container)
+	if err != nil {
+		return
+	}
+	_, _ = r.store.Update(t.ID, func(x *webapi.Task) {
+		if x.StartMS != nil {
+			m := maps.Clone(x.StartMS) // readers may hold the old map
+			m["shield_arm"] = st.ArmMillis
+			x.StartMS = m
+		}
+	})
 }

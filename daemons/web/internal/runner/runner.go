@@ -307,6 +307,13 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 	if err != nil {
 		return r.fail(t, err.Error()), err
 	}
+	timing := map[string]float64{}
+	mark := time.Now()
+	lap := func(name string) {
+		now := time.Now()
+		timing[name] = float64(now.Sub(mark).Microseconds()) / 1000
+		mark = now
+	}
 	// Mirrors of one project are ensured one at a time.
 	pl := r.projectLock(p.Name)
 	pl.Lock()
@@ -322,6 +329,7 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		err = daemonErr("terok-gate", "mint a task token", err)
 		return r.fail(t, err.Error()), err
 	}
+	lap("gate")
 	gateURL := fmt.Sprintf("http://%s@%s/%s.git", tok.Secret, net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort)), p.Name)
 	shownURL := fmt.Sprintf("http://%s/%s.git", net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort)), p.Name)
 
@@ -341,6 +349,7 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		err = daemonErr("podman", "create the task container", err)
 		return r.fail(t, err.Error()), err
 	}
+	lap("create")
 	for _, w := range res.Warnings {
 		r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "podman: " + w})
 	}
@@ -357,8 +366,9 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		}
 		return r.fail(t, reason), fmt.Errorf("%s", reason)
 	}
+	lap("start")
 	now := time.Now().UTC()
-	t = r.setState(t, webapi.StateRunning, func(x *webapi.Task) { x.Started = &now })
+	t = r.setState(t, webapi.StateRunning, func(x *webapi.Task) { x.Started, x.StartMS = &now, timing })
 	r.monitor(t, false)
 	return t, nil
 }
