@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -332,6 +333,8 @@ func TestTasks(t *testing.T) {
 	t.Run("ended while terok-web was stopped", func(t *testing.T) { testEndedWhileDown(t, tr) })
 	t.Run("podman restarted under a task", func(t *testing.T) { testPodmanRestart(t, tr) })
 	t.Run("several at once", func(t *testing.T) { testConcurrent(t, tr) })
+	t.Run("interactive attach", func(t *testing.T) { testInteractive(t, tr) })
+	t.Run("web mode", func(t *testing.T) { testWebMode(t, tr, up) })
 	t.Run("log lines on the websocket", func(t *testing.T) { testLogEvents(t, tr) })
 }
 
@@ -610,4 +613,84 @@ func testReconcile(t *testing.T, tr *tree) {
 	if tl := tr.mustTerok(t, "task", "timeline", id); !strings.Contains(tl, "reconcile") {
 		t.Fatalf("the timeline does not show the reconcile:\n%s", tl)
 	}
+}
+
+// testInteractive attaches to an interactive task through the CLI (over
+// web.sock), sends commands to its shell and gets their output and the
+// shell's exit code.
+func testInteractive(t *testing.T, tr *tree) {
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--mode", "interactive"))
+	waitFor(t, "the interactive task's workspace", 60*time.Second, func() bool {
+		out, _ := tr.terok(t, "task", "logs", id)
+		return strings.Contains(out, "waiting for terok task attach")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(tr.root, "bin", "terok"), "task", "attach", id)
+	cmd.Env = tr.env()
+	cmd.Stdin = strings.NewReader("echo hello-$((6*7)); pwd; cat README.md; exit 3\n")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != 3 || !strings.Contains(string(out), "hello-42") || !strings.Contains(string(out), "/workspace") || !strings.Contains(string(out), "demo project") {
+		t.Fatalf("attach: exit %d, want 3 and the commands' output:\n%s", code, out)
+	}
+	if task := tr.taskJSON(t, id); task.State != webapi.StateRunning {
+		t.Fatalf("the task should outlive the attach: %+v", task)
+	}
+	tr.mustTerok(t, "task", "stop", id)
+	if task := tr.taskJSON(t, id); task.State != webapi.StateStopped || task.ExitCode == nil || *task.ExitCode != 0 {
+		t.Fatalf("after stop (the entry ends cleanly on SIGTERM): %+v", task)
+	}
+}
+
+// testWebMode runs a web-mode task whose agent serves HTTP: it answers on
+// its published port and through terok-web at /tasks/<id>/ui/.
+func testWebMode(t *testing.T, tr *tree, up string) {
+	serve := `exec perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalPort=>8080,Listen=>5,ReuseAddr=>1) or die "listen: $!"; print "serving\n"; $|=1; while($c=$s->accept){ $p=<$c>; while(<$c>){last if /^\r?$/} print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved-by-task $p"; close $c }'`
+	tr.mustTerok(t, "project", "add", "site", "--upstream", up, "--web-port", "8080", "--cmd", serve)
+	out := tr.mustTerok(t, "task", "run", "site", "--mode", "web", "--json")
+	var task webapi.Task
+	if err := json.Unmarshal([]byte(out), &task); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, out)
+	}
+	if task.WebPort < 7860 || task.WebPort > 7880 {
+		t.Fatalf("web port %d, want one of 7860-7880", task.WebPort)
+	}
+	get := func(url, token string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	direct := fmt.Sprintf("http://127.0.0.1:%d/hello", task.WebPort)
+	waitFor(t, "the task's web app on its published port", 60*time.Second, func() bool {
+		code, body := get(direct, "")
+		return code == 200 && strings.Contains(body, "served-by-task GET /hello")
+	})
+	u := strings.TrimSpace(tr.mustTerok(t, "web", "url"))
+	token := u[strings.Index(u, "token=")+len("token="):]
+	ui := "http://" + tr.webAddr + "/tasks/" + task.ID + "/ui/deep/path?q=1"
+	if code, body := get(ui, token); code != 200 || !strings.Contains(body, "served-by-task GET /deep/path?q=1") {
+		t.Fatalf("through /tasks/%s/ui/: %d %q", task.ID, code, body)
+	}
+	if code, _ := get(ui, ""); code != 401 {
+		t.Fatalf("the proxied UI without the token: %d, want 401", code)
+	}
+	tr.mustTerok(t, "task", "stop", task.ID)
+	if code, _ := get(ui, token); code != 404 {
+		t.Fatalf("the UI of a stopped task: %d, want 404", code)
+	}
+	tr.mustTerok(t, "task", "rm", task.ID)
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
 	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
 
@@ -158,9 +159,13 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	sup := supervisorapi.New(paths.Socket("", paths.Supervisor))
 	hub := events.New()
 
+	ports, err := webproxy.NewAllocator(webproxy.FirstPort, webproxy.LastPort)
+	if err != nil {
+		return err
+	}
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
-	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost},
+	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost, Ports: ports},
 		log.With().Str("component", "runner").Logger(), store, ps, gate, podman, shield, hub)
 
 	gateHost, _, _ := net.SplitHostPort(cfg.GateListen)
@@ -173,12 +178,19 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 			origins = append(origins, strings.TrimSuffix(cfg.PublicURL[i+3:], "/"))
 		}
 	}
+	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"},
+		Log: log.With().Str("component", "webproxy").Logger()})
+	if err != nil {
+		return err
+	}
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Runner: rn, Hub: hub, Gate: gate, Shield: shield, Images: podman, Supervisor: sup,
 		GateHostURL: "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
 		Origins:     origins,
 		Probe:       probe(podman, gate, shield),
 		LoginURL:    loginURL(cfg, token),
+		Exec:        podman,
+		WebProxy:    proxy,
 	})
 
 	g, gctx := errgroup.WithContext(ctx)

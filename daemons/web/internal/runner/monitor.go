@@ -266,6 +266,7 @@ func (r *Runner) finish(t webapi.Task, code int, werr error) {
 		r.setState(t, webapi.StateExited, func(x *webapi.Task) { x.ExitCode, x.Ended, x.Reason = &c, &now, reason })
 	}
 	r.revoke(t)
+	r.releasePort(t)
 }
 
 // followShield copies the shield's events for the task's container into
