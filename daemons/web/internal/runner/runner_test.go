@@ -43,7 +43,9 @@ func (g *fakeGate) RevokeTask(ctx context.Context, project, task string) (int, e
 	g.revoked = append(g.revoked, task)
 	return 1, nil
 }
-func (g *fakeGate) Tokens(ctx context.Context, project string) ([]gateapi.Token, error) { return nil, nil }
+func (g *fakeGate) Tokens(ctx context.Context, project string) ([]gateapi.Token, error) {
+	return nil, nil
+}
 
 type fakePodman struct {
 	net   string
@@ -82,9 +84,9 @@ func (p *fakePodman) ContainerLogs(ctx context.Context, id string, o podmanapi.L
 	io.WriteString(so, "agent output\n")
 	return nil
 }
-func (p *fakePodman) ImageExists(ctx context.Context, name string) (bool, error) { return p.image, nil }
+func (p *fakePodman) ImageExists(ctx context.Context, name string) (bool, error)      { return p.image, nil }
 func (p *fakePodman) RemoveVolume(ctx context.Context, name string, force bool) error { return nil }
-func (p *fakePodman) RootlessNetwork(ctx context.Context) (string, error)            { return p.net, nil }
+func (p *fakePodman) RootlessNetwork(ctx context.Context) (string, error)             { return p.net, nil }
 
 type fakeShield struct{}
 
