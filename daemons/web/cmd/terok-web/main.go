@@ -38,6 +38,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
 
@@ -215,6 +216,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(auth.New(token).Require(h), log), tl, 5*time.Second)
 		})
 	}
+	g.Go(func() error { watchDaemons(gctx, sup, hub); return nil })
 	// Reconcile once Podman and the gate answer (they may still start).
 	g.Go(func() error {
 		for i := 0; ; i++ {
@@ -278,5 +280,30 @@ func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Cli
 		_, err = shield.Profiles(ctx)
 		d["terok-shield"] = state(err)
 		return d, nil
+	}
+}
+
+// watchDaemons publishes each supervisor program's state changes on the
+// event hub (polled every 2 s; quiet while the supervisor does not answer).
+func watchDaemons(ctx context.Context, sup *supervisorapi.Client, hub *events.Hub) {
+	last := map[string]string{}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ps, err := sup.AllProcessInfo(cctx)
+		cancel()
+		if err == nil {
+			for _, p := range ps {
+				if last[p.Name] != p.StateName {
+					last[p.Name] = p.StateName
+					hub.Publish(webapi.Event{Type: webapi.EventDaemon, Daemon: &webapi.Daemon{
+						Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus}})
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
 	}
 }
