@@ -174,6 +174,17 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("invalid class: exit %d\n%s", code, out)
 		}
 		tr.mustTerok(t, "project", "rm", "noimage")
+		// An upstream the gate cannot reach: the run fails with the gate's
+		// reason and the task is recorded as failed.
+		tr.mustTerok(t, "project", "add", "lost", "--upstream", filepath.Join(tr.dev, "no-such-upstream.git"), "--cmd", "true")
+		out, code = tr.terok(t, "task", "run", "lost")
+		if code == 0 || !strings.Contains(out, "terok-gate") || !strings.Contains(out, "no-such-upstream.git") {
+			t.Fatalf("unreachable upstream: exit %d\n%s", code, out)
+		}
+		lost := tr.mustTerok(t, "task", "list", "lost")
+		if !strings.Contains(lost, "failed") {
+			t.Fatalf("the task of an unreachable upstream is not recorded as failed:\n%s", lost)
+		}
 	})
 
 	tr.mustTerok(t, "project", "add", "demo", "--upstream", up, "--cmd", agentPush)
@@ -381,7 +392,24 @@ func testPodmanRestart(t *testing.T, tr *tree) {
 		out, _ := tr.terok(t, "task", "logs", id)
 		return strings.Contains(out, "up")
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ws, err := tr.web().Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
 	tr.supervisorctl(t, "restart", "podman-service")
+	// The WebSocket reports the daemon's state changes.
+	for seen := false; !seen; {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("events: %v (no daemon event for podman-service)", err)
+		}
+		var ev webapi.Event
+		json.Unmarshal(b, &ev)
+		seen = ev.Type == webapi.EventDaemon && ev.Daemon != nil && ev.Daemon.Name == "podman-service"
+	}
 	if out, code := tr.terok(t, "task", "wait", id); code != 0 {
 		logs, _ := tr.terok(t, "task", "logs", id)
 		t.Fatalf("wait after the Podman restart: exit %d\n%s\n%s", code, out, logs)

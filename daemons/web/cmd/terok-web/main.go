@@ -293,8 +293,10 @@ func watchDaemons(ctx context.Context, sup *supervisorapi.Client, hub *events.Hu
 		cancel()
 		if err == nil {
 			for _, p := range ps {
-				if last[p.Name] != p.StateName {
-					last[p.Name] = p.StateName
+				// A restart between two polls shows as a new pid.
+				key := fmt.Sprintf("%s %d", p.StateName, p.PID)
+				if last[p.Name] != key {
+					last[p.Name] = key
 					hub.Publish(webapi.Event{Type: webapi.EventDaemon, Daemon: &webapi.Daemon{
 						Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus}})
 				}
