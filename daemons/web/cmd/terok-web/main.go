@@ -82,6 +82,18 @@ func gatePort(listen string) (int, error) {
 	return n, nil
 }
 
+// gateListen is the gate's git address: TEROK_GATE_LISTEN (make run), else
+// the port the image's entrypoint settled (TEROK_GATE_PORT), else 9418.
+func gateListen() string {
+	if v := os.Getenv("TEROK_GATE_LISTEN"); v != "" {
+		return v
+	}
+	if p := os.Getenv("TEROK_GATE_PORT"); p != "" {
+		return "0.0.0.0:" + p
+	}
+	return "127.0.0.1:9418"
+}
+
 func envOr(k, def string) string {
 	if v, ok := os.LookupEnv(k); ok {
 		return v
@@ -115,7 +127,7 @@ func newApp() *cli.App {
 					Token:        os.Getenv("TEROK_WEB_TOKEN"),
 					StateDir:     paths.StateDir(),
 					ConfigDir:    paths.ConfigDir(),
-					GateListen:   envOr("TEROK_GATE_LISTEN", "127.0.0.1:9418"),
+					GateListen:   gateListen(),
 					TaskGateHost: os.Getenv("TEROK_TASK_GATE_HOST"),
 					Entry:        filepath.Join(filepath.Dir(exe), "terok-entry"),
 					PublicURL:    os.Getenv("TEROK_PUBLIC_URL"),
