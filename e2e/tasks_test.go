@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -173,6 +174,17 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("invalid class: exit %d\n%s", code, out)
 		}
 		tr.mustTerok(t, "project", "rm", "noimage")
+		// An upstream the gate cannot reach: the run fails with the gate's
+		// reason and the task is recorded as failed.
+		tr.mustTerok(t, "project", "add", "lost", "--upstream", filepath.Join(tr.dev, "no-such-upstream.git"), "--cmd", "true")
+		out, code = tr.terok(t, "task", "run", "lost")
+		if code == 0 || !strings.Contains(out, "terok-gate") || !strings.Contains(out, "no-such-upstream.git") {
+			t.Fatalf("unreachable upstream: exit %d\n%s", code, out)
+		}
+		lost := tr.mustTerok(t, "task", "list", "lost")
+		if !strings.Contains(lost, "failed") {
+			t.Fatalf("the task of an unreachable upstream is not recorded as failed:\n%s", lost)
+		}
 	})
 
 	tr.mustTerok(t, "project", "add", "demo", "--upstream", up, "--cmd", agentPush)
@@ -329,6 +341,149 @@ func TestTasks(t *testing.T) {
 	t.Run("tcp api needs the token", func(t *testing.T) { testTCPAuth(t, tr) })
 	t.Run("stop and rm", func(t *testing.T) { testStopRemove(t, tr) })
 	t.Run("kill -9 of terok-web", func(t *testing.T) { testReconcile(t, tr) })
+	t.Run("ended while terok-web was stopped", func(t *testing.T) { testEndedWhileDown(t, tr) })
+	t.Run("podman restarted under a task", func(t *testing.T) { testPodmanRestart(t, tr) })
+	t.Run("several at once", func(t *testing.T) { testConcurrent(t, tr) })
+	t.Run("interactive attach", func(t *testing.T) { testInteractive(t, tr) })
+	t.Run("web mode", func(t *testing.T) { testWebMode(t, tr, up) })
+	t.Run("log lines on the websocket", func(t *testing.T) { testLogEvents(t, tr) })
+}
+
+func (tr *tree) supervisorctl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, code := tr.bin(t, "supervisorctl", append([]string{"-s", "unix://" + tr.run + "/supervisor.sock"}, args...)...)
+	if code != 0 {
+		t.Fatalf("supervisorctl %v: exit %d\n%s", args, code, out)
+	}
+	return out
+}
+
+// testEndedWhileDown: the task's container ends while terok-web is
+// stopped; at its next start terok-web records the exit, the output and
+// revokes the token.
+func testEndedWhileDown(t *testing.T, tr *tree) {
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo one; sleep 3; echo two; exit 3"))
+	task := tr.taskJSON(t, id)
+	tr.supervisorctl(t, "stop", "terok-web")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pm := podmanapi.New(filepath.Join(tr.run, "podman.sock"))
+	if code, err := pm.WaitContainer(ctx, task.Container); err != nil || code != 3 {
+		t.Fatalf("wait for the container through Podman: %d %v", code, err)
+	}
+	if n := liveTokens(t, tr, "demo", id); n != 1 {
+		t.Fatalf("%d token(s) before terok-web is back, want the task's 1", n)
+	}
+	tr.supervisorctl(t, "start", "terok-web")
+	if out, code := tr.terok(t, "task", "wait", id); code != 3 {
+		t.Fatalf("wait: exit %d, want 3\n%s", code, out)
+	}
+	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "one") || !strings.Contains(logs, "two") {
+		t.Fatalf("output written while terok-web was down is missing:\n%s", logs)
+	}
+	waitFor(t, "the token's revocation", 30*time.Second, func() bool { return liveTokens(t, tr, "demo", id) == 0 })
+}
+
+// testPodmanRestart restarts podman-service (and so Podman's API) while
+// a task runs; the task keeps running and its end is recorded.
+func testPodmanRestart(t *testing.T, tr *tree) {
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo up; sleep 5; echo still-here"))
+	waitFor(t, "the task's first line", 60*time.Second, func() bool {
+		out, _ := tr.terok(t, "task", "logs", id)
+		return strings.Contains(out, "up")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ws, err := tr.web().Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	tr.supervisorctl(t, "restart", "podman-service")
+	// The WebSocket reports the daemon's state changes.
+	for seen := false; !seen; {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("events: %v (no daemon event for podman-service)", err)
+		}
+		var ev webapi.Event
+		json.Unmarshal(b, &ev)
+		seen = ev.Type == webapi.EventDaemon && ev.Daemon != nil && ev.Daemon.Name == "podman-service"
+	}
+	if out, code := tr.terok(t, "task", "wait", id); code != 0 {
+		logs, _ := tr.terok(t, "task", "logs", id)
+		t.Fatalf("wait after the Podman restart: exit %d\n%s\n%s", code, out, logs)
+	}
+	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "still-here") {
+		t.Fatalf("logs after the Podman restart:\n%s", logs)
+	}
+}
+
+// testConcurrent starts three tasks of one project at once.
+func testConcurrent(t *testing.T, tr *tree) {
+	type res struct {
+		out  string
+		code int
+	}
+	ch := make(chan res, 3)
+	for i := range 3 {
+		go func() {
+			cmd := exec.Command(filepath.Join(tr.root, "bin", "terok"), "task", "run", "demo", "--cmd", fmt.Sprintf("echo task-%d", i))
+			cmd.Env = tr.env()
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			ch <- res{strings.TrimSpace(string(out)), code}
+		}()
+	}
+	ids := map[string]bool{}
+	for range 3 {
+		r := <-ch
+		if r.code != 0 {
+			t.Fatalf("concurrent run: exit %d\n%s", r.code, r.out)
+		}
+		ids[r.out] = true
+	}
+	if len(ids) != 3 {
+		t.Fatalf("three runs gave ids %v", ids)
+	}
+	for id := range ids {
+		if out, code := tr.terok(t, "task", "wait", id); code != 0 {
+			t.Fatalf("wait %s: %d %s", id, code, out)
+		}
+	}
+}
+
+// testLogEvents subscribes to a task's log lines on the WebSocket.
+func testLogEvents(t *testing.T, tr *tree) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "sleep 2; echo line-a; echo line-b"))
+	ws, err := tr.web().Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	var got []string
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("events: %v (lines so far %q)", err, got)
+		}
+		var ev webapi.Event
+		json.Unmarshal(b, &ev)
+		if ev.Type == webapi.EventLog && ev.TaskID == id {
+			got = append(got, ev.Line)
+		}
+		if ev.Type == webapi.EventTask && ev.TaskID == id && ev.Task != nil && webapi.Ended(ev.Task.State) {
+			break
+		}
+	}
+	if j := strings.Join(got, "|"); !strings.Contains(j, "line-a|line-b") {
+		t.Fatalf("log lines on the websocket: %q", got)
+	}
 }
 
 // testShieldLive: a task that connects to a host listener (at the gate's
@@ -486,4 +641,84 @@ func testReconcile(t *testing.T, tr *tree) {
 	if tl := tr.mustTerok(t, "task", "timeline", id); !strings.Contains(tl, "reconcile") {
 		t.Fatalf("the timeline does not show the reconcile:\n%s", tl)
 	}
+}
+
+// testInteractive attaches to an interactive task through the CLI (over
+// web.sock), sends commands to its shell and gets their output and the
+// shell's exit code.
+func testInteractive(t *testing.T, tr *tree) {
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--mode", "interactive"))
+	waitFor(t, "the interactive task's workspace", 60*time.Second, func() bool {
+		out, _ := tr.terok(t, "task", "logs", id)
+		return strings.Contains(out, "waiting for terok task attach")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(tr.root, "bin", "terok"), "task", "attach", id)
+	cmd.Env = tr.env()
+	cmd.Stdin = strings.NewReader("echo hello-$((6*7)); pwd; cat README.md; exit 3\n")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != 3 || !strings.Contains(string(out), "hello-42") || !strings.Contains(string(out), "/workspace") || !strings.Contains(string(out), "demo project") {
+		t.Fatalf("attach: exit %d, want 3 and the commands' output:\n%s", code, out)
+	}
+	if task := tr.taskJSON(t, id); task.State != webapi.StateRunning {
+		t.Fatalf("the task should outlive the attach: %+v", task)
+	}
+	tr.mustTerok(t, "task", "stop", id)
+	if task := tr.taskJSON(t, id); task.State != webapi.StateStopped || task.ExitCode == nil || *task.ExitCode != 0 {
+		t.Fatalf("after stop (the entry ends cleanly on SIGTERM): %+v", task)
+	}
+}
+
+// testWebMode runs a web-mode task whose agent serves HTTP: it answers on
+// its published port and through terok-web at /tasks/<id>/ui/.
+func testWebMode(t *testing.T, tr *tree, up string) {
+	serve := `exec perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalPort=>8080,Listen=>5,ReuseAddr=>1) or die "listen: $!"; print "serving\n"; $|=1; while($c=$s->accept){ $p=<$c>; while(<$c>){last if /^\r?$/} print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved-by-task $p"; close $c }'`
+	tr.mustTerok(t, "project", "add", "site", "--upstream", up, "--web-port", "8080", "--cmd", serve)
+	out := tr.mustTerok(t, "task", "run", "site", "--mode", "web", "--json")
+	var task webapi.Task
+	if err := json.Unmarshal([]byte(out), &task); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, out)
+	}
+	if task.WebPort < 7860 || task.WebPort > 7880 {
+		t.Fatalf("web port %d, want one of 7860-7880", task.WebPort)
+	}
+	get := func(url, token string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	direct := fmt.Sprintf("http://127.0.0.1:%d/hello", task.WebPort)
+	waitFor(t, "the task's web app on its published port", 60*time.Second, func() bool {
+		code, body := get(direct, "")
+		return code == 200 && strings.Contains(body, "served-by-task GET /hello")
+	})
+	u := strings.TrimSpace(tr.mustTerok(t, "web", "url"))
+	token := u[strings.Index(u, "token=")+len("token="):]
+	ui := "http://" + tr.webAddr + "/tasks/" + task.ID + "/ui/deep/path?q=1"
+	if code, body := get(ui, token); code != 200 || !strings.Contains(body, "served-by-task GET /deep/path?q=1") {
+		t.Fatalf("through /tasks/%s/ui/: %d %q", task.ID, code, body)
+	}
+	if code, _ := get(ui, ""); code != 401 {
+		t.Fatalf("the proxied UI without the token: %d, want 401", code)
+	}
+	tr.mustTerok(t, "task", "stop", task.ID)
+	if code, _ := get(ui, token); code != 404 {
+		t.Fatalf("the UI of a stopped task: %d, want 404", code)
+	}
+	tr.mustTerok(t, "task", "rm", task.ID)
 }

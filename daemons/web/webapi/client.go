@@ -416,3 +416,25 @@ func (c *Client) Events(ctx context.Context, logs ...string) (*websocket.Conn, e
 	}
 	return conn, nil
 }
+
+// AttachURL is the attach WebSocket of a task (cmd: a command for sh -c
+// instead of a login shell). Dial it with HTTPClient and AuthHeader.
+func (c *Client) AttachURL(id, cmd string) string {
+	u := c.base + "/api/v1/tasks/" + esc(id) + "/attach"
+	if cmd != "" {
+		u += "?cmd=" + url.QueryEscape(cmd)
+	}
+	return u
+}
+
+// HTTPClient is the client's HTTP client (it dials the socket for New).
+func (c *Client) HTTPClient() *http.Client { return c.hc }
+
+// AuthHeader carries the token for hand-shakes made outside the client.
+func (c *Client) AuthHeader() http.Header {
+	h := http.Header{}
+	if c.token != "" {
+		h.Set("Authorization", "Bearer "+c.token)
+	}
+	return h
+}

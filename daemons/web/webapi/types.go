@@ -114,6 +114,10 @@ type Task struct {
 	Started   *time.Time `json:"started,omitempty"`
 	Ended     *time.Time `json:"ended,omitempty"`
 	WebPort   int        `json:"web_port,omitempty"` // host port of a web-mode task
+	// StartMS is how long the last start's steps took, in milliseconds:
+	// gate (repository and token), create, start (the shield's arm
+	// included), shield_arm (the arm alone, as the shield measured it).
+	StartMS map[string]float64 `json:"start_ms,omitempty"`
 	// Branches lists the branches the task pushed to the gate.
 	Branches []string `json:"branches,omitempty"`
 	// LogOffset is where the current run's output starts in the log file.

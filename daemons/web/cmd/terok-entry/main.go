@@ -16,7 +16,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 )
 
 const workspace = "/workspace"
@@ -61,10 +64,20 @@ func run() int {
 		return 125
 	}
 	if gateURL != "" {
+		t0 := time.Now()
 		if err := prepare(gateURL); err != nil {
 			say("%v", err)
 			return 125
 		}
+		say("workspace ready in %d ms", time.Since(t0).Milliseconds())
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	if os.Getenv("TEROK_MODE") == "interactive" {
+		// A long-lived container: terok task attach opens terminals in it.
+		say("workspace ready; waiting for terok task attach (terok task stop ends the task)")
+		<-sigs
+		return 0
 	}
 	if command == "" {
 		say("no agent command (set agent.command in the project or pass --cmd)")
@@ -75,10 +88,24 @@ func run() int {
 	cmd.Dir = workspace
 	cmd.Stdin = strings.NewReader(os.Getenv("TEROK_PROMPT"))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	err := cmd.Run()
+	// PID 1 gets no default signal handling: pass a stop on to the agent.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		say("run sh -c: %v (the image needs sh)", err)
+		return 127
+	}
+	go func() {
+		for s := range sigs {
+			_ = syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
+		}
+	}()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ee.ExitCode() < 0 {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
 			return 128 + 9
 		}
 		return ee.ExitCode()

@@ -37,6 +37,8 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
 
@@ -80,6 +82,18 @@ func gatePort(listen string) (int, error) {
 	return n, nil
 }
 
+// gateListen is the gate's git address: TEROK_GATE_LISTEN (make run), else
+// the port the image's entrypoint settled (TEROK_GATE_PORT), else 9418.
+func gateListen() string {
+	if v := os.Getenv("TEROK_GATE_LISTEN"); v != "" {
+		return v
+	}
+	if p := os.Getenv("TEROK_GATE_PORT"); p != "" {
+		return "0.0.0.0:" + p
+	}
+	return "127.0.0.1:9418"
+}
+
 func envOr(k, def string) string {
 	if v, ok := os.LookupEnv(k); ok {
 		return v
@@ -113,7 +127,7 @@ func newApp() *cli.App {
 					Token:        os.Getenv("TEROK_WEB_TOKEN"),
 					StateDir:     paths.StateDir(),
 					ConfigDir:    paths.ConfigDir(),
-					GateListen:   envOr("TEROK_GATE_LISTEN", "127.0.0.1:9418"),
+					GateListen:   gateListen(),
 					TaskGateHost: os.Getenv("TEROK_TASK_GATE_HOST"),
 					Entry:        filepath.Join(filepath.Dir(exe), "terok-entry"),
 					PublicURL:    os.Getenv("TEROK_PUBLIC_URL"),
@@ -158,9 +172,13 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	sup := supervisorapi.New(paths.Socket("", paths.Supervisor))
 	hub := events.New()
 
+	ports, err := webproxy.NewAllocator(webproxy.FirstPort, webproxy.LastPort)
+	if err != nil {
+		return err
+	}
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
-	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost},
+	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost, Ports: ports},
 		log.With().Str("component", "runner").Logger(), store, ps, gate, podman, shield, hub)
 
 	gateHost, _, _ := net.SplitHostPort(cfg.GateListen)
@@ -173,12 +191,19 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 			origins = append(origins, strings.TrimSuffix(cfg.PublicURL[i+3:], "/"))
 		}
 	}
+	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"},
+		Log: log.With().Str("component", "webproxy").Logger()})
+	if err != nil {
+		return err
+	}
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Runner: rn, Hub: hub, Gate: gate, Shield: shield, Images: podman, Supervisor: sup,
 		GateHostURL: "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
 		Origins:     origins,
 		Probe:       probe(podman, gate, shield),
 		LoginURL:    loginURL(cfg, token),
+		Exec:        podman,
+		WebProxy:    proxy,
 	})
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -209,6 +234,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(web, log), tl, 5*time.Second)
 		})
 	}
+	g.Go(func() error { watchDaemons(gctx, sup, hub); return nil })
 	// Reconcile once Podman and the gate answer (they may still start).
 	g.Go(func() error {
 		for i := 0; ; i++ {
@@ -272,5 +298,32 @@ func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Cli
 		_, err = shield.Profiles(ctx)
 		d["terok-shield"] = state(err)
 		return d, nil
+	}
+}
+
+// watchDaemons publishes each supervisor program's state changes on the
+// event hub (polled every 2 s; quiet while the supervisor does not answer).
+func watchDaemons(ctx context.Context, sup *supervisorapi.Client, hub *events.Hub) {
+	last := map[string]string{}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ps, err := sup.AllProcessInfo(cctx)
+		cancel()
+		if err == nil {
+			for _, p := range ps {
+				// A restart between two polls shows as a new pid.
+				key := fmt.Sprintf("%s %d", p.StateName, p.PID)
+				if last[p.Name] != key {
+					last[p.Name] = key
+					hub.Publish(webapi.Event{Type: webapi.EventDaemon, Daemon: &webapi.Daemon{
+						Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus}})
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -78,7 +79,12 @@ func taskCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return out(c, t, func(w io.Writer) { fmt.Fprintln(w, t.ID) })
+					return out(c, t, func(w io.Writer) {
+						fmt.Fprintln(w, t.ID)
+						if t.Mode == webapi.ModeWeb && t.WebPort > 0 {
+							fmt.Fprintf(c.App.ErrWriter, "web UI: http://127.0.0.1:%d/ and /tasks/%s/ui/ on terok-web's listener\n", t.WebPort, t.ID)
+						}
+					})
 				},
 			},
 			{
@@ -195,9 +201,19 @@ func taskCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "attach", Usage: "a terminal in an interactive task", ArgsUsage: "ID",
+				Name: "attach", Usage: "a terminal in a running task (a login shell in /workspace, or --cmd); exits with its exit code", ArgsUsage: "ID",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "cmd", Usage: "run this command (sh -c) instead of a shell"}},
 				Action: func(c *cli.Context) error {
-					return cli.Exit("terok task attach: interactive tasks are not available in this version yet", 1)
+					cl := client(c)
+					code, err := attach.Run(c.Context, cl.AttachURL(c.Args().First(), c.String("cmd")),
+						attach.DialOptions{HTTPClient: cl.HTTPClient(), Header: cl.AuthHeader()}, os.Stdin, c.App.Writer)
+					if err != nil {
+						return err
+					}
+					if code != 0 {
+						return cli.Exit("", code)
+					}
+					return nil
 				},
 			},
 		},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
@@ -21,6 +22,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
@@ -50,6 +52,10 @@ type Deps struct {
 	Probe health.Probe
 	// LoginURL is the browser login URL with the token ("" without TCP).
 	LoginURL string
+	// Exec runs terminals in task containers (Podman's exec API).
+	Exec attach.Execer
+	// WebProxy serves /tasks/<id>/ui/ of web-mode tasks (nil: none).
+	WebProxy http.Handler
 }
 
 // API is the HTTP handler.
@@ -88,6 +94,13 @@ func New(d Deps) *API {
 	m.HandleFunc("POST "+Prefix+"/tasks/{id}/restart", a.restartTask)
 	m.HandleFunc("POST "+Prefix+"/tasks/{id}/followup", a.followupTask)
 	m.HandleFunc("GET "+Prefix+"/tasks/{id}/timeline", a.timeline)
+	if d.Exec != nil {
+		m.Handle("GET "+Prefix+"/tasks/{id}/attach", attach.Handler(d.Exec, a.attachTarget,
+			attach.Options{Log: d.Log, Accept: &websocket.AcceptOptions{OriginPatterns: d.Origins}}))
+	}
+	if d.WebProxy != nil {
+		m.Handle("/tasks/", d.WebProxy)
+	}
 
 	m.HandleFunc("GET "+Prefix+"/tasks/{id}/shield", a.shieldStatus)
 	m.HandleFunc("POST "+Prefix+"/tasks/{id}/shield/allow", a.shieldAllow)
@@ -793,6 +806,20 @@ func (a *API) daemonLog(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, s)
+}
+
+// attachTarget picks the running container of the task to attach to;
+// ?cmd= runs that command (with sh -c) instead of a login shell.
+func (a *API) attachTarget(w http.ResponseWriter, r *http.Request) (attach.Target, bool) {
+	t, good := a.runningContainer(w, r)
+	if !good {
+		return attach.Target{}, false
+	}
+	tg := attach.Target{ContainerID: t.Container, WorkingDir: "/workspace"}
+	if c := r.URL.Query().Get("cmd"); c != "" {
+		tg.Cmd = []string{"sh", "-c", c}
+	}
+	return tg, true
 }
 
 // webURL answers the login URL (the caller has the token already: the

@@ -35,4 +35,5 @@ type Podman interface {
 // Shield is what the runner needs of the shield (shieldapi.Client).
 type Shield interface {
 	Audit(ctx context.Context, id string, follow bool, fn func(shieldapi.Event) error) error
+	Status(ctx context.Context, id string) (shieldapi.Status, error)
 }

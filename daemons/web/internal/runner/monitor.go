@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -118,10 +119,15 @@ func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
 
 	if r.shield != nil {
 		go r.followShield(ctx, t)
+		if !resume && t.StartMS != nil {
+			go r.recordArm(ctx, t)
+		}
 	}
-	logsDone := make(chan error, 1)
+	exited := make(chan struct{})
+	logsDone := make(chan struct{})
 	go func() {
-		logsDone <- r.podman.ContainerLogs(ctx, t.Container, podmanapi.LogOptions{Follow: true}, lw, lw)
+		defer close(logsDone)
+		r.streamLogs(ctx, t, lw, exited)
 	}()
 
 	code, werr := r.waitExit(ctx, t)
@@ -129,12 +135,10 @@ func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
 		// terok-web is shutting down: the next start reconciles.
 		return
 	}
+	close(exited)
 	// Let the log stream drain (bounded).
 	select {
-	case err := <-logsDone:
-		if err != nil && ctx.Err() == nil {
-			log.Warn().Err(err).Msg("log stream")
-		}
+	case <-logsDone:
 	case <-time.After(30 * time.Second):
 		log.Warn().Msg("log stream did not end within 30 s of the exit")
 	}
@@ -145,6 +149,62 @@ func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
 	lw.mu.Unlock()
 	_ = f.Sync()
 	r.finish(t, code, werr)
+}
+
+// skipWriter drops the first skip bytes (already written by an earlier
+// stream of the same container log) and counts all it saw.
+type skipWriter struct {
+	w    *logWriter
+	skip int64
+	seen int64
+}
+
+func (s *skipWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	s.seen += int64(n)
+	if s.skip > 0 {
+		k := min(s.skip, int64(len(p)))
+		s.skip -= k
+		p = p[k:]
+	}
+	if len(p) > 0 {
+		if _, err := s.w.Write(p); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// streamLogs follows the container's log into lw. When the stream breaks
+// or ends while the container still runs (Podman restarted), it opens it
+// again and skips what it has written; it returns once a stream ended
+// after the exit was seen (exited closed), or ctx ends (bounded retries).
+func (r *Runner) streamLogs(ctx context.Context, t webapi.Task, lw *logWriter, exited <-chan struct{}) {
+	var written int64
+	for attempt := 0; attempt < 120; attempt++ {
+		sw := &skipWriter{w: lw, skip: written}
+		err := r.podman.ContainerLogs(ctx, t.Container, podmanapi.LogOptions{Follow: true}, sw, sw)
+		written = max(written, sw.seen)
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-exited:
+			if err == nil {
+				return
+			}
+		default:
+		}
+		if err != nil {
+			r.log.Debug().Err(err).Str("task", t.ID).Msg("log stream broke; reopening")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	r.log.Warn().Str("task", t.ID).Msg("gave up following the log after 120 attempts")
 }
 
 // waitExit waits for the container to stop, riding out a Podman restart
@@ -206,6 +266,7 @@ func (r *Runner) finish(t webapi.Task, code int, werr error) {
 		r.setState(t, webapi.StateExited, func(x *webapi.Task) { x.ExitCode, x.Ended, x.Reason = &c, &now, reason })
 	}
 	r.revoke(t)
+	r.releasePort(t)
 }
 
 // followShield copies the shield's events for the task's container into
@@ -238,4 +299,21 @@ func (r *Runner) followShield(ctx context.Context, t webapi.Task) {
 	if err != nil && ctx.Err() == nil {
 		r.log.Debug().Err(err).Str("task", t.ID).Msg("shield audit stream ended")
 	}
+}
+
+// recordArm adds the shield's own arm time to the task's start timing.
+func (r *Runner) recordArm(ctx context.Context, t webapi.Task) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := r.shield.Status(ctx, t.Container)
+	if err != nil {
+		return
+	}
+	_, _ = r.store.Update(t.ID, func(x *webapi.Task) {
+		if x.StartMS != nil {
+			m := maps.Clone(x.StartMS) // readers may hold the old map
+			m["shield_arm"] = st.ArmMillis
+			x.StartMS = m
+		}
+	})
 }

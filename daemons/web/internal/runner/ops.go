@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -33,6 +34,7 @@ func (r *Runner) Stop(ctx context.Context, id string) (webapi.Task, error) {
 		}
 		t = r.setState(t, webapi.StateStopped, func(x *webapi.Task) { x.Ended = &now })
 		r.revoke(t)
+		r.releasePort(t)
 		return t, nil
 	}
 	if err := r.podman.StopContainer(ctx, t.Container, r.cfg.StopTimeout); err != nil && !errors.Is(err, podmanapi.ErrNotFound) {
@@ -101,6 +103,7 @@ func (r *Runner) Remove(ctx context.Context, id string, force bool) error {
 	if _, err := r.gate.RevokeTask(ctx, t.Project, t.ID); err != nil {
 		return daemonErr("terok-gate", "revoke the task token", err)
 	}
+	r.releasePort(t)
 	if err := r.store.Remove(id); err != nil {
 		return err
 	}
@@ -117,6 +120,18 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 	list, err := r.podman.ListContainers(ctx, podmanapi.ListOptions{All: true, Labels: []string{LabelTask}})
 	if err != nil {
 		return daemonErr("podman", "list task containers", err)
+	}
+	if r.cfg.Ports != nil {
+		// Ports of web tasks whose containers still exist stay theirs.
+		live := map[string]int{}
+		for id, port := range webproxy.PortsFromContainers(list, LabelTask) {
+			if t, err := r.store.Get(id); err == nil && !webapi.Ended(t.State) {
+				live[id] = port
+			}
+		}
+		if err := r.cfg.Ports.Restore(live); err != nil {
+			r.log.Warn().Err(err).Msg("restore web task ports")
+		}
 	}
 	byID := map[string]podmanapi.ContainerSummary{}
 	for _, c := range list {

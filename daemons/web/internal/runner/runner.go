@@ -19,6 +19,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -43,6 +44,8 @@ type Config struct {
 	TaskGateHost string
 	// StopTimeout is how long stop waits before it kills (seconds).
 	StopTimeout uint
+	// Ports hands out host ports to web-mode tasks; nil refuses web mode.
+	Ports *webproxy.Allocator
 }
 
 // Runner runs tasks. Create one with New and call Reconcile before use.
@@ -125,9 +128,14 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 		mode = webapi.ModeHeadless
 	}
 	switch mode {
-	case webapi.ModeHeadless:
-	case webapi.ModeInteractive, webapi.ModeWeb:
-		return webapi.Task{}, fmt.Errorf("%w: mode %s is not available yet in this version: use --mode headless", ErrBadRequest, mode)
+	case webapi.ModeHeadless, webapi.ModeInteractive:
+	case webapi.ModeWeb:
+		if p.Run.WebPort == 0 {
+			return webapi.Task{}, fmt.Errorf("%w: project %s has no run.web_port (where its agent serves): set it in %s or with terok project edit %s --web-port PORT", ErrBadRequest, p.Name, info.File, p.Name)
+		}
+		if r.cfg.Ports == nil {
+			return webapi.Task{}, fmt.Errorf("%w: web mode is off in this terok-web", ErrBadRequest)
+		}
 	default:
 		return webapi.Task{}, fmt.Errorf("%w: mode %q: use headless, interactive or web", ErrBadRequest, mode)
 	}
@@ -135,7 +143,7 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 	if command == "" {
 		command = p.Agent.Command
 	}
-	if command == "" {
+	if command == "" && mode != webapi.ModeInteractive {
 		return webapi.Task{}, fmt.Errorf("%w: project %s has no agent command: set agent.command in %s or pass --cmd", ErrBadRequest, p.Name, info.File)
 	}
 	t, err := r.store.Create(webapi.Task{Project: p.Name, Mode: mode, State: webapi.StateCreated,
@@ -149,8 +157,13 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 	return r.start(ctx, t, p)
 }
 
-// Followup runs a finished task again in its workspace with a new prompt.
+// Followup runs a finished task again in its workspace with a new prompt,
+// headless.
 func (r *Runner) Followup(ctx context.Context, id string, req webapi.FollowupRequest) (webapi.Task, error) {
+	return r.again(ctx, id, req, webapi.ModeHeadless)
+}
+
+func (r *Runner) again(ctx context.Context, id string, req webapi.FollowupRequest, mode string) (webapi.Task, error) {
 	t, err := r.store.Get(id)
 	if err != nil {
 		return t, err
@@ -172,13 +185,13 @@ func (r *Runner) Followup(ctx context.Context, id string, req webapi.FollowupReq
 		if req.Command != "" {
 			x.Command = req.Command
 		}
-		x.Mode = webapi.ModeHeadless
+		x.Mode = mode
 		x.ExitCode, x.Reason, x.Ended = nil, "", nil
 	})
 	if err != nil {
 		return t, err
 	}
-	r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "follow-up run"})
+	r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "new run (" + mode + ")"})
 	return r.start(ctx, t, p)
 }
 
@@ -196,7 +209,7 @@ func (r *Runner) Restart(ctx context.Context, id string) (webapi.Task, error) {
 			return t, err
 		}
 	}
-	return r.Followup(ctx, id, webapi.FollowupRequest{Prompt: t.Prompt, Command: t.Command})
+	return r.again(ctx, id, webapi.FollowupRequest{Prompt: t.Prompt, Command: t.Command}, t.Mode)
 }
 
 func (r *Runner) projectLock(name string) *sync.Mutex {
@@ -307,6 +320,13 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 	if err != nil {
 		return r.fail(t, err.Error()), err
 	}
+	timing := map[string]float64{}
+	mark := time.Now()
+	lap := func(name string) {
+		now := time.Now()
+		timing[name] = float64(now.Sub(mark).Microseconds()) / 1000
+		mark = now
+	}
 	// Mirrors of one project are ensured one at a time.
 	pl := r.projectLock(p.Name)
 	pl.Lock()
@@ -322,6 +342,7 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		err = daemonErr("terok-gate", "mint a task token", err)
 		return r.fail(t, err.Error()), err
 	}
+	lap("gate")
 	gateURL := fmt.Sprintf("http://%s@%s/%s.git", tok.Secret, net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort)), p.Name)
 	shownURL := fmt.Sprintf("http://%s/%s.git", net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort)), p.Name)
 
@@ -329,7 +350,15 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 	if t.Container != "" {
 		_ = r.podman.RemoveContainer(ctx, t.Container, podmanapi.RemoveOptions{Force: true})
 	}
-	spec := r.spec(t, p, gateURL, netns, netopts)
+	webPort := 0
+	if t.Mode == webapi.ModeWeb {
+		if webPort, err = r.cfg.Ports.Allocate(t.ID); err != nil {
+			r.revoke(t)
+			err = fmt.Errorf("%w: publish the web port: %v (stop a web task to free one of %d-%d)", ErrConflict, err, webproxy.FirstPort, webproxy.LastPort)
+			return r.fail(t, err.Error()), err
+		}
+	}
+	spec := r.spec(t, p, gateURL, netns, netopts, webPort)
 	res, err := r.podman.CreateContainer(ctx, spec)
 	if err != nil && errors.Is(err, podmanapi.ErrConflict) {
 		// A container of that name is left from an earlier run.
@@ -338,33 +367,37 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 	}
 	if err != nil {
 		r.revoke(t)
+		r.releasePort(t)
 		err = daemonErr("podman", "create the task container", err)
 		return r.fail(t, err.Error()), err
 	}
+	lap("create")
 	for _, w := range res.Warnings {
 		r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "podman: " + w})
 	}
 	offset := logSize(r.store.LogPath(t))
 	t, _ = r.store.Update(t.ID, func(x *webapi.Task) {
-		x.Container, x.GateURL, x.LogOffset = res.ID, shownURL, offset
+		x.Container, x.GateURL, x.LogOffset, x.WebPort = res.ID, shownURL, offset, webPort
 		x.Runs++
 	})
 	if err := r.podman.StartContainer(ctx, res.ID); err != nil {
 		r.revoke(t)
+		r.releasePort(t)
 		reason := fmt.Sprintf("start the task container: %v", err)
 		if strings.Contains(err.Error(), "hook") {
 			reason += " (the shield could not arm it: terok shield profiles and the terok-shield log say why)"
 		}
 		return r.fail(t, reason), fmt.Errorf("%s", reason)
 	}
+	lap("start")
 	now := time.Now().UTC()
-	t = r.setState(t, webapi.StateRunning, func(x *webapi.Task) { x.Started = &now })
+	t = r.setState(t, webapi.StateRunning, func(x *webapi.Task) { x.Started, x.StartMS = &now, timing })
 	r.monitor(t, false)
 	return t, nil
 }
 
 // spec builds the container of one run.
-func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string) podmanapi.CreateSpec {
+func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string, webPort int) podmanapi.CreateSpec {
 	env := map[string]string{}
 	for k, v := range p.Agent.Env {
 		env[k] = v
@@ -374,6 +407,7 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 	env["TEROK_PROJECT"] = t.Project
 	env["TEROK_PROMPT"] = t.Prompt
 	env["TEROK_AGENT_COMMAND"] = t.Command
+	env["TEROK_MODE"] = t.Mode
 	ann := map[string]string{}
 	if p.Shield.On() {
 		ann[shieldapi.AnnotationShield] = "on"
@@ -397,6 +431,14 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 		Volumes:        []podmanapi.Volume{{Name: t.Volume, Dest: "/workspace"}},
 		NetNS:          netns,
 		NetworkOptions: netopts,
+	}
+	if webPort > 0 {
+		spec.PortMapping = []podmanapi.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(p.Run.WebPort), HostPort: uint16(webPort), Protocol: "tcp"}}
+		spec.Labels[webproxy.LabelWebPort] = strconv.Itoa(webPort)
+		env["TEROK_WEB_PORT"] = strconv.Itoa(p.Run.WebPort)
+		if p.Shield.On() {
+			ann[shieldapi.AnnotationPorts] = strconv.Itoa(p.Run.WebPort)
+		}
 	}
 	if res := limits(p.Limits); res != nil {
 		spec.ResourceLimits = res
@@ -427,6 +469,26 @@ func limits(l webapi.Limits) *podmanapi.Resources {
 		return nil
 	}
 	return &res
+}
+
+// releasePort frees a web task's published port.
+func (r *Runner) releasePort(t webapi.Task) {
+	if r.cfg.Ports != nil {
+		r.cfg.Ports.Release(t.ID)
+	}
+}
+
+// HostPort returns the published port of a running web-mode task (the
+// web proxy's lookup).
+func (r *Runner) HostPort(taskID string) (int, bool) {
+	if r.cfg.Ports == nil {
+		return 0, false
+	}
+	t, err := r.store.Get(taskID)
+	if err != nil || t.Mode != webapi.ModeWeb || webapi.Ended(t.State) {
+		return 0, false
+	}
+	return r.cfg.Ports.HostPort(taskID)
 }
 
 // revoke revokes the task's gate tokens, noting the outcome.
