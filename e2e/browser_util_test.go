@@ -20,6 +20,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
@@ -327,4 +329,28 @@ func selfSigned(t *testing.T, dir string) {
 func (b *browser) setSelect(t *testing.T, sel, value string) {
 	t.Helper()
 	evalAs[bool](t, b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %s; e.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`, sel, jsString(value)))
+}
+
+// typeText inserts text at the focus as one input (as an IME or a paste
+// does: one input event, no key events to double it).
+func (b *browser) typeText(t *testing.T, text string) {
+	t.Helper()
+	b.run(t, "type", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	}))
+}
+
+// pressEnter presses and releases the Enter key.
+func (b *browser) pressEnter(t *testing.T) {
+	t.Helper()
+	b.run(t, "enter", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: "Enter", Code: "Enter", Text: "\r", UnmodifiedText: "\r", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		up := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		_, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, up)
+		return err
+	}))
 }

@@ -191,7 +191,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 			origins = append(origins, strings.TrimSuffix(cfg.PublicURL[i+3:], "/"))
 		}
 	}
-	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"},
+	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"}, DropCookies: []string{auth.CookieName},
 		Log: log.With().Str("component", "webproxy").Logger()})
 	if err != nil {
 		return err

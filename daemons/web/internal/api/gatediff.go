@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 )
 
 // gateDiff serves GET /api/v1/projects/{name}/gate/diff?branch=B[&base=D]:
@@ -36,7 +38,12 @@ func (a *API) gateDiff(w http.ResponseWriter, r *http.Request) {
 	}
 	var out json.RawMessage
 	if err := g.Unix().Get(r.Context(), "/v1/repos/"+url.PathEscape(p.Name)+"/diff?"+gq.Encode(), &out); err != nil {
-		fail(w, unavailable("terok-gate", err))
+		if strings.Contains(err.Error(), "no such route") {
+			err = fmt.Errorf("%w: this terok-gate cannot compare branches (it has no diff route): update terok", runner.ErrUnavailable)
+		} else {
+			err = unavailable("terok-gate", err)
+		}
+		fail(w, err)
 		return
 	}
 	ok(w, out)

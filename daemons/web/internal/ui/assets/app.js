@@ -448,7 +448,7 @@ pages.project = async function () {
     fill(app(), el('h1', {}, name), errBox(e, 'Project'), el('p', {}, link('/', 'Back to the overview')));
     return;
   }
-  const settingsOut = el('div', {'aria-live': 'polite'});
+  const settingsOut = el('div', {id: 'settings-out', 'aria-live': 'polite'});
   const pf = await projectForm(p, false);
   const save = el('button', {type: 'submit', class: 'primary', id: 'save'}, 'Save settings');
   pf.form.append(el('div', {class: 'row'}, save), settingsOut);
@@ -498,7 +498,8 @@ pages.project = async function () {
   async function loadGate() {
     let g;
     try { g = await get(`/projects/${encodeURIComponent(name)}/gate`); } catch (e) {
-      fill(gateBox, e.status === 404 ? el('p', {class: 'muted'}, e.message) : errBox(e));
+      fill(gateBox, e.status === 404 || /no gate repository yet/.test(e.message) ?
+        el('p', {class: 'muted'}, 'No gate repository yet: the first task creates it (mirroring the upstream).') : errBox(e));
       return;
     }
     const url = el('input', {id: 'clone-url', readonly: true, value: g.clone_url, 'aria-label': 'Clone URL'});
@@ -568,23 +569,23 @@ pages.review = async function () {
       fill(promoteOut, errBox(e, 'The upstream refused'));
     }
   });
-  get(P).then((g) => {
+  const showCommits = (cs) => fill(commitsBox, cs.length ? el('ol', {class: 'commits'}, cs.map((c) => el('li', {},
+    el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
+    el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))) : el('p', {class: 'muted'}, 'No commits beyond the default branch.'));
+  // The branch's own commits: as many as it is ahead of the default branch.
+  get(P).then(async (g) => {
     const b = g.branches.find((x) => x.name === branch);
     fill(head, el('p', {class: 'muted'}, b ? `Head ${short(b.head)} · ${b.ahead ?? '?'} ahead, ${b.behind ?? '?'} behind ${g.default_branch}` : `Branch ${branch} is not in the gate.`));
+    if (!b || commitsBox.dataset.fromDiff) return;
+    const limit = b.ahead === undefined || b.ahead === null ? 50 : b.ahead;
+    const cs = limit ? await get(`${P}/log?branch=${encodeURIComponent(branch)}&limit=${limit}`) : [];
+    if (!commitsBox.dataset.fromDiff) showCommits(cs);
   }).catch((e) => fill(head, errBox(e)));
-  get(`${P}/log?branch=${encodeURIComponent(branch)}&limit=50`).then((cs) => {
-    fill(commitsBox, el('ol', {class: 'commits'}, cs.map((c) => el('li', {},
-      el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
-      el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))));
-  }).catch((e) => fill(commitsBox, errBox(e)));
   try {
     const d = await get(`${P}/diff?branch=${encodeURIComponent(branch)}`);
-    if (d.commits && d.commits.length) {
-      fill(commitsBox, el('ol', {class: 'commits'}, d.commits.map((c) => el('li', {},
-        el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
-        el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))),
-      d.commits_truncated ? el('p', {class: 'muted'}, 'More commits not shown.') : null);
-    }
+    commitsBox.dataset.fromDiff = '1';
+    showCommits(d.commits || []);
+    if (d.commits_truncated) commitsBox.append(el('p', {class: 'muted'}, 'More commits not shown.'));
     fill(diffBox, 
       el('p', {id: 'diff-stat'}, `${d.files.length} file(s) changed against ${d.base}: `,
         el('span', {class: 'add'}, '+' + d.added), ' ', el('span', {class: 'del'}, '\u2212' + d.removed)),
