@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
@@ -46,6 +47,8 @@ func TestBrowser(t *testing.T) {
 	importTaskImage(t, tr)
 	up := upstream(t, tr)
 	ngx.start(t, tr.webAddr)
+	// Leave no task containers behind in the test user's Podman.
+	t.Cleanup(func() { removeTasks(t, tr) })
 
 	login := strings.TrimSpace(tr.mustTerok(t, "web", "url"))
 	i := strings.Index(login, "?token=")
@@ -64,7 +67,11 @@ func TestBrowser(t *testing.T) {
 	t.Run("stop", func(t *testing.T) { testBrowserStop(t, b, direct, "web1", "direct") })
 	t.Run("shield allow", func(t *testing.T) { testBrowserShield(t, b, direct, "web1") })
 	t.Run("terminal", func(t *testing.T) { testBrowserTerminal(t, b, direct, token, "web1") })
+	t.Run("panic and back", func(t *testing.T) { testBrowserPanic(t, b, tr, direct, "web1") })
+	t.Run("web task", func(t *testing.T) { testBrowserWebTask(t, b, direct) })
 	t.Run("daemon restart", func(t *testing.T) { testBrowserDaemons(t, b, direct, "direct") })
+	t.Run("daemon down", func(t *testing.T) { testBrowserDaemonDown(t, b, tr, direct) })
+	t.Run("dark", func(t *testing.T) { testBrowserDark(t, b, direct, "web1") })
 	t.Run("cross origin", func(t *testing.T) { testBrowserCrossOrigin(t, b, tr, direct, token) })
 
 	// Behind nginx (TLS, wss://), under /terok with TEROK_PUBLIC_URL.
@@ -401,4 +408,121 @@ func gateHasDiff(t *testing.T, tr *tree, project, branch string) bool {
 		t.Fatalf("gate diff: %v", err)
 	}
 	return true
+}
+
+// removeTasks removes every task of the tree (and so its container).
+func removeTasks(t *testing.T, tr *tree) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ts, err := tr.web().Tasks(ctx, "")
+	if err != nil {
+		t.Logf("cleanup: list tasks: %v", err)
+		return
+	}
+	for _, task := range ts {
+		if err := tr.web().Remove(ctx, task.ID, true); err != nil {
+			t.Logf("cleanup: remove task %s: %v", task.ID, err)
+		}
+	}
+}
+
+// testBrowserPanic: the panic button (after its confirmation) blocks a
+// running task's egress, and the way back restores it.
+func testBrowserPanic(t *testing.T, b *browser, tr *tree, base, project string) {
+	b.open(t, base+"/project/"+project)
+	b.setValue(t, "#task-command", "echo up; sleep 300")
+	b.click(t, "#task-run")
+	b.waitJS(t, "the task page", `location.pathname.includes('/task/') && document.body.dataset.ready === '1'`, 120*time.Second)
+	u := b.url(t)
+	id := u[strings.LastIndex(u, "/")+1:]
+	b.waitJS(t, "the shield armed", `document.querySelector('#shield [data-mode="up"][aria-checked="true"]')`, 90*time.Second)
+	b.open(t, base+"/")
+	b.waitJS(t, "the running task listed", fmt.Sprintf(`document.querySelector('#running tr[data-task=%q]')`, id), 30*time.Second)
+	b.click(t, "#panic")
+	b.waitJS(t, "the confirmation", `document.querySelector('dialog[open] #confirm-yes')`, 10*time.Second)
+	b.shot(t, "direct-overview-panic-confirm")
+	b.click(t, "dialog[open] #confirm-yes")
+	b.waitText(t, "#panic-result", "Blocked", 60*time.Second)
+	if st := tr.mustTerok(t, "shield", "status", id, "--json"); !strings.Contains(st, `"mode": "block"`) {
+		t.Fatalf("after the panic button the task's shield is not block:\n%s", st)
+	}
+	b.shot(t, "direct-overview-panic-done")
+	b.click(t, "#panic-restore")
+	b.waitText(t, "#panic-result", "Shield up again", 60*time.Second)
+	if st := tr.mustTerok(t, "shield", "status", id, "--json"); !strings.Contains(st, `"mode": "up"`) {
+		t.Fatalf("after restore the task's shield is not up:\n%s", st)
+	}
+	tr.mustTerok(t, "task", "stop", id)
+}
+
+// taskUIServer is a tiny HTTP server in the task (perl-base is in every
+// Debian image): it answers every request with one page.
+const taskUIServer = `exec perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!";
+print "serving on 8080\n"; $| = 1;
+while ($c = $s->accept) { while (<$c>) { last if /^\r?$/ } print $c "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>hello from the task ui</h1>"; close $c }'`
+
+// testBrowserWebTask: a web-mode task's UI shows in the page through
+// /tasks/<id>/ui/.
+func testBrowserWebTask(t *testing.T, b *browser, base string) {
+	b.open(t, base+"/new-project")
+	b.setValue(t, "#name", "webui")
+	b.setValue(t, "#web_port", "99999")
+	b.click(t, "#create")
+	b.waitText(t, "#web_port-error", "1 to 65535", 10*time.Second)
+	b.setValue(t, "#web_port", "8080")
+	b.setValue(t, "#command", taskUIServer)
+	b.click(t, "#create")
+	b.waitJS(t, "the project page", `location.pathname.endsWith('/project/webui') && document.body.dataset.ready === '1'`, 60*time.Second)
+	b.setSelect(t, "#task-mode", "web")
+	b.click(t, "#task-run")
+	b.waitJS(t, "the task page", `location.pathname.includes('/task/') && document.body.dataset.ready === '1'`, 120*time.Second)
+	b.waitText(t, "#log", "serving on 8080", 120*time.Second)
+	b.waitJS(t, "the task's page in the frame", `(() => { const f = document.querySelector('#web-frame'); if (!f) return false;
+		try { f.contentWindow.location.reload(); } catch (e) {}
+		return f.contentDocument && f.contentDocument.body && f.contentDocument.body.textContent.includes('hello from the task ui'); })()`, 60*time.Second)
+	href := evalAs[string](t, b, `document.querySelector('#web-link').getAttribute('href')`)
+	if !strings.HasSuffix(href, "/ui/") || !strings.Contains(href, "/tasks/") {
+		t.Fatalf("web link %q: want /tasks/<id>/ui/", href)
+	}
+	b.shot(t, "direct-task-web")
+	b.click(t, "#stop")
+	b.waitJS(t, "stopped", `document.querySelector('#task-state .badge').dataset.state === 'stopped'`, 90*time.Second)
+}
+
+// testBrowserDaemonDown: a stopped daemon is a problem at the top of the
+// overview, with what to do; its Restart button brings it back.
+func testBrowserDaemonDown(t *testing.T, b *browser, tr *tree, base string) {
+	tr.mustTerok(t, "daemons", "stop", "terok-shield")
+	b.open(t, base+"/")
+	b.waitText(t, "#problems", "terok-shield is STOPPED", 30*time.Second)
+	b.waitText(t, "#problems", "Restart it below", 5*time.Second)
+	b.shot(t, "direct-overview-problem")
+	b.click(t, `#daemons tr[data-daemon="terok-shield"] button`)
+	b.waitJS(t, "the shield running again", `document.querySelector('#daemons tr[data-daemon="terok-shield"]').dataset.state === 'RUNNING'`, 90*time.Second)
+	b.waitJS(t, "the problem gone", `!document.querySelector('#problems').textContent.includes('terok-shield is')`, 30*time.Second)
+}
+
+// testBrowserDark takes the pages in the dark theme (the system's choice).
+func testBrowserDark(t *testing.T, b *browser, base, project string) {
+	b.run(t, "dark", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	defer b.run(t, "light", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}})
+		return err
+	}))
+	b.open(t, base+"/")
+	b.waitJS(t, "dark background", `getComputedStyle(document.body).backgroundColor === 'rgb(15, 19, 24)'`, 10*time.Second)
+	b.shot(t, "dark-overview")
+	b.open(t, base+"/project/"+project)
+	b.waitJS(t, "the gate panel", `document.querySelector('#gate tr[data-branch]')`, 30*time.Second)
+	b.shot(t, "dark-project")
+	ts := evalAs[[]string](t, b, `[...document.querySelectorAll('#tasks tr[data-task]')].map(r => r.dataset.task)`)
+	if len(ts) > 0 {
+		b.open(t, base+"/task/"+ts[len(ts)-1])
+		b.shot(t, "dark-task")
+	}
 }

@@ -360,6 +360,7 @@ async function projectForm(p, isNew) {
       el('option', {value: 'gatekeeping', selected: p.security_class !== 'online'}, 'gatekeeping: pushes wait in the gate for review'),
       el('option', {value: 'online', selected: p.security_class === 'online'}, 'online: the gate forwards pushes upstream'))),
     field('image', 'Image', el('input', {value: v(p.image), placeholder: 'localhost/terok-base:latest'})),
+    field('web_port', 'Web port', el('input', {type: 'number', min: 1, max: 65535, value: v(p.run && p.run.web_port), placeholder: 'for web-mode tasks: the port the agent serves on'})),
     field('command', 'Agent command', el('textarea', {rows: 3, placeholder: 'what a task runs (sh -c in /workspace); the prompt is in $TEROK_PROMPT and on stdin'}, v(p.agent && p.agent.command))),
     profiles.length ?
       el('fieldset', {class: 'field', dataset: {field: 'profiles'}}, el('legend', {}, 'Shield profiles (allowlists)'),
@@ -377,6 +378,7 @@ async function projectForm(p, isNew) {
     out.git = Object.assign({}, p.git || {}, {upstream_url: val('upstream_url') || undefined, default_branch: val('default_branch') || undefined});
     out.image = val('image') || undefined;
     out.agent = Object.assign({}, p.agent || {}, {command: val('command') || undefined});
+    out.run = Object.assign({}, p.run || {}, {web_port: val('web_port') ? Number(val('web_port')) : undefined});
     const prof = profiles.length ? [...f.querySelectorAll('input[name=profiles]:checked')].map((x) => x.value) : list(val('profiles'));
     out.shield = Object.assign({}, p.shield || {}, {profiles: prof.length ? prof : undefined, allow: list(val('allow')).length ? list(val('allow')) : undefined});
     delete out.file;
@@ -403,6 +405,8 @@ async function projectForm(p, isNew) {
     const bad = (id, msg) => { setErr(id, msg); good = false; };
     if (!x.name) bad('name', 'Give the project a name, e.g. my-app.');
     else if (!/^[a-z0-9][a-z0-9_-]{0,47}$/.test(x.name)) bad('name', 'Use 1-48 lower-case letters, digits, - or _, starting with a letter or digit.');
+    const wp = x.run.web_port;
+    if (wp !== undefined && !(Number.isInteger(wp) && wp >= 1 && wp <= 65535)) bad('web_port', 'Give a port number from 1 to 65535, or leave it empty.');
     const up = x.git.upstream_url;
     if (up && !/^(https?:\/\/|ssh:\/\/|git:\/\/|file:\/\/|\/|[\w.-]+@[\w.-]+:)/.test(up)) bad('upstream_url', 'Give a URL git can clone (https://, ssh://, git@host:path) or an absolute path.');
     if (!good) { const first = f.querySelector('[aria-invalid]'); if (first) first.focus(); }
@@ -410,7 +414,7 @@ async function projectForm(p, isNew) {
   }
   // showServerError puts the API's message at the field it names.
   const keys = [['exists', 'name'], ['upstream', 'upstream_url'], ['default_branch', 'default_branch'], ['branch', 'default_branch'], ['security_class', 'security_class'],
-    ['image', 'image'], ['profile', 'profiles'], ['allow', 'allow'], ['command', 'command'], ['name', 'name']];
+    ['image', 'image'], ['web_port', 'web_port'], ['profile', 'profiles'], ['allow', 'allow'], ['command', 'command'], ['name', 'name']];
   function showServerError(e, general) {
     clear();
     const m = (e.message || '').toLowerCase();
@@ -769,6 +773,7 @@ pages.task = async function () {
 
   // Shield panel: mode, allowlist, blocked connections live.
   const blocked = new Map();
+  let statusTimer = null;
   const blockedList = el('ul', {class: 'blocked', id: 'blocked'});
   const shieldOut = el('div', {'aria-live': 'polite'});
   const statusBox = el('div', {});
@@ -816,6 +821,8 @@ pages.task = async function () {
         act('Deny', async () => { await post(`/tasks/${id}/shield/deny`, {target}); fill(res, el('span', {class: 'muted'}, ' denied')); li.classList.add('done'); loadShield(); })),
       res);
     row = {count: 1, countEl};
+    clearTimeout(statusTimer);
+    statusTimer = setTimeout(loadShield, 500);
     blocked.set(target, row);
     blockedList.append(li);
   }
