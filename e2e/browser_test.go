@@ -477,6 +477,10 @@ func testBrowserWebTask(t *testing.T, b *browser, base string) {
 	b.click(t, "#task-run")
 	b.waitJS(t, "the task page", `location.pathname.includes('/task/') && document.body.dataset.ready === '1'`, 120*time.Second)
 	b.waitText(t, "#log", "serving on 8080", 120*time.Second)
+	if evalAs[bool](t, b, `!!document.querySelector('#web-frame')`) {
+		t.Fatal("the task's UI was embedded before the user asked")
+	}
+	b.click(t, "#web-show")
 	b.waitJS(t, "the task's page in the frame", `(() => { const f = document.querySelector('#web-frame'); if (!f) return false;
 		try { f.contentWindow.location.reload(); } catch (e) {}
 		return f.contentDocument && f.contentDocument.body && f.contentDocument.body.textContent.includes('hello from the task ui'); })()`, 60*time.Second)

@@ -118,12 +118,6 @@ func (b *browser) waitJS(t *testing.T, what, js string, limit time.Duration) {
 	}
 }
 
-// text is the text content of the first element matching sel ("" if none).
-func (b *browser) text(t *testing.T, sel string) string {
-	t.Helper()
-	return evalAs[string](t, b, fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel))
-}
-
 // waitText waits until sel's text contains want.
 func (b *browser) waitText(t *testing.T, sel, want string, limit time.Duration) {
 	t.Helper()

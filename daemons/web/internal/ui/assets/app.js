@@ -765,10 +765,16 @@ pages.task = async function () {
     if (t.mode !== 'web' || webBox.childElementCount) return;
     const u = C.base + `/tasks/${id}/ui/`;
     const shown = (C.publicURL || '') + `/tasks/${id}/ui/`;
+    const show = el('button', {type: 'button', id: 'web-show'}, 'Show it here');
+    const frameBox = el('div', {});
+    // The task's UI is served from terok's own origin: it is shown only
+    // when asked, so opening the task page does not run the agent's page.
+    show.onclick = () => { fill(frameBox, el('iframe', {src: u, title: 'Task web UI', class: 'webview', id: 'web-frame'})); show.remove(); };
     fill(webBox, card('Web view',
       el('p', {}, 'The task\u2019s web UI: ', el('a', {href: u, target: '_blank', rel: 'noopener', id: 'web-link'}, shown),
-        t.web_port && C.publicHost ? el('span', {class: 'muted'}, ` (directly: http://${C.publicHost}:${t.web_port}/)`) : null),
-      el('iframe', {src: u, title: 'Task web UI', class: 'webview', id: 'web-frame'})));
+        t.web_port && C.publicHost ? el('span', {class: 'muted'}, ` (published at http://${C.publicHost}:${t.web_port}/)`) : null),
+      el('p', {class: 'muted'}, 'It runs in terok\u2019s origin, with your session: show only the UIs of agents you trust.'),
+      el('div', {class: 'row'}, show), frameBox));
   }
 
   // Shield panel: mode, allowlist, blocked connections live.
