@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -64,9 +63,10 @@ func TestBrowser(t *testing.T) {
 	var taskID string
 	t.Run("headless task live log", func(t *testing.T) { taskID = testBrowserHeadless(t, b, direct, "web1", "direct") })
 	t.Run("review and promote", func(t *testing.T) { testBrowserReview(t, b, tr, direct, up, "web1", taskID, "direct") })
+	t.Run("follow-up and delete", func(t *testing.T) { testBrowserFollowupDelete(t, b, direct, taskID) })
 	t.Run("stop", func(t *testing.T) { testBrowserStop(t, b, direct, "web1", "direct") })
 	t.Run("shield allow", func(t *testing.T) { testBrowserShield(t, b, direct, "web1") })
-	t.Run("terminal", func(t *testing.T) { testBrowserTerminal(t, b, direct, token, "web1") })
+	t.Run("terminal", func(t *testing.T) { testBrowserTerminal(t, b, direct, "web1") })
 	t.Run("panic and back", func(t *testing.T) { testBrowserPanic(t, b, tr, direct, "web1") })
 	t.Run("web task", func(t *testing.T) { testBrowserWebTask(t, b, direct) })
 	t.Run("daemon restart", func(t *testing.T) { testBrowserDaemons(t, b, direct, "direct") })
@@ -201,6 +201,10 @@ func testBrowserHeadless(t *testing.T, b *browser, base, project, tag string) st
 	if !green {
 		t.Fatal("the ANSI-coloured line is not rendered as colour")
 	}
+	// Download gives the whole log.
+	if dl := evalAs[string](t, b, `fetch(document.querySelector('#log-download').href).then(r => r.text())`, chromedp.EvalAwaitPromise); !strings.Contains(dl, "step-one") || !strings.Contains(dl, "pushed-ok") {
+		t.Fatalf("the downloaded log lacks the lines:\n%s", dl)
+	}
 	// Search filters the lines.
 	b.setValue(t, "#log-search", "step-one")
 	b.waitText(t, "#log-hits", "1 matching", 10*time.Second)
@@ -216,6 +220,8 @@ func testBrowserReview(t *testing.T, b *browser, tr *tree, base, up, project, id
 	branch := "agent/" + id
 	// The branch the task pushed, from the project's gate panel.
 	b.open(t, base+"/project/"+project)
+	b.click(t, "#sync")
+	b.waitText(t, "#sync-result", "Synced:", 60*time.Second)
 	b.click(t, fmt.Sprintf(`#gate tr[data-branch=%q] a`, branch))
 	b.waitJS(t, "the review page", `document.body.dataset.page === 'review' && document.body.dataset.ready === '1'`, 30*time.Second)
 	b.waitText(t, "#commits", "agent: add a prompt file", 30*time.Second)
@@ -269,6 +275,15 @@ func testBrowserShield(t *testing.T, b *browser, base, project string) {
 	b.waitJS(t, "the task page", `location.pathname.includes('/task/') && document.body.dataset.ready === '1'`, 120*time.Second)
 	b.waitText(t, "#log", "refused", 120*time.Second)
 	b.waitJS(t, "the blocked destination in the shield panel", `document.querySelector('#blocked li[data-target="10.0.2.2"]')`, 90*time.Second)
+	// Pause holds new lines back (counted on the button) and Resume shows them.
+	b.click(t, "#log-pause")
+	lines := evalAs[int](t, b, `document.querySelectorAll('#log .line').length`)
+	b.waitJS(t, "lines held while paused", `/Resume \(\d+ new\)/.test(document.querySelector('#log-pause').textContent)`, 30*time.Second)
+	if n := evalAs[int](t, b, `document.querySelectorAll('#log .line').length`); n != lines {
+		t.Fatalf("the log grew from %d to %d lines while paused", lines, n)
+	}
+	b.click(t, "#log-pause")
+	b.waitJS(t, "the held lines shown", fmt.Sprintf(`document.querySelectorAll('#log .line').length > %d && document.querySelector('#log-pause').textContent === 'Pause'`, lines), 10*time.Second)
 	b.shot(t, "direct-task-shield-blocked")
 	b.click(t, `#blocked li[data-target="10.0.2.2"] button[data-act="1 h"]`)
 	b.waitText(t, "#blocked", "allowed for 1 hour", 30*time.Second)
@@ -278,19 +293,7 @@ func testBrowserShield(t *testing.T, b *browser, base, project string) {
 	b.shot(t, "direct-task-shield-allowed")
 }
 
-func testBrowserTerminal(t *testing.T, b *browser, base, token, project string) {
-	// The terminal needs the attach WebSocket (the webmodes work).
-	req, _ := http.NewRequest("GET", base+"/api/v1/tasks/aaaaaa/attach", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Contains(string(body), "no such route") {
-		t.Skip("terok-web has no /api/v1/tasks/{id}/attach yet (the attach work is not merged)")
-	}
+func testBrowserTerminal(t *testing.T, b *browser, base, project string) {
 	b.open(t, base+"/project/"+project)
 	b.setSelect(t, "#task-mode", "interactive")
 	b.setValue(t, "#task-command", "sleep 600")
@@ -303,6 +306,23 @@ func testBrowserTerminal(t *testing.T, b *browser, base, token, project string) 
 	b.typeText(t, "echo term-$((6*7))")
 	b.pressEnter(t)
 	b.waitText(t, "#terminal .xterm-rows", "term-42", 30*time.Second)
+	// The terminal follows the page's size: stty sees the columns change.
+	size := func() string {
+		return evalAs[string](t, b, `[...document.querySelectorAll('#terminal .xterm-rows > div')].map(d => d.textContent.trim()).filter(l => /^\d+ \d+$/.test(l)).pop() || ''`)
+	}
+	b.typeText(t, "stty size")
+	b.pressEnter(t)
+	b.waitJS(t, "stty size", `[...document.querySelectorAll('#terminal .xterm-rows > div')].some(d => /^\d+ \d+$/.test(d.textContent.trim()))`, 30*time.Second)
+	wide := size()
+	b.run(t, "narrow window", chromedp.EmulateViewport(800, 720))
+	time.Sleep(500 * time.Millisecond) // the resize observer fires on the next frame
+	b.run(t, "clear", chromedp.Focus(chromedp.CSS("#terminal textarea")))
+	b.typeText(t, "clear; stty size")
+	b.pressEnter(t)
+	b.waitJS(t, "a new size", fmt.Sprintf(`(() => { const l = [...document.querySelectorAll('#terminal .xterm-rows > div')].map(d => d.textContent.trim()).filter(l => /^\d+ \d+$/.test(l)).pop(); return l && l !== %q; })()`, wide), 30*time.Second)
+	narrow := size()
+	b.run(t, "desktop viewport", chromedp.EmulateViewport(1280, 720))
+	t.Logf("terminal size (rows cols): %s at 1280 wide, %s at 800", wide, narrow)
 	b.shot(t, "direct-task-terminal")
 	b.click(t, "#stop")
 	b.waitJS(t, "stopped", `document.querySelector('#task-state .badge').dataset.state === 'stopped'`, 90*time.Second)
@@ -529,4 +549,20 @@ func testBrowserDark(t *testing.T, b *browser, base, project string) {
 		b.open(t, base+"/task/"+ts[len(ts)-1])
 		b.shot(t, "dark-task")
 	}
+}
+
+// testBrowserFollowupDelete runs a follow-up in a task's workspace, then
+// deletes the task after the confirmation.
+func testBrowserFollowupDelete(t *testing.T, b *browser, base, id string) {
+	b.open(t, base+"/task/"+id)
+	b.waitJS(t, "ended", `document.querySelector('#runs').textContent === '1' && !document.querySelector('#followup').disabled`, 30*time.Second)
+	b.setValue(t, "#followup-prompt", "second round")
+	b.click(t, "#followup")
+	b.waitJS(t, "the second run ended", `document.querySelector('#runs').textContent === '2' && ['exited', 'failed'].includes(document.querySelector('#task-state .badge').dataset.state)`, 120*time.Second)
+	b.waitJS(t, "both runs in the log", `document.querySelector('#log').textContent.split('step-one').length === 3`, 30*time.Second)
+	b.click(t, "#delete")
+	b.waitJS(t, "the confirmation", `document.querySelector('dialog[open] #confirm-yes')`, 10*time.Second)
+	b.click(t, "dialog[open] #confirm-yes")
+	b.waitJS(t, "back on the project page", `document.body.dataset.page === 'project' && document.body.dataset.ready === '1'`, 60*time.Second)
+	b.waitJS(t, "the task gone", fmt.Sprintf(`document.querySelector('#tasks table, #tasks p') && !document.querySelector('#tasks tr[data-task=%q]')`, id), 30*time.Second)
 }

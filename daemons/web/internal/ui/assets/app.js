@@ -499,6 +499,7 @@ pages.project = async function () {
       card('Tasks', tasksBox),
       card('Settings', el('p', {class: 'muted'}, 'File: ' + p.file), pf.form)));
 
+  const syncOut = el('div', {id: 'sync-result', 'aria-live': 'polite'}); // kept across reloads of the panel
   async function loadGate() {
     let g;
     try { g = await get(`/projects/${encodeURIComponent(name)}/gate`); } catch (e) {
@@ -514,7 +515,6 @@ pages.project = async function () {
       setTimeout(() => { copy.textContent = 'Copy'; }, 1500);
     };
     const syncBtn = el('button', {type: 'button', id: 'sync'}, 'Sync from upstream');
-    const syncOut = el('div', {'aria-live': 'polite'});
     syncBtn.onclick = () => busy(syncBtn, 'Syncing… (fetching upstream)', async () => {
       const r = await post(`/projects/${encodeURIComponent(name)}/gate/sync`);
       fill(syncOut, el('p', {class: 'ok'}, `Synced: ${(r.updated || []).length} branch(es) moved.`),
@@ -636,7 +636,7 @@ pages.task = async function () {
   const logEl = el('div', {id: 'log', class: 'log', tabindex: 0, role: 'log', 'aria-label': 'Task log'});
   const search = el('input', {id: 'log-search', type: 'search', placeholder: 'Search the log', 'aria-label': 'Search the log'});
   const hits = el('span', {class: 'muted', id: 'log-hits'});
-  const pauseBtn = el('button', {id: 'log-pause', type: 'button', 'aria-pressed': 'false'}, 'Pause');
+  const pauseBtn = el('button', {id: 'log-pause', type: 'button', 'aria-pressed': 'false', title: 'Stop scrolling new lines in; they are kept'}, 'Pause');
   const dl = el('a', {class: 'button', href: `${API}/tasks/${id}/logs`, download: `task-${id}.log`, id: 'log-download'}, 'Download');
   let paused = false, held = [];
   const addLine = (line) => {
@@ -648,7 +648,11 @@ pages.task = async function () {
     if (q) countHits();
     if (atEnd) logEl.scrollTop = logEl.scrollHeight;
   };
-  const onLine = (line) => { if (paused) held.push(line); else addLine(line); };
+  const onLine = (line) => {
+    if (!paused) return addLine(line);
+    held.push(line);
+    pauseBtn.textContent = `Resume (${held.length} new)`;
+  };
   pauseBtn.onclick = () => {
     paused = !paused;
     pauseBtn.textContent = paused ? `Resume` : 'Pause';
@@ -697,7 +701,7 @@ pages.task = async function () {
       el('dt', {}, 'Started'), el('dd', {}, when(t.started)),
       el('dt', {}, 'Ended'), el('dd', {}, when(t.ended)),
       el('dt', {}, 'Ran for'), el('dd', {}, dt(t.started, t.ended)),
-      el('dt', {}, 'Runs'), el('dd', {}, String(t.runs)),
+      el('dt', {}, 'Runs'), el('dd', {id: 'runs'}, String(t.runs)),
       el('dt', {}, 'Image'), el('dd', {class: 'mono'}, t.image),
       t.prompt ? [el('dt', {}, 'Prompt'), el('dd', {}, t.prompt)] : null,
       t.branches && t.branches.length ? [el('dt', {}, 'Pushed'), el('dd', {}, t.branches.map((b) =>
