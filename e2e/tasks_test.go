@@ -532,6 +532,14 @@ func testShieldLive(t *testing.T, tr *tree) {
 	if !strings.Contains(tl, "allow 10.0.2.2") {
 		t.Fatalf("the timeline lacks the live allow:\n%s", tl)
 	}
+
+	// Panic blocks every running task at once.
+	id = strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "sleep 300"))
+	tr.mustTerok(t, "shield", "panic")
+	if st := tr.mustTerok(t, "shield", "status", id, "--json"); !strings.Contains(st, `"mode": "block"`) {
+		t.Fatalf("after panic:\n%s", st)
+	}
+	tr.mustTerok(t, "task", "stop", id)
 }
 
 func testTCPAuth(t *testing.T, tr *tree) {
