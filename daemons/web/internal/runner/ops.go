@@ -67,6 +67,9 @@ func (r *Runner) WaitEnded(ctx context.Context, id string) (webapi.Task, error) 
 // Remove deletes a task: its container, workspace volume, token and files.
 // A task that has not ended needs force.
 func (r *Runner) Remove(ctx context.Context, id string, force bool) error {
+	tl := r.taskLock(id)
+	tl.Lock()
+	defer tl.Unlock()
 	t, err := r.store.Get(id)
 	if err != nil {
 		return err
@@ -107,6 +110,9 @@ func (r *Runner) Remove(ctx context.Context, id string, force bool) error {
 	if err := r.store.Remove(id); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	delete(r.taskMu, id)
+	r.mu.Unlock()
 	r.hub.Publish(webapi.Event{Type: webapi.EventTask, TaskID: id, Task: &webapi.Task{ID: id, Project: t.Project, State: "removed"}})
 	return nil
 }

@@ -65,6 +65,7 @@ type Runner struct {
 	active  map[string]*active // running monitors by task id
 	net     string             // detected rootless network command
 	project map[string]*sync.Mutex
+	taskMu  map[string]*sync.Mutex
 	wg      sync.WaitGroup
 	orphans []string
 }
@@ -82,7 +83,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, store *tasks.Store
 		cfg.StopTimeout = 10
 	}
 	return &Runner{cfg: cfg, log: log, store: store, projects: ps, gate: gate, podman: podman,
-		shield: shield, hub: hub, ctx: ctx, active: map[string]*active{}, project: map[string]*sync.Mutex{}}
+		shield: shield, hub: hub, ctx: ctx, active: map[string]*active{}, project: map[string]*sync.Mutex{}, taskMu: map[string]*sync.Mutex{}}
 }
 
 // Wait blocks until every monitor has returned (after ctx ended).
@@ -164,6 +165,11 @@ func (r *Runner) Followup(ctx context.Context, id string, req webapi.FollowupReq
 }
 
 func (r *Runner) again(ctx context.Context, id string, req webapi.FollowupRequest, mode string) (webapi.Task, error) {
+	// One new run of a task at a time: two follow-ups at once would both
+	// see it ended.
+	tl := r.taskLock(id)
+	tl.Lock()
+	defer tl.Unlock()
 	t, err := r.store.Get(id)
 	if err != nil {
 		return t, err
@@ -210,6 +216,17 @@ func (r *Runner) Restart(ctx context.Context, id string) (webapi.Task, error) {
 		}
 	}
 	return r.again(ctx, id, webapi.FollowupRequest{Prompt: t.Prompt, Command: t.Command}, t.Mode)
+}
+
+func (r *Runner) taskLock(id string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.taskMu[id]
+	if !ok {
+		m = &sync.Mutex{}
+		r.taskMu[id] = m
+	}
+	return m
 }
 
 func (r *Runner) projectLock(name string) *sync.Mutex {
