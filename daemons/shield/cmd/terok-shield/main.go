@@ -34,6 +34,14 @@ func main() {
 	}
 }
 
+// orNone joins a list for status, or says it is empty.
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "(none)"
+	}
+	return strings.Join(l, ",")
+}
+
 func socketOf(c *cli.Context) string { return paths.Socket(c.String("socket"), paths.Shield) }
 
 func client(c *cli.Context) *shieldapi.Client { return shieldapi.NewClient(socketOf(c)) }
@@ -56,8 +64,12 @@ func newApp(out io.Writer) *cli.App {
 		if st.Mode == shieldapi.ModeDown {
 			fmt.Fprintln(out, "WARNING   shield is DOWN: every destination but private ranges is reachable")
 		}
-		fmt.Fprintf(out, "profiles  %s\nstatic    %s\nsets      %d IPv4 / %d IPv6 ranges\nblocked   %d\narmed     %s (%.2f ms)\n",
-			strings.Join(st.Profiles, ","), strings.Join(st.Static, ","), st.Ranges4, st.Ranges6, st.Blocked,
+		resolver := "none (the task may use its container's resolver)"
+		if st.Resolver != "" {
+			resolver = st.Resolver + ":53 (only allowed names; " + fmt.Sprint(st.Answers) + " answered addresses allowed)"
+		}
+		fmt.Fprintf(out, "profiles  %s\nstatic    %s\nsets      %d IPv4 / %d IPv6 ranges\nresolver  %s\nblocked   %d\narmed     %s (%.2f ms)\n",
+			orNone(st.Profiles), orNone(st.Static), st.Ranges4, st.Ranges6, resolver, st.Blocked,
 			st.ArmedAt.Format(time.RFC3339), st.ArmMillis)
 		for _, e := range st.Allowed {
 			fmt.Fprintf(out, "allowed   %s%s\n", e.Target, until(e))
@@ -93,7 +105,9 @@ func newApp(out io.Writer) *cli.App {
 					&cli.StringSliceFlag{Name: "endpoint", Usage: "[tcp:|udp:]ADDR:PORT always reachable from tasks (gate, web task endpoint); repeatable, replaces the default tcp:169.254.1.2:9418"},
 					&cli.StringSliceFlag{Name: "container-dns", Usage: "resolver address tasks use (port 53); repeatable, replaces the defaults 10.0.2.3, 169.254.1.1"},
 					&cli.StringFlag{Name: "resolver", Usage: "IP:PORT the daemon resolves allowlisted domains at (default: /etc/resolv.conf)"},
-					&cli.UintFlag{Name: "log-group", Usage: "NFLOG group used inside task namespaces"},
+					&cli.UintFlag{Name: "log-group", Value: uint(config.Default().LogGroup), Usage: "NFLOG group used inside task namespaces"},
+					&cli.BoolFlag{Name: "task-resolver", Value: true, Usage: "serve DNS inside each task's namespace at " + shieldapi.ResolverAddr + " (only allowed names) and refuse port 53/853 elsewhere; =false lets tasks use --container-dns for any name"},
+					&cli.BoolFlag{Name: "receipts", Value: true, Usage: "audit allowed connections and answered lookups too (rate-limited)"},
 					&cli.BoolFlag{Name: "lenient-profiles", Usage: "skip bad profile lines (logged with file:line) instead of refusing the profile"},
 				},
 				Action: func(c *cli.Context) error {
@@ -132,6 +146,12 @@ func newApp(out io.Writer) *cli.App {
 					}
 					if c.IsSet("log-group") {
 						cfg.LogGroup = uint16(c.Uint("log-group"))
+					}
+					if c.IsSet("task-resolver") {
+						cfg.TaskResolver = c.Bool("task-resolver")
+					}
+					if c.IsSet("receipts") {
+						cfg.Receipts = c.Bool("receipts")
 					}
 					if c.IsSet("lenient-profiles") {
 						cfg.LenientProfiles = c.Bool("lenient-profiles")

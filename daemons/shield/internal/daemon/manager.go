@@ -24,6 +24,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/resolve"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/taskdns"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
@@ -36,6 +37,12 @@ type Options struct {
 	LogGroup  uint16
 	Grace     time.Duration
 	Log       zerolog.Logger
+	// TaskResolver serves DNS inside every task's namespace (answers of
+	// allowed names join the dns sets); Upstream is where it asks.
+	TaskResolver bool
+	Upstream     string
+	// Receipts records allowed connections and answered lookups.
+	Receipts bool
 }
 
 type container struct {
@@ -49,6 +56,18 @@ type container struct {
 	blocked  uint64
 	armTime  time.Duration
 	profiles []profile.Profile
+
+	res         *taskdns.Server // the task's resolver (nil without one)
+	resFrom     *container      // the container res was taken over from (re-arm)
+	answers     map[netip.Addr]*answer
+	names       nameRules
+	gone        bool // disarmed or replaced: its resolver refuses
+	lookupLimit *limiter
+}
+
+func newContainer(st State, ns *netns.NS, nft *nftables.Conn, profs []profile.Profile) *container {
+	return &container{st: st, ns: ns, nft: nft, profiles: profs, answers: map[netip.Addr]*answer{},
+		lookupLimit: newLimiter(20, 50)}
 }
 
 // release closes the netlink connection and the namespace handle.
@@ -176,13 +195,13 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	// stall every other container's requests.
 	var names []string
 	for _, t := range static {
-		if t.IsDomain() {
+		if t.IsDomain() && !t.IsWildcard() {
 			names = append(names, t.Domain)
 		}
 	}
 	for _, p := range profs {
 		for _, t := range p.Entries {
-			if t.IsDomain() {
+			if t.IsDomain() && !t.IsWildcard() {
 				names = append(names, t.Domain)
 			}
 		}
@@ -213,9 +232,24 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 			st.Allowed, st.Denied = ps.Allowed, ps.Denied
 		}
 	}
-	c := &container{st: st, ns: ns, nft: nft, profiles: profs}
+	c := newContainer(st, ns, nft, profs)
+	var prev *container
+	if exists {
+		prev = old
+		if old.st.NetnsInode == c.st.NetnsInode {
+			c.answers = old.answers
+		}
+	}
+	if err := m.startResolverLocked(c, prev); err != nil {
+		_ = ruleset.CloseConn(nft)
+		if exists {
+			m.startWatch(old)
+		}
+		return shieldapi.Status{}, err
+	}
 	if err := m.loadLocked(ctx, c, "armed"); err != nil {
 		_ = ruleset.CloseConn(nft)
+		giveBackResolverLocked(m, c)
 		if exists {
 			// A failed re-arm leaves the old one in force.
 			m.startWatch(old)
@@ -223,6 +257,8 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 		return shieldapi.Status{}, err
 	}
 	if exists {
+		old.gone = true
+		stopResolverLocked(old)
 		old.release()
 	}
 	c.armTime = time.Since(start)
@@ -256,7 +292,8 @@ func (m *Manager) loadLocked(ctx context.Context, c *container, why string) erro
 	t0 := time.Now()
 	allow, deny, domains := m.compute(ctx, c)
 	spec := ruleset.Spec{Mode: ruleset.Mode(c.st.Mode), Endpoints: m.opts.Endpoints, Allow: allow, Deny: deny,
-		Inbound: c.st.Ports, LogGroup: m.opts.LogGroup}
+		Inbound: c.st.Ports, LogGroup: m.opts.LogGroup, Answers: answerRanges(c, t0),
+		TaskResolver: m.opts.TaskResolver, Receipts: m.opts.Receipts}
 	t1 := time.Now()
 	if c.stop == nil {
 		m.startWatch(c)
@@ -276,6 +313,10 @@ func (m *Manager) loadLocked(ctx context.Context, c *container, why string) erro
 		return fmt.Errorf("%s %s: %w", why, c.st.ID, err)
 	}
 	c.allow, c.deny, c.domains = allow, deny, domains
+	c.names = rulesOf(c, time.Now())
+	if err := m.pruneAnswersLocked(c); err != nil {
+		m.log.Error().Err(err).Str("container", c.st.ID).Msg("prune answers")
+	}
 	if err := m.save(&c.st); err != nil {
 		return err
 	}
@@ -348,12 +389,12 @@ func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []ipra
 	// Resolve every domain first (in parallel, outside any netlink work).
 	var names []string
 	for _, e := range ents {
-		if e.t.IsDomain() {
+		if e.t.IsDomain() && !e.t.IsWildcard() {
 			names = append(names, e.t.Domain)
 		}
 	}
 	for _, e := range c.st.Denied {
-		if t, err := target.Parse(e.Target); err == nil && t.IsDomain() {
+		if t, err := target.Parse(e.Target); err == nil && t.IsDomain() && !t.IsWildcard() {
 			names = append(names, t.Domain)
 		}
 	}
@@ -465,10 +506,29 @@ func (m *Manager) lookup(ctx context.Context, n string, prev *dnsEntry) *dnsEntr
 // once a second.
 func (m *Manager) Refresh(ctx context.Context) {
 	now := time.Now()
+	// Only names some armed container still uses are kept and refreshed:
+	// nothing is looked up for a container that is gone.
+	used := map[string]bool{}
+	m.mu.Lock()
+	for _, c := range m.containers {
+		for _, d := range c.domains {
+			used[d] = true
+		}
+		for ip, e := range c.answers {
+			if !e.expires.After(now) {
+				delete(c.answers, ip)
+			}
+		}
+	}
+	m.mu.Unlock()
 	var due []string
 	prevs := map[string]*dnsEntry{}
 	m.dnsMu.Lock()
 	for n, e := range m.dns {
+		if !used[n] {
+			delete(m.dns, n)
+			continue
+		}
 		if now.After(e.expires) {
 			due = append(due, n)
 			prevs[n] = e
@@ -531,6 +591,8 @@ func (m *Manager) reapLocked() {
 			}
 		}
 		m.dropLocked(c)
+		c.gone = true
+		stopResolverLocked(c)
 		c.release()
 		delete(m.containers, c.st.ID)
 		_ = os.Remove(m.statePath(c.st.ID))
@@ -584,6 +646,10 @@ func (m *Manager) applyLocked(ctx context.Context, c *container, denyOnly bool) 
 		c.allow = allow
 	}
 	c.deny, c.domains = deny, domains
+	c.names = rulesOf(c, now)
+	if err := m.pruneAnswersLocked(c); err != nil {
+		return err
+	}
 	return m.save(&c.st)
 }
 
@@ -647,10 +713,22 @@ func (m *Manager) Allow(ctx context.Context, who Caller, id, raw, forDur string)
 		e := time.Now().Add(d).UTC()
 		exp = &e
 	}
-	if t.IsDomain() {
-		if m.opts.Resolver == nil {
-			return shieldapi.Status{}, fmt.Errorf("%s: the daemon has no resolver (--resolver); allow its address instead: %w", t.Domain, ErrBadRequest)
-		}
+	// An unknown container is reported before any lookup.
+	m.mu.Lock()
+	_, err = m.ownedLocked(who, id)
+	m.mu.Unlock()
+	if err != nil {
+		return shieldapi.Status{}, err
+	}
+	switch {
+	case t.IsDomain() && m.opts.TaskResolver:
+		// The task's resolver lets the name through from its next lookup;
+		// the addresses come with the answers.
+	case t.IsWildcard():
+		return shieldapi.Status{}, fmt.Errorf("%s: a wildcard needs the task resolver (task_resolver in config.json); allow the names instead: %w", t.Domain, ErrBadRequest)
+	case t.IsDomain() && m.opts.Resolver == nil:
+		return shieldapi.Status{}, fmt.Errorf("%s: the daemon has no resolver (--resolver); allow its address instead: %w", t.Domain, ErrBadRequest)
+	case t.IsDomain():
 		if e := m.lookup(ctx, t.Domain, nil); e.err != nil {
 			return shieldapi.Status{}, fmt.Errorf("%s does not resolve (%v); allow its address instead: %w", t.Domain, e.err, ErrBadRequest)
 		}
@@ -771,6 +849,8 @@ func (m *Manager) Disarm(who Caller, id string) error {
 	if err := ruleset.Remove(c.nft); err != nil {
 		m.log.Debug().Err(err).Str("container", c.st.ID).Msg("remove table (namespace may be gone)")
 	}
+	c.gone = true
+	stopResolverLocked(c)
 	c.release()
 	delete(m.containers, c.st.ID)
 	if err := os.Remove(m.statePath(c.st.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -848,7 +928,8 @@ func (m *Manager) statusLocked(c *container) shieldapi.Status {
 	a4, a6 := iprange.Split(c.allow)
 	return shieldapi.Status{ID: c.st.ID, PID: c.st.PID, Project: c.st.Project, Mode: c.st.Mode, Profiles: c.st.Profiles,
 		Static: c.st.Static, Allowed: c.st.Allowed, Denied: c.st.Denied, Ports: c.st.Ports, Ranges4: len(a4), Ranges6: len(a6),
-		Blocked: c.blocked, ArmedAt: c.st.ArmedAt, ArmMillis: float64(c.armTime.Microseconds()) / 1000}
+		Blocked: c.blocked, ArmedAt: c.st.ArmedAt, ArmMillis: float64(c.armTime.Microseconds()) / 1000,
+		Answers: aliveAnswers(c, time.Now()), Resolver: resolverOf(c)}
 }
 
 // Restore re-arms the containers of a previous run whose namespaces are
@@ -881,10 +962,17 @@ func (m *Manager) Restore(ctx context.Context) error {
 			m.log.Error().Err(err).Str("container", st.ID).Msg("re-arm failed")
 			continue
 		}
-		c := &container{st: st, ns: ns, nft: nft, profiles: profs}
+		c := newContainer(st, ns, nft, profs)
+		answersFromKernel(c)
 		start := time.Now()
 		m.mu.Lock()
-		err = m.loadLocked(ctx, c, "re-arm")
+		err = m.startResolverLocked(c, nil)
+		if err == nil {
+			err = m.loadLocked(ctx, c, "re-arm")
+			if err != nil {
+				stopResolverLocked(c)
+			}
+		}
 		if err == nil {
 			c.armTime = time.Since(start)
 			m.containers[st.ID] = c
@@ -907,7 +995,16 @@ func (m *Manager) Close() {
 	defer m.mu.Unlock()
 	for _, c := range m.containers {
 		m.dropLocked(c)
+		c.gone = true
+		stopResolverLocked(c)
 		c.release()
 	}
 	m.containers = map[string]*container{}
+}
+
+func resolverOf(c *container) string {
+	if c.res != nil {
+		return shieldapi.ResolverAddr
+	}
+	return ""
 }

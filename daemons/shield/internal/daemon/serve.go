@@ -39,7 +39,10 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if server != "" {
 		res = &resolve.Resolver{Server: server, Timeout: 2 * time.Second, MinTTL: time.Duration(cfg.MinTTLSeconds) * time.Second}
 	}
-	m, err := New(Options{StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
+	if cfg.TaskResolver && server == "" {
+		return fmt.Errorf("the task resolver needs an upstream: pass --resolver IP:PORT or list a nameserver in /etc/resolv.conf: %w", config.ErrInvalid)
+	}
+	m, err := New(Options{TaskResolver: cfg.TaskResolver, Upstream: server, Receipts: cfg.Receipts, StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
 		Resolver: res, Endpoints: eps, LogGroup: cfg.LogGroup, Grace: time.Duration(cfg.GraceSeconds) * time.Second,
 		Log: log.With().Str("part", "manager").Logger()})
 	if err != nil {
