@@ -156,7 +156,7 @@ func run() error {
 	done := make(chan error, 1)
 	go func() { done <- daemon.Run(ctx, cfg, benchLog()) }()
 	defer func() { cancel(); <-done }()
-	c := shieldapi.NewClient(cfg.Socket)
+	c := shieldapi.New(cfg.Socket)
 	for k := 0; ; k++ {
 		if _, err := c.List(ctx); err == nil {
 			break

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
@@ -27,12 +28,10 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
-func main() {
-	if err := newApp(os.Stdout).Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "terok-shield: %v\n", err)
-		os.Exit(1)
-	}
-}
+// main runs the app under the house rules of kit/cli: flags anywhere
+// after their command, usage errors exit 2, a daemon that does not answer
+// 3, an unknown container 4.
+func main() { kitcli.Main(newApp(os.Stdout)) }
 
 // orNone joins a list for status, or says it is empty.
 func orNone(l []string) string {
@@ -44,7 +43,7 @@ func orNone(l []string) string {
 
 func socketOf(c *cli.Context) string { return paths.Socket(c.String("socket"), paths.Shield) }
 
-func client(c *cli.Context) *shieldapi.Client { return shieldapi.NewClient(socketOf(c)) }
+func client(c *cli.Context) *shieldapi.Client { return shieldapi.New(socketOf(c)) }
 
 func newApp(out io.Writer) *cli.App {
 	printJSON := func(c *cli.Context, v any) bool {
@@ -80,12 +79,6 @@ func newApp(out io.Writer) *cli.App {
 	}
 	socketFlag := &cli.StringFlag{Name: "socket", Usage: "daemon socket (default $TEROK_RUN_DIR/shield.sock)", EnvVars: []string{"TEROK_SHIELD_SOCKET"}}
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON"}
-	need := func(c *cli.Context, n int, usage string) error {
-		if c.NArg() != n {
-			return fmt.Errorf("usage: terok-shield %s %s", c.Command.Name, usage)
-		}
-		return nil
-	}
 	return &cli.App{
 		Name:            "terok-shield",
 		Usage:           "the default-deny egress firewall of terok's task containers",
@@ -167,9 +160,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "createRuntime|poststop",
 				Flags:     []cli.Flag{socketFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 1, "createRuntime|poststop"); err != nil {
-						return err
-					}
 					ctx, cancel := context.WithTimeout(c.Context, 25*time.Second)
 					defer cancel()
 					return hook.Run(ctx, c.Args().First(), os.Stdin, client(c))
@@ -238,9 +228,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER TARGET",
 				Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "for", Usage: "only for this long (e.g. 10m); the entry lapses by itself"}},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 2, "CONTAINER TARGET"); err != nil {
-						return err
-					}
 					st, err := client(c).Allow(c.Context, c.Args().Get(0), c.Args().Get(1), c.String("for"))
 					if err != nil {
 						return err
@@ -255,9 +242,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER TARGET",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 2, "CONTAINER TARGET"); err != nil {
-						return err
-					}
 					st, err := client(c).Deny(c.Context, c.Args().Get(0), c.Args().Get(1))
 					if err != nil {
 						return err
@@ -272,9 +256,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER up|down|block",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 2, "CONTAINER up|down|block"); err != nil {
-						return err
-					}
 					st, err := client(c).SetMode(c.Context, c.Args().Get(0), shieldapi.Mode(c.Args().Get(1)))
 					if err != nil {
 						return err
@@ -310,9 +291,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 1, "CONTAINER"); err != nil {
-						return err
-					}
 					r, err := client(c).Rules(c.Context, c.Args().First())
 					if err != nil {
 						return err
@@ -329,9 +307,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER",
 				Flags:     []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep streaming new records"}},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 1, "CONTAINER"); err != nil {
-						return err
-					}
 					ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 					defer stop()
 					enc := json.NewEncoder(out)

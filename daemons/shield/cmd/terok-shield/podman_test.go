@@ -71,8 +71,8 @@ type podmanEnv struct {
 	uid    string
 	home   string
 	daemon *exec.Cmd
-	gate   int // host port standing in for the gate: a daemon endpoint
-	other  int // another host port: reachable without the shield, refused with it
+	gate   int             // host port standing in for the gate: a daemon endpoint
+	other  int             // another host port: reachable without the shield, refused with it
 	dns    *dnstest.Server // the daemon's upstream resolver (host loopback)
 }
 
@@ -142,7 +142,7 @@ func (e *podmanEnv) startDaemon() {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(e.stopDaemon)
-	c := shieldapi.NewClient(e.sock)
+	c := shieldapi.New(e.sock)
 	for i := 0; i < 200; i++ {
 		if _, err := c.List(context.Background()); err == nil {
 			return
@@ -234,7 +234,7 @@ func TestPodmanRootlessHook(t *testing.T) {
 		}
 		t.Logf("podman run with the shield took %v", time.Since(start))
 		// The audit log names the refused destination.
-		c := shieldapi.NewClient(e.sock)
+		c := shieldapi.New(e.sock)
 		var found bool
 		for i := 0; i < 40 && !found; i++ {
 			ids, _ := filepath.Glob(filepath.Join(e.dir, "state", "audit", "*.jsonl"))
@@ -289,7 +289,7 @@ func TestPodmanRootlessHook(t *testing.T) {
 		// The audit of that container has the answered and the refused lookup.
 		var answered, refusedName bool
 		files, _ := filepath.Glob(filepath.Join(e.dir, "state", "audit", "*.jsonl"))
-		c := shieldapi.NewClient(e.sock)
+		c := shieldapi.New(e.sock)
 		for _, f := range files {
 			id := strings.TrimSuffix(filepath.Base(f), ".jsonl")
 			if err := c.Audit(context.Background(), id, false, func(ev shieldapi.Event) error {

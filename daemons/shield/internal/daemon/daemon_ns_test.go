@@ -54,7 +54,7 @@ func newHarness(t *testing.T, resolver string, opts ...func(*config.Config)) *ha
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := &harness{t: t, cfg: cfg, c: shieldapi.NewClient(cfg.Socket)}
+	h := &harness{t: t, cfg: cfg, c: shieldapi.New(cfg.Socket)}
 	h.start()
 	t.Cleanup(h.stop)
 	return h

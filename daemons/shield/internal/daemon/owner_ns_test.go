@@ -48,7 +48,7 @@ func TestOwnerHelper(t *testing.T) {
 	}
 	sock, id := os.Getenv("TKSHIELD2_SOCK"), os.Getenv("TKSHIELD2_ID")
 	rootPID, _ := strconv.Atoi(os.Getenv("TKSHIELD2_PID"))
-	c := shieldapi.NewClient(sock)
+	c := shieldapi.New(sock)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res := ownerResult{Codes: map[string]int{}}

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/dnstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/nstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
@@ -391,5 +392,45 @@ func rawSend(t *testing.T, tp *nstest.Topo, dst string, proto int) {
 	})
 	if err != nil {
 		t.Fatalf("raw send of protocol %d: %v", proto, err)
+	}
+}
+
+// TestUnknownContainerNoLookup: an allow for a container the daemon does
+// not know is answered "unknown container" before any lookup, and nothing
+// is re-resolved for it later (while names of a real container are).
+func TestUnknownContainerNoLookup(t *testing.T) {
+	tp := nstest.New(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := dnstest.Start(pc, 1)
+	defer up.Close()
+	up.Set("example.org", "203.0.113.41")
+	up.Set("ctl.example.test", "203.0.113.42")
+	h := newHarness(t, up.Addr)
+	ctx := context.Background()
+	_, err = h.c.Allow(ctx, "nope", "example.org", "")
+	if !errors.Is(err, unixhttp.ErrNotFound) || !strings.Contains(err.Error(), "unknown container") {
+		t.Fatalf("allow for an unknown container: %v, want 404 unknown container", err)
+	}
+	if up.Asked("example.org") {
+		t.Fatal("the daemon looked the name up for a container it does not know")
+	}
+	// The control: a real container's name (TTL 1 s) is re-resolved.
+	if _, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: "tksctl", PID: tp.TaskPID, Allow: []string{"ctl.example.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the armed container's name re-resolved", func() bool {
+		n := 0
+		for _, q := range up.Queries() {
+			if q == "ctl.example.test" {
+				n++
+			}
+		}
+		return n >= 4 // A and AAAA at arm, then again by TTL
+	})
+	if up.Asked("example.org") {
+		t.Fatalf("the unknown container's name was resolved later: %v", up.Queries())
 	}
 }

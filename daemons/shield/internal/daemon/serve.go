@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -65,21 +63,14 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		_ = os.Chmod(filepath.Dir(cfg.Socket), 0o755)
 	}
 	log.Info().Str("socket", cfg.Socket).Str("resolver", server).Msg("listening")
-	srv := &http.Server{Handler: Handler(m, log), ConnContext: ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	srv := unixhttp.NewServer(Handler(m, log), log, unixhttp.WithPeerCred())
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
+		_ = srv.Shutdown(sctx)
 		return nil
 	})
 	g.Go(func() error {
