@@ -23,9 +23,12 @@ const (
 	testImage = "localhost/tkshield-busybox:latest"
 )
 
-// buildBinary builds terok-shield into a directory the test user can read.
+// buildBinary builds terok-shield once per test binary (testkit.Build)
+// and copies it into a directory the test user can read (the hook runs
+// as that user).
 func buildBinary(t *testing.T) (dir, bin string) {
 	t.Helper()
+	built := testkit.Build(t, ".")
 	dir, err := os.MkdirTemp("", "tkshield-")
 	if err != nil {
 		t.Fatal(err)
@@ -35,12 +38,18 @@ func buildBinary(t *testing.T) (dir, bin string) {
 		t.Fatal(err)
 	}
 	bin = filepath.Join(dir, "terok-shield")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	b, err := os.ReadFile(built)
 	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return dir, bin
 }
+
+// TestMain removes what testkit.Build compiled.
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestHookFailsClosedWithoutDaemon(t *testing.T) {
 	testkit.RequireCommand(t, "go")

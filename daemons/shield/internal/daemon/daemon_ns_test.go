@@ -225,7 +225,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 			t.Fatalf("published port 7860 unreachable from outside: %v", in)
 		}
 		if err := nstest.In(tp.Inet, func() error {
-			c, err := net.DialTimeout("tcp", nstest.TaskAddr+":7861", 300*time.Millisecond)
+			c, err := net.DialTimeout("tcp", nstest.TaskAddr+":7861", 3*time.Second)
 			if err == nil {
 				c.Close()
 			}
@@ -400,7 +400,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		if err != nil || len(res.Blocked) != 1 {
 			t.Fatalf("panic: %+v %v", res, err)
 		}
-		if r := tp.Dial("203.0.113.2:80", 300*time.Millisecond); r.Err == nil {
+		if r := tp.Dial("203.0.113.2:80", 3*time.Second); r.Err == nil {
 			t.Fatal("block mode let a connection through")
 		}
 		if _, err := h.c.SetMode(ctx, id, shieldapi.ModeUp); err != nil {
@@ -414,24 +414,30 @@ func TestDaemonEndToEnd(t *testing.T) {
 			name string
 			call func() error
 			code int
+			msg  string // what the user reads
 		}{
-			{"bad target", func() error { _, err := h.c.Allow(ctx, id, "not a host", ""); return err }, http.StatusBadRequest},
-			{"bad duration", func() error { _, err := h.c.Allow(ctx, id, "203.0.113.9", "soon"); return err }, http.StatusBadRequest},
-			{"bad wildcard", func() error { _, err := h.c.Allow(ctx, id, "*.test", ""); return err }, http.StatusBadRequest},
-			{"unknown container", func() error { _, err := h.c.Deny(ctx, "nope", "203.0.113.9"); return err }, http.StatusNotFound},
+			{"bad target", func() error { _, err := h.c.Allow(ctx, id, "not a host", ""); return err }, http.StatusBadRequest,
+				`"not a host": invalid target`},
+			{"bad duration", func() error { _, err := h.c.Allow(ctx, id, "203.0.113.9", "soon"); return err }, http.StatusBadRequest,
+				`--for "soon": want a duration of at least 2s like 90s or 10m`},
+			{"bad wildcard", func() error { _, err := h.c.Allow(ctx, id, "*.test", ""); return err }, http.StatusBadRequest,
+				`a wildcard is *. followed by a domain with a dot, like *.example.com`},
+			{"unknown container", func() error { _, err := h.c.Deny(ctx, "nope", "203.0.113.9"); return err }, http.StatusNotFound,
+				`"nope" (see terok-shield status): unknown container`},
 			{"unknown profile", func() error {
 				_, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: "tksother", PID: tp.TaskPID, Profiles: []string{"no-such"}})
 				return err
-			}, http.StatusBadRequest},
+			}, http.StatusBadRequest, `unknown profile`},
 			{"pid gone", func() error {
 				_, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: "tksgone", PID: 1 << 30})
 				return err
-			}, http.StatusUnprocessableEntity},
+			}, http.StatusUnprocessableEntity, "pid 1073741824: /proc/1073741824/ns/net: process gone"},
 			{"host namespace", func() error {
 				_, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: "tkshost", PID: os.Getpid()})
 				return err
-			}, http.StatusForbidden},
-			{"bad mode", func() error { _, err := h.c.SetMode(ctx, id, "sideways"); return err }, http.StatusBadRequest},
+			}, http.StatusForbidden, "refusing to firewall the host"},
+			{"bad mode", func() error { _, err := h.c.SetMode(ctx, id, "sideways"); return err }, http.StatusBadRequest,
+				`mode "sideways": want up, down or block`},
 		}
 		before, err := h.c.Rules(ctx, id)
 		if err != nil {
@@ -439,8 +445,8 @@ func TestDaemonEndToEnd(t *testing.T) {
 		}
 		for _, c := range cases {
 			err := c.call()
-			if got := unixhttp.StatusOf(err); got != c.code {
-				t.Errorf("%s: status %d (%v), want %d", c.name, got, err, c.code)
+			if got := unixhttp.StatusOf(err); got != c.code || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("%s: status %d (%v), want %d with %q", c.name, got, err, c.code, c.msg)
 			}
 		}
 		after, err := h.c.Rules(ctx, id)

@@ -118,7 +118,7 @@ func TestLoadUpdateRender(t *testing.T) {
 	if err := ruleset.Load(nft, spec); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
-	if r := tp.Dial("203.0.113.1:80", 300*time.Millisecond); r.Err == nil {
+	if r := tp.Dial("203.0.113.1:80", 3*time.Second); r.Err == nil {
 		t.Fatalf("block mode let a connection through")
 	}
 	mustConnect(t, tp, "127.0.0.1:8080")
