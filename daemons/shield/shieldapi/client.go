@@ -26,9 +26,8 @@ func New(socket string, opts ...unixhttp.ClientOption) *Client {
 	return &Client{c: unixhttp.NewClient(socket, opts...)}
 }
 
-// NewClient is New.
-//
-// Deprecated: use New; kept until every caller has moved.
+// NewClient is New, kept for callers that have not moved to New yet
+// (e2e); new code calls New.
 func NewClient(socket string) *Client { return New(socket) }
 
 // Health asks the daemon for its health.
