@@ -227,16 +227,27 @@ func (m *Manager) statusLocked(c *container) shieldapi.Status {
 }
 
 // Close stops every watcher and releases namespaces; tables stay loaded.
+//
+// The task resolvers are closed before Close returns (outside the lock: a
+// query in flight may be waiting for it, and then finds its container
+// gone), so a stopped daemon answers no lookups.
 func (m *Manager) Close() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	var res []*taskdns.Server
 	for _, c := range m.containers {
 		m.dropLocked(c)
 		c.gone = true
-		stopResolverLocked(c)
+		if c.res != nil {
+			res = append(res, c.res)
+			c.res = nil
+		}
 		c.release()
 	}
 	m.containers = map[string]*container{}
+	m.mu.Unlock()
+	for _, r := range res {
+		r.Close()
+	}
 }
 
 func resolverOf(c *container) string {

@@ -150,12 +150,13 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 		reply(w, r, dns.RcodeRefused)
 		return
 	}
-	network := "udp"
-	if _, ok := w.LocalAddr().(*net.TCPAddr); ok {
-		network = "tcp"
+	// Upstream over UDP; a truncated answer is asked again over TCP when
+	// the task asked over TCP (a UDP asker gets the truncated answer and
+	// retries over TCP itself, as resolvers do).
+	resp, _, err := (&dns.Client{Timeout: s.timeout}).Exchange(r, s.upstream)
+	if _, tcp := w.LocalAddr().(*net.TCPAddr); err == nil && resp.Truncated && tcp {
+		resp, _, err = (&dns.Client{Net: "tcp", Timeout: s.timeout}).Exchange(r, s.upstream)
 	}
-	c := &dns.Client{Net: network, Timeout: s.timeout}
-	resp, _, err := c.Exchange(r, s.upstream)
 	if err != nil {
 		reply(w, r, dns.RcodeServerFailure)
 		return
