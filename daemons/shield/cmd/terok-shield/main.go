@@ -96,7 +96,7 @@ func newApp(out io.Writer) *cli.App {
 					&cli.StringFlag{Name: "socket-mode", Usage: "socket file mode, octal (default 0660)"},
 					&cli.StringFlag{Name: "socket-group", Usage: "group owning the socket, so the rootless hook can reach it (e.g. podman)"},
 					&cli.StringSliceFlag{Name: "endpoint", Usage: "[tcp:|udp:]ADDR:PORT always reachable from tasks (gate, web task endpoint); repeatable, replaces the default tcp:169.254.1.2:9418"},
-					&cli.StringSliceFlag{Name: "container-dns", Usage: "resolver address tasks use (port 53); repeatable, replaces the defaults 10.0.2.3, 169.254.1.1"},
+					&cli.StringSliceFlag{Name: "container-dns", Usage: "with --task-resolver=false: the container network's resolver tasks may use (port 53); repeatable, replaces the defaults 10.0.2.3, 169.254.1.1"},
 					&cli.StringFlag{Name: "resolver", Usage: "IP:PORT the daemon resolves allowlisted domains at (default: /etc/resolv.conf)"},
 					&cli.UintFlag{Name: "log-group", Value: uint(config.Default().LogGroup), Usage: "NFLOG group used inside task namespaces"},
 					&cli.BoolFlag{Name: "task-resolver", Value: true, Usage: "serve DNS inside each task's namespace at " + shieldapi.ResolverAddr + " (only allowed names) and refuse port 53/853 elsewhere; =false lets tasks use --container-dns for any name"},

@@ -137,6 +137,11 @@ func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr) error 
 	return nil
 }
 
+// minAnswerLife is the shortest time an answered address stays allowed:
+// an answer with TTL 0 (and no grace) must still be usable by the task
+// that asked.
+const minAnswerLife = 5 * time.Second
+
 // addAnswersLocked adds addresses of an answer for name with TTL + grace.
 // Private addresses are never added (an answer cannot open the LAN), nor
 // addresses a lasting allow entry already covers. An address whose
@@ -163,9 +168,10 @@ func (m *Manager) addAnswersLocked(c *container, name string, addrs []taskdns.Ad
 			continue
 		}
 		seen[ip] = true
-		want := now.Add(a.TTL + m.opts.Grace)
+		life := max(a.TTL+m.opts.Grace, minAnswerLife)
+		want := now.Add(life)
 		e := c.answers[ip]
-		if e != nil && e.expires.Sub(now) >= a.TTL+m.opts.Grace/2 {
+		if e != nil && e.expires.Sub(now) >= life-m.opts.Grace/2 {
 			ups = append(ups, upd{ip: ip, exp: e.expires})
 			continue
 		}
