@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -142,7 +141,7 @@ func (e *podmanEnv) podman(ctx context.Context, args ...string) ([]byte, error) 
 
 func (e *podmanEnv) startDaemon() {
 	e.t.Helper()
-	var logs bytes.Buffer
+	var logs testkit.SyncBuffer
 	e.daemon = exec.Command(e.bin, "--socket", e.sock, "serve", "--state", filepath.Join(e.dir, "state"),
 		"--config", filepath.Join(e.dir, "config"), "--socket-group", testUser, "--socket-mode", "0660",
 		"--container-dns", "10.0.2.3", "--endpoint", fmt.Sprintf("tcp:10.0.2.2:%d", e.gate), "--resolver", e.dns.Addr)
