@@ -38,7 +38,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		res = &resolve.Resolver{Server: server, Timeout: 2 * time.Second, MinTTL: time.Duration(cfg.MinTTLSeconds) * time.Second}
 	}
 	if cfg.TaskResolver && server == "" {
-		return fmt.Errorf("the task resolver needs an upstream: pass --resolver IP:PORT or list a nameserver in /etc/resolv.conf: %w", config.ErrInvalid)
+		// Still armed and still refusing unlisted names; allowed names
+		// answer SERVFAIL until the daemon has an upstream.
+		log.Warn().Msg("no upstream for the task resolvers: allowed names will not resolve; pass --resolver IP:PORT")
 	}
 	m, err := New(Options{TaskResolver: cfg.TaskResolver, Upstream: server, Receipts: cfg.Receipts, StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
 		Resolver: res, Endpoints: eps, LogGroup: cfg.LogGroup, Grace: time.Duration(cfg.GraceSeconds) * time.Second,
