@@ -144,7 +144,8 @@ const minAnswerLife = 5 * time.Second
 
 // addAnswersLocked adds addresses of an answer for name with TTL + grace.
 // Private addresses are never added (an answer cannot open the LAN), nor
-// addresses a lasting allow entry already covers. An address whose
+// any address that is not global unicast (multicast, broadcast, loopback),
+// nor addresses a lasting allow entry already covers. An address whose
 // element has at least half the grace left beyond the new TTL is left as
 // it is; otherwise its timeout is renewed (taken out and put back in the
 // same batch).
@@ -164,7 +165,9 @@ func (m *Manager) addAnswersLocked(c *container, name string, addrs []taskdns.Ad
 	seen := map[netip.Addr]bool{}
 	for _, a := range addrs {
 		ip := a.IP
-		if seen[ip] || inRanges(private, ip) || coveredLasting(c.allow, ip) {
+		// Only global unicast: no loopback, multicast, broadcast or
+		// unspecified address from an answer; private ranges neither.
+		if seen[ip] || !ip.IsGlobalUnicast() || inRanges(private, ip) || coveredLasting(c.allow, ip) {
 			continue
 		}
 		seen[ip] = true

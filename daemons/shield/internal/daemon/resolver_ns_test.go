@@ -128,6 +128,7 @@ func TestTaskResolver(t *testing.T) {
 	up.SetRotating("rot.cdn.example.test", "203.0.113.23", "203.0.113.24", "203.0.113.25")
 	up.Set("v6.cdn.example.test", "2001:db8:7::20")
 	up.Set("lan.cdn.example.test", "10.1.2.3")
+	up.Set("mcast.cdn.example.test", "224.0.0.251", "255.255.255.255", "ff02::fb")
 	up.Set("late.example.test", "203.0.113.26")
 	up.Set("y.cdn.example.test", "203.0.113.26")
 	up.Set("secret-1234.attacker.test", "203.0.113.26")
@@ -209,6 +210,18 @@ func TestTaskResolver(t *testing.T) {
 		}
 		if l := setLine(rulesOf(t, h, id), ruleset.DNS4); strings.Contains(l, "10.1.2.3") {
 			t.Fatalf("a private answer joined dns4:\n%s", l)
+		}
+		// Multicast and broadcast answers neither (nothing but global unicast).
+		if got := lookup(t, tp, "mcast.cdn.example.test", dns.TypeA); len(got) != 2 {
+			t.Fatalf("answer %v", got)
+		}
+		if got := lookup(t, tp, "mcast.cdn.example.test", dns.TypeAAAA); len(got) != 1 {
+			t.Fatalf("answer %v", got)
+		}
+		txt := rulesOf(t, h, id)
+		if l4, l6 := setLine(txt, ruleset.DNS4), setLine(txt, ruleset.DNS6); strings.Contains(l4, "224.0.0.251") ||
+			strings.Contains(l4, "255.255.255.255") || strings.Contains(l6, "ff02::fb") {
+			t.Fatalf("a multicast or broadcast answer joined the sets:\n%s\n%s", l4, l6)
 		}
 	})
 
