@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/dnstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/nstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
@@ -163,6 +164,9 @@ func TestTaskResolver(t *testing.T) {
 			t.Fatalf("answer %v", got)
 		}
 		connects(t, tp, "203.0.113.21:80")
+		eventually(t, 10*time.Second, "receipt of the allowed connection", auditHas(t, h, id, func(ev shieldapi.Event) bool {
+			return ev.Kind == shieldapi.EventConnection && ev.Dest == "203.0.113.21" && ev.Port == 80 && ev.Proto == "tcp"
+		}))
 		eventually(t, 10*time.Second, "lookup receipt", auditHas(t, h, id, func(ev shieldapi.Event) bool {
 			return ev.Kind == shieldapi.EventLookup && ev.Target == "api.example.test" && strings.Contains(ev.Detail, "203.0.113.21")
 		}))
@@ -445,5 +449,42 @@ func TestUnknownContainerNoLookup(t *testing.T) {
 	})
 	if up.Asked("example.org") {
 		t.Fatalf("the unknown container's name was resolved later: %v", up.Queries())
+	}
+}
+
+// TestReceiptsOff: with receipts off, answered lookups and allowed
+// connections leave no record (refusals still do).
+func TestReceiptsOff(t *testing.T) {
+	tp := nstest.New(t, "203.0.113.51")
+	tp.Listen(tp.Inet, "203.0.113.51:80")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := dnstest.Start(pc, 60)
+	defer up.Close()
+	up.Set("quiet.example.test", "203.0.113.51")
+	h := newHarness(t, up.Addr, func(c *config.Config) { c.Receipts = false })
+	ctx := context.Background()
+	id := "tksquiet"
+	if _, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: id, PID: tp.TaskPID, Allow: []string{"*.example.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(t, tp, "quiet.example.test", dns.TypeA); len(got) != 1 {
+		t.Fatalf("answer %v", got)
+	}
+	connects(t, tp, "203.0.113.51:80")
+	refusedLookup(t, tp, "loud.attacker.test")
+	// The record of an answered lookup is written before the answer goes
+	// back, so it would be there now; the refusal is, the lookup is not.
+	if auditHas(t, h, id, func(ev shieldapi.Event) bool { return ev.Kind == shieldapi.EventLookup })() {
+		t.Fatal("an answered lookup was recorded with receipts off")
+	}
+	if !auditHas(t, h, id, func(ev shieldapi.Event) bool { return ev.Kind == shieldapi.EventRefused })() {
+		t.Fatal("the refused lookup was not recorded")
+	}
+	// Allowed connections are not logged by the rules at all.
+	if txt := rulesOf(t, h, id); strings.Contains(txt, `"tks-conn"`) {
+		t.Fatalf("up mode logs connections with receipts off:\n%s", txt)
 	}
 }
