@@ -46,7 +46,7 @@ func (r *Runner) Stop(ctx context.Context, id string) (webapi.Task, error) {
 // WaitEnded blocks until the task has ended (or ctx ends) and returns it.
 func (r *Runner) WaitEnded(ctx context.Context, id string) (webapi.Task, error) {
 	sub := r.hub.Subscribe(64)
-	defer r.hub.Unsubscribe(sub)
+	defer func() { r.hub.Unsubscribe(sub) }() // the last subscription
 	for {
 		t, err := r.store.Get(id)
 		if err != nil || webapi.Ended(t.State) {
