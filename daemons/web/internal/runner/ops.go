@@ -155,6 +155,11 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "reconcile: no container found at terok-web start"})
 			t = r.fail(t, "the task's container was gone when terok-web started again: terok task followup "+t.ID+" runs again in the same workspace")
 			r.revoke(t)
+		case c.State == "created" || c.State == "configured" || c.State == "initialized":
+			// terok-web went away between create and start.
+			_ = r.podman.RemoveContainer(ctx, c.ID, podmanapi.RemoveOptions{Force: true})
+			t = r.fail(t, "terok-web stopped while it started the task: terok task restart "+t.ID+" runs it again")
+			r.revoke(t)
 		case c.State == "running" || c.State == "paused":
 			r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "reconcile: still running, followed again"})
 			if t.State != webapi.StateRunning {
