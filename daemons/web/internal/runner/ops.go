@@ -207,5 +207,6 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		}
 		r.log.Info().Str("task", tok.Task).Str("project", tok.Project).Msg("revoked the token of an ended task")
 	}
+	r.once.Do(func() { close(r.ready) })
 	return nil
 }

@@ -110,6 +110,9 @@ func newRunner(t *testing.T, pm *fakePodman, g *fakeGate) (*Runner, *projects.St
 	ctx, cancel := context.WithCancel(context.Background())
 	r := New(ctx, Config{Entry: "/opt/terok-entry", GatePort: 9418}, zerolog.Nop(), st, ps, g, pm, fakeShield{}, events.New())
 	t.Cleanup(func() { cancel(); r.Wait() })
+	if err := r.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return r, ps
 }
 
