@@ -133,6 +133,21 @@ echo pushed-ok`
 func TestTasks(t *testing.T) {
 	tr := startTree(t)
 	tr.waitRunning(t)
+	// The e2e user's Podman outlives the tree: remove every task (its
+	// container and volume) before the tree stops.
+	t.Cleanup(func() {
+		out, code := tr.terok(t, "task", "list", "--json")
+		var ts []webapi.Task
+		if code != 0 || json.Unmarshal([]byte(out), &ts) != nil {
+			t.Logf("cleanup: task list: %d %s", code, out)
+			return
+		}
+		for _, x := range ts {
+			if out, code := tr.terok(t, "task", "rm", "--force", x.ID); code != 0 {
+				t.Errorf("cleanup: task rm %s: %d %s", x.ID, code, out)
+			}
+		}
+	})
 	importTaskImage(t, tr)
 	up := upstream(t, tr)
 
