@@ -360,6 +360,21 @@ func TestTasks(t *testing.T) {
 	t.Run("podman restarted under a task", func(t *testing.T) { testPodmanRestart(t, tr) })
 	t.Run("several at once", func(t *testing.T) { testConcurrent(t, tr) })
 	t.Run("a 10 MB line and a client that leaves", func(t *testing.T) { testBigLine(t, tr) })
+	t.Run("limits", func(t *testing.T) {
+		tr.mustTerok(t, "project", "add", "limited", "--upstream", up, "--memory", "256m", "--cpus", "0.5", "--pids", "100", "--cmd", "echo limited-ran")
+		id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "limited"))
+		out, code := tr.terok(t, "task", "wait", id)
+		tl := tr.mustTerok(t, "task", "timeline", id)
+		if code != 0 {
+			logs, _ := tr.terok(t, "task", "logs", id)
+			t.Fatalf("a task with limits: exit %d %s\n%s\n%s", code, out, logs, tl)
+		}
+		// On a cgroup v1 (hybrid) host rootless Podman ignores limits and
+		// says so; the timeline must pass that on.
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil && !strings.Contains(tl, "podman: Resource limits are not supported") {
+			t.Fatalf("the limits did not reach Podman (no warning on this cgroup v1 host):\n%s", tl)
+		}
+	})
 	t.Run("interactive attach", func(t *testing.T) { testInteractive(t, tr) })
 	t.Run("web mode", func(t *testing.T) { testWebMode(t, tr, up) })
 	t.Run("log lines on the websocket", func(t *testing.T) { testLogEvents(t, tr) })
