@@ -133,6 +133,21 @@ echo pushed-ok`
 func TestTasks(t *testing.T) {
 	tr := startTree(t)
 	tr.waitRunning(t)
+	// The e2e user's Podman outlives the tree: remove every task (its
+	// container and volume) before the tree stops.
+	t.Cleanup(func() {
+		out, code := tr.terok(t, "task", "list", "--json")
+		var ts []webapi.Task
+		if code != 0 || json.Unmarshal([]byte(out), &ts) != nil {
+			t.Logf("cleanup: task list: %d %s", code, out)
+			return
+		}
+		for _, x := range ts {
+			if out, code := tr.terok(t, "task", "rm", "--force", x.ID); code != 0 {
+				t.Errorf("cleanup: task rm %s: %d %s", x.ID, code, out)
+			}
+		}
+	})
 	importTaskImage(t, tr)
 	up := upstream(t, tr)
 
@@ -344,6 +359,22 @@ func TestTasks(t *testing.T) {
 	t.Run("ended while terok-web was stopped", func(t *testing.T) { testEndedWhileDown(t, tr) })
 	t.Run("podman restarted under a task", func(t *testing.T) { testPodmanRestart(t, tr) })
 	t.Run("several at once", func(t *testing.T) { testConcurrent(t, tr) })
+	t.Run("a 10 MB line and a client that leaves", func(t *testing.T) { testBigLine(t, tr) })
+	t.Run("limits", func(t *testing.T) {
+		tr.mustTerok(t, "project", "add", "limited", "--upstream", up, "--memory", "256m", "--cpus", "0.5", "--pids", "100", "--cmd", "echo limited-ran")
+		id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "limited"))
+		out, code := tr.terok(t, "task", "wait", id)
+		tl := tr.mustTerok(t, "task", "timeline", id)
+		if code != 0 {
+			logs, _ := tr.terok(t, "task", "logs", id)
+			t.Fatalf("a task with limits: exit %d %s\n%s\n%s", code, out, logs, tl)
+		}
+		// On a cgroup v1 (hybrid) host rootless Podman ignores limits and
+		// says so; the timeline must pass that on.
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil && !strings.Contains(tl, "podman: Resource limits are not supported") {
+			t.Fatalf("the limits did not reach Podman (no warning on this cgroup v1 host):\n%s", tl)
+		}
+	})
 	t.Run("interactive attach", func(t *testing.T) { testInteractive(t, tr) })
 	t.Run("web mode", func(t *testing.T) { testWebMode(t, tr, up) })
 	t.Run("log lines on the websocket", func(t *testing.T) { testLogEvents(t, tr) })
@@ -531,6 +562,14 @@ func testShieldLive(t *testing.T, tr *tree) {
 	if !strings.Contains(tl, "allow 10.0.2.2") {
 		t.Fatalf("the timeline lacks the live allow:\n%s", tl)
 	}
+
+	// Panic blocks every running task at once.
+	id = strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "sleep 300"))
+	tr.mustTerok(t, "shield", "panic")
+	if st := tr.mustTerok(t, "shield", "status", id, "--json"); !strings.Contains(st, `"mode": "block"`) {
+		t.Fatalf("after panic:\n%s", st)
+	}
+	tr.mustTerok(t, "task", "stop", id)
 }
 
 func testTCPAuth(t *testing.T, tr *tree) {
@@ -721,4 +760,43 @@ func testWebMode(t *testing.T, tr *tree, up string) {
 		t.Fatalf("the UI of a stopped task: %d, want 404", code)
 	}
 	tr.mustTerok(t, "task", "rm", task.ID)
+}
+
+// testBigLine: a task prints one 10 MB line; the log keeps it whole, a
+// follower that disconnects mid-stream does not disturb terok-web.
+func testBigLine(t *testing.T, tr *tree) {
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo start; sleep 2; head -c 10000000 /dev/zero | tr '\\0' x; echo; sleep 2; echo after-the-big-line"))
+	ctx, cancel := context.WithCancel(context.Background())
+	f := exec.CommandContext(ctx, filepath.Join(tr.root, "bin", "terok"), "task", "logs", "-f", id)
+	f.Env = tr.env()
+	stdout, _ := f.StdoutPipe()
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	if _, err := io.ReadAtLeast(stdout, buf, 6); err != nil { // "start\n" at least
+		t.Fatalf("follow: %v", err)
+	}
+	cancel() // the client leaves mid-stream
+	f.Wait()
+	if out, code := tr.terok(t, "task", "wait", id); code != 0 {
+		t.Fatalf("wait: %d %s", code, out)
+	}
+	body, err := tr.web().Logs(context.Background(), id, -1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(body)
+	body.Close()
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	var big string
+	for _, l := range lines {
+		if len(l) > len(big) {
+			big = l
+		}
+	}
+	if len(big) != 10000000 || strings.Trim(big, "x") != "" || lines[len(lines)-1] != "after-the-big-line" {
+		t.Fatalf("longest line %d bytes (want one of 10000000), last line %q, %d lines", len(big), lines[len(lines)-1], len(lines))
+	}
+	tr.mustTerok(t, "health")
 }

@@ -200,7 +200,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 		Log: log, Projects: ps, Runner: rn, Hub: hub, Gate: gate, Shield: shield, Images: podman, Supervisor: sup,
 		GateHostURL: "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
 		Origins:     origins,
-		Probe:       probe(podman, gate, shield),
+		Probe:       probe(podman, gate, shield, rn),
 		LoginURL:    loginURL(cfg, token),
 		Exec:        podman,
 		WebProxy:    proxy,
@@ -280,7 +280,7 @@ func loginURL(cfg Config, token string) string {
 
 // probe reports the daemons terok-web depends on (as details: a daemon
 // that is down degrades only what needs it).
-func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Client) health.Probe {
+func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Client, rn *runner.Runner) health.Probe {
 	return func(ctx context.Context) (map[string]any, error) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -297,6 +297,9 @@ func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Cli
 		d["terok-gate"] = state(err)
 		_, err = shield.Profiles(ctx)
 		d["terok-shield"] = state(err)
+		if o := rn.Orphans(); len(o) > 0 {
+			d["orphan_containers"] = o // terok task containers without a record
+		}
 		return d, nil
 	}
 }

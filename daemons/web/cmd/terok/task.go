@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"sort"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -192,8 +194,12 @@ func taskCommand() *cli.Command {
 						return err
 					}
 					return out(c, es, func(w io.Writer) {
+						// In time order: the shield's and the gate's entries
+						// carry their own clocks and may arrive late.
+						byTime := slices.Clone(es)
+						sort.SliceStable(byTime, func(i, j int) bool { return byTime[i].Time.Before(byTime[j].Time) })
 						var rows [][]string
-						for _, e := range es {
+						for _, e := range byTime {
 							rows = append(rows, []string{e.Time.Local().Format("15:04:05.000"), e.Kind, entryText(e)})
 						}
 						table(w, "TIME\tKIND\tWHAT", rows)

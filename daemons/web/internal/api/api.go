@@ -746,10 +746,24 @@ func (a *API) importImage(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	old := ""
+	if ims, err := a.d.Images.ListImages(r.Context()); err == nil {
+		for _, im := range ims {
+			if slices.Contains(im.RepoTags, name) {
+				old = im.ID
+			}
+		}
+	}
 	id, err := a.d.Images.ImportImage(r.Context(), name, f)
 	if err != nil {
 		fail(w, unavailable("podman", err))
 		return
+	}
+	// The image the name pointed to is left without a name: remove it
+	// unless a container still uses it.
+	bare := func(s string) string { return strings.TrimPrefix(s, "sha256:") }
+	if old != "" && bare(old) != bare(id) {
+		_ = a.d.Images.RemoveImage(r.Context(), old, false)
 	}
 	unixhttp.WriteJSON(w, http.StatusCreated, webapi.Image{ID: id, Names: []string{name}})
 }

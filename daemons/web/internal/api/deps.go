@@ -33,6 +33,7 @@ type Shield interface {
 type Images interface {
 	ListImages(ctx context.Context) ([]podmanapi.Image, error)
 	ImportImage(ctx context.Context, ref string, tarball io.Reader) (string, error)
+	RemoveImage(ctx context.Context, name string, force bool) error
 }
 
 // Supervisor is what the API needs of terok-supervisord.

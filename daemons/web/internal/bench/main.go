@@ -356,6 +356,7 @@ func apiBench(ctx context.Context, tr *tree, c *webapi.Client, clients int) erro
 		return err
 	}
 	c.Wait(ctx, t.ID)
+	defer c.Remove(context.Background(), t.ID, true)
 	measure := func(base, path string) ([]float64, error) {
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}}
 		var mu sync.Mutex

@@ -46,7 +46,7 @@ func (r *Runner) Stop(ctx context.Context, id string) (webapi.Task, error) {
 // WaitEnded blocks until the task has ended (or ctx ends) and returns it.
 func (r *Runner) WaitEnded(ctx context.Context, id string) (webapi.Task, error) {
 	sub := r.hub.Subscribe(64)
-	defer r.hub.Unsubscribe(sub)
+	defer func() { r.hub.Unsubscribe(sub) }() // the last subscription
 	for {
 		t, err := r.store.Get(id)
 		if err != nil || webapi.Ended(t.State) {
@@ -67,6 +67,9 @@ func (r *Runner) WaitEnded(ctx context.Context, id string) (webapi.Task, error) 
 // Remove deletes a task: its container, workspace volume, token and files.
 // A task that has not ended needs force.
 func (r *Runner) Remove(ctx context.Context, id string, force bool) error {
+	tl := r.taskLock(id)
+	tl.Lock()
+	defer tl.Unlock()
 	t, err := r.store.Get(id)
 	if err != nil {
 		return err
@@ -107,6 +110,9 @@ func (r *Runner) Remove(ctx context.Context, id string, force bool) error {
 	if err := r.store.Remove(id); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	delete(r.taskMu, id)
+	r.mu.Unlock()
 	r.hub.Publish(webapi.Event{Type: webapi.EventTask, TaskID: id, Task: &webapi.Task{ID: id, Project: t.Project, State: "removed"}})
 	return nil
 }
@@ -148,6 +154,11 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		case t.Container == "" || !ok:
 			r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "reconcile: no container found at terok-web start"})
 			t = r.fail(t, "the task's container was gone when terok-web started again: terok task followup "+t.ID+" runs again in the same workspace")
+			r.revoke(t)
+		case c.State == "created" || c.State == "configured" || c.State == "initialized":
+			// terok-web went away between create and start.
+			_ = r.podman.RemoveContainer(ctx, c.ID, podmanapi.RemoveOptions{Force: true})
+			t = r.fail(t, "terok-web stopped while it started the task: terok task restart "+t.ID+" runs it again")
 			r.revoke(t)
 		case c.State == "running" || c.State == "paused":
 			r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "reconcile: still running, followed again"})
@@ -196,5 +207,6 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		}
 		r.log.Info().Str("task", tok.Task).Str("project", tok.Project).Msg("revoked the token of an ended task")
 	}
+	r.once.Do(func() { close(r.ready) })
 	return nil
 }

@@ -65,7 +65,10 @@ type Runner struct {
 	active  map[string]*active // running monitors by task id
 	net     string             // detected rootless network command
 	project map[string]*sync.Mutex
+	taskMu  map[string]*sync.Mutex
 	wg      sync.WaitGroup
+	ready   chan struct{} // closed after the first successful Reconcile
+	once    sync.Once
 	orphans []string
 }
 
@@ -82,7 +85,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, store *tasks.Store
 		cfg.StopTimeout = 10
 	}
 	return &Runner{cfg: cfg, log: log, store: store, projects: ps, gate: gate, podman: podman,
-		shield: shield, hub: hub, ctx: ctx, active: map[string]*active{}, project: map[string]*sync.Mutex{}}
+		shield: shield, hub: hub, ctx: ctx, ready: make(chan struct{}), active: map[string]*active{}, project: map[string]*sync.Mutex{}, taskMu: map[string]*sync.Mutex{}}
 }
 
 // Wait blocks until every monitor has returned (after ctx ended).
@@ -114,6 +117,9 @@ func daemonErr(daemon, what string, err error) error {
 // Run creates a task of req.Project and starts it. The task is recorded
 // even when starting fails (state failed, with the reason).
 func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, error) {
+	if err := r.waitReady(ctx); err != nil {
+		return webapi.Task{}, err
+	}
 	info, err := r.projects.Get(req.Project)
 	if err != nil {
 		return webapi.Task{}, err
@@ -164,6 +170,14 @@ func (r *Runner) Followup(ctx context.Context, id string, req webapi.FollowupReq
 }
 
 func (r *Runner) again(ctx context.Context, id string, req webapi.FollowupRequest, mode string) (webapi.Task, error) {
+	if err := r.waitReady(ctx); err != nil {
+		return webapi.Task{}, err
+	}
+	// One new run of a task at a time: two follow-ups at once would both
+	// see it ended.
+	tl := r.taskLock(id)
+	tl.Lock()
+	defer tl.Unlock()
 	t, err := r.store.Get(id)
 	if err != nil {
 		return t, err
@@ -210,6 +224,28 @@ func (r *Runner) Restart(ctx context.Context, id string) (webapi.Task, error) {
 		}
 	}
 	return r.again(ctx, id, webapi.FollowupRequest{Prompt: t.Prompt, Command: t.Command}, t.Mode)
+}
+
+// waitReady holds new runs until the records are reconciled with Podman,
+// so reconcile never mistakes a task being started for a stale one.
+func (r *Runner) waitReady(ctx context.Context) error {
+	select {
+	case <-r.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: terok-web is still matching its task records with Podman (does podman answer? terok health): %v", ErrUnavailable, ctx.Err())
+	}
+}
+
+func (r *Runner) taskLock(id string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.taskMu[id]
+	if !ok {
+		m = &sync.Mutex{}
+		r.taskMu[id] = m
+	}
+	return m
 }
 
 func (r *Runner) projectLock(name string) *sync.Mutex {

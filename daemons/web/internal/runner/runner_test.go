@@ -26,6 +26,7 @@ type fakeGate struct {
 	mu      sync.Mutex
 	down    bool
 	revoked []string
+	tokens  []gateapi.Token
 }
 
 func (g *fakeGate) EnsureRepo(ctx context.Context, req gateapi.EnsureRepoRequest) (gateapi.Repo, bool, error) {
@@ -44,10 +45,11 @@ func (g *fakeGate) RevokeTask(ctx context.Context, project, task string) (int, e
 	return 1, nil
 }
 func (g *fakeGate) Tokens(ctx context.Context, project string) ([]gateapi.Token, error) {
-	return nil, nil
+	return g.tokens, nil
 }
 
 type fakePodman struct {
+	list  []podmanapi.ContainerSummary
 	net   string
 	image bool
 	mu    sync.Mutex
@@ -78,7 +80,7 @@ func (p *fakePodman) RemoveContainer(ctx context.Context, id string, o podmanapi
 	return nil
 }
 func (p *fakePodman) ListContainers(ctx context.Context, o podmanapi.ListOptions) ([]podmanapi.ContainerSummary, error) {
-	return nil, nil
+	return p.list, nil
 }
 func (p *fakePodman) ContainerLogs(ctx context.Context, id string, o podmanapi.LogOptions, so, se io.Writer) error {
 	io.WriteString(so, "agent output\n")
@@ -108,6 +110,9 @@ func newRunner(t *testing.T, pm *fakePodman, g *fakeGate) (*Runner, *projects.St
 	ctx, cancel := context.WithCancel(context.Background())
 	r := New(ctx, Config{Entry: "/opt/terok-entry", GatePort: 9418}, zerolog.Nop(), st, ps, g, pm, fakeShield{}, events.New())
 	t.Cleanup(func() { cancel(); r.Wait() })
+	if err := r.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return r, ps
 }
 
@@ -181,5 +186,31 @@ func TestMissingImageNamesTheFix(t *testing.T) {
 	_, err = r.Run(context.Background(), webapi.RunRequest{Project: "demo", Mode: "web"})
 	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "run.web_port") {
 		t.Fatalf("web without a port: %v", err)
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true}
+	g := &fakeGate{}
+	r, _ := newRunner(t, pm, g)
+	st := r.Store()
+	ended, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateExited})
+	vanished, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateRunning, Container: "gone"})
+	pm.list = []podmanapi.ContainerSummary{{ID: "x1", Names: []string{"terok-demo-zzzzzz"}, Labels: map[string]string{LabelTask: "zzzzzz"}}}
+	g.tokens = []gateapi.Token{{Project: "demo", Task: ended.ID}, {Project: "demo", Task: "minted-by-hand"}}
+	if err := r.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if o := r.Orphans(); len(o) != 1 || o[0] != "terok-demo-zzzzzz" {
+		t.Fatalf("orphans %v", o)
+	}
+	if got, _ := st.Get(vanished.ID); got.State != webapi.StateFailed || !strings.Contains(got.Reason, "terok task followup") {
+		t.Fatalf("vanished task: %+v", got)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	revoked := strings.Join(g.revoked, ",")
+	if !strings.Contains(revoked, ended.ID) || !strings.Contains(revoked, vanished.ID) || strings.Contains(revoked, "minted-by-hand") {
+		t.Fatalf("revoked %q (ended %s, vanished %s): want the ended and the vanished task's, not a token terok-web did not mint", revoked, ended.ID, vanished.ID)
 	}
 }
