@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("terminal", func(t *testing.T) { testBrowserTerminal(t, b, direct, "web1") })
 	t.Run("panic and back", func(t *testing.T) { testBrowserPanic(t, b, tr, direct, "web1") })
 	t.Run("web task", func(t *testing.T) { testBrowserWebTask(t, b, direct) })
+	t.Run("image import", func(t *testing.T) { testBrowserImage(t, b, direct) })
 	t.Run("daemon restart", func(t *testing.T) { testBrowserDaemons(t, b, direct, "direct") })
 	t.Run("daemon down", func(t *testing.T) { testBrowserDaemonDown(t, b, tr, direct) })
 	t.Run("dark", func(t *testing.T) { testBrowserDark(t, b, direct, "web1") })
@@ -565,4 +567,25 @@ func testBrowserFollowupDelete(t *testing.T, b *browser, base, id string) {
 	b.click(t, "dialog[open] #confirm-yes")
 	b.waitJS(t, "back on the project page", `document.body.dataset.page === 'project' && document.body.dataset.ready === '1'`, 60*time.Second)
 	b.waitJS(t, "the task gone", fmt.Sprintf(`document.querySelector('#tasks table, #tasks p') && !document.querySelector('#tasks tr[data-task=%q]')`, id), 30*time.Second)
+}
+
+// testBrowserImage uploads a root filesystem from the overview, with its
+// progress shown, and a file that is not one is refused in place.
+func testBrowserImage(t *testing.T, b *browser, base string) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "notes.tar")
+	os.WriteFile(bad, []byte("not a tarball\n"), 0o644)
+	good := filepath.Join(dir, "rootfs.tar")
+	os.WriteFile(good, busyboxTar(t).Bytes(), 0o644)
+	b.open(t, base+"/")
+	b.setValue(t, "#image-name", "localhost/tkui-busybox:latest")
+	b.run(t, "pick the bad file", chromedp.SetUploadFiles(chromedp.CSS("#image-file"), []string{bad}))
+	b.click(t, "#image-import")
+	b.waitJS(t, "the refusal", `document.querySelector('#image-result .error')`, 60*time.Second)
+	b.shot(t, "direct-overview-image-refused")
+	b.run(t, "pick the rootfs", chromedp.SetUploadFiles(chromedp.CSS("#image-file"), []string{good}))
+	b.click(t, "#image-import")
+	b.waitText(t, "#image-result", "Imported localhost/tkui-busybox:latest", 120*time.Second)
+	b.waitJS(t, "the image listed", `document.querySelector('#images tr[data-image="localhost/tkui-busybox:latest"]')`, 30*time.Second)
+	b.shot(t, "direct-overview-image")
 }

@@ -30,7 +30,7 @@ const fill = (n, ...kids) => n.replaceChildren(...kids.flat().filter((k) => k !=
 const $ = (s, root) => (root || document).querySelector(s);
 const app = () => document.getElementById('app');
 const link = (path, text, attrs) => el('a', Object.assign({href: C.base + path}, attrs || {}), text);
-const short = (h) => (h || '').slice(0, 8);
+const short = (h) => (h || '').replace(/^sha256:/, '').slice(0, 8);
 
 class APIError extends Error {
   constructor(status, body) {
@@ -228,6 +228,23 @@ pages.overview = async function () {
   const panicOut = el('div', {id: 'panic-result', 'aria-live': 'polite'});
   const panicBtn = el('button', {class: 'danger', id: 'panic'}, 'Block all egress');
   const restoreBtn = el('button', {id: 'panic-restore'}, 'Restore: shield up for every running task');
+  const imagesBox = el('div', {id: 'images'});
+  const importForm = imageImport(() => loadImages());
+  async function loadImages() {
+    try {
+      const all = await get('/images');
+      const ims = all.filter((im) => (im.names || []).length);
+      const untagged = all.length - ims.length;
+      fill(imagesBox, ims.length === 0 ? el('p', {class: 'muted'}, 'No images yet: import a root filesystem below, or terok image import.') :
+        el('table', {class: 'list'},
+          el('thead', {}, el('tr', {}, el('th', {}, 'Image'), el('th', {}, 'Size'), el('th', {}, 'Created'))),
+          el('tbody', {}, ims.map((im) => el('tr', {dataset: {image: (im.names || [])[0] || im.id}},
+            el('td', {class: 'mono'}, (im.names || []).join(', ') || short(im.id)),
+            el('td', {}, mb(im.size)), el('td', {class: 'muted'}, im.created ? ago(im.created * 1000) : '')))),
+          untagged ? el('caption', {class: 'muted'}, `and ${untagged} untagged image(s) (replaced by re-imports)`) : null));
+    } catch (e) { fill(imagesBox, errBox(e)); }
+  }
+  loadImages();
   fill(app(), 
     el('div', {class: 'grid'},
       card('Daemons', daemonsBox),
@@ -235,7 +252,8 @@ pages.overview = async function () {
       card('Running tasks', tasksBox),
       card('Panic button',
         el('p', {}, 'Sets every running task\u2019s shield to block at once: no task reaches the network until you restore it. The way back: the Restore button below, or the shield panel of each task.'),
-        el('div', {class: 'row'}, panicBtn, restoreBtn), panicOut)));
+        el('div', {class: 'row'}, panicBtn, restoreBtn), panicOut),
+      card('Images', imagesBox, importForm)));
 
   let running = [];
   panicBtn.onclick = async () => {
@@ -321,6 +339,45 @@ pages.overview = async function () {
 };
 
 const ended = (s) => s === 'exited' || s === 'failed' || s === 'stopped';
+const mb = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GB' : (n / (1 << 20)).toFixed(1) + ' MB';
+
+// imageImport is the form that uploads a root filesystem tarball as an
+// image (POST /images?name=), with the upload's progress and then Podman's
+// import shown until it answers.
+function imageImport(done) {
+  const name = el('input', {id: 'image-name', placeholder: 'localhost/mine:latest', autocomplete: 'off', 'aria-label': 'Image name'});
+  const file = el('input', {id: 'image-file', type: 'file', accept: '.tar,application/x-tar', 'aria-label': 'Root filesystem tarball'});
+  const btn = el('button', {type: 'submit', id: 'image-import'}, 'Import');
+  const bar = el('progress', {id: 'image-progress', max: 100, value: 0, hidden: true});
+  const out = el('div', {id: 'image-result', 'aria-live': 'polite'});
+  const f = el('form', {class: 'form'}, el('label', {for: 'image-file'}, 'Import a root filesystem (tar)'),
+    el('div', {class: 'row'}, name, file, btn), bar, out);
+  f.onsubmit = (ev) => {
+    ev.preventDefault();
+    fill(out);
+    if (!name.value.trim()) { fill(out, errBox(new Error('Name the image, e.g. localhost/mine:latest.'))); name.focus(); return; }
+    if (!file.files.length) { fill(out, errBox(new Error('Pick a tarball of a root filesystem (tar -C rootfs -c .).'))); file.focus(); return; }
+    busy(btn, 'Uploading…', () => new Promise((resolve) => {
+      const x = new XMLHttpRequest();
+      x.open('POST', `${API}/images?name=${encodeURIComponent(name.value.trim())}`);
+      x.setRequestHeader('X-Terok-CSRF', C.csrf);
+      bar.hidden = false;
+      x.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+      x.upload.onload = () => { bar.removeAttribute('value'); btn.textContent = 'Importing… (Podman)'; };
+      x.onload = () => {
+        bar.hidden = true;
+        let b = null;
+        try { b = JSON.parse(x.responseText); } catch (e) { /* not JSON */ }
+        if (x.status >= 200 && x.status < 300) { fill(out, el('p', {class: 'ok'}, `Imported ${name.value.trim()} (${short(b && b.id)}).`)); done(); }
+        else fill(out, errBox(new APIError(x.status, b || {error: x.responseText})));
+        resolve();
+      };
+      x.onerror = () => { bar.hidden = true; fill(out, errBox(new Error('the upload failed (connection lost)'))); resolve(); };
+      x.send(file.files[0]);
+    }));
+  };
+  return f;
+}
 
 function taskTable(ts, empty) {
   if (!ts.length) return el('p', {class: 'muted'}, empty);
@@ -700,7 +757,7 @@ pages.task = async function () {
       el('dt', {}, 'Created'), el('dd', {}, when(t.created)),
       el('dt', {}, 'Started'), el('dd', {}, when(t.started)),
       el('dt', {}, 'Ended'), el('dd', {}, when(t.ended)),
-      el('dt', {}, 'Ran for'), el('dd', {}, dt(t.started, t.ended)),
+      el('dt', {}, 'Ran for'), el('dd', {id: 'ran-for'}, dt(t.started, t.ended)),
       el('dt', {}, 'Runs'), el('dd', {id: 'runs'}, String(t.runs)),
       el('dt', {}, 'Image'), el('dd', {class: 'mono'}, t.image),
       t.prompt ? [el('dt', {}, 'Prompt'), el('dd', {}, t.prompt)] : null,
@@ -854,6 +911,10 @@ pages.task = async function () {
   }
 
   renderState();
+  setInterval(() => {
+    const d = document.getElementById('ran-for');
+    if (d && t.started && !t.ended) d.textContent = dur((Date.now() - new Date(t.started)) / 1000);
+  }, 1000);
   followLog();
   loadShield().then(followAudit);
   get(`/tasks/${id}/timeline`).then((es) => es.forEach(addEntry)).catch((e) => timelineBox.append(el('li', {class: 'error'}, e.message)));
