@@ -661,13 +661,13 @@ pages.review = async function () {
 
 function renderPatch(patch) {
   const pre = el('pre', {class: 'patch', tabindex: 0, 'aria-label': 'Unified diff'});
-  for (const line of (patch || '').split('\n')) {
+  for (const line of (patch || '').replace(/\n$/, '').split('\n')) {
     let cls = '';
     if (line.startsWith('diff ') || line.startsWith('index ') || line.startsWith('+++') || line.startsWith('---')) cls = 'meta';
     else if (line.startsWith('@@')) cls = 'hunk';
     else if (line.startsWith('+')) cls = 'add';
     else if (line.startsWith('-')) cls = 'del';
-    pre.append(el('span', {class: cls}, line + '\n'));
+    pre.append(el('span', {class: 'pl ' + cls}, line));
   }
   return pre;
 }
