@@ -74,6 +74,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("daemon restart", func(t *testing.T) { testBrowserDaemons(t, b, direct, "direct") })
 	t.Run("daemon down", func(t *testing.T) { testBrowserDaemonDown(t, b, tr, direct) })
 	t.Run("dark", func(t *testing.T) { testBrowserDark(t, b, direct, "web1") })
+	t.Run("keyboard", func(t *testing.T) { testBrowserKeyboard(t, b, direct) })
 	t.Run("cross origin", func(t *testing.T) { testBrowserCrossOrigin(t, b, tr, direct, token) })
 
 	// Behind nginx (TLS, wss://), under /terok with TEROK_PUBLIC_URL.
@@ -183,6 +184,9 @@ func testBrowserProject(t *testing.T, b *browser, base, up, name, tag string) {
 	b.setValue(t, "#default_branch", "main")
 	b.click(t, "#save")
 	b.waitText(t, "#settings-out", "Saved to", 30*time.Second)
+	if tag == "direct" {
+		b.phoneShot(t, "phone-project")
+	}
 }
 
 func testBrowserHeadless(t *testing.T, b *browser, base, project, tag string) string {
@@ -241,6 +245,9 @@ func testBrowserReview(t *testing.T, b *browser, tr *tree, base, up, project, id
 	b.click(t, "#promote")
 	b.waitText(t, "#promote-result", "Promoted", 60*time.Second)
 	b.shot(t, tag+"-review-promoted")
+	if tag == "direct" {
+		b.phoneShot(t, "phone-review")
+	}
 	if out, err := exec.Command("git", "-c", "safe.directory=*", "-C", up, "rev-parse", "--verify", "refs/heads/"+branch).CombinedOutput(); err != nil {
 		t.Fatalf("the upstream lacks %s after promote: %v %s", branch, err, out)
 	}
@@ -588,4 +595,29 @@ func testBrowserImage(t *testing.T, b *browser, base string) {
 	b.waitText(t, "#image-result", "Imported localhost/tkui-busybox:latest", 120*time.Second)
 	b.waitJS(t, "the image listed", `document.querySelector('#images tr[data-image="localhost/tkui-busybox:latest"]')`, 30*time.Second)
 	b.shot(t, "direct-overview-image")
+}
+
+// testBrowserKeyboard: the pages work from the keyboard: Tab reaches the
+// skip link first, then the navigation; Enter follows a link; the panic
+// confirmation closes with Escape without acting.
+func testBrowserKeyboard(t *testing.T, b *browser, base string) {
+	b.open(t, base+"/")
+	b.pressKey(t, "Tab", 9)
+	if s := evalAs[string](t, b, `document.activeElement.textContent`); s != "Skip to content" {
+		t.Fatalf("the first Tab reached %q, want the skip link", s)
+	}
+	for i := 0; i < 6 && evalAs[string](t, b, `document.activeElement.textContent`) != "Daemon logs"; i++ {
+		b.pressKey(t, "Tab", 9)
+	}
+	b.pressEnter(t)
+	b.waitJS(t, "the daemon logs page by keyboard", `document.body.dataset.page === 'daemons' && document.body.dataset.ready === '1'`, 30*time.Second)
+	b.open(t, base+"/")
+	b.run(t, "focus the panic button", chromedp.Focus(chromedp.CSS("#panic")))
+	b.pressEnter(t)
+	b.waitJS(t, "the confirmation", `document.querySelector('dialog[open]')`, 10*time.Second)
+	b.pressKey(t, "Escape", 27)
+	b.waitJS(t, "the dialog closed", `!document.querySelector('dialog[open]')`, 10*time.Second)
+	if s := b.textOf(t, "#panic-result"); s != "" {
+		t.Fatalf("Escape acted: %q", s)
+	}
 }

@@ -241,7 +241,7 @@ func newNginx(t *testing.T) *nginx {
 	if err != nil {
 		_, err = os.Stat("/usr/sbin/nginx")
 	}
-	testkit.Require(t, err == nil, "nginx is missing: apt-get install nginx-light (scripts/setup.d/80-ui.packages; make deps)")
+	testkit.Require(t, err == nil, "nginx is missing: apt-get install nginx (scripts/setup.d/80-ui.packages; make deps)")
 	dir, err := os.MkdirTemp("", "tkui-nginx-")
 	if err != nil {
 		t.Fatal(err)
@@ -347,4 +347,24 @@ func (b *browser) pressEnter(t *testing.T) {
 		_, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, up)
 		return err
 	}))
+}
+
+// pressKey presses and releases one key without text (Tab, Escape).
+func (b *browser) pressKey(t *testing.T, key string, code int64) {
+	t.Helper()
+	b.run(t, "key "+key, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeRawKeyDown, Key: key, Code: key, WindowsVirtualKeyCode: code, NativeVirtualKeyCode: code}
+		if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		up := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: key, Code: key, WindowsVirtualKeyCode: code, NativeVirtualKeyCode: code}
+		_, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, up)
+		return err
+	}))
+}
+
+// textOf is the text content of the first element matching sel.
+func (b *browser) textOf(t *testing.T, sel string) string {
+	t.Helper()
+	return evalAs[string](t, b, fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel))
 }
