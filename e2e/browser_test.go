@@ -251,6 +251,32 @@ func testBrowserReview(t *testing.T, b *browser, tr *tree, base, up, project, id
 	if out, err := exec.Command("git", "-c", "safe.directory=*", "-C", up, "rev-parse", "--verify", "refs/heads/"+branch).CombinedOutput(); err != nil {
 		t.Fatalf("the upstream lacks %s after promote: %v %s", branch, err, out)
 	}
+	if tag != "direct" {
+		return
+	}
+	// The upstream's branch moves on meanwhile: promoting again is refused,
+	// and the refusal is shown in place.
+	asUser := func(args ...string) string {
+		out, err := exec.Command("runuser", append([]string{"-u", e2eUser, "--", "git", "-C", up}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v in the upstream: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	tree := asUser("rev-parse", "refs/heads/main^{tree}")
+	c := asUser("-c", "user.name=someone", "-c", "user.email=someone@example.com", "commit-tree", tree, "-p", "refs/heads/main", "-m", "upstream moved on")
+	asUser("update-ref", "refs/heads/"+branch, c)
+	b.open(t, base+"/project/"+project+"/review?branch="+url.QueryEscape(branch))
+	b.click(t, "#promote")
+	b.waitText(t, "#promote-result", "The upstream refused", 60*time.Second)
+	b.shot(t, tag+"-review-refused")
+	b.click(t, "#promote-force")
+	b.waitJS(t, "the confirmation", `document.querySelector('dialog[open] #confirm-yes')`, 10*time.Second)
+	b.click(t, "dialog[open] #confirm-yes")
+	b.waitText(t, "#promote-result", "Promoted", 60*time.Second)
+	if got := asUser("rev-parse", "refs/heads/"+branch); got == c {
+		t.Fatal("the forced promote left the upstream's branch where it was")
+	}
 }
 
 func testBrowserStop(t *testing.T, b *browser, base, project, tag string) {

@@ -621,15 +621,25 @@ pages.review = async function () {
     card('Promote', el('p', {}, 'Pushes this branch from the gate to the upstream repository.'), el('div', {class: 'row'}, promoteBtn), promoteOut),
     card('Commits', commitsBox), card('Changes', diffBox));
   if (!branch) { fill(head, errBox(new Error('No branch given: open Review from the project\u2019s gate panel.'))); return; }
-  promoteBtn.onclick = () => busy(promoteBtn, 'Promoting… (pushing upstream)', async () => {
+  const promote = (force) => async () => {
     try {
-      const r = await post(P + '/promote', {branch});
+      const r = await post(P + '/promote', {branch, force: force || undefined});
       fill(promoteOut, el('p', {class: 'ok', role: 'status'}, r.up_to_date ?
         `The upstream already has ${short(r.commit)} on ${r.target}.` : `Promoted: ${r.target} is now ${short(r.commit)} upstream.`));
     } catch (e) {
       fill(promoteOut, errBox(e, 'The upstream refused'));
+      if (/non-fast-forward|fetch first|rejected/.test(e.message) && !force) {
+        // The upstream's branch has commits this one lacks.
+        const forceBtn = el('button', {class: 'danger', id: 'promote-force'}, 'Promote with force');
+        forceBtn.onclick = async () => {
+          if (!await confirmDialog('Overwrite the upstream branch?', `The upstream\u2019s ${branch} has commits this branch lacks; forcing replaces them with this branch.`, 'Overwrite')) return;
+          await busy(forceBtn, 'Promoting…', promote(true));
+        };
+        promoteOut.append(el('p', {}, 'The upstream\u2019s branch has moved on: have the task work on top of it (a follow-up after Sync), or overwrite it.'), forceBtn);
+      }
     }
-  });
+  };
+  promoteBtn.onclick = () => busy(promoteBtn, 'Promoting… (pushing upstream)', promote(false));
   const showCommits = (cs) => fill(commitsBox, cs.length ? el('ol', {class: 'commits'}, cs.map((c) => el('li', {},
     el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
     el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))) : el('p', {class: 'muted'}, 'No commits beyond the default branch.'));
