@@ -330,6 +330,9 @@ var normalizers = []struct {
 	rep string
 }{
 	{regexp.MustCompile(`pid \d+, uptime \d+:\d\d:\d\d`), "pid N, uptime U"},
+	// The stop time of a STOPPED/EXITED/FATAL program (Python's
+	// "%b %d %I:%M %p"): the twins do not stop in the same minute.
+	{regexp.MustCompile(`\b[A-Z][a-z]{2} \d\d \d\d:\d\d [AP]M\b`), "DATE"},
 	{regexp.MustCompile(`(?m)^\d+$`), "N"},
 	{regexp.MustCompile(`/tmp/tkmx-[^/\s]+`), "DIR"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
@@ -791,4 +794,18 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
+}
+
+// TestNormalizeClock: status lines of the twins that differ only in their
+// clocks (stop time, uptime) compare equal; a different state does not.
+func TestNormalizeClock(t *testing.T) {
+	py := "grp:g1                           STOPPED   Dec 02 04:44 AM\ngrp:g2                           RUNNING   pid 123, uptime 0:00:03\n"
+	ours := "grp:g1                           STOPPED   Dec 02 04:45 AM\ngrp:g2                           RUNNING   pid 4567, uptime 0:01:00\n"
+	if normalize(py, false) != normalize(ours, false) {
+		t.Fatalf("clocks not normalised:\n%s\n%s", normalize(py, false), normalize(ours, false))
+	}
+	other := strings.Replace(ours, "STOPPED", "EXITED ", 1)
+	if normalize(py, false) == normalize(other, false) {
+		t.Fatal("normalisation hid a different state")
+	}
 }

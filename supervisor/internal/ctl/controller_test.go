@@ -263,34 +263,55 @@ func TestMainUsage(t *testing.T) {
 	}
 }
 
-// TestMainFallbackSocket: without -c and with no config on the search
-// path, the client talks to $TEROK_RUN_DIR/supervisor.sock; with one, it
-// uses that config's serverurl.
-func TestMainFallbackSocket(t *testing.T) {
-	dir, err := os.MkdirTemp("", "tkctl-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	t.Setenv("TEROK_RUN_DIR", dir)
+// TestMainServerOrder: the server is -s, else the serverurl of the -c
+// config, else $TEROK_RUN_DIR/supervisor.sock (configs found by the search
+// are not read then), else the serverurl of the first config found, else
+// the default run directory's socket.
+func TestMainServerOrder(t *testing.T) {
+	dir := t.TempDir()
 	missing := filepath.Join(dir, "nope.conf")
-	var out bytes.Buffer
-	env := Env{Argv0: "supervisorctl", Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, search: []string{missing}}
-	code := Main(context.Background(), []string{"pid"}, env)
-	want := "unix://" + filepath.Join(dir, "supervisor.sock") + " no such file\n"
-	if code != 7 || out.String() != want {
-		t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
-	}
 	found := filepath.Join(dir, "found.conf")
-	if err := os.WriteFile(found, []byte("[supervisorctl]\nserverurl=unix://%(here)s/other.sock\n"), 0o644); err != nil {
+	if err := os.WriteFile(found, []byte("[supervisorctl]\nserverurl=unix://%(here)s/fromconf.sock\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out.Reset()
-	env.search = []string{missing, found}
-	code = Main(context.Background(), []string{"pid"}, env)
-	want = "unix://" + filepath.Join(dir, "other.sock") + " no such file\n"
-	if code != 7 || out.String() != want {
-		t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
+	broken := filepath.Join(dir, "broken.conf") // as Debian's would be for us: no [supervisorctl]
+	if err := os.WriteFile(broken, []byte("[unix_http_server]\nfile=/var/run/supervisor.sock\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEROK_RUN_DIR", "")
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "xdg"))
+	run := "TEROK_RUN_DIR=" + filepath.Join(dir, "run")
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		search  []string
+		want    string // the socket the client tried
+	}{
+		{"flag wins over everything", []string{"-s", "unix://" + dir + "/flag.sock", "-c", found}, []string{run}, []string{found}, "flag.sock"},
+		{"-c wins over TEROK_RUN_DIR", []string{"-c", found}, []string{run}, []string{missing}, "fromconf.sock"},
+		{"TEROK_RUN_DIR wins over the search", nil, []string{run}, []string{broken, found}, "run/supervisor.sock"},
+		{"search without TEROK_RUN_DIR", nil, []string{}, []string{missing, found}, "fromconf.sock"},
+		{"nothing found: default run dir", nil, []string{}, []string{missing}, "xdg/terok/supervisor.sock"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			env := Env{Argv0: "supervisorctl", Environ: tc.environ, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, search: tc.search}
+			code := Main(context.Background(), append(tc.args, "pid"), env)
+			want := "unix://" + filepath.Join(dir, tc.want) + " no such file\n"
+			if code != 7 || out.String() != want {
+				t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
+			}
+		})
+	}
+	// Without TEROK_RUN_DIR a config without [supervisorctl] found by the
+	// search is an error, as with Python's client.
+	var out bytes.Buffer
+	code := Main(context.Background(), []string{"pid"}, Env{Argv0: "supervisorctl", Environ: []string{}, Stdin: strings.NewReader(""),
+		Stdout: &out, Stderr: &out, search: []string{broken}})
+	if code != 2 || !strings.Contains(out.String(), "does not include supervisorctl section") {
+		t.Fatalf("exit %d, %q; want 2 and the missing section", code, out.String())
 	}
 }
 
