@@ -19,6 +19,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 const testUser = "tkpodman"
@@ -183,7 +184,7 @@ type service struct {
 	mu     *sync.Mutex
 	done   chan error
 	api    *podmanapi.Client
-	status *podmanapi.ServiceClient
+	status *serviceapi.Client
 }
 
 type lockedBuf struct {
@@ -211,7 +212,7 @@ func (e *env) start(extra ...string) *service {
 	cmd := e.serveCommand(args...)
 	s := &service{cmd: cmd, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1),
 		api:    podmanapi.New(filepath.Join(e.runDir, "podman.sock")),
-		status: podmanapi.NewServiceClient(filepath.Join(e.runDir, "podman-service.sock"))}
+		status: serviceapi.New(filepath.Join(e.runDir, "podman-service.sock"))}
 	cmd.Stdout, cmd.Stderr = lockedBuf{s.mu, s.log}, lockedBuf{s.mu, s.log}
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

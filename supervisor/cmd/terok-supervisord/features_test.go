@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
@@ -339,10 +341,56 @@ autostart = false
 	if in, _ := c.ProcessInfo(ctx, "svc"); in.State != 0 || in.StateName != "STOPPED" {
 		t.Fatalf("after stop: %+v", in)
 	}
-	if _, err := c.ProcessInfo(ctx, "nope"); !supervisorapi.IsFault(err, supervisorapi.FaultBadName) {
-		t.Fatalf("unknown name: %v", err)
+	if _, err := c.ProcessInfo(ctx, "nope"); !supervisorapi.IsFault(err, supervisorapi.FaultBadName) || !errors.Is(err, unixhttp.ErrNotFound) {
+		t.Fatalf("unknown name: %v, want BAD_NAME matching unixhttp.ErrNotFound", err)
+	}
+	if err := c.Stop(ctx, "svc", true); !errors.Is(err, unixhttp.ErrConflict) {
+		t.Fatalf("stop of a stopped program: %v, want unixhttp.ErrConflict", err)
+	}
+	h, err := c.Health(ctx)
+	if err != nil || h.Status != "ok" || h.PID != tr.cmd.Process.Pid || h.Name != "terok-supervisord" || h.Details["state"] != "RUNNING" {
+		t.Fatalf("Health = %+v, %v; want ok with pid %d", h, err, tr.cmd.Process.Pid)
+	}
+	// The same answer as JSON on GET /v1/health, like every terok socket,
+	// and a JSON error for a route the socket does not have.
+	hc := unixhttp.NewClient(tr.sock)
+	if hs, err := health.Check(ctx, hc); err != nil || hs.PID != tr.cmd.Process.Pid || hs.Status != "ok" {
+		t.Fatalf("GET /v1/health = %+v, %v", hs, err)
+	}
+	err = hc.Get(ctx, "/v1/nope", nil)
+	var ae *unixhttp.APIError
+	if !errors.As(err, &ae) || ae.Status != 404 || !strings.Contains(ae.Message, "no such route: GET /v1/nope") {
+		t.Fatalf("unknown route: %v, want a JSON 404 naming the route", err)
+	}
+	dead := supervisorapi.New(filepath.Join(tr.dir, "nobody.sock"))
+	if _, err := dead.Health(ctx); !errors.Is(err, unixhttp.ErrUnavailable) || !strings.Contains(err.Error(), "nobody.sock") {
+		t.Fatalf("Health of a dead socket: %v, want unixhttp.ErrUnavailable naming the socket", err)
 	}
 	if d, err := c.Reread(ctx); err != nil || len(d.Added)+len(d.Changed)+len(d.Removed) != 0 {
 		t.Fatalf("Reread = %+v, %v", d, err)
+	}
+}
+
+// TestTailNeverStarted: the log of a program that never started does not
+// exist yet; our supervisorctl says so and why, Python's says "no log
+// file" (it cannot know more), both exit 1. (Python's own supervisord
+// creates empty log files up front and prints nothing.)
+func TestTailNeverStarted(t *testing.T) {
+	tr := start(t, `
+[program:never]
+command = /bin/sleep 1000
+autostart = false
+`)
+	ours := testkit.Build(t, "../supervisorctl")
+	out, _, code := testkit.Run(exec.Command(ours, "-c", tr.conf, "tail", "never"))
+	logPath := filepath.Join(tr.dir, "logs")
+	if code != 1 || !strings.HasPrefix(out, "never: ERROR (no log yet: never has not been started yet, so "+logPath) {
+		t.Fatalf("our tail: exit %d, %q; want 1 and the reason", code, out)
+	}
+	if py, err := exec.LookPath("supervisorctl"); err == nil {
+		out, code := tr.ctl(py, "tail", "never", "stderr")
+		if code != 1 || out != "never: ERROR (no log file)\n" {
+			t.Fatalf("Python's tail: exit %d, %q", code, out)
+		}
 	}
 }

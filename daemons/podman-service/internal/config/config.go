@@ -10,7 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
-	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 // ErrInvalid is wrapped by every Validate error.
@@ -39,7 +39,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		PodmanSocket:  paths.Socket("", paths.Podman),
-		ServiceSocket: paths.Socket("", podmanapi.ServiceSocketName),
+		ServiceSocket: paths.Socket("", serviceapi.SocketName),
 		HooksDir:      DefaultHooksDir,
 		Podman:        "podman",
 		StartTimeout:  60 * time.Second,

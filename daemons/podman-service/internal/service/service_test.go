@@ -13,6 +13,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 type fixed child.Snapshot
@@ -34,7 +35,7 @@ func TestDegradedWhenPodmanDown(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := podmanapi.NewServiceClient(sock)
+	c := serviceapi.New(sock)
 	_, err = c.Health(ctx)
 	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), ErrAPIDown.Error()) {
 		t.Fatalf("want 503, got %v", err)
