@@ -28,6 +28,7 @@ type Handler struct {
 	api      *podmanapi.Client
 	hooksDir string
 	mux      *http.ServeMux
+	json     http.Handler // mux with JSON answers for unknown routes
 }
 
 // New returns the handler for podman-service.sock.
@@ -35,11 +36,12 @@ func New(src Source, api *podmanapi.Client, hooksDir string) *Handler {
 	h := &Handler{src: src, api: api, hooksDir: hooksDir, mux: http.NewServeMux()}
 	h.mux.Handle("GET "+health.Path, health.Handler("podman-service", buildinfo.Version, h.probe))
 	h.mux.HandleFunc("GET "+serviceapi.StatusPath, h.status)
+	h.json = unixhttp.JSONErrors(h.mux)
 	return h
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.json.ServeHTTP(w, r) }
 
 func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
 	sn := h.src.Snapshot()

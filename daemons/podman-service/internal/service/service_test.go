@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -37,8 +38,12 @@ func TestDegradedWhenPodmanDown(t *testing.T) {
 	defer cancel()
 	c := serviceapi.New(sock)
 	_, err = c.Health(ctx)
-	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), ErrAPIDown.Error()) {
+	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || !errors.Is(err, unixhttp.ErrUnavailable) || !strings.Contains(err.Error(), ErrAPIDown.Error()) {
 		t.Fatalf("want 503, got %v", err)
+	}
+	var ae *unixhttp.APIError
+	if err := unixhttp.NewClient(sock).Get(ctx, "/v1/nope", nil); !errors.As(err, &ae) || ae.Status != 404 || !strings.Contains(ae.Message, "no such route: GET /v1/nope") {
+		t.Fatalf("unknown route: %v, want a JSON 404 naming it", err)
 	}
 	st, err := c.Status(ctx)
 	if err != nil || st.APIAnswers || st.Restarts != 2 || st.State != child.Restarting || st.LastError != "podman exited" || st.HooksDir != "/hooks" {
