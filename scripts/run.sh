@@ -59,11 +59,25 @@ user = $user
 CONF
   shield_note="terok-shield runs as root; the others as $user"
 else
+  user=$(id -un)
+  # Rootless Podman keeps its runtime state in XDG_RUNTIME_DIR, which a
+  # login session sets up; without one (su, ssh without pam_systemd, cron)
+  # use the directory Podman itself falls back to, made private to you.
+  xdg=${XDG_RUNTIME_DIR:-}
+  if [ -z "$xdg" ] || [ ! -d "$xdg" ] || [ ! -O "$xdg" ]; then
+    xdg=/tmp/podman-run-$(id -u)
+    install -d -m 0700 "$xdg" 2>/dev/null && [ -O "$xdg" ] ||
+      die "no usable XDG_RUNTIME_DIR (${XDG_RUNTIME_DIR:-unset}) and $xdg is not a directory of yours; log in with a session (loginctl enable-linger $user) or set XDG_RUNTIME_DIR to a private directory you own"
+    xdg_note="XDG_RUNTIME_DIR was ${XDG_RUNTIME_DIR:-unset}; podman-service uses $xdg"
+  fi
   cat >"$tmp" <<CONF
 ; Written by scripts/run.sh: not root, so the shield (which must enter task
 ; network namespaces) stays stopped. Run make run as root to arm tasks.
 [program:terok-shield]
 autostart = false
+
+[program:podman-service]
+environment = XDG_RUNTIME_DIR="$xdg"
 CONF
   shield_note="terok-shield is not started (it needs root)"
 fi
@@ -74,14 +88,51 @@ mv "$tmp" "$local_conf"
 bin/terok-shield install-hooks --dir "$TEROK_HOOKS_DIR" --socket "$TEROK_RUN_DIR/shield.sock" >/dev/null
 [ "$(id -u)" = 0 ] && chown -R "$user:$group" "$TEROK_HOOKS_DIR" "$overrides"
 
-cat <<MSG
-terok (native development tree) — $shield_note
+# Check the whole configuration (overrides included) before anything runs,
+# so a bad override is reported alone, not after the banner.
+bin/terok-supervisord --check -c dev/supervisord.conf >/dev/null ||
+  die "the supervisor configuration above is not usable; fix it (or remove the override that broke it) and run make run again"
+
+# Start the tree, and print where it answers once its socket does.
+bin/terok-supervisord -c dev/supervisord.conf &
+sup=$!
+trap 'kill -TERM $sup 2>/dev/null' INT TERM
+for _ in $(seq 1 300); do # bounded: 30 s
+  bin/supervisorctl -s "unix://$TEROK_RUN_DIR/supervisor.sock" pid >/dev/null 2>&1 && break
+  kill -0 $sup 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 $sup 2>/dev/null; then
+  cat <<MSG
+terok (native development tree) — $shield_note${xdg_note:+
+  $xdg_note}
   git (gate):     http://$TEROK_GATE_LISTEN/<project>.git (admin token: $TEROK_LOG_DIR/terok-gate.log)
   sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,podman-service,web}.sock
   state:          $TEROK_STATE_DIR
   logs:           $TEROK_LOG_DIR/<program>.log
-  status:         TEROK_RUN_DIR=$TEROK_RUN_DIR bin/supervisorctl -s unix://$TEROK_RUN_DIR/supervisor.sock status
-  daemon health:  TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok health
+In another shell, this reaches the tree with every CLI (bin/supervisorctl status, bin/terok health, ...):
+  export TEROK_RUN_DIR=$TEROK_RUN_DIR
 Ctrl-C stops the tree.
 MSG
-exec bin/terok-supervisord -c dev/supervisord.conf
+fi
+rc=0
+wait $sup || rc=$?
+while kill -0 $sup 2>/dev/null; do wait $sup || rc=$?; done # a trapped signal interrupted wait
+trap - INT TERM
+
+# Rootless Podman keeps a pause process (holding its user namespace) after
+# podman-service stopped. Stop it when no container of $user still runs;
+# a running task container keeps it and its conmon, and is named here.
+as_user() { if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- env XDG_RUNTIME_DIR="$xdg" "$@"; else env XDG_RUNTIME_DIR="$xdg" "$@"; fi; }
+if command -v podman >/dev/null && [ -n "${xdg:-}" ] && ids=$(as_user podman ps -q 2>/dev/null); then
+  running=$(printf '%s\n' "$ids" | grep -c . || true)
+  pause=$xdg/libpod/tmp/pause.pid
+  if [ "$running" = 0 ]; then
+    if [ -f "$pause" ] && kill "$(cat "$pause")" 2>/dev/null; then
+      echo "make run: stopped rootless Podman's pause process of $user"
+    fi
+  else
+    echo "make run: $running container(s) of $user still run, with their conmon and Podman's pause process; list them with podman ps and stop them with podman stop --all, as $user" >&2
+  fi
+fi
+exit $rc

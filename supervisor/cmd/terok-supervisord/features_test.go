@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -392,5 +393,34 @@ autostart = false
 		if code != 1 || out != "never: ERROR (no log file)\n" {
 			t.Fatalf("Python's tail: exit %d, %q", code, out)
 		}
+	}
+}
+
+// TestSupervisorctlFindsTheTreeByRunDir: with TEROK_RUN_DIR alone our
+// supervisorctl reaches the tree, although a config file of Python's
+// supervisor (Debian's /etc/supervisor/supervisord.conf, when installed)
+// sits on the search path; with -c it reads that file, as Python's does.
+func TestSupervisorctlFindsTheTreeByRunDir(t *testing.T) {
+	tr := start(t, `
+[program:svc]
+command = /bin/sleep 1000
+startsecs = 0
+`)
+	tr.waitState("svc", "RUNNING", 10*time.Second)
+	ctl := testkit.Build(t, "../supervisorctl")
+	cmd := exec.Command(ctl, "status")
+	cmd.Dir = t.TempDir() // no supervisord.conf in the working directory
+	cmd.Env = append(os.Environ(), "TEROK_RUN_DIR="+tr.dir)
+	out, errOut, code := testkit.Run(cmd)
+	if code != 0 || !strings.HasPrefix(out, "svc ") || !strings.Contains(out, "RUNNING   pid "+strconv.Itoa(tr.info("svc")["pid"].(int))+",") {
+		t.Fatalf("supervisorctl status with TEROK_RUN_DIR: exit %d, %q %q", code, out, errOut)
+	}
+	other := filepath.Join(t.TempDir(), "other.conf")
+	os.WriteFile(other, []byte("[supervisorctl]\nserverurl = unix:///nonexistent/tkconv.sock\n"), 0o644)
+	cmd = exec.Command(ctl, "-c", other, "status")
+	cmd.Env = append(os.Environ(), "TEROK_RUN_DIR="+tr.dir)
+	out, _, code = testkit.Run(cmd)
+	if code != 4 || out != "unix:///nonexistent/tkconv.sock no such file\n" {
+		t.Fatalf("-c must win over TEROK_RUN_DIR: exit %d, %q", code, out)
 	}
 }
