@@ -115,23 +115,28 @@ In another shell, this reaches the tree with every CLI (bin/supervisorctl status
 Ctrl-C stops the tree.
 MSG
 fi
-rc=0
-wait $sup || rc=$?
-while kill -0 $sup 2>/dev/null; do wait $sup || rc=$?; done # a trapped signal interrupted wait
+# A trapped signal interrupts wait (status 128+n) while the supervisor
+# still stops its programs: wait again until it has exited.
+while :; do
+  rc=0
+  wait $sup || rc=$?
+  kill -0 $sup 2>/dev/null || break
+done
 trap - INT TERM
 
 # Rootless Podman keeps a pause process (holding its user namespace) after
-# podman-service stopped. Stop it when no container of $user still runs;
-# a running task container keeps it and its conmon, and is named here.
+# podman-service stopped. Stop it when nothing of $user uses it any more:
+# no running container (with its conmon) and no other podman process. A
+# task container left running keeps it, and is named here.
 as_user() { if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- env XDG_RUNTIME_DIR="$xdg" "$@"; else env XDG_RUNTIME_DIR="$xdg" "$@"; fi; }
-if command -v podman >/dev/null && [ -n "${xdg:-}" ] && ids=$(as_user podman ps -q 2>/dev/null); then
+pause=${xdg:-/nonexistent}/libpod/tmp/pause.pid
+if [ -f "$pause" ] && command -v podman >/dev/null && ids=$(as_user podman ps -q 2>/dev/null); then
   running=$(printf '%s\n' "$ids" | grep -c . || true)
-  pause=$xdg/libpod/tmp/pause.pid
-  if [ "$running" = 0 ]; then
-    if [ -f "$pause" ] && kill "$(cat "$pause")" 2>/dev/null; then
-      echo "make run: stopped rootless Podman's pause process of $user"
-    fi
-  else
+  ppid=$(cat "$pause")
+  others=$( (pgrep -u "$user" -x podman; pgrep -u "$user" -x conmon) | grep -vcx "$ppid" || true)
+  if [ "$running" = 0 ] && [ "$others" = 0 ]; then
+    kill "$ppid" 2>/dev/null && echo "make run: stopped rootless Podman's pause process of $user (pid $ppid)"
+  elif [ "$running" != 0 ]; then
     echo "make run: $running container(s) of $user still run, with their conmon and Podman's pause process; list them with podman ps and stop them with podman stop --all, as $user" >&2
   fi
 fi

@@ -296,6 +296,44 @@ func (s *server) settle(t *testing.T) {
 	t.Fatalf("supervisord in %s: processes still changing state after 10s", s.dir)
 }
 
+// pids maps the PID of every running process of s, and of supervisord
+// itself, to its name, as s reports them now. A server that no longer
+// answers has none.
+func (s *server) pids(t *testing.T) map[string]string {
+	t.Helper()
+	c, err := xmlrpc.NewClient("unix://"+filepath.Join(s.dir, "s.sock"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	if v, err := c.CallTimeout("supervisor.getPID"); err == nil {
+		m[fmt.Sprint(v)] = "supervisord"
+	}
+	if v, err := c.CallTimeout("supervisor.getAllProcessInfo"); err == nil {
+		for _, e := range v.([]any) {
+			in := e.(map[string]any)
+			if pid, _ := in["pid"].(int); pid > 0 {
+				m[fmt.Sprint(pid)] = in["group"].(string) + ":" + in["name"].(string)
+			}
+		}
+	}
+	return m
+}
+
+var number = regexp.MustCompile(`\b[1-9]\d*\b`)
+
+// withPIDs replaces each number of out that is a PID of pids with
+// PID(name): the twins' PIDs differ, but each client must print the PID
+// of the right process of its own twin.
+func withPIDs(out string, pids map[string]string) string {
+	return number.ReplaceAllStringFunc(out, func(n string) string {
+		if name, ok := pids[n]; ok {
+			return "PID(" + name + ")"
+		}
+		return n
+	})
+}
+
 // waitExit waits (bounded) for supervisord to end after shutdown.
 func (s *server) waitExit(t *testing.T) {
 	t.Helper()
@@ -329,11 +367,12 @@ var normalizers = []struct {
 	re  *regexp.Regexp
 	rep string
 }{
-	{regexp.MustCompile(`pid \d+, uptime \d+:\d\d:\d\d`), "pid N, uptime U"},
+	// PIDs are not normalised away: withPIDs names each by the process
+	// that really has it on that twin, and a wrong one stays a number.
+	{regexp.MustCompile(`uptime \d+:\d\d:\d\d`), "uptime U"},
 	// The stop time of a STOPPED/EXITED/FATAL program (Python's
 	// "%b %d %I:%M %p"): the twins do not stop in the same minute.
 	{regexp.MustCompile(`\b[A-Z][a-z]{2} \d\d \d\d:\d\d [AP]M\b`), "DATE"},
-	{regexp.MustCompile(`(?m)^\d+$`), "N"},
 	{regexp.MustCompile(`/tmp/tkmx-[^/\s]+`), "DIR"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
 	{regexp.MustCompile(`: file: \S+ line: \d+`), ""},
@@ -554,6 +593,7 @@ func compareClients(t *testing.T, pyctl, bin string, d daemon) []said {
 		}
 		pyOut, pyCode := run(t, pyctl, py, pyArgs...)
 		ourOut, ourCode := run(t, bin, target, ourArgs...)
+		pyOut, ourOut = withPIDs(pyOut, py.pids(t)), withPIDs(ourOut, target.pids(t))
 		pn, on := normalize(pyOut, st.sorted), normalize(ourOut, st.sorted)
 		if pn != on || pyCode != ourCode {
 			t.Errorf("step %d %q:\nPython (exit %d):\n%s\nours (exit %d):\n%s", i, st.args, pyCode, pn, ourCode, on)
@@ -797,15 +837,25 @@ func TestMain(m *testing.M) {
 }
 
 // TestNormalizeClock: status lines of the twins that differ only in their
-// clocks (stop time, uptime) compare equal; a different state does not.
+// clocks (stop time, uptime) and in PIDs that each belong to the right
+// process of their own twin compare equal; a different state, or a PID of
+// another process, does not.
 func TestNormalizeClock(t *testing.T) {
 	py := "grp:g1                           STOPPED   Dec 02 04:44 AM\ngrp:g2                           RUNNING   pid 123, uptime 0:00:03\n"
 	ours := "grp:g1                           STOPPED   Dec 02 04:45 AM\ngrp:g2                           RUNNING   pid 4567, uptime 0:01:00\n"
-	if normalize(py, false) != normalize(ours, false) {
-		t.Fatalf("clocks not normalised:\n%s\n%s", normalize(py, false), normalize(ours, false))
+	pyPIDs := map[string]string{"123": "grp:g2", "99": "supervisord"}
+	ourPIDs := map[string]string{"4567": "grp:g2", "4000": "grp:g1", "98": "supervisord"}
+	cmp := func(o string, pids map[string]string) string { return normalize(withPIDs(o, pids), false) }
+	if cmp(py, pyPIDs) != cmp(ours, ourPIDs) {
+		t.Fatalf("clocks not normalised:\n%s\n%s", cmp(py, pyPIDs), cmp(ours, ourPIDs))
 	}
-	other := strings.Replace(ours, "STOPPED", "EXITED ", 1)
-	if normalize(py, false) == normalize(other, false) {
+	if other := strings.Replace(ours, "STOPPED", "EXITED ", 1); cmp(py, pyPIDs) == cmp(other, ourPIDs) {
 		t.Fatal("normalisation hid a different state")
+	}
+	if wrong := strings.Replace(ours, "pid 4567", "pid 4000", 1); cmp(py, pyPIDs) == cmp(wrong, ourPIDs) {
+		t.Fatal("normalisation hid the PID of another process")
+	}
+	if cmp("99\n", pyPIDs) != cmp("98\n", ourPIDs) || cmp("99\n", pyPIDs) == cmp("4567\n", ourPIDs) {
+		t.Fatal("supervisord's own PID is not checked")
 	}
 }
