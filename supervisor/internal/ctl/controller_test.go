@@ -73,84 +73,93 @@ func connErr(errno syscall.Errno) error {
 	return &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", errno)}
 }
 
-func TestCommandsGolden(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		answers map[string]any
-	}{
-		{"status_all", "status", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
-		{"status_running_only", "status web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
-		{"status_bad_names", "status nope grp:* nope:* web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
-		{"status_no_socket", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
-		{"status_refused", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ECONNREFUSED)}},
-		{"status_old_api", "status", map[string]any{"supervisor.getVersion": "2.0"}},
-		{"start_no_socket", "start web", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
-		{"start_no_rpcinterface", "start web", map[string]any{"supervisor.getVersion": fault(faultUnknownMethod, "UNKNOWN_METHOD")}},
-		{"start_all_every_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{
-			res("a", "a", faultBadName, ""), res("b", "b", faultNoFile, ""), res("g", "c", faultNotExecutable, ""),
-			res("d", "d", faultAlreadyStarted, ""), res("e", "e", faultAbnormalTerm, ""), res("f", "f", faultSuccess, ""),
-			res("s", "s", faultSpawnError, ""),
-		}}},
-		{"start_one_spawn_error", "start web", map[string]any{"supervisor.startProcess": fault(faultSpawnError, "SPAWN_ERROR: web")}},
-		{"start_group_bad", "start nope:*", map[string]any{"supervisor.startProcessGroup": fault(faultBadName, "BAD_NAME: nope")}},
-		{"start_unknown_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{res("x", "x", 12345, "")}}},
-		{"start_missing_name", "start", nil},
-		{"stop_mixed", "stop web grp:* nope", map[string]any{
-			"supervisor.stopProcess": func(p ...any) (any, error) {
-				if p[0] == "nope" {
-					return nil, fault(faultBadName, "BAD_NAME: nope")
-				}
-				return true, nil
-			},
-			"supervisor.stopProcessGroup": []any{res("grp", "one", faultNotRunning, ""), res("grp", "two", faultFailed, "grp:two: ERROR (oops)")},
-		}},
-		{"signal_all", "signal HUP all", map[string]any{"supervisor.signalAllProcesses": []any{
-			res("web", "web", faultSuccess, ""), res("grp", "one", faultNotRunning, ""), res("x", "x", faultBadSignal, ""),
-		}}},
-		{"signal_usage", "signal HUP", nil},
-		{"pid_variants", "pid web gate nope", map[string]any{"supervisor.getProcessInfo": func(p ...any) (any, error) {
-			switch p[0] {
-			case "web":
-				return info("web", "web", "RUNNING", 20, 4242, ""), nil
-			case "gate":
-				return info("gate", "gate", "STOPPED", 0, 0, ""), nil
+// commandCase is one command line given to a client over a server whose
+// answers come from a table.
+type commandCase struct {
+	name    string
+	line    string
+	answers map[string]any
+}
+
+// commandCases are the cases of TestCommandsGolden and
+// TestCommandsAgainstPython; testdata/golden/README.md says where each
+// golden came from.
+var commandCases = []commandCase{
+	{"status_all", "status", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
+	{"status_running_only", "status web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
+	{"status_bad_names", "status nope grp:* nope:* web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
+	{"status_no_socket", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
+	{"status_refused", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ECONNREFUSED)}},
+	{"status_old_api", "status", map[string]any{"supervisor.getVersion": "2.0"}},
+	{"start_no_socket", "start web", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
+	{"start_no_rpcinterface", "start web", map[string]any{"supervisor.getVersion": fault(faultUnknownMethod, "UNKNOWN_METHOD")}},
+	{"start_all_every_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{
+		res("a", "a", faultBadName, ""), res("b", "b", faultNoFile, ""), res("g", "c", faultNotExecutable, ""),
+		res("d", "d", faultAlreadyStarted, ""), res("e", "e", faultAbnormalTerm, ""), res("f", "f", faultSuccess, ""),
+		res("s", "s", faultSpawnError, ""),
+	}}},
+	{"start_one_spawn_error", "start web", map[string]any{"supervisor.startProcess": fault(faultSpawnError, "SPAWN_ERROR: web")}},
+	{"start_group_bad", "start nope:*", map[string]any{"supervisor.startProcessGroup": fault(faultBadName, "BAD_NAME: nope")}},
+	{"start_unknown_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{res("x", "x", 12345, "")}}},
+	{"start_missing_name", "start", nil},
+	{"stop_mixed", "stop web grp:* nope", map[string]any{
+		"supervisor.stopProcess": func(p ...any) (any, error) {
+			if p[0] == "nope" {
+				return nil, fault(faultBadName, "BAD_NAME: nope")
 			}
-			return nil, fault(faultBadName, "BAD_NAME")
-		}}},
-		{"pid_supervisord", "pid", map[string]any{"supervisor.getPID": 1}},
-		{"avail", "avail", map[string]any{"supervisor.getAllConfigInfo": []any{
-			conf("web", "web", true, true, 999, 10), conf("grp", "one", false, false, 5, 1),
-			conf("a-group-name-of-thirty-two-chars", "and-more", true, false, 1, 2),
-		}}},
-		{"avail_shutting_down", "avail", map[string]any{"supervisor.getAllConfigInfo": fault(faultShutdownState, "SHUTDOWN_STATE")}},
-		{"reread_changes", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{"new", "b"}, []any{"chg"}, []any{"old", "b"}}}}},
-		{"reread_none", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{}, []any{}, []any{}}}}},
-		{"reread_cant", "reread", map[string]any{"supervisor.reloadConfig": fault(faultCantReread, "could not find config file /x")}},
-		{"update_all", "update", map[string]any{
-			"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg"}, []any{"old", "stuck"}}},
-			"supervisor.stopProcessGroup":   func(p ...any) (any, error) { return stopAnswer(p[0]), nil },
-			"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
-		}},
-		{"update_some", "update chg nope new", map[string]any{
-			"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg", "other"}, []any{"old"}}},
-			"supervisor.getAllProcessInfo":  []any{info("chg", "chg", "RUNNING", 20, 1, ""), info("old", "old", "RUNNING", 20, 2, "")},
-			"supervisor.stopProcessGroup":   []any{},
-			"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
-		}},
-		{"tail_faults", "tail web stderr", map[string]any{"supervisor.readProcessStderrLog": fault(faultNoFile, "NO_FILE")}},
-		{"tail_bytes", "tail -5 web", map[string]any{"supervisor.readProcessStdoutLog": "hello"}},
-		{"tail_bad_channel", "tail web stdin", nil},
-		{"maintail_default", "maintail", map[string]any{"supervisor.readLog": "main log\n"}},
-		{"clear_group_spec", "clear grp:*", map[string]any{"supervisor.clearProcessLogs": fault(faultBadName, "BAD_NAME")}},
-		{"shutdown_no_socket", "shutdown", map[string]any{"supervisor.shutdown": connErr(syscall.ENOENT)}},
-		{"shutdown_again", "shutdown", map[string]any{"supervisor.shutdown": fault(faultShutdownState, "SHUTDOWN_STATE")}},
-		{"avail_no_socket", "avail", map[string]any{"supervisor.getAllConfigInfo": connErr(syscall.ENOENT)}},
-		{"unauthorized", "version", map[string]any{"supervisor.getVersion": &xmlrpc.HTTPError{Status: 401}}},
-		{"unknown_command", "frobnicate now", nil},
-		{"question_mark_help", "?stop", nil},
-		{"version", "version", map[string]any{"supervisor.getSupervisorVersion": "4.2.5"}},
-	}
+			return true, nil
+		},
+		"supervisor.stopProcessGroup": []any{res("grp", "one", faultNotRunning, ""), res("grp", "two", faultFailed, "grp:two: ERROR (oops)")},
+	}},
+	{"signal_all", "signal HUP all", map[string]any{"supervisor.signalAllProcesses": []any{
+		res("web", "web", faultSuccess, ""), res("grp", "one", faultNotRunning, ""), res("x", "x", faultBadSignal, ""),
+	}}},
+	{"signal_usage", "signal HUP", nil},
+	{"pid_variants", "pid web gate nope", map[string]any{"supervisor.getProcessInfo": func(p ...any) (any, error) {
+		switch p[0] {
+		case "web":
+			return info("web", "web", "RUNNING", 20, 4242, ""), nil
+		case "gate":
+			return info("gate", "gate", "STOPPED", 0, 0, ""), nil
+		}
+		return nil, fault(faultBadName, "BAD_NAME")
+	}}},
+	{"pid_supervisord", "pid", map[string]any{"supervisor.getPID": 1}},
+	{"avail", "avail", map[string]any{"supervisor.getAllConfigInfo": []any{
+		conf("web", "web", true, true, 999, 10), conf("grp", "one", false, false, 5, 1),
+		conf("a-group-name-of-thirty-two-chars", "and-more", true, false, 1, 2),
+	}}},
+	{"avail_shutting_down", "avail", map[string]any{"supervisor.getAllConfigInfo": fault(faultShutdownState, "SHUTDOWN_STATE")}},
+	{"reread_changes", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{"new", "b"}, []any{"chg"}, []any{"old", "b"}}}}},
+	{"reread_none", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{}, []any{}, []any{}}}}},
+	{"reread_cant", "reread", map[string]any{"supervisor.reloadConfig": fault(faultCantReread, "could not find config file /x")}},
+	{"update_all", "update", map[string]any{
+		"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg"}, []any{"old", "stuck"}}},
+		"supervisor.stopProcessGroup":   func(p ...any) (any, error) { return stopAnswer(p[0]), nil },
+		"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
+	}},
+	{"update_some", "update chg nope new", map[string]any{
+		"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg", "other"}, []any{"old"}}},
+		"supervisor.getAllProcessInfo":  []any{info("chg", "chg", "RUNNING", 20, 1, ""), info("old", "old", "RUNNING", 20, 2, "")},
+		"supervisor.stopProcessGroup":   []any{},
+		"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
+	}},
+	{"tail_faults", "tail web stderr", map[string]any{"supervisor.readProcessStderrLog": fault(faultNoFile, "NO_FILE")}},
+	{"tail_bytes", "tail -5 web", map[string]any{"supervisor.readProcessStdoutLog": "hello"}},
+	{"tail_bad_channel", "tail web stdin", nil},
+	{"maintail_default", "maintail", map[string]any{"supervisor.readLog": "main log\n"}},
+	{"clear_group_spec", "clear grp:*", map[string]any{"supervisor.clearProcessLogs": fault(faultBadName, "BAD_NAME")}},
+	{"shutdown_no_socket", "shutdown", map[string]any{"supervisor.shutdown": connErr(syscall.ENOENT)}},
+	{"shutdown_again", "shutdown", map[string]any{"supervisor.shutdown": fault(faultShutdownState, "SHUTDOWN_STATE")}},
+	{"avail_no_socket", "avail", map[string]any{"supervisor.getAllConfigInfo": connErr(syscall.ENOENT)}},
+	{"unauthorized", "version", map[string]any{"supervisor.getVersion": &xmlrpc.HTTPError{Status: 401}}},
+	{"unknown_command", "frobnicate now", nil},
+	{"question_mark_help", "?stop", nil},
+	{"version", "version", map[string]any{"supervisor.getSupervisorVersion": "4.2.5"}},
+}
+
+func TestCommandsGolden(t *testing.T) {
+	tests := commandCases
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeServer{answers: tc.answers}
