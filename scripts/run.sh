@@ -65,7 +65,11 @@ else
   # use the directory Podman itself falls back to, made private to you.
   xdg=${XDG_RUNTIME_DIR:-}
   if [ -z "$xdg" ] || [ ! -d "$xdg" ] || [ ! -O "$xdg" ]; then
-    xdg=/tmp/podman-run-$(id -u)
+    # Podman's own choice without a session: /run/user/<uid> when it is
+    # yours, else /tmp/podman-run-<uid>. Using the same one keeps Podman's
+    # database from seeing two runtime directories for one storage.
+    xdg=/run/user/$(id -u)
+    [ -d "$xdg" ] && [ -O "$xdg" ] || xdg=/tmp/podman-run-$(id -u)
     install -d -m 0700 "$xdg" 2>/dev/null && [ -O "$xdg" ] ||
       die "no usable XDG_RUNTIME_DIR (${XDG_RUNTIME_DIR:-unset}) and $xdg is not a directory of yours; log in with a session (loginctl enable-linger $user) or set XDG_RUNTIME_DIR to a private directory you own"
     xdg_note="XDG_RUNTIME_DIR was ${XDG_RUNTIME_DIR:-unset}; podman-service uses $xdg"
@@ -138,6 +142,8 @@ if [ -f "$pause" ] && command -v podman >/dev/null && ids=$(as_user podman ps -q
     kill "$ppid" 2>/dev/null && echo "make run: stopped rootless Podman's pause process of $user (pid $ppid)"
   elif [ "$running" != 0 ]; then
     echo "make run: $running container(s) of $user still run, with their conmon and Podman's pause process; list them with podman ps and stop them with podman stop --all, as $user" >&2
+  else
+    echo "make run: left rootless Podman's pause process of $user (pid $ppid) running: other podman or conmon processes of $user use it" >&2
   fi
 fi
 exit $rc

@@ -17,7 +17,9 @@ import (
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 )
 
-// binary is terok-supervisord built once for every test.
+// binary is terok-supervisord built once for every test. It is built here,
+// not with testkit.Build, because under TKSUP_RACE=1 it carries the race
+// detector, which needs cgo (testkit builds with CGO_ENABLED=0).
 var binary string
 
 func TestMain(m *testing.M) {

@@ -5,14 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,36 +103,10 @@ environment=TKMX=override
 `
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// buildOurs builds cmd/supervisorctl and cmd/terok-supervisord once per
-// test binary and returns the directory holding both.
-func buildOurs(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "tkmx-bin-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", "../../cmd/supervisorctl", "../../cmd/terok-supervisord").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
-}
-
 // ourSupervisorctl is the path of our built supervisorctl.
 func ourSupervisorctl(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(buildOurs(t), "supervisorctl")
+	return testkit.Build(t, "../../cmd/supervisorctl")
 }
 
 // daemon is how to run one kind of supervisord in the foreground.
@@ -152,7 +124,7 @@ func pythonDaemon(t *testing.T) daemon {
 // terokDaemon is our terok-supervisord.
 func terokDaemon(t *testing.T) daemon {
 	t.Helper()
-	return daemon{name: "terok", argv: []string{filepath.Join(buildOurs(t), "terok-supervisord")}}
+	return daemon{name: "terok", argv: []string{testkit.Build(t, "../../cmd/terok-supervisord")}}
 }
 
 // server is one supervisord under test.
@@ -162,16 +134,6 @@ type server struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // autostarted is how many processes of compatConf start by themselves.
@@ -186,7 +148,7 @@ func startServer(t *testing.T, d daemon) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &server{dir: dir, conf: filepath.Join(dir, "supervisord.conf"), port: freePort(t), done: make(chan struct{})}
+	s := &server{dir: dir, conf: filepath.Join(dir, "supervisord.conf"), port: testkit.FreePort(t), done: make(chan struct{})}
 	conf := strings.ReplaceAll(compatConf, "{PORT}", fmt.Sprint(s.port))
 	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -661,7 +623,7 @@ func follow(t *testing.T, bin string, s *server, want string, args ...string) (s
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf
 	if err := cmd.Start(); err != nil {
@@ -692,23 +654,6 @@ func follow(t *testing.T, bin string, s *server, want string, args ...string) (s
 		code = ee.ExitCode()
 	}
 	return buf.String(), code
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // pyInterruptedConnect matches the line Python's supervisorctl prints when
@@ -773,7 +718,7 @@ func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
 		t.Fatalf("sleeper has no stdout_logfile: %v", v)
 	}
 	cmd := exec.Command(bin, "-c", s.conf, "tail", "-f", "sleeper")
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	cmd.Stdout = &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -828,13 +773,8 @@ func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+// TestMain removes the binaries testkit.Build compiled.
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // TestNormalizeClock: status lines of the twins that differ only in their
 // clocks (stop time, uptime) and in PIDs that each belong to the right

@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 )
 
@@ -331,7 +331,7 @@ func TestInteractiveInterrupt(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	sigs := make(chan os.Signal, 1)
-	var out syncWriter
+	var out testkit.SyncBuffer
 	c := NewController(context.Background(), "unix:///x", nil, nil,
 		func(string) (Caller, error) { return f, nil }, pr, &out, &out)
 	c.Signals = sigs
@@ -350,21 +350,4 @@ func TestInteractiveInterrupt(t *testing.T) {
 	if out.String() != "supervisor> \n" {
 		t.Fatalf("output %q", out.String())
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
