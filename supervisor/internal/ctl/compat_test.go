@@ -282,17 +282,23 @@ func (s *server) pids(t *testing.T) map[string]string {
 	return m
 }
 
-var number = regexp.MustCompile(`\b[1-9]\d*\b`)
+// pidAt finds the places a client prints a PID: "pid N," in a status line,
+// and a line that is only a number (the pid command). Other numbers (byte
+// counts in help texts, ports) are left alone even when they happen to be
+// some process's PID.
+var pidAt = regexp.MustCompile(`pid [1-9]\d*,|(?m)^[1-9]\d*$`)
 
-// withPIDs replaces each number of out that is a PID of pids with
-// PID(name): the twins' PIDs differ, but each client must print the PID
-// of the right process of its own twin.
+// withPIDs replaces each PID of out that is one of pids with PID(name):
+// the twins' PIDs differ, but each client must print the PID of the right
+// process of its own twin; a wrong one stays a number and differs.
 func withPIDs(out string, pids map[string]string) string {
-	return number.ReplaceAllStringFunc(out, func(n string) string {
-		if name, ok := pids[n]; ok {
-			return "PID(" + name + ")"
+	return pidAt.ReplaceAllStringFunc(out, func(m string) string {
+		n := strings.TrimSuffix(strings.TrimPrefix(m, "pid "), ",")
+		name, ok := pids[n]
+		if !ok {
+			return m
 		}
-		return n
+		return strings.Replace(m, n, "PID("+name+")", 1)
 	})
 }
 
@@ -797,5 +803,9 @@ func TestNormalizeClock(t *testing.T) {
 	}
 	if cmp("99\n", pyPIDs) != cmp("98\n", ourPIDs) || cmp("99\n", pyPIDs) == cmp("4567\n", ourPIDs) {
 		t.Fatal("supervisord's own PID is not checked")
+	}
+	// A number that is not printed as a PID stays, even when it equals one.
+	if got := withPIDs("last 123 *bytes* of process stderr\n", pyPIDs); got != "last 123 *bytes* of process stderr\n" {
+		t.Fatalf("a byte count was taken for a PID: %q", got)
 	}
 }
