@@ -1,7 +1,11 @@
 package gateapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -111,4 +115,61 @@ func (c *Client) revoke(ctx context.Context, q url.Values) (int, error) {
 	var out RevokeResult
 	err := c.c.Do(ctx, http.MethodDelete, "/v1/tokens?"+q.Encode(), nil, &out)
 	return out.Revoked, err
+}
+
+// Events calls fn with each event of the gate's feed after seq since
+// (0: every kept event), oldest first. Without follow it returns once the
+// kept events are delivered; with follow it keeps the stream open and
+// delivers new events as pushes land, until ctx ends (then it returns
+// ctx's error), the gate stops, or fn returns an error (returned as is).
+// Remember the Seq of the last event handled and pass it as since to
+// resume after a disconnect without losing or repeating events.
+func (c *Client) Events(ctx context.Context, since uint64, follow bool, fn func(Event) error) error {
+	q := url.Values{"since": {strconv.FormatUint(since, 10)}}
+	if follow {
+		q.Set("follow", "1")
+	}
+	body, err := c.c.Stream(ctx, http.MethodGet, "/v1/events?"+q.Encode(), nil)
+	if err != nil {
+		return fmt.Errorf("event feed: %w", err)
+	}
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue // heartbeat
+		}
+		var e Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			return fmt.Errorf("event feed: decode %q: %w", line, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("event feed: %w", err)
+	}
+	return nil
+}
+
+// Diff compares branch head of repo with branch base (the repository's
+// default branch when base is ""), from their merge base like
+// `git diff base...head`: commits, changed files with line counts, and the
+// unified patch (at most MaxPatchBytes, then Truncated). A missing
+// repository or branch matches unixhttp.ErrNotFound, a bad name
+// unixhttp.ErrBadRequest.
+func (c *Client) Diff(ctx context.Context, repo, base, head string) (Diff, error) {
+	q := url.Values{"head": {head}}
+	if base != "" {
+		q.Set("base", base)
+	}
+	var out Diff
+	err := c.c.Get(ctx, "/v1/repos/"+url.PathEscape(repo)+"/diff?"+q.Encode(), &out)
+	return out, err
 }

@@ -566,33 +566,6 @@ func (m *Manager) push(ctx context.Context, r *git.Repository, meta gateapi.Repo
 	return false, nil
 }
 
-// RefUpdate is one ref a push changed.
-type RefUpdate struct {
-	Ref string
-	Old plumbing.Hash
-	New plumbing.Hash // zero: deleted
-}
-
-// Applied returns the updates whose ref now holds the new value (deleted
-// when New is zero): those that landed.
-func (m *Manager) Applied(name string, ups []RefUpdate) []RefUpdate {
-	r, err := git.PlainOpen(m.Dir(name))
-	if err != nil {
-		return nil
-	}
-	var out []RefUpdate
-	for _, u := range ups {
-		ref, err := r.Reference(plumbing.ReferenceName(u.Ref), false)
-		switch {
-		case u.New.IsZero() && errors.Is(err, plumbing.ErrReferenceNotFound):
-			out = append(out, u)
-		case err == nil && ref.Hash() == u.New:
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 // Forward pushes the given updates of a repository with the online policy
 // to its upstream and records the outcome in its settings.
 func (m *Manager) Forward(ctx context.Context, name string, ups []RefUpdate) (gateapi.Forward, error) {

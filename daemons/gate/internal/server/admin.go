@@ -23,6 +23,8 @@ func (s *Server) adminMux() *http.ServeMux {
 	mux.HandleFunc("GET /v1/repos/{name}/log", s.logRepo)
 	mux.HandleFunc("POST /v1/repos/{name}/sync", s.syncRepo)
 	mux.HandleFunc("POST /v1/repos/{name}/promote", s.promote)
+	mux.HandleFunc("GET /v1/repos/{name}/diff", s.diffRepo)
+	mux.HandleFunc("GET /v1/events", s.listEvents)
 	mux.HandleFunc("POST /v1/tokens", s.mint)
 	mux.HandleFunc("GET /v1/tokens", s.listTokens)
 	mux.HandleFunc("DELETE /v1/tokens", s.revoke)
