@@ -10,24 +10,42 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 // Client calls terok-gate's admin API.
+//
+// Errors the gate answers are *unixhttp.APIError carrying its message;
+// match them with errors.Is against the kit's sentinels:
+// unixhttp.ErrNotFound (no such repository, branch), ErrBadRequest (a bad
+// name or field), ErrConflict (another upstream, no upstream),
+// ErrUnavailable (the upstream failed, or the gate does not answer on its
+// socket).
 type Client struct {
 	c *unixhttp.Client
 }
 
-// New returns a client for the gate listening on socket. Errors the gate
-// answers are *unixhttp.APIError (see unixhttp.StatusOf).
-func New(socket string) *Client { return &Client{c: unixhttp.NewClient(socket)} }
+// New returns a client for the gate listening on socket. opts are the
+// kit's client options (unixhttp.WithDialer for tests).
+func New(socket string, opts ...unixhttp.ClientOption) *Client {
+	return &Client{c: unixhttp.NewClient(socket, opts...)}
+}
 
-// Unix returns the underlying socket client (health checks, streaming).
+// Unix returns the underlying socket client, for calls this client does
+// not wrap.
 func (c *Client) Unix() *unixhttp.Client { return c.c }
+
+// Health asks the gate how it is: repositories and task tokens in
+// Details. A gate that does not answer matches unixhttp.ErrUnavailable.
+func (c *Client) Health(ctx context.Context) (health.Status, error) {
+	return health.Check(ctx, c.c)
+}
 
 // EnsureRepo creates the repository (empty, or a mirror of req.Upstream)
 // or returns the existing one. created tells which. An existing repository
-// with another upstream is a conflict (HTTP 409).
+// with another upstream matches unixhttp.ErrConflict; an upstream that
+// cannot be fetched unixhttp.ErrUnavailable.
 func (c *Client) EnsureRepo(ctx context.Context, req EnsureRepoRequest) (repo Repo, created bool, err error) {
 	var resp EnsureRepoResponse
 	err = c.c.Post(ctx, "/v1/repos", req, &resp)
