@@ -320,4 +320,3 @@ func (m *Manager) Forward(ctx context.Context, name string, ups []RefUpdate) (ga
 	}
 	return fw, err
 }
-

@@ -2,10 +2,10 @@ package server_test
 
 import (
 	"bufio"
-	"errors"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
