@@ -332,7 +332,7 @@ func tokenCommand() *cli.Command {
 						n, err = cl.RevokeProject(ctx, c.String("project"))
 					}
 					if err != nil {
-						return err
+						return withHint(err, unixhttp.ErrBadRequest, "name them with --project P and optionally --task T")
 					}
 					if c.Bool("json") {
 						return printJSON(c.App.Writer, gateapi.RevokeResult{Revoked: n})

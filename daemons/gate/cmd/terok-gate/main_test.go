@@ -179,6 +179,8 @@ func TestBinaryServeAndCLI(t *testing.T) {
 			"terok-gate: no such repository: nope: create it first: terok-gate repo create nope (or terok-gate repo mirror --upstream URL nope) (HTTP 404)\n"},
 		{[]string{"repo", "show", "nope"}, 4, "terok-gate: no such repository: nope (HTTP 404)\n"},
 		{[]string{"repo", "diff", "demo", "nope"}, 4, "terok-gate: no such branch: nope in demo (HTTP 404)\n"},
+		{[]string{"token", "revoke", "--project", ""}, 1,
+			"terok-gate: bad name: project is empty; use letters, digits, '.', '_' or '-': name them with --project P and optionally --task T (HTTP 400)\n"},
 		{[]string{"token", "mint", "--project", "demo"}, 2, "terok-gate: missing --task; see 'terok-gate token mint --help'\n"},
 	} {
 		cmd := exec.CommandContext(ctx, bin, c.args...)

@@ -207,7 +207,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	project, task := q.Get("project"), q.Get("task")
 	if err := names.CheckProject(project); err != nil {
-		s.writeErr(w, r, fmt.Errorf("%w (revoke needs ?project=P and optionally &task=T)", err))
+		unixhttp.WriteErrorDetail(w, http.StatusBadRequest, err.Error(), "revoke needs ?project=P and optionally &task=T")
 		return
 	}
 	if q.Has("task") {

@@ -62,7 +62,7 @@ func TestAdminAPIErrors(t *testing.T) {
 	_, _, err = g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "q", DefaultBranch: "a..b"})
 	check("bad default branch", err, unixhttp.ErrBadRequest, `branch "a..b" is not a valid short branch name`)
 	_, err = g.api.RevokeProject(ctx, "")
-	check("revoke without project", err, unixhttp.ErrBadRequest, "project is empty; use letters, digits, '.', '_' or '-' (revoke needs ?project=P and optionally &task=T)")
+	check("revoke without project", err, unixhttp.ErrBadRequest, "project is empty; use letters, digits, '.', '_' or '-': revoke needs ?project=P and optionally &task=T (HTTP 400)")
 	// Unknown JSON fields are refused, naming the field.
 	err = g.api.Unix().Post(ctx, "/v1/tokens", map[string]string{"project": "p", "taks": "x"}, nil)
 	check("typo field", err, unixhttp.ErrBadRequest, `decode request body: json: unknown field "taks"`)
