@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/server"
 )
 
 // follower collects a following Events stream in the background.
@@ -211,5 +213,31 @@ func TestEventsBadInput(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("cancelled follow did not return")
+	}
+}
+
+// TestEventsHeartbeat: an idle follow stream carries empty lines, which
+// the client skips, and the next event still arrives after them.
+func TestEventsHeartbeat(t *testing.T) {
+	t.Cleanup(server.SetHeartbeat(20 * time.Millisecond)) // restored after the gate stops
+	g := startGate(t, tempDir(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	body, err := g.api.Unix().Stream(ctx, "GET", "/v1/events?follow=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	r := bufio.NewReader(body)
+	for i := 0; i < 2; i++ { // two heartbeats; the context bounds the wait
+		if line, err := r.ReadString('\n'); err != nil || line != "\n" {
+			t.Fatalf("heartbeat %d: %q %v", i, line, err)
+		}
+	}
+	f := follow(t, g, 0)
+	gr := newGit(t)
+	seed(t, g, gr, "proj")
+	if e := f.next(t); e.Seq != 1 || e.Ref != "refs/heads/main" {
+		t.Fatalf("event after heartbeats: %+v", e)
 	}
 }
