@@ -284,7 +284,11 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 		}
 	}
 	var stderr capBuffer
-	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result", hold: lim.exceeded.Load}
+	// A body over the limit or one that stalled is the gate's to answer
+	// (413, 408): git's output about the cut-off input is held back, so
+	// the client gets the same answer however the race with git ends.
+	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result",
+		hold: func() bool { return lim.exceeded.Load() || body.stalled() }}
 	err := h.Backend.Serve(r.Context(), run, lw, &stderr)
 	if lim.exceeded.Load() && err == nil {
 		err = ErrTooLarge
