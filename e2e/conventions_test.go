@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 // The command-line conventions of docs/conventions.md, held for every
@@ -195,5 +199,145 @@ func TestConventionsMakeRunChecksConfigFirst(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dev, "run", "supervisor.sock")); !os.IsNotExist(err) {
 		t.Fatalf("the supervisor started: %v", err)
+	}
+}
+
+// TestConventionsMakeRunWithoutSession runs make run as a plain user with
+// no login session (no XDG_RUNTIME_DIR, no /run/user/<uid>): podman-service
+// must come up anyway, the one export line printed must reach the tree
+// with supervisorctl alone, and once the tree stops make run must say what
+// it did with rootless Podman's pause process.
+func TestConventionsMakeRunWithoutSession(t *testing.T) {
+	testkit.RequireRoot(t)
+	testkit.RequireCommand(t, "podman")
+	const user = "tkpodman" // podman-service's test user (scripts/setup.d/20-podman.sh)
+	uidOut, err := exec.Command("id", "-u", user).Output()
+	testkit.Require(t, err == nil, "user "+user+" is missing; run make deps (scripts/setup.d/20-podman.sh)")
+	uid := strings.TrimSpace(string(uidOut))
+	if _, err := os.Stat("/run/user/" + uid); err == nil {
+		t.Fatalf("/run/user/%s exists: %s has a session directory, so this test would not test the case without one", uid, user)
+	}
+	root := repoRoot(t)
+	for _, b := range []string{"terok-supervisord", "supervisorctl", "terok-gate", "terok-shield", "podman-service", "terok-web"} {
+		_, err := os.Stat(filepath.Join(root, "bin", b))
+		testkit.Require(t, err == nil, "bin/"+b+" is not built; run make build first")
+	}
+	err = exec.Command("runuser", "-u", user, "--", "test", "-x", filepath.Join(root, "bin", "terok-supervisord")).Run()
+	testkit.Require(t, err == nil, user+" cannot execute "+root+"/bin; the checkout must be readable by it")
+	// A home and dev dir of its own, so that no Podman storage is shared
+	// with another test.
+	dir, err := os.MkdirTemp("", "tkconv-nosession-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	home, dev := filepath.Join(dir, "home"), filepath.Join(dir, "dev")
+	for _, d := range []string{home, dev} {
+		if out, err := exec.Command("install", "-d", "-o", user, "-g", user, d).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	os.Chmod(dir, 0o755)
+	gate := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	cmd := exec.Command("runuser", "-u", user, "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME="+home,
+		"TEROK_DEV_DIR="+dev, "TEROK_GATE_LISTEN="+gate, "bash", filepath.Join(root, "scripts", "run.sh"))
+	var out testkit.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	})
+	// The banner's export line, once the supervisor answers.
+	var runDir string
+	deadline := time.Now().Add(60 * time.Second)
+	for runDir == "" {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "export TEROK_RUN_DIR="); ok {
+				runDir = v
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("make run ended (%v) before printing its banner:\n%s", err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if runDir == "" && time.Now().After(deadline) {
+			t.Fatalf("no export TEROK_RUN_DIR line within 60 s:\n%s", out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "XDG_RUNTIME_DIR was unset; podman-service uses /tmp/podman-run-"+uid) {
+		t.Errorf("the banner does not say which runtime directory Podman gets:\n%s", out.String())
+	}
+	// supervisorctl with nothing but that line: podman-service RUNNING.
+	ctl := filepath.Join(root, "bin", "supervisorctl")
+	var status string
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		c := exec.Command(ctl, "status", "podman-service")
+		c.Env = append(withoutTerok(os.Environ()), "TEROK_RUN_DIR="+runDir)
+		c.Dir = dir
+		status, _, _ = testkit.Run(c)
+		if f := strings.Fields(status); len(f) > 1 && f[0] == "podman-service" && f[1] == "RUNNING" {
+			break
+		}
+		if f := strings.Fields(status); len(f) > 1 && f[1] == "FATAL" || time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dev, "log", "podman-service.log"))
+			t.Fatalf("podman-service is not RUNNING: %q\n%s", status, log)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// ... and really serving: its health says Podman's API answers.
+	svc := serviceapi.New(filepath.Join(runDir, "podman-service.sock"))
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		h, err := svc.Health(ctx)
+		cancel()
+		if err == nil && h.Details["api_answers"] == true {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dev, "log", "podman-service.log"))
+			t.Fatalf("podman-service not healthy within 90 s: %+v %v\n%s", h, err, log)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Ctrl-C stops the tree; make run exits 0 and accounts for the pause
+	// process (stopped, or left because other Podman processes of the
+	// user, e.g. a test running beside this one, still use it).
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Fatalf("make run ended with %v after Ctrl-C:\n%s", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("make run did not end within 60 s of Ctrl-C:\n%s", out.String())
+	}
+	// Nothing else uses this runtime directory (this test's own), so the
+	// pause process is stopped.
+	if !strings.Contains(out.String(), "make run: stopped rootless Podman's pause process of "+user) {
+		t.Fatalf("make run did not stop the pause process it left:\n%s", out.String())
+	}
+	if b, err := os.ReadFile("/tmp/podman-run-" + uid + "/libpod/tmp/pause.pid"); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			gone := false
+			for i := 0; i < 100 && !gone; i++ { // bounded: 10 s
+				gone = syscall.Kill(pid, 0) != nil
+				time.Sleep(100 * time.Millisecond)
+			}
+			if !gone {
+				t.Fatalf("the pause process %d still runs", pid)
+			}
+		}
 	}
 }

@@ -137,7 +137,17 @@ pause=${xdg:-/nonexistent}/libpod/tmp/pause.pid
 if [ -f "$pause" ] && command -v podman >/dev/null && ids=$(as_user podman ps -q 2>/dev/null); then
   running=$(printf '%s\n' "$ids" | grep -c . || true)
   ppid=$(cat "$pause")
-  others=$( (pgrep -u "$user" -x podman; pgrep -u "$user" -x conmon) | grep -vcx "$ppid" || true)
+  # Processes of $user that use this runtime directory: conmon names it in
+  # its arguments, podman has it as XDG_RUNTIME_DIR. (Podman of the same
+  # user with another runtime directory has its own pause process.)
+  others=0
+  for p in $(pgrep -u "$user" -x podman; pgrep -u "$user" -x conmon); do
+    [ "$p" = "$ppid" ] && continue
+    if grep -qzF "$xdg/" "/proc/$p/cmdline" 2>/dev/null ||
+       grep -qzxF "XDG_RUNTIME_DIR=$xdg" "/proc/$p/environ" 2>/dev/null; then
+      others=$((others + 1))
+    fi
+  done
   if [ "$running" = 0 ] && [ "$others" = 0 ]; then
     kill "$ppid" 2>/dev/null && echo "make run: stopped rootless Podman's pause process of $user (pid $ppid)"
   elif [ "$running" != 0 ]; then
