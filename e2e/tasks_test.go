@@ -263,6 +263,26 @@ func TestTasks(t *testing.T) {
 				states = append(states, e.State)
 			}
 		}
+		// The push the gate received from the task's token is in its
+		// timeline (it may arrive just after the exit).
+		waitFor(t, "the push in the timeline", 30*time.Second, func() bool {
+			out, _ := tr.terok(t, "task", "timeline", id, "--json")
+			var es []webapi.Entry
+			json.Unmarshal([]byte(out), &es)
+			for _, e := range es {
+				if e.Kind == webapi.EntryPush && e.Ref == "agent/"+id && e.Old == "" && len(e.New) == 40 && e.Commits == 1 {
+					return true
+				}
+			}
+			return false
+		})
+		if task := tr.taskJSON(t, id); strings.Join(task.Branches, ",") != "agent/"+id {
+			t.Fatalf("the task's branches: %v", task.Branches)
+		}
+		diff := tr.mustTerok(t, "gate", "diff", "demo", "agent/"+id)
+		if !strings.Contains(diff, "1 commit(s), 2 file(s)") || !strings.Contains(diff, "+add a prompt file") || !strings.Contains(diff, "PROMPT.txt") {
+			t.Fatalf("gate diff:\n%s", diff)
+		}
 		if strings.Join(states, ",") != "created,starting,running,exited" {
 			t.Fatalf("timeline states %v, want created,starting,running,exited:\n%s", states, tl)
 		}
@@ -336,6 +356,9 @@ func TestTasks(t *testing.T) {
 		}
 		if got := git(t, tr.dev, "--git-dir", up, "branch", "--list", "agent/"+id); !strings.Contains(got, "agent/"+id) {
 			t.Fatalf("the upstream lacks the promoted branch")
+		}
+		if tl := tr.mustTerok(t, "task", "timeline", id); !strings.Contains(tl, "promoted agent/"+id) {
+			t.Fatalf("the timeline lacks the promotion:\n%s", tl)
 		}
 	})
 

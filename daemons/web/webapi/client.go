@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -250,6 +251,17 @@ func (c *Client) GateLog(ctx context.Context, project, branch string, limit int)
 	var out []json.RawMessage
 	q := url.Values{"branch": {branch}, "limit": {strconv.Itoa(limit)}}
 	err := c.Do(ctx, http.MethodGet, "/projects/"+esc(project)+"/gate/log?"+q.Encode(), nil, &out)
+	return out, err
+}
+
+// GateDiff compares a gate branch with base ("" the default branch).
+func (c *Client) GateDiff(ctx context.Context, project, base, head string) (gateapi.Diff, error) {
+	var out gateapi.Diff
+	q := url.Values{"branch": {head}}
+	if base != "" {
+		q.Set("base", base)
+	}
+	err := c.Do(ctx, http.MethodGet, "/projects/"+esc(project)+"/gate/diff?"+q.Encode(), nil, &out)
 	return out, err
 }
 

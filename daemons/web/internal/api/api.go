@@ -81,6 +81,7 @@ func New(d Deps) *API {
 	m.HandleFunc("GET "+Prefix+"/projects/{name}/gate", a.gateInfo)
 	m.HandleFunc("GET "+Prefix+"/projects/{name}/gate/log", a.gateLog)
 	m.HandleFunc("POST "+Prefix+"/projects/{name}/gate/sync", a.gateSync)
+	m.HandleFunc("GET "+Prefix+"/projects/{name}/gate/diff", a.gateDiff) // gatediff.go
 	m.HandleFunc("POST "+Prefix+"/projects/{name}/gate/promote", a.gatePromote)
 
 	m.HandleFunc("GET "+Prefix+"/tasks", a.listTasks)
