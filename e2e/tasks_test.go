@@ -558,7 +558,7 @@ func testShieldLive(t *testing.T, tr *tree) {
 	cmd := fmt.Sprintf(`i=0; while [ $i -lt 900 ]; do i=$((i+1))
   body=$(curl -sS -m 5 -w ' %%{time_total}' http://10.0.2.2:%d/ 2>/dev/null); rc=$?
   if [ $rc = 0 ]; then echo "reached: $body"; exit 0; fi
-  echo "attempt rc=$rc"; sleep 0.2; done; exit 1`, port)
+  echo "attempt rc=$rc in$body s"; sleep 0.2; done; exit 1`, port)
 	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", cmd))
 	waitFor(t, "a refused attempt in the task log", 90*time.Second, func() bool {
 		out, _ := tr.terok(t, "task", "logs", id)
