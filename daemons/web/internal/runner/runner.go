@@ -336,8 +336,16 @@ func (r *Runner) setState(t webapi.Task, state string, fn func(*webapi.Task)) we
 	return t2
 }
 
+// startTimeout bounds one start: the first mirror of a large upstream
+// is the slow part.
+const startTimeout = 15 * time.Minute
+
 // start does one run of t: gate repo and token, container, start, monitor.
+// It goes on when the caller goes away (a client that disconnects must not
+// leave a half-started task), bounded by startTimeout.
 func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (webapi.Task, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
+	defer cancel()
 	t = r.setState(t, webapi.StateStarting, nil)
 	ok, err := r.podman.ImageExists(ctx, p.Image)
 	if err != nil {
