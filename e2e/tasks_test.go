@@ -514,12 +514,15 @@ func testConcurrent(t *testing.T, tr *tree) {
 func testLogEvents(t *testing.T, tr *tree) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "sleep 2; echo line-a; echo line-b"))
-	ws, err := tr.web().Events(ctx, id)
+	// Subscribed to every task's lines before the task exists: no line
+	// can come before the subscription.
+	ws, err := tr.web().Events(ctx, "*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
+	// Events returned after the server acknowledged the subscription.
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo line-a; echo line-b"))
 	var got []string
 	for {
 		_, b, err := ws.Read(ctx)

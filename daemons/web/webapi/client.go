@@ -396,8 +396,10 @@ func (c *Client) WebURL(ctx context.Context) (string, error) {
 	return out["url"], err
 }
 
-// Events opens the events WebSocket; subscribe to log lines with logs.
-// Read with (*websocket.Conn).Read and decode Event.
+// Events opens the events WebSocket; subscribe to log lines with logs
+// ("*" for every task): it returns once the server acknowledged that, so
+// no line of those tasks is missed. Read with (*websocket.Conn).Read and
+// decode Event.
 func (c *Client) Events(ctx context.Context, logs ...string) (*websocket.Conn, error) {
 	opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
 	u := c.base + "/api/v1/events"
@@ -424,6 +426,17 @@ func (c *Client) Events(ctx context.Context, logs ...string) (*websocket.Conn, e
 		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 			conn.CloseNow()
 			return nil, err
+		}
+		for {
+			_, m, err := conn.Read(ctx)
+			if err != nil {
+				conn.CloseNow()
+				return nil, fmt.Errorf("events: no acknowledgement of the subscription: %w", err)
+			}
+			var ev Event
+			if json.Unmarshal(m, &ev) == nil && ev.Type == EventSubscribed {
+				break
+			}
 		}
 	}
 	return conn, nil
