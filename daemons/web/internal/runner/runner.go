@@ -160,6 +160,10 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 	t.Name, t.Volume = containerName(t), volumeName(t)
 	t, _ = r.store.Update(t.ID, func(x *webapi.Task) { x.Name, x.Volume = t.Name, t.Volume })
 	r.note(t, webapi.Entry{Kind: webapi.EntryState, State: webapi.StateCreated, Detail: "mode " + mode})
+	// A stop or rm that comes while the task starts waits for the start.
+	tl := r.taskLock(t.ID)
+	tl.Lock()
+	defer tl.Unlock()
 	return r.start(ctx, t, p)
 }
 
