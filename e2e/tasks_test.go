@@ -382,6 +382,18 @@ func TestTasks(t *testing.T) {
 	t.Run("ended while terok-web was stopped", func(t *testing.T) { testEndedWhileDown(t, tr) })
 	t.Run("podman restarted under a task", func(t *testing.T) { testPodmanRestart(t, tr) })
 	t.Run("several at once", func(t *testing.T) { testConcurrent(t, tr) })
+	t.Run("gate down", func(t *testing.T) {
+		tr.supervisorctl(t, "stop", "terok-gate")
+		out, code := tr.terok(t, "task", "run", "demo", "--cmd", "true")
+		_, listCode := tr.terok(t, "project", "list")
+		tr.supervisorctl(t, "start", "terok-gate")
+		if listCode != 0 {
+			t.Fatalf("project list failed while only the gate is down: exit %d", listCode)
+		}
+		if code != 3 || !strings.Contains(out, "terok-gate does not answer") {
+			t.Fatalf("run with the gate stopped: exit %d, want 3 naming terok-gate:\n%s", code, out)
+		}
+	})
 	t.Run("a 10 MB line and a client that leaves", func(t *testing.T) { testBigLine(t, tr) })
 	t.Run("limits", func(t *testing.T) {
 		tr.mustTerok(t, "project", "add", "limited", "--upstream", up, "--memory", "256m", "--cpus", "0.5", "--pids", "100", "--cmd", "echo limited-ran")
