@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 # Every directory holding a main package becomes bin/<dir name>.
 CMD_DIRS := $(wildcard supervisor/cmd/* daemons/*/cmd/*)
 
-.PHONY: all build test lint bench run image e2e deps clean
+.PHONY: all build test lint bench run image e2e deps clean task-image
 all: build
 
 build:
@@ -28,6 +28,10 @@ bench:
 
 run: build
 	bash scripts/run.sh
+
+# The default task image, localhost/terok-base:latest, into the running tree.
+task-image: build
+	bash scripts/task-image.sh
 
 image:
 	@echo "make image: not yet — the Docker image arrives with its own issue"; exit 2

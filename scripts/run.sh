@@ -17,9 +17,18 @@ export TEROK_CONFIG_DIR=${TEROK_CONFIG_DIR:-$TEROK_DEV_DIR/config}
 export TEROK_LOG_DIR=${TEROK_LOG_DIR:-$TEROK_DEV_DIR/log}
 export TEROK_HOOKS_DIR=${TEROK_HOOKS_DIR:-$TEROK_DEV_DIR/hooks.d}
 export TEROK_GATE_LISTEN=${TEROK_GATE_LISTEN:-${TEROK_GATE_BIND:-127.0.0.1}:9418}
+# terok-web's API and UI on TCP (the access token is in
+# $TEROK_STATE_DIR/web/token unless TEROK_WEB_TOKEN fixes it).
+export TEROK_WEB_LISTEN=${TEROK_WEB_LISTEN:-127.0.0.1:8566}
+# Where a task reaches the gate, and so what the shield must let through:
+# the gate's port at 10.0.2.2 (Podman 4 with slirp4netns and
+# allow_host_loopback, Debian 12) and at 169.254.1.2 (Podman 5 with pasta,
+# host.containers.internal).
+gate_port=${TEROK_GATE_LISTEN##*:}
+export TEROK_SHIELD_ENDPOINTS=${TEROK_SHIELD_ENDPOINTS:-tcp:10.0.2.2:$gate_port,tcp:169.254.1.2:$gate_port}
 
 die() { echo "make run: $*" >&2; exit 1; }
-for b in terok-supervisord terok-shield podman-service terok-gate terok-web; do
+for b in terok-supervisord terok-shield podman-service terok-gate terok-web terok-entry; do
   [ -x "bin/$b" ] || die "bin/$b is not built; run make build"
 done
 
@@ -56,6 +65,12 @@ user = $user
 
 [program:terok-web]
 user = $user
+
+; terok-web (as $user) shows and controls the programs (terok daemons):
+; the supervisor's socket is open to $user's group.
+[unix_http_server]
+chown = root:$group
+chmod = 0770
 CONF
   shield_note="terok-shield runs as root; the others as $user"
 else
@@ -111,6 +126,8 @@ if kill -0 $sup 2>/dev/null; then
 terok (native development tree) — $shield_note${xdg_note:+
   $xdg_note}
   git (gate):     http://$TEROK_GATE_LISTEN/<project>.git (admin token: $TEROK_LOG_DIR/terok-gate.log)
+  web API:        http://$TEROK_WEB_LISTEN/api/v1/ (token: TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok web url)
+  tasks:          TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok project add NAME --cmd '...'; bin/terok task run NAME
   sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,podman-service,web}.sock
   state:          $TEROK_STATE_DIR
   logs:           $TEROK_LOG_DIR/<program>.log
