@@ -84,7 +84,7 @@ var convBinaries = []convBinary{
 		extra: []string{"serve", "extra"},
 		// A socket below a file cannot be made: the error names the path
 		// the flag gave, exit 1 (not 2: the flag was understood).
-		flagAfter: []string{"serve", "--socket", "/dev/null/tkconv-web.sock"}, flagAfterCode: 1, flagAfterText: "/dev/null"},
+		flagAfter: []string{"serve", "--socket", "/dev/null/tkconv-web.sock", "--entry", "/bin/true"}, flagAfterCode: 1, flagAfterText: "/dev/null"},
 	{name: "terok", pkg: "../daemons/web/cmd/terok",
 		commands: []string{"health"}, unknownCode: 2, unknownText: `unknown command "bogus"`,
 		extra: []string{"health", "extra"},
