@@ -213,6 +213,13 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	// The gate repository is made now, so the project can be cloned from
+	// the host before its first task. The project is kept when the gate
+	// cannot make it (down, upstream unreachable): the first task tries
+	// again, and the answer says why.
+	if err := a.d.Runner.EnsureGateRepo(r.Context(), info.Project); err != nil {
+		info.Warnings = append(info.Warnings, "gate repository not created yet (the first task tries again): "+err.Error())
+	}
 	unixhttp.WriteJSON(w, http.StatusCreated, info)
 }
 

@@ -375,14 +375,7 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		timing[name] = float64(now.Sub(mark).Microseconds()) / 1000
 		mark = now
 	}
-	// Mirrors of one project are ensured one at a time.
-	pl := r.projectLock(p.Name)
-	pl.Lock()
-	_, _, err = r.gate.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: p.Name, Upstream: p.Git.UpstreamURL,
-		DefaultBranch: p.Git.DefaultBranch, Policy: p.SecurityClass})
-	pl.Unlock()
-	if err != nil {
-		err = daemonErr("terok-gate", "ensure the gate repository "+p.Name, err)
+	if err := r.EnsureGateRepo(ctx, p); err != nil {
 		return r.fail(t, err.Error()), err
 	}
 	tok, err := r.gate.MintToken(ctx, p.Name, t.ID)
@@ -552,4 +545,20 @@ func (r *Runner) revoke(t webapi.Task) {
 	if n > 0 {
 		r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "task token revoked"})
 	}
+}
+
+// EnsureGateRepo makes sure the project's gate repository exists: a mirror
+// of its upstream, or an empty repository for a local-only project. A
+// project's repository is ensured by one caller at a time (a mirror may
+// take a while); an error names the gate.
+func (r *Runner) EnsureGateRepo(ctx context.Context, p webapi.Project) error {
+	pl := r.projectLock(p.Name)
+	pl.Lock()
+	defer pl.Unlock()
+	_, _, err := r.gate.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: p.Name, Upstream: p.Git.UpstreamURL,
+		DefaultBranch: p.Git.DefaultBranch, Policy: p.SecurityClass})
+	if err != nil {
+		return daemonErr("terok-gate", "ensure the gate repository "+p.Name, err)
+	}
+	return nil
 }
