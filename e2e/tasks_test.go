@@ -263,6 +263,26 @@ func TestTasks(t *testing.T) {
 				states = append(states, e.State)
 			}
 		}
+		// The push the gate received from the task's token is in its
+		// timeline (it may arrive just after the exit).
+		waitFor(t, "the push in the timeline", 30*time.Second, func() bool {
+			out, _ := tr.terok(t, "task", "timeline", id, "--json")
+			var es []webapi.Entry
+			json.Unmarshal([]byte(out), &es)
+			for _, e := range es {
+				if e.Kind == webapi.EntryPush && e.Ref == "agent/"+id && e.Old == "" && len(e.New) == 40 && e.Commits == 1 {
+					return true
+				}
+			}
+			return false
+		})
+		if task := tr.taskJSON(t, id); strings.Join(task.Branches, ",") != "agent/"+id {
+			t.Fatalf("the task's branches: %v", task.Branches)
+		}
+		diff := tr.mustTerok(t, "gate", "diff", "demo", "agent/"+id)
+		if !strings.Contains(diff, "1 commit(s), 2 file(s)") || !strings.Contains(diff, "+add a prompt file") || !strings.Contains(diff, "PROMPT.txt") {
+			t.Fatalf("gate diff:\n%s", diff)
+		}
 		if strings.Join(states, ",") != "created,starting,running,exited" {
 			t.Fatalf("timeline states %v, want created,starting,running,exited:\n%s", states, tl)
 		}
@@ -337,6 +357,9 @@ func TestTasks(t *testing.T) {
 		if got := git(t, tr.dev, "--git-dir", up, "branch", "--list", "agent/"+id); !strings.Contains(got, "agent/"+id) {
 			t.Fatalf("the upstream lacks the promoted branch")
 		}
+		if tl := tr.mustTerok(t, "task", "timeline", id); !strings.Contains(tl, "promoted agent/"+id) {
+			t.Fatalf("the timeline lacks the promotion:\n%s", tl)
+		}
 	})
 
 	t.Run("daemons and health", func(t *testing.T) {
@@ -359,6 +382,18 @@ func TestTasks(t *testing.T) {
 	t.Run("ended while terok-web was stopped", func(t *testing.T) { testEndedWhileDown(t, tr) })
 	t.Run("podman restarted under a task", func(t *testing.T) { testPodmanRestart(t, tr) })
 	t.Run("several at once", func(t *testing.T) { testConcurrent(t, tr) })
+	t.Run("gate down", func(t *testing.T) {
+		tr.supervisorctl(t, "stop", "terok-gate")
+		out, code := tr.terok(t, "task", "run", "demo", "--cmd", "true")
+		_, listCode := tr.terok(t, "project", "list")
+		tr.supervisorctl(t, "start", "terok-gate")
+		if listCode != 0 {
+			t.Fatalf("project list failed while only the gate is down: exit %d", listCode)
+		}
+		if code != 3 || !strings.Contains(out, "terok-gate does not answer") {
+			t.Fatalf("run with the gate stopped: exit %d, want 3 naming terok-gate:\n%s", code, out)
+		}
+	})
 	t.Run("a 10 MB line and a client that leaves", func(t *testing.T) { testBigLine(t, tr) })
 	t.Run("limits", func(t *testing.T) {
 		tr.mustTerok(t, "project", "add", "limited", "--upstream", up, "--memory", "256m", "--cpus", "0.5", "--pids", "100", "--cmd", "echo limited-ran")
@@ -491,12 +526,15 @@ func testConcurrent(t *testing.T, tr *tree) {
 func testLogEvents(t *testing.T, tr *tree) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "sleep 2; echo line-a; echo line-b"))
-	ws, err := tr.web().Events(ctx, id)
+	// Subscribed to every task's lines before the task exists: no line
+	// can come before the subscription.
+	ws, err := tr.web().Events(ctx, "*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
+	// Events returned after the server acknowledged the subscription.
+	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo line-a; echo line-b"))
 	var got []string
 	for {
 		_, b, err := ws.Read(ctx)
@@ -535,7 +573,7 @@ func testShieldLive(t *testing.T, tr *tree) {
 	cmd := fmt.Sprintf(`i=0; while [ $i -lt 900 ]; do i=$((i+1))
   body=$(curl -sS -m 5 -w ' %%{time_total}' http://10.0.2.2:%d/ 2>/dev/null); rc=$?
   if [ $rc = 0 ]; then echo "reached: $body"; exit 0; fi
-  echo "attempt rc=$rc"; sleep 0.2; done; exit 1`, port)
+  echo "attempt rc=$rc in$body s"; sleep 0.2; done; exit 1`, port)
 	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", cmd))
 	waitFor(t, "a refused attempt in the task log", 90*time.Second, func() bool {
 		out, _ := tr.terok(t, "task", "logs", id)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -253,6 +254,17 @@ func (c *Client) GateLog(ctx context.Context, project, branch string, limit int)
 	return out, err
 }
 
+// GateDiff compares a gate branch with base ("" the default branch).
+func (c *Client) GateDiff(ctx context.Context, project, base, head string) (gateapi.Diff, error) {
+	var out gateapi.Diff
+	q := url.Values{"branch": {head}}
+	if base != "" {
+		q.Set("base", base)
+	}
+	err := c.Do(ctx, http.MethodGet, "/projects/"+esc(project)+"/gate/diff?"+q.Encode(), nil, &out)
+	return out, err
+}
+
 // GateSync fetches the project's upstream into the gate now.
 func (c *Client) GateSync(ctx context.Context, project string) (json.RawMessage, error) {
 	var out json.RawMessage
@@ -384,8 +396,10 @@ func (c *Client) WebURL(ctx context.Context) (string, error) {
 	return out["url"], err
 }
 
-// Events opens the events WebSocket; subscribe to log lines with logs.
-// Read with (*websocket.Conn).Read and decode Event.
+// Events opens the events WebSocket; subscribe to log lines with logs
+// ("*" for every task): it returns once the server acknowledged that, so
+// no line of those tasks is missed. Read with (*websocket.Conn).Read and
+// decode Event.
 func (c *Client) Events(ctx context.Context, logs ...string) (*websocket.Conn, error) {
 	opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
 	u := c.base + "/api/v1/events"
@@ -412,6 +426,17 @@ func (c *Client) Events(ctx context.Context, logs ...string) (*websocket.Conn, e
 		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 			conn.CloseNow()
 			return nil, err
+		}
+		for {
+			_, m, err := conn.Read(ctx)
+			if err != nil {
+				conn.CloseNow()
+				return nil, fmt.Errorf("events: no acknowledgement of the subscription: %w", err)
+			}
+			var ev Event
+			if json.Unmarshal(m, &ev) == nil && ev.Type == EventSubscribed {
+				break
+			}
 		}
 	}
 	return conn, nil

@@ -177,6 +177,8 @@ type Event struct {
 	Line   string  `json:"line,omitempty"`
 	Entry  *Entry  `json:"entry,omitempty"`
 	Daemon *Daemon `json:"daemon,omitempty"`
+	// Logs answers a Subscribe (type "subscribed"): the ids now followed.
+	Logs []string `json:"logs,omitempty"`
 }
 
 // Event types.
@@ -185,11 +187,14 @@ const (
 	EventLog      = "log"
 	EventTimeline = "timeline"
 	EventDaemon   = "daemon"
+	// EventSubscribed acknowledges a Subscribe: log lines of those tasks
+	// follow from here on.
+	EventSubscribed = "subscribed"
 )
 
 // Subscribe is what a WebSocket client sends to receive a task's log lines.
 type Subscribe struct {
-	Logs []string `json:"logs"` // task ids
+	Logs []string `json:"logs"` // task ids; "*" for every task
 }
 
 // Daemon is one supervisor program's state.

@@ -235,6 +235,10 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 		})
 	}
 	g.Go(func() error { watchDaemons(gctx, sup, hub); return nil })
+	g.Go(func() error {
+		rn.FollowPushes(gctx, gate, filepath.Join(cfg.StateDir, "web", "gate-events.seq"))
+		return nil
+	})
 	// Reconcile once Podman and the gate answer (they may still start).
 	g.Go(func() error {
 		for i := 0; ; i++ {

@@ -66,6 +66,31 @@ func gateCommand() *cli.Command {
 				},
 			},
 			{
+				Name: "diff", Usage: "what a branch changes against the default branch (or --base)", ArgsUsage: "PROJECT BRANCH",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "base", Usage: "compare with this branch"}, &cli.BoolFlag{Name: "stat", Usage: "commits and files only, no patch"}, jsonFlag},
+				Action: func(c *cli.Context) error {
+					d, err := client(c).GateDiff(ctx(c), c.Args().Get(0), c.String("base"), c.Args().Get(1))
+					if err != nil {
+						return err
+					}
+					return out(c, d, func(w io.Writer) {
+						fmt.Fprintf(w, "%s...%s: %d commit(s), %d file(s), +%d -%d\n", d.Base, d.Head, len(d.Commits), len(d.Files), d.Added, d.Removed)
+						for _, cm := range d.Commits {
+							fmt.Fprintf(w, "  %s %s\n", short(cm.Hash), cm.Subject)
+						}
+						for _, f := range d.Files {
+							fmt.Fprintf(w, "  %-9s %s (+%d -%d)\n", f.Status, f.Path, f.Added, f.Removed)
+						}
+						if !c.Bool("stat") && d.Patch != "" {
+							fmt.Fprintf(w, "\n%s", d.Patch)
+							if d.Truncated {
+								fmt.Fprintln(w, "[patch cut; clone the branch for all of it]")
+							}
+						}
+					})
+				},
+			},
+			{
 				Name: "sync", Usage: "fetch the upstream into the gate now", ArgsUsage: "PROJECT", Flags: []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
 					res, err := client(c).GateSync(ctx(c), c.Args().First())

@@ -245,7 +245,14 @@ func entryText(e webapi.Entry) string {
 		}
 		return s
 	case webapi.EntryPush:
-		return fmt.Sprintf("push %s %s → %s (%d commits)", e.Ref, orDash(short(e.Old)), short(e.New), e.Commits)
+		if e.New == "" {
+			return fmt.Sprintf("%s deleted (was %s)", e.Ref, short(e.Old))
+		}
+		unit := "commits"
+		if e.Commits == 1 {
+			unit = "commit"
+		}
+		return fmt.Sprintf("%s %s → %s (%d %s)", e.Ref, orDash(short(e.Old)), short(e.New), e.Commits, unit)
 	case webapi.EntryShield:
 		s := e.Event
 		if e.Target != "" {

@@ -81,8 +81,8 @@ func New(d Deps) *API {
 	m.HandleFunc("GET "+Prefix+"/projects/{name}/gate", a.gateInfo)
 	m.HandleFunc("GET "+Prefix+"/projects/{name}/gate/log", a.gateLog)
 	m.HandleFunc("POST "+Prefix+"/projects/{name}/gate/sync", a.gateSync)
-	m.HandleFunc("POST "+Prefix+"/projects/{name}/gate/promote", a.gatePromote)
 	m.HandleFunc("GET "+Prefix+"/projects/{name}/gate/diff", a.gateDiff) // gatediff.go
+	m.HandleFunc("POST "+Prefix+"/projects/{name}/gate/promote", a.gatePromote)
 
 	m.HandleFunc("GET "+Prefix+"/tasks", a.listTasks)
 	m.HandleFunc("POST "+Prefix+"/tasks", a.runTask)
@@ -212,6 +212,13 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	// The gate repository is made now, so the project can be cloned from
+	// the host before its first task. The project is kept when the gate
+	// cannot make it (down, upstream unreachable): the first task tries
+	// again, and the answer says why.
+	if err := a.d.Runner.EnsureGateRepo(r.Context(), info.Project); err != nil {
+		info.Warnings = append(info.Warnings, "gate repository not created yet (the first task tries again): "+err.Error())
 	}
 	unixhttp.WriteJSON(w, http.StatusCreated, info)
 }

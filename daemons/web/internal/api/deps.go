@@ -16,6 +16,7 @@ type Gate interface {
 	Log(ctx context.Context, name, branch string, limit int) ([]gateapi.Commit, error)
 	Sync(ctx context.Context, name string) (gateapi.SyncResult, error)
 	Promote(ctx context.Context, name string, req gateapi.PromoteRequest) (gateapi.PromoteResult, error)
+	Diff(ctx context.Context, repo, base, head string) (gateapi.Diff, error)
 }
 
 // Shield is what the API needs of the shield (shieldapi.Client).

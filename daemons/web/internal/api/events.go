@@ -35,7 +35,11 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			}
 			var s webapi.Subscribe
 			if json.Unmarshal(b, &s) == nil {
-				sub.WatchLogs(s.Logs...)
+				// Acknowledged on the subscription's own queue, so the
+				// answer comes before any line it asked for.
+				if !sub.WatchLogsAck(webapi.Event{Type: webapi.EventSubscribed, Logs: s.Logs}, s.Logs...) {
+					return
+				}
 			}
 		}
 	}()

@@ -51,13 +51,33 @@ func (h *Hub) Unsubscribe(s *Sub) {
 	s.mu.Unlock()
 }
 
-// WatchLogs makes s receive the log lines of the given tasks.
+// WatchLogs makes s receive the log lines of the given tasks ("*": of
+// every task).
 func (s *Sub) WatchLogs(ids ...string) {
 	s.mu.Lock()
 	for _, id := range ids {
 		s.logs[id] = true
 	}
 	s.mu.Unlock()
+}
+
+// WatchLogsAck is WatchLogs followed by ack queued on C in the same step,
+// so ack comes before any line of those tasks. False when C is full.
+func (s *Sub) WatchLogsAck(ack webapi.Event, ids ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.logs[id] = true
+	}
+	if s.closed {
+		return false
+	}
+	select {
+	case s.C <- ack:
+		return true
+	default:
+		return false
+	}
 }
 
 // Publish sends e to every subscriber that wants it. Log events go only
@@ -71,7 +91,7 @@ func (h *Hub) Publish(e webapi.Event) {
 	h.mu.Unlock()
 	for _, s := range subs {
 		s.mu.Lock()
-		want := !s.closed && (e.Type != webapi.EventLog || s.logs[e.TaskID])
+		want := !s.closed && (e.Type != webapi.EventLog || s.logs[e.TaskID] || s.logs["*"])
 		lagged := false
 		if want {
 			select {

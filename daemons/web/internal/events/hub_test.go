@@ -18,6 +18,12 @@ func TestLogsOnlyToWatchers(t *testing.T) {
 	if got := len(b.C); got != 1 {
 		t.Fatalf("non-watcher got %d events, want 1 (no log line)", got)
 	}
+	c := h.Subscribe(4)
+	c.WatchLogs("*")
+	h.Publish(webapi.Event{Type: webapi.EventLog, TaskID: "zzz234", Line: "y"})
+	if got := len(c.C); got != 1 {
+		t.Fatalf("a * watcher got %d events, want the line", got)
+	}
 }
 
 func TestSlowSubscriberDropped(t *testing.T) {
@@ -33,4 +39,19 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		t.Fatal("Lagged not set")
 	}
 	h.Publish(webapi.Event{Type: webapi.EventTask}) // no panic on a closed sub
+}
+
+func TestAckComesFirst(t *testing.T) {
+	h := New()
+	s := h.Subscribe(4)
+	if !s.WatchLogsAck(webapi.Event{Type: webapi.EventSubscribed}, "abc234") {
+		t.Fatal("ack not queued")
+	}
+	h.Publish(webapi.Event{Type: webapi.EventLog, TaskID: "abc234", Line: "x"})
+	if e := <-s.C; e.Type != webapi.EventSubscribed {
+		t.Fatalf("first event %q, want the ack", e.Type)
+	}
+	if e := <-s.C; e.Line != "x" {
+		t.Fatalf("then %+v", e)
+	}
 }

@@ -13,7 +13,14 @@ import (
 
 // Stop asks a task's container to stop; the monitor records "stopped".
 func (r *Runner) Stop(ctx context.Context, id string) (webapi.Task, error) {
+	if _, err := r.store.Get(id); err != nil {
+		return webapi.Task{}, err
+	}
+	// Not while the task is being started or removed.
+	tl := r.taskLock(id)
+	tl.Lock()
 	t, err := r.store.Get(id)
+	tl.Unlock()
 	if err != nil {
 		return t, err
 	}

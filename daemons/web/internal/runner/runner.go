@@ -160,6 +160,10 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 	t.Name, t.Volume = containerName(t), volumeName(t)
 	t, _ = r.store.Update(t.ID, func(x *webapi.Task) { x.Name, x.Volume = t.Name, t.Volume })
 	r.note(t, webapi.Entry{Kind: webapi.EntryState, State: webapi.StateCreated, Detail: "mode " + mode})
+	// A stop or rm that comes while the task starts waits for the start.
+	tl := r.taskLock(t.ID)
+	tl.Lock()
+	defer tl.Unlock()
 	return r.start(ctx, t, p)
 }
 
@@ -336,8 +340,16 @@ func (r *Runner) setState(t webapi.Task, state string, fn func(*webapi.Task)) we
 	return t2
 }
 
+// startTimeout bounds one start: the first mirror of a large upstream
+// is the slow part.
+const startTimeout = 15 * time.Minute
+
 // start does one run of t: gate repo and token, container, start, monitor.
+// It goes on when the caller goes away (a client that disconnects must not
+// leave a half-started task), bounded by startTimeout.
 func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (webapi.Task, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
+	defer cancel()
 	t = r.setState(t, webapi.StateStarting, nil)
 	ok, err := r.podman.ImageExists(ctx, p.Image)
 	if err != nil {
@@ -363,14 +375,7 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		timing[name] = float64(now.Sub(mark).Microseconds()) / 1000
 		mark = now
 	}
-	// Mirrors of one project are ensured one at a time.
-	pl := r.projectLock(p.Name)
-	pl.Lock()
-	_, _, err = r.gate.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: p.Name, Upstream: p.Git.UpstreamURL,
-		DefaultBranch: p.Git.DefaultBranch, Policy: p.SecurityClass})
-	pl.Unlock()
-	if err != nil {
-		err = daemonErr("terok-gate", "ensure the gate repository "+p.Name, err)
+	if err := r.EnsureGateRepo(ctx, p); err != nil {
 		return r.fail(t, err.Error()), err
 	}
 	tok, err := r.gate.MintToken(ctx, p.Name, t.ID)
@@ -540,4 +545,20 @@ func (r *Runner) revoke(t webapi.Task) {
 	if n > 0 {
 		r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "task token revoked"})
 	}
+}
+
+// EnsureGateRepo makes sure the project's gate repository exists: a mirror
+// of its upstream, or an empty repository for a local-only project. A
+// project's repository is ensured by one caller at a time (a mirror may
+// take a while); an error names the gate.
+func (r *Runner) EnsureGateRepo(ctx context.Context, p webapi.Project) error {
+	pl := r.projectLock(p.Name)
+	pl.Lock()
+	defer pl.Unlock()
+	_, _, err := r.gate.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: p.Name, Upstream: p.Git.UpstreamURL,
+		DefaultBranch: p.Git.DefaultBranch, Policy: p.SecurityClass})
+	if err != nil {
+		return daemonErr("terok-gate", "ensure the gate repository "+p.Name, err)
+	}
+	return nil
 }

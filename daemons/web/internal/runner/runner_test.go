@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -212,5 +214,62 @@ func TestReconcile(t *testing.T) {
 	revoked := strings.Join(g.revoked, ",")
 	if !strings.Contains(revoked, ended.ID) || !strings.Contains(revoked, vanished.ID) || strings.Contains(revoked, "minted-by-hand") {
 		t.Fatalf("revoked %q (ended %s, vanished %s): want the ended and the vanished task's, not a token terok-web did not mint", revoked, ended.ID, vanished.ID)
+	}
+}
+
+type fakeFeed struct{ evs []gateapi.Event }
+
+func (f fakeFeed) Events(ctx context.Context, since uint64, follow bool, fn func(gateapi.Event) error) error {
+	for _, e := range f.evs {
+		if e.Seq > since {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestPushesReachTheirTask(t *testing.T) {
+	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true}
+	r, _ := newRunner(t, pm, &fakeGate{})
+	task, _ := r.Store().Create(webapi.Task{Project: "demo", State: webapi.StateRunning})
+	other, _ := r.Store().Create(webapi.Task{Project: "other", State: webapi.StateRunning})
+	feed := fakeFeed{evs: []gateapi.Event{
+		{Seq: 1, Kind: gateapi.EventPush, Repo: "demo", Task: task.ID, Ref: "refs/heads/agent/x", New: "aaaa", Commits: 2},
+		{Seq: 2, Kind: gateapi.EventPush, Repo: "demo", Task: "", Ref: "refs/heads/main", New: "bbbb"},          // admin
+		{Seq: 3, Kind: gateapi.EventPush, Repo: "demo", Task: other.ID, Ref: "refs/heads/agent/y", New: "cccc"}, // wrong repo
+		{Seq: 4, Kind: gateapi.EventPush, Repo: "demo", Task: task.ID, Ref: "refs/heads/agent/x", Old: "aaaa", New: "dddd", Commits: 1},
+	}}
+	seq := t.TempDir() + "/web/gate-events.seq"
+	follow := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { r.FollowPushes(ctx, feed, seq); close(done) }()
+		for i := 0; i < 200 && readSeq(seq) < 4; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-done
+	}
+	follow()
+	follow() // again from the kept position: nothing is repeated
+	es, _ := r.Store().Timeline(task.ID)
+	var pushes []string
+	for _, e := range es {
+		if e.Kind == webapi.EntryPush {
+			pushes = append(pushes, fmt.Sprintf("%s %s>%s %d", e.Ref, e.Old, e.New, e.Commits))
+		}
+	}
+	if strings.Join(pushes, "|") != "agent/x >aaaa 2|agent/x aaaa>dddd 1" {
+		t.Fatalf("pushes %q", pushes)
+	}
+	got, _ := r.Store().Get(task.ID)
+	if strings.Join(got.Branches, ",") != "agent/x" {
+		t.Fatalf("branches %v", got.Branches)
+	}
+	if es, _ := r.Store().Timeline(other.ID); len(es) != 0 {
+		t.Fatalf("a push to another project's repository reached task %s: %+v", other.ID, es)
 	}
 }
