@@ -18,8 +18,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
-
-	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 )
 
 // agentSlowPush prints a line, waits (so the browser sees the log grow
@@ -215,6 +213,8 @@ func testBrowserHeadless(t *testing.T, b *browser, base, project, tag string) st
 	b.setValue(t, "#log-search", "step-one")
 	b.waitText(t, "#log-hits", "1 matching", 10*time.Second)
 	b.waitText(t, "#timeline", "exited (exit 0)", 30*time.Second)
+	b.waitText(t, "#timeline", "pushed agent/"+id, 30*time.Second)
+	b.waitJS(t, "the pushed branch on the task page", fmt.Sprintf(`[...document.querySelectorAll('a.review-link')].some(a => a.textContent === %q)`, "agent/"+id), 30*time.Second)
 	b.shot(t, tag+"-task-exited")
 	if tag == "direct" {
 		b.phoneShot(t, "phone-task")
@@ -228,19 +228,15 @@ func testBrowserReview(t *testing.T, b *browser, tr *tree, base, up, project, id
 	b.open(t, base+"/project/"+project)
 	b.click(t, "#sync")
 	b.waitText(t, "#sync-result", "Synced:", 60*time.Second)
-	b.click(t, fmt.Sprintf(`#gate tr[data-branch=%q] a`, branch))
+	b.waitJS(t, "the branch in the gate panel", fmt.Sprintf(`document.querySelector('#gate tr[data-branch=%q] a')`, branch), 30*time.Second)
+	// Review from the task that pushed it.
+	b.open(t, base+"/task/"+id)
+	b.click(t, "a.review-link")
 	b.waitJS(t, "the review page", `document.body.dataset.page === 'review' && document.body.dataset.ready === '1'`, 30*time.Second)
 	b.waitText(t, "#commits", "agent: add a prompt file", 30*time.Second)
-	if gateHasDiff(t, tr, project, branch) {
-		b.waitText(t, "#diff", "PROMPT.txt", 30*time.Second)
-		b.waitText(t, "#diff-stat", "+2", 30*time.Second)
-		b.waitJS(t, "added lines in the patch", `[...document.querySelectorAll('#diff pre.patch .add')].some(e => e.textContent.includes('line two'))`, 10*time.Second)
-	} else {
-		// The gate of this tree predates GET /v1/repos/{name}/diff: the
-		// page says where the diff failed instead.
-		b.waitText(t, "#diff", "terok-gate cannot compare branches", 30*time.Second)
-		t.Log("this gate has no diff route: only the commits and promote are checked")
-	}
+	b.waitText(t, "#diff", "PROMPT.txt", 30*time.Second)
+	b.waitText(t, "#diff-stat", "+2", 30*time.Second)
+	b.waitJS(t, "added lines in the patch", `[...document.querySelectorAll('#diff pre.patch .add')].some(e => e.textContent.includes('line two'))`, 10*time.Second)
 	b.shot(t, tag+"-review")
 	b.click(t, "#promote")
 	b.waitText(t, "#promote-result", "Promoted", 60*time.Second)
@@ -447,22 +443,6 @@ func sessionOf(t *testing.T, b *browser, base string) string {
 		t.Fatal("the browser has no session cookie")
 	}
 	return v
-}
-
-// gateHasDiff asks the tree's gate whether it serves branch diffs.
-func gateHasDiff(t *testing.T, tr *tree, project, branch string) bool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var out map[string]any
-	err := gateapi.New(filepath.Join(tr.run, "gate.sock")).Unix().Get(ctx, "/v1/repos/"+project+"/diff?head="+url.QueryEscape(branch), &out)
-	if err != nil && strings.Contains(err.Error(), "no such route") {
-		return false
-	}
-	if err != nil {
-		t.Fatalf("gate diff: %v", err)
-	}
-	return true
 }
 
 // removeTasks removes every task of the tree (and so its container).
