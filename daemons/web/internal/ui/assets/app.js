@@ -772,7 +772,7 @@ pages.task = async function () {
       el('dt', {}, 'Image'), el('dd', {class: 'mono'}, t.image),
       t.prompt ? [el('dt', {}, 'Prompt'), el('dd', {}, t.prompt)] : null,
       t.branches && t.branches.length ? [el('dt', {}, 'Pushed'), el('dd', {}, t.branches.map((b) =>
-        link(`/project/${encodeURIComponent(t.project)}/review?branch=${encodeURIComponent(b)}`, b, {class: 'mono review-link'})))] : null),
+        link(`/project/${encodeURIComponent(t.project)}/review?branch=${encodeURIComponent(b)}`, b, {class: 'mono review-link', title: 'Review and promote ' + b})))] : null),
     t.reason ? el('p', {class: 'error'}, t.reason) : null);
     const run = !ended(t.state);
     stopBtn.disabled = !run;
@@ -913,7 +913,7 @@ pages.task = async function () {
   function addEntry(e) {
     const what = {
       state: () => `state ${e.state}${e.exit_code !== undefined && e.exit_code !== null ? ' (exit ' + e.exit_code + ')' : ''}${e.detail ? ': ' + e.detail : ''}`,
-      push: () => `pushed ${e.ref} ${short(e.old)}\u2192${short(e.new)}${e.commits ? ` (${e.commits} commit(s))` : ''}`,
+      push: () => `pushed ${e.ref}: ${e.old && !/^0+$/.test(e.old) ? short(e.old) + ' \u2192 ' : 'new at '}${short(e.new)}${e.commits ? ` (${e.commits} commit(s))` : ''}`,
       shield: () => `shield ${e.event} ${e.target || ''}${e.detail ? ': ' + e.detail : ''}`,
       promote: () => e.detail || `promoted ${e.ref}`,
     }[e.kind];
