@@ -346,11 +346,21 @@ func testBrowserTerminal(t *testing.T, b *browser, base, project string) {
 	b.waitJS(t, "stty size", `[...document.querySelectorAll('#terminal .xterm-rows > div')].some(d => /^\d+ \d+$/.test(d.textContent.trim()))`, 30*time.Second)
 	wide := size()
 	b.run(t, "narrow window", chromedp.EmulateViewport(800, 720))
-	time.Sleep(500 * time.Millisecond) // the resize observer fires on the next frame
-	b.run(t, "clear", chromedp.Focus(chromedp.CSS("#terminal textarea")))
-	b.typeText(t, "clear; stty size")
-	b.pressEnter(t)
-	b.waitJS(t, "a new size", fmt.Sprintf(`(() => { const l = [...document.querySelectorAll('#terminal .xterm-rows > div')].map(d => d.textContent.trim()).filter(l => /^\d+ \d+$/.test(l)).pop(); return l && l !== %q; })()`, wide), 30*time.Second)
+	// The resize reaches the shell after a frame and a message: ask again
+	// until stty sees it (bounded).
+	for i := 0; ; i++ {
+		b.run(t, "focus", chromedp.Focus(chromedp.CSS("#terminal textarea")))
+		b.typeText(t, "clear; stty size")
+		b.pressEnter(t)
+		time.Sleep(time.Second)
+		if s := size(); s != "" && s != wide {
+			break
+		}
+		if i == 30 {
+			b.shot(t, "failed-"+sanitize(t.Name()))
+			t.Fatalf("stty size stayed %q after the window narrowed", wide)
+		}
+	}
 	narrow := size()
 	b.run(t, "desktop viewport", chromedp.EmulateViewport(1280, 720))
 	t.Logf("terminal size (rows cols): %s at 1280 wide, %s at 800", wide, narrow)
