@@ -403,8 +403,9 @@ function field(id, label, input, help) {
 
 // projectForm builds the form; values fills it; returns {form, read, showErrors}.
 async function projectForm(p, isNew) {
-  let profiles = [];
+  let profiles = [], images = [];
   try { profiles = await get('/shield/profiles'); } catch (e) { /* shown as text input below */ }
+  try { images = (await get('/images')).flatMap((im) => im.names || []); } catch (e) { /* typed by hand */ }
   const chosen = new Set((p.shield && p.shield.profiles) || []);
   const f = el('form', {class: 'form', novalidate: true});
   const v = (x) => x === undefined || x === null ? '' : String(x);
@@ -416,7 +417,8 @@ async function projectForm(p, isNew) {
     field('security_class', 'Security class', el('select', {},
       el('option', {value: 'gatekeeping', selected: p.security_class !== 'online'}, 'gatekeeping: pushes wait in the gate for review'),
       el('option', {value: 'online', selected: p.security_class === 'online'}, 'online: the gate forwards pushes upstream'))),
-    field('image', 'Image', el('input', {value: v(p.image), placeholder: 'localhost/terok-base:latest'})),
+    field('image', 'Image', el('input', {value: v(p.image), placeholder: 'localhost/terok-base:latest', list: 'image-names', autocomplete: 'off'})),
+    el('datalist', {id: 'image-names'}, images.map((n) => el('option', {value: n}))),
     field('web_port', 'Web port', el('input', {type: 'number', min: 1, max: 65535, value: v(p.run && p.run.web_port), placeholder: 'for web-mode tasks: the port the agent serves on'})),
     field('command', 'Agent command', el('textarea', {rows: 3, placeholder: 'what a task runs (sh -c in /workspace); the prompt is in $TEROK_PROMPT and on stdin'}, v(p.agent && p.agent.command))),
     profiles.length ?
