@@ -284,6 +284,12 @@ func testBrowserStop(t *testing.T, b *browser, base, project, tag string) {
 	b.click(t, "#stop")
 	b.waitJS(t, "stopped", `document.querySelector('#task-state .badge').dataset.state === 'stopped'`, 90*time.Second)
 	b.shot(t, tag+"-task-stopped")
+	// Restart runs it again; the log shows the new run.
+	b.click(t, "#restart")
+	b.waitJS(t, "running again", `document.querySelector('#runs').textContent === '2' && document.querySelector('#task-state .badge').dataset.state === 'running'`, 90*time.Second)
+	b.waitJS(t, "the second run's output", `document.querySelector('#log').textContent.split('started').length >= 3`, 90*time.Second)
+	b.click(t, "#stop")
+	b.waitJS(t, "stopped again", `document.querySelector('#task-state .badge').dataset.state === 'stopped'`, 90*time.Second)
 }
 
 // testBrowserShield: a task keeps trying a host listener the shield
@@ -486,6 +492,14 @@ func testBrowserPanic(t *testing.T, b *browser, tr *tree, base, project string) 
 	u := b.url(t)
 	id := u[strings.LastIndex(u, "/")+1:]
 	b.waitJS(t, "the shield armed", `document.querySelector('#shield [data-mode="up"][aria-checked="true"]')`, 90*time.Second)
+	// The mode switch of the task's shield panel.
+	b.click(t, `#shield [data-mode="down"]`)
+	b.waitJS(t, "mode down", `document.querySelector('#shield [data-mode="down"][aria-checked="true"]')`, 30*time.Second)
+	if st := tr.mustTerok(t, "shield", "status", id, "--json"); !strings.Contains(st, `"mode": "down"`) {
+		t.Fatalf("the mode switch did not reach the shield:\n%s", st)
+	}
+	b.click(t, `#shield [data-mode="up"]`)
+	b.waitJS(t, "mode up", `document.querySelector('#shield [data-mode="up"][aria-checked="true"]')`, 30*time.Second)
 	b.open(t, base+"/")
 	b.waitJS(t, "the running task listed", fmt.Sprintf(`document.querySelector('#running tr[data-task=%q]')`, id), 30*time.Second)
 	b.click(t, "#panic")
