@@ -31,7 +31,7 @@ const exitUsage = 2
 // settings are read from the environment (the image sets every one).
 type settings struct {
 	user, conf, supervisord, shield, runDir, hooksDir, logDir string
-	configDir, stateDir, containersDir                         string
+	configDir, stateDir, containersDir                        string
 }
 
 func env(name, def string) string {

@@ -30,11 +30,12 @@ func (b BannerInfo) WebURL() string {
 
 // GateURL is the base URL of the git gate as the host sees it.
 func (b BannerInfo) GateURL(token string) string {
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(b.host(), portOf(b.GateBind, "9418"))}
+	// Tokens hold only URL-safe characters (ValidToken), so no escaping.
+	host := net.JoinHostPort(b.host(), portOf(b.GateBind, "9418"))
 	if token != "" {
-		u.User = url.User(token)
+		return "http://" + token + "@" + host
 	}
-	return u.String()
+	return "http://" + host
 }
 
 func (b BannerInfo) host() string {
