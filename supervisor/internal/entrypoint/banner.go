@@ -25,13 +25,13 @@ func (b BannerInfo) WebURL() string {
 	if b.PublicURL != "" {
 		return strings.TrimRight(b.PublicURL, "/")
 	}
-	return "http://" + net.JoinHostPort(b.host(), portOf(b.WebListen, "8566"))
+	return "http://" + net.JoinHostPort(b.host(), PortOf(b.WebListen, "8566"))
 }
 
 // GateURL is the base URL of the git gate as the host sees it.
 func (b BannerInfo) GateURL(token string) string {
 	// Tokens hold only URL-safe characters (ValidToken), so no escaping.
-	host := net.JoinHostPort(b.host(), portOf(b.GateBind, "9418"))
+	host := net.JoinHostPort(b.host(), PortOf(b.GateBind, "9418"))
 	if token != "" {
 		return "http://" + token + "@" + host
 	}
@@ -45,8 +45,8 @@ func (b BannerInfo) host() string {
 	return "localhost"
 }
 
-// portOf returns the port of a host:port, or def when addr has none.
-func portOf(addr, def string) string {
+// PortOf returns the port of a host:port, or def when addr has none.
+func PortOf(addr, def string) string {
 	if _, p, err := net.SplitHostPort(addr); err == nil && p != "" {
 		return p
 	}
