@@ -86,12 +86,18 @@ task_tarball() {
     rm -rf --one-file-system "$TASK_ROOTFS"
     mv -T "$tmp" "$TASK_ROOTFS"
   fi
-  if [ ! -f "$TASK_TAR" ] || [ "$mark" -nt "$TASK_TAR" ]; then
+  # repacked when the cached tree or the way it is packed changes
+  local recipe
+  recipe=$( { cat "$mark"; declare -f task_tarball; } | sha256sum | cut -c1-16)
+  if [ ! -f "$TASK_TAR" ] || [ "$(cat "$TASK_TAR.recipe" 2>/dev/null)" != "$recipe" ]; then
     say "packing $TASK_TAR"
     mkdir -p "$(dirname "$TASK_TAR")"
-    tar -C "$TASK_ROOTFS" --numeric-owner --exclude=./.terok-rootfs-complete -c . | gzip -1 >"$TASK_TAR.tmp"
+    # documentation, manual pages and translations are left out: no task reads them
+    tar -C "$TASK_ROOTFS" --numeric-owner --exclude=./.terok-rootfs-complete \
+      --exclude='./usr/share/doc/*' --exclude='./usr/share/man/*' --exclude='./usr/share/locale/*' \
+      --exclude='./usr/share/info/*' -c . | gzip >"$TASK_TAR.tmp"
     mv "$TASK_TAR.tmp" "$TASK_TAR"
-    touch -r "$mark" "$TASK_TAR"
+    echo "$recipe" >"$TASK_TAR.recipe"
   fi
 }
 
