@@ -68,13 +68,28 @@ type Server struct {
 	srv *http.Server
 }
 
-// NewServer wraps h. Errors of the HTTP machinery go to log.
-func NewServer(h http.Handler, log zerolog.Logger) *Server {
-	return &Server{srv: &http.Server{
-		Handler:           h,
+// ServerOption changes how a Server is built.
+type ServerOption func(*http.Server)
+
+// WithPeerCred records the peer credentials of each unix-socket connection
+// in its requests' contexts; read them with PeerCred.
+func WithPeerCred() ServerOption {
+	return func(s *http.Server) { s.ConnContext = peerCredContext }
+}
+
+// NewServer wraps h. Errors of the HTTP machinery go to log. Requests that
+// match no route of h (a *http.ServeMux) answer with the JSON error body
+// like every other error, not the mux's plain text.
+func NewServer(h http.Handler, log zerolog.Logger, opts ...ServerOption) *Server {
+	srv := &http.Server{
+		Handler:           JSONErrors(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          stdLogger(log),
-	}}
+	}
+	for _, o := range opts {
+		o(srv)
+	}
+	return &Server{srv: srv}
 }
 
 // Serve answers on ln until Shutdown. It returns nil after a clean shutdown.
@@ -121,14 +136,22 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// ErrorBody is the wire form of every error answer.
+// ErrorBody is the wire form of every error answer: what went wrong, and
+// optionally more about it (the cause, or what to do).
 type ErrorBody struct {
-	Error string `json:"error"`
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // WriteError writes {"error": err} with the given status.
 func WriteError(w http.ResponseWriter, status int, err error) {
 	WriteJSON(w, status, ErrorBody{Error: err.Error()})
+}
+
+// WriteErrorDetail writes {"error": msg, "detail": detail} with the given
+// status.
+func WriteErrorDetail(w http.ResponseWriter, status int, msg, detail string) {
+	WriteJSON(w, status, ErrorBody{Error: msg, Detail: detail})
 }
 
 // DecodeJSON reads a JSON request body of at most limit bytes into v,
@@ -145,11 +168,11 @@ func DecodeJSON(r *http.Request, limit int64, v any) error {
 // ListenAndServe listens on the unix socket path (stale socket cleared,
 // given mode), serves h until ctx is cancelled, then shuts down within five
 // seconds. It logs where it answers.
-func ListenAndServe(ctx context.Context, log zerolog.Logger, path string, mode os.FileMode, h http.Handler) error {
+func ListenAndServe(ctx context.Context, log zerolog.Logger, path string, mode os.FileMode, h http.Handler, opts ...ServerOption) error {
 	ln, err := Listen(path, mode)
 	if err != nil {
 		return err
 	}
 	log.Info().Str("socket", path).Msg("listening")
-	return ServeUntil(ctx, NewServer(h, log), ln, 5*time.Second)
+	return ServeUntil(ctx, NewServer(h, log, opts...), ln, 5*time.Second)
 }
