@@ -1,13 +1,10 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,15 +37,7 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testkit.FreePort(t) }
 
 // run runs a command with a bound and returns stdout, stderr and the exit
 // code (-1 when it could not run or timed out).
@@ -56,20 +45,7 @@ func run(t *testing.T, timeout time.Duration, name string, args ...string) (stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		code = -1
-		fmt.Fprintf(&errb, "\n%s: %v", name, err)
-	}
-	return out.String(), errb.String(), code
+	return testkit.Run(exec.CommandContext(ctx, name, args...))
 }
 
 func docker(t *testing.T, args ...string) (string, string, int) {

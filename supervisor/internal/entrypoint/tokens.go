@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 )
 
 // Token sources, as the banner names them.
@@ -79,57 +81,20 @@ func SettleToken(envName, envValue, path, prefix string, uid, gid int) (Token, e
 	if err := os.Chown(filepath.Dir(path), uid, gid); err != nil {
 		return Token{}, fmt.Errorf("store token: %w", err)
 	}
-	if err := writeFileAtomic(path, []byte(v+"\n"), 0o600, uid, gid); err != nil {
+	if err := WriteFile(path, []byte(v+"\n"), 0o600, uid, gid); err != nil {
 		return Token{}, fmt.Errorf("store token: %w", err)
 	}
 	return Token{Value: v, Source: FromCreated, Path: path}, nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path, fsyncs it,
-// sets its owner, renames it over path and fsyncs the directory.
-// (kit/atomicfile does the same once it lands; it knows no owner.)
-func writeFileAtomic(path string, data []byte, perm os.FileMode, uid, gid int) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
+// WriteFile writes data to path atomically (kit/atomicfile) with mode
+// perm, then gives it to uid:gid (uid -1: keep the writer's).
+func WriteFile(path string, data []byte, perm os.FileMode, uid, gid int) error {
+	if err := atomicfile.WriteFile(path, data, perm); err != nil {
 		return err
 	}
 	if uid >= 0 {
-		if err := f.Chown(uid, gid); err != nil {
-			f.Close()
-			return err
-		}
+		return os.Chown(path, uid, gid)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// WriteFile writes data to path atomically with mode perm, owned by
-// uid:gid (uid -1: keep the writer's).
-func WriteFile(path string, data []byte, perm os.FileMode, uid, gid int) error {
-	return writeFileAtomic(path, data, perm, uid, gid)
+	return nil
 }
