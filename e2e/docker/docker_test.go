@@ -125,11 +125,18 @@ func TestDocker(t *testing.T) {
 		t.Run("web API", func(t *testing.T) { testWebAPI(t, c, webPort, webToken) })
 		t.Run("project from the CLI", func(t *testing.T) { testProjectCLI(t, c, adminToken, gatePort) })
 
+		// A task still running at docker stop gets SIGTERM (it exits 0 on it).
+		c.mustExec(t, "podman", "podman", "run", "-d", "--name", "image-e2e-long", "localhost/terok-base:latest",
+			"sh", "-c", `trap "exit 0" TERM; sleep 1000 & wait`)
 		if code := c.stop(t); code != 0 {
 			t.Fatalf("docker stop: the container exited %d, want 0 (everything stopped within the grace time)", code)
 		}
-		if logs := c.logs(t); !strings.Contains(logs, "all programs stopped") {
+		logs = c.logs(t)
+		if !strings.Contains(logs, "all programs stopped") {
 			t.Errorf("the supervisor did not report a clean stop:\n%s", tail(logs, 30))
+		}
+		if !strings.Contains(logs, "podman-tasks | stopping 1 task container(s)") {
+			t.Errorf("podman-tasks did not stop the running task:\n%s", grepLines(logs, "podman-tasks"))
 		}
 	})
 	if t.Failed() {
@@ -177,6 +184,10 @@ user = podman
 			}
 		}
 		c.mustExec(t, "podman", "podman", "image", "exists", "localhost/terok-base:latest")
+		// The task that ran at the last docker stop ended on its SIGTERM.
+		if out := c.mustExec(t, "podman", "podman", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "image-e2e-long"); strings.TrimSpace(out) != "exited 0" {
+			t.Errorf("the task running at docker stop: %q, want \"exited 0\" (stopped by SIGTERM, not killed)", strings.TrimSpace(out))
+		}
 		if strings.Contains(logs, "podman-tasks | importing") {
 			t.Errorf("the task image was imported again although the containers volume kept it")
 		}
