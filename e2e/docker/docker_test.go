@@ -198,16 +198,37 @@ user = podman
 
 	t.Run("bridge network", func(t *testing.T) {
 		hostGate, hostWeb := freePort(t), freePort(t)
+		// Tokens fixed from the environment win over the stored ones.
+		fixedAdmin, fixedWeb := "e2e-admin-"+randHex(8), "e2e-web-"+randHex(8)
 		opts := append(vols.opts(),
 			"-p", fmt.Sprintf("127.0.0.1:%d:9418", hostGate),
-			"-p", fmt.Sprintf("127.0.0.1:%d:8566", hostWeb))
+			"-p", fmt.Sprintf("127.0.0.1:%d:8566", hostWeb),
+			"-e", "TEROK_GATE_ADMIN_TOKEN="+fixedAdmin, "-e", "TEROK_WEB_TOKEN="+fixedWeb,
+			"-e", "TEROK_PUBLIC_URL=https://terok.example.org")
 		c := startContainer(t, opts)
 		c.waitHealthy(t)
-		out := git(t, t.TempDir(), "ls-remote", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, hostGate))
+		out := git(t, t.TempDir(), "ls-remote", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", fixedAdmin, hostGate))
 		if !strings.Contains(out, "refs/heads/") {
 			t.Fatalf("ls-remote through the mapped gate port lists no branch:\n%s", out)
 		}
-		t.Run("web API", func(t *testing.T) { testWebAPI(t, c, hostWeb, webToken) })
+		cmd := exec.Command("git", "ls-remote", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, hostGate))
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("the stored admin token still works although TEROK_GATE_ADMIN_TOKEN replaced it:\n%s", out)
+		}
+		logs := c.logs(t)
+		for _, want := range []string{"web UI:            https://terok.example.org/?token=<TEROK_WEB_TOKEN>",
+			"(set by TEROK_GATE_ADMIN_TOKEN)", "(set by TEROK_WEB_TOKEN)"} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("banner lacks %q:\n%s", want, grepLines(logs, "  "))
+			}
+		}
+		for _, secret := range []string{fixedAdmin, fixedWeb} {
+			if strings.Contains(logs, secret) {
+				t.Errorf("docker logs shows a token given in the environment")
+			}
+		}
+		t.Run("web API", func(t *testing.T) { testWebAPI(t, c, hostWeb, fixedWeb) })
 		if code := c.stop(t); code != 0 {
 			t.Fatalf("docker stop: exit %d, want 0", code)
 		}
