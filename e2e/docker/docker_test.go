@@ -45,6 +45,21 @@ func TestDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("docker stop during the first task image import", func(t *testing.T) {
+		v := newVolumes(t)
+		c := startContainer(t, append(v.opts(), "--network", "host", "-e", fmt.Sprintf("TEROK_GATE_BIND=127.0.0.1:%d", freePort(t))))
+		waitFor(t, c, "the task image import", 2*time.Minute, func() (bool, string) {
+			l := c.logs(t)
+			return strings.Contains(l, "podman-tasks | importing"), tail(l, 10)
+		})
+		if code := c.stop(t); code != 0 {
+			t.Fatalf("docker stop during the import: exit %d, want 0", code)
+		}
+		if l := c.logs(t); !strings.Contains(l, "podman-tasks | stopped before") && !strings.Contains(l, "podman-tasks | imported") {
+			t.Errorf("podman-tasks said nothing about the interrupted import:\n%s", grepLines(l, "podman-tasks"))
+		}
+	})
+
 	vols := newVolumes(t)
 	gatePort, webPort, httpPort := freePort(t), freePort(t), freePort(t)
 	var adminToken, webToken string
