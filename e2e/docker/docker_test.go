@@ -120,6 +120,8 @@ func TestDocker(t *testing.T) {
 				t.Errorf("podman info: rootless = %q", out)
 			}
 			c.mustExec(t, "podman", "terok-gate", "repo", "list")
+			// the same from a login shell, as `docker exec -it -u podman terok bash` gives
+			c.mustExec(t, "podman", "bash", "-lc", "terok health && supervisorctl status terok-gate && podman ps && terok-gate repo list")
 		})
 		t.Run("gate from the host", func(t *testing.T) {
 			c.mustExec(t, "podman", "terok-gate", "repo", "create", "demo")
@@ -244,6 +246,11 @@ user = podman
 			}
 		}
 		t.Run("web API", func(t *testing.T) { testWebAPI(t, c, hostWeb, fixedWeb) })
+		// Docker's own view through the image's HEALTHCHECK (every 5 s)
+		waitFor(t, c, "docker inspect: healthy", 2*time.Minute, func() (bool, string) {
+			out, _, _ := docker(t, "inspect", "-f", "{{.State.Health.Status}}", c.name)
+			return strings.TrimSpace(out) == "healthy", out
+		})
 		if code := c.stop(t); code != 0 {
 			t.Fatalf("docker stop: exit %d, want 0", code)
 		}
