@@ -47,7 +47,8 @@ func TestDocker(t *testing.T) {
 
 	t.Run("docker stop during the first task image import", func(t *testing.T) {
 		v := newVolumes(t)
-		c := startContainer(t, append(v.opts(), "--network", "host", "-e", fmt.Sprintf("TEROK_GATE_BIND=127.0.0.1:%d", freePort(t))))
+		c := startContainer(t, append(v.opts(), "--network", "host", "-e", fmt.Sprintf("TEROK_GATE_BIND=127.0.0.1:%d", freePort(t)),
+			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=127.0.0.1:%d", freePort(t))))
 		waitFor(t, c, "the task image import", 2*time.Minute, func() (bool, string) {
 			l := c.logs(t)
 			return strings.Contains(l, "podman-tasks | importing"), tail(l, 10)
