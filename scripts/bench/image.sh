@@ -40,8 +40,10 @@ if ! docker run --rm --privileged "$IMAGE" true >/dev/null 2>&1; then
 fi
 vols=(-v "$work/config:/home/podman/.config/terok" -v "$work/share:/home/podman/.local/share/terok"
   -v "$work/containers:/home/podman/.local/share/containers")
-gate_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-run_image() { docker run -d --name "$NAME" --network host "${sec[@]}" "${vols[@]}" -e TEROK_GATE_BIND=127.0.0.1:"$gate_port" "$IMAGE" >/dev/null; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+gate_port=$(free_port) web_port=$(free_port)
+run_image() { docker run -d --name "$NAME" --network host "${sec[@]}" "${vols[@]}" -e TEROK_GATE_BIND=127.0.0.1:"$gate_port" \
+  -e TEROK_WEB_LISTEN=127.0.0.1:"$web_port" "$IMAGE" >/dev/null; }
 wait_image() {
   for _ in $(seq 600); do
     docker exec "$NAME" /usr/local/lib/terok/healthcheck >/dev/null 2>&1 && return 0
