@@ -74,7 +74,7 @@ for r in $(seq "$ROUNDS"); do
   dev=$work/native$r; mkdir -p "$dev"; chmod 755 "$dev"
   t0=$(now)
   env -u TEROK_RUN_DIR -u TEROK_STATE_DIR -u TEROK_CONFIG_DIR TEROK_DEV_DIR="$dev" TEROK_USER="$USER_NATIVE" \
-    TEROK_GATE_LISTEN=127.0.0.1:"$gate_port" setsid bash scripts/run.sh >"$dev.log" 2>&1 &
+    TEROK_GATE_LISTEN=127.0.0.1:"$gate_port" TEROK_WEB_LISTEN=127.0.0.1:"$web_port" setsid bash scripts/run.sh >"$dev.log" 2>&1 &
   native_pid=$!
   ok=
   for _ in $(seq 600); do
