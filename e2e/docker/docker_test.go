@@ -209,6 +209,14 @@ user = podman
 		if strings.Contains(logs, "podman-tasks | importing") {
 			t.Errorf("the task image was imported again although the containers volume kept it")
 		}
+		// docker restart: the same container filesystem, stale runtime state
+		mustDocker(t, "restart", c.name)
+		c.waitPrograms(t, map[string]string{"podman-service": "RUNNING", "terok-gate": "RUNNING", "terok-web": "RUNNING", "e2e-file": "RUNNING"})
+		waitFor(t, c, "Podman's API after docker restart", time.Minute, func() (bool, string) {
+			out, errs, code := c.exec(t, "podman", "podman", "--url", "unix:///run/terok/podman.sock", "version")
+			return code == 0, out + errs
+		})
+		c.mustExec(t, "podman", "podman", "run", "--rm", "localhost/terok-base:latest", "true")
 		if code := c.stop(t); code != 0 {
 			t.Fatalf("docker stop: exit %d, want 0", code)
 		}

@@ -86,6 +86,17 @@ func run(args []string) error {
 	// daemons; root's sockets there are root-owned — terok-shield sets the
 	// directory to 0755 when it starts, so a group-writable one would not
 	// last), the user's XDG_RUNTIME_DIR, logs.
+	xdg := env("XDG_RUNTIME_DIR", "/run/user/"+u.Uid)
+	if os.Getpid() == 1 {
+		// A (re)started container is a fresh boot: what an earlier run left
+		// in the runtime directories (sockets, pid files, Podman's runtime
+		// state naming dead processes) is stale. /run is no tmpfs in Docker.
+		for _, d := range []string{s.runDir, xdg} {
+			if err := entrypoint.EmptyDir(d); err != nil {
+				return fmt.Errorf("clear stale runtime directory %s: %w", d, err)
+			}
+		}
+	}
 	if err := os.MkdirAll(s.runDir, 0o755); err != nil {
 		return err
 	}
@@ -95,7 +106,6 @@ func run(args []string) error {
 	if err := os.Chmod(s.runDir, 0o755); err != nil {
 		return err
 	}
-	xdg := env("XDG_RUNTIME_DIR", "/run/user/"+u.Uid)
 	if err := os.MkdirAll(filepath.Dir(xdg), 0o755); err != nil {
 		return err
 	}

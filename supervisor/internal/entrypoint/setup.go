@@ -86,3 +86,22 @@ func OpenDevice(d Device) error {
 	}
 	return nil
 }
+
+// EmptyDir removes everything inside dir (not dir itself, which may be a
+// mount point); a missing dir is fine. Mounts inside it are not crossed:
+// their removal fails and is reported.
+func EmptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -82,3 +82,21 @@ func TestOwnDir(t *testing.T) {
 		}
 	})
 }
+
+func TestEmptyDir(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o700)
+	os.WriteFile(filepath.Join(dir, "x.sock"), nil, 0o600)
+	if err := EmptyDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left %v", entries)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the directory itself went: %v", err)
+	}
+	if err := EmptyDir(filepath.Join(dir, "missing")); err != nil {
+		t.Fatalf("missing dir: %v", err)
+	}
+}
