@@ -117,6 +117,8 @@ build() {
     tail -40 "$log" >&2; rm -f "$log"; die "docker build failed (last lines above)"
   fi
   rm -f "$log"
+  # the image this build replaced, now untagged
+  docker image prune -f --filter label=org.opencontainers.image.title=terok-in-docker >/dev/null 2>&1 || true
   say "built $IMAGE in $((SECONDS - start)) s ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
