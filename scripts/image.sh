@@ -61,6 +61,9 @@ base() {
   if ! docker image inspect "$name" >/dev/null 2>&1; then
     say "importing $ROOTFS as $name" >&2
     tar -C "$ROOTFS" --numeric-owner -c . | docker import - "$name" >/dev/null
+    # bases of older root filesystems (kept while an image still uses them)
+    docker images --format '{{.Repository}}:{{.Tag}}' terok-rootfs | grep -vxF "$name" |
+      xargs -r docker rmi >/dev/null 2>&1 || true
   fi
   echo "$name"
 }
