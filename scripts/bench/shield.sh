@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # terok-shield: arm latency (p50/p99 over 200 namespaces), live allow/deny
 # latency and a 10,000-entry allowlist load, ours (netlink through the
-# daemon) against the same ruleset loaded by an `nft` subprocess.
+# daemon) against the same ruleset loaded by an `nft` subprocess; lookups
+# through a task's resolver against the same query sent straight to the same
+# upstream (p50/p99, added time and ratio), and the answer-to-set update.
 # Needs root (network namespaces); prints each pair and its ratio.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,7 +1,9 @@
 // Command bench measures terok-shield against the subprocess baseline
 // (`nft -f` run inside the namespace, as a shell-out implementation would):
 // arm latency over 200 namespaces, live allow/deny latency, and the load
-// time of a 10,000-entry allowlist. Run as root by scripts/bench/shield.sh;
+// time of a 10,000-entry allowlist; then lookups through a task's resolver
+// against the same query sent straight to the same upstream, and the
+// answer-to-set update alone. Run as root by scripts/bench/shield.sh;
 // it prints each pair and its ratio. Every namespace it makes is named
 // tks-bench-… and removed before it exits.
 package main
@@ -9,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,10 +23,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/audit"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/daemon"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/dnstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/netns"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
@@ -138,12 +144,20 @@ func run() error {
 	cfg.Socket = filepath.Join(dir, "shield.sock")
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.ConfigDir = filepath.Join(dir, "config")
-	cfg.Resolver = "127.0.0.1:9"
+	// The upstream of the task resolvers (section 4): our own DNS server
+	// on loopback, so both columns ask the same server.
+	upPC, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	up := dnstest.Start(upPC, 300)
+	defer up.Close()
+	cfg.Resolver = up.Addr
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- daemon.Run(ctx, cfg, benchLog()) }()
 	defer func() { cancel(); <-done }()
-	c := shieldapi.NewClient(cfg.Socket)
+	c := shieldapi.New(cfg.Socket)
 	for k := 0; ; k++ {
 		if _, err := c.List(ctx); err == nil {
 			break
@@ -300,6 +314,132 @@ func run() error {
 	}
 	fmt.Println("10,000-entry allowlist, whole table in one batch (5 rounds)")
 	pair("10k load p50", pct(bigOurs, 0.5), pct(bigNft, 0.5))
+
+	return benchDNS(ctx, c, up, tasks[2])
+}
+
+// benchDNS measures lookups through a task's resolver against the same
+// query sent straight to the same upstream, and the answer-to-set update
+// on its own.
+func benchDNS(ctx context.Context, c *shieldapi.Client, up *dnstest.Server, t *task) error {
+	const n = 200
+	for i := 0; i < n; i++ {
+		up.Set(fmt.Sprintf("n%d.bench.test", i), fmt.Sprintf("192.0.2.%d", i+1))
+	}
+	up.Set("same.bench.test", "192.0.2.250")
+	if err := sh("ip", "-n", t.name, "link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	if _, err := c.Allow(ctx, "bench002", "*.bench.test", ""); err != nil {
+		return err
+	}
+	ask := func(server, name string) (time.Duration, error) {
+		m := new(dns.Msg)
+		m.SetQuestion(name+".", dns.TypeA)
+		start := time.Now()
+		r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, server)
+		d := time.Since(start)
+		if err == nil && (r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1) {
+			err = fmt.Errorf("%s at %s: rcode %s, %d answers", name, server, dns.RcodeToString[r.Rcode], len(r.Answer))
+		}
+		return d, err
+	}
+	var direct, fresh, cached []time.Duration
+	for i := 0; i < n; i++ {
+		d, err := ask(up.Addr, fmt.Sprintf("n%d.bench.test", i))
+		if err != nil {
+			return err
+		}
+		direct = append(direct, d)
+	}
+	ns, err := netns.Open(t.pid())
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	resolver := net.JoinHostPort(shieldapi.ResolverAddr, "53")
+	// Every query from inside the task's namespace, on one thread there.
+	err = ns.Do(func() error {
+		for i := 0; i < n; i++ {
+			// A new name with a new address: forwarded, and its address
+			// added to dns4 before the answer comes back.
+			d, err := ask(resolver, fmt.Sprintf("n%d.bench.test", i))
+			if err != nil {
+				return err
+			}
+			fresh = append(fresh, d)
+			// The same name again: forwarded, its address already in the set.
+			d, err = ask(resolver, "same.bench.test")
+			if err != nil {
+				return err
+			}
+			cached = append(cached, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("lookups through the task resolver: %w", err)
+	}
+	if st, err := c.Status(ctx, "bench002"); err != nil || st.Answers < n {
+		return fmt.Errorf("the task resolver's answers did not reach the set: %d of %d (%v)", st.Answers, n, err)
+	}
+	fmt.Printf("DNS lookups (%d each), the task resolver against the same query straight to the same upstream\n", n)
+	dnsPair := func(what string, ours, base time.Duration) {
+		fmt.Printf("%-28s task resolver %8s   direct %8s   added %8s   ratio %5.1fx\n", what, ms(ours), ms(base), ms(ours-base), float64(ours)/float64(base))
+	}
+	dnsPair("lookup, address in set p50", pct(cached, 0.5), pct(direct, 0.5))
+	dnsPair("lookup, address in set p99", pct(cached, 0.99), pct(direct, 0.99))
+	dnsPair("lookup, new address p50", pct(fresh, 0.5), pct(direct, 0.5))
+	dnsPair("lookup, new address p99", pct(fresh, 0.99), pct(direct, 0.99))
+
+	// The answer-to-set update alone: one address in one batch, on the
+	// container's lasting netlink connection (as the daemon does).
+	nft, err := ruleset.Open(ns.Fd())
+	if err != nil {
+		return err
+	}
+	defer ruleset.CloseConn(nft)
+	var upd []time.Duration
+	for i := 0; i < n; i++ {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x99, 14: byte(i >> 8), 15: byte(i)})
+		start := time.Now()
+		if err := ruleset.UpdateAnswers(nft, nil, []iprange.Range{{Lo: a, Hi: a, Expires: time.Now().Add(time.Minute)}}); err != nil {
+			return err
+		}
+		upd = append(upd, time.Since(start))
+	}
+	fmt.Printf("%-28s p50 %.1f µs   p99 %.1f µs\n", "answer-to-set update", float64(pct(upd, 0.5).Nanoseconds())/1000, float64(pct(upd, 0.99).Nanoseconds())/1000)
+
+	// What a receipt costs: one audit record (a lookup with its answer,
+	// an allowed connection), appended to the task's JSON-lines log.
+	dir, err := os.MkdirTemp("", "tkshield-bench-audit-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	hub, err := audit.NewHub(dir)
+	if err != nil {
+		return err
+	}
+	var wr []time.Duration
+	for i := 0; i < 1000; i++ {
+		ev := shieldapi.Event{Container: "bench-receipts", Kind: shieldapi.EventLookup, Target: fmt.Sprintf("n%d.bench.test", i),
+			Detail: fmt.Sprintf("A 192.0.2.%d", i%250)}
+		if i%2 == 1 {
+			ev = shieldapi.Event{Container: "bench-receipts", Kind: shieldapi.EventConnection, Dest: fmt.Sprintf("192.0.2.%d", i%250), Port: 443, Proto: "tcp"}
+		}
+		start := time.Now()
+		if err := hub.Write(ev); err != nil {
+			return err
+		}
+		wr = append(wr, time.Since(start))
+	}
+	fi, err := os.Stat(filepath.Join(dir, "bench-receipts.jsonl"))
+	if err != nil {
+		return err
+	}
+	us := func(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1000) }
+	fmt.Printf("%-28s p50 %s   p99 %s   %d bytes a record\n", "receipt (audit record)", us(pct(wr, 0.5)), us(pct(wr, 0.99)), fi.Size()/1000)
 	return nil
 }
 

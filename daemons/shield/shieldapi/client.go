@@ -8,16 +8,32 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
-// Client talks to terok-shield over its unix socket.
+// Client talks to terok-shield over its unix socket. Errors the daemon
+// answers with match the unixhttp sentinels with errors.Is: ErrNotFound
+// (unknown container), ErrConflict (ambiguous id prefix), ErrForbidden
+// (not the caller's container), ErrBadRequest; a daemon that does not
+// answer matches ErrUnavailable.
 type Client struct {
 	c *unixhttp.Client
 }
 
-// NewClient returns a client for the daemon listening on socket.
-func NewClient(socket string) *Client { return &Client{c: unixhttp.NewClient(socket)} }
+// New returns a client for the daemon listening on socket.
+func New(socket string, opts ...unixhttp.ClientOption) *Client {
+	return &Client{c: unixhttp.NewClient(socket, opts...)}
+}
+
+// NewClient is New, kept for callers that have not moved to New yet
+// (e2e); new code calls New.
+func NewClient(socket string) *Client { return New(socket) }
+
+// Health asks the daemon for its health.
+func (c *Client) Health(ctx context.Context) (health.Status, error) {
+	return health.Check(ctx, c.c)
+}
 
 func cpath(id string, rest string) string {
 	return "/v1/containers/" + url.PathEscape(id) + rest
@@ -100,21 +116,12 @@ func (c *Client) Audit(ctx context.Context, id string, follow bool, fn func(Even
 	if follow {
 		p += "?follow=1"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://unix"+p, nil)
+	body, err := c.c.Stream(ctx, http.MethodGet, p, nil)
 	if err != nil {
-		return fmt.Errorf("build audit request: %w", err)
+		return err
 	}
-	resp, err := c.c.HTTP().Do(req)
-	if err != nil {
-		return fmt.Errorf("call GET %s on %s (is the daemon running?): %w", p, c.c.Socket(), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var eb unixhttp.ErrorBody
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
-		return &unixhttp.APIError{Status: resp.StatusCode, Message: eb.Error}
-	}
-	sc := bufio.NewScanner(resp.Body)
+	defer body.Close()
+	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		if len(sc.Bytes()) == 0 {

@@ -18,6 +18,13 @@ const (
 // Valid reports whether m names one of the three shield states.
 func (m Mode) Valid() bool { return m == ModeUp || m == ModeDown || m == ModeBlock }
 
+// ResolverAddr is the address of the resolver the shield serves inside
+// every armed task's network namespace (port 53, UDP and TCP). A task
+// container must be created with it as its only nameserver: Podman's
+// `--dns 127.0.0.53`, or dns_server in a container spec. Every other
+// address on port 53 (and DNS over TLS, 853) is refused.
+const ResolverAddr = "127.0.0.53"
+
 // Annotation keys the OCI hook reads from a container.
 const (
 	AnnotationShield   = "terok.shield"          // "on" arms the container
@@ -69,9 +76,11 @@ type Status struct {
 	Allowed   []Entry   `json:"allowed,omitempty"`
 	Denied    []Entry   `json:"denied,omitempty"`
 	Ports     []uint16  `json:"ports,omitempty"`
-	Ranges4   int       `json:"ranges4"` // intervals in the IPv4 allow set
-	Ranges6   int       `json:"ranges6"` // intervals in the IPv6 allow set
-	Blocked   uint64    `json:"blocked"` // blocked connections seen since arming
+	Ranges4   int       `json:"ranges4"`            // intervals in the IPv4 allow set
+	Ranges6   int       `json:"ranges6"`            // intervals in the IPv6 allow set
+	Answers   int       `json:"answers"`            // addresses allowed by the task resolver's answers (dns4/dns6)
+	Resolver  string    `json:"resolver,omitempty"` // the task's resolver (ResolverAddr) when it has one
+	Blocked   uint64    `json:"blocked"`            // blocked connections seen since arming
 	ArmedAt   time.Time `json:"armed_at"`
 	ArmMillis float64   `json:"arm_ms"` // time the last arm took, rule load included
 }
@@ -107,7 +116,9 @@ const (
 	EventMode       = "mode"
 	EventResolved   = "re-resolved"
 	EventBlocked    = "blocked"
-	EventConnection = "connection" // a new connection seen in down mode
+	EventConnection = "connection"     // a new connection: allowed (receipts) or seen in down mode
+	EventLookup     = "lookup"         // a name the task's resolver answered (target name, detail addresses)
+	EventRefused    = "lookup-refused" // a name the task's resolver refused (not allowed or denied)
 )
 
 // Event is one audit record (one JSON line of the audit log).

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
@@ -27,16 +28,22 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
-func main() {
-	if err := newApp(os.Stdout).Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "terok-shield: %v\n", err)
-		os.Exit(1)
+// main runs the app under the house rules of kit/cli: flags anywhere
+// after their command, usage errors exit 2, a daemon that does not answer
+// 3, an unknown container 4.
+func main() { kitcli.Main(newApp(os.Stdout)) }
+
+// orNone joins a list for status, or says it is empty.
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "(none)"
 	}
+	return strings.Join(l, ",")
 }
 
 func socketOf(c *cli.Context) string { return paths.Socket(c.String("socket"), paths.Shield) }
 
-func client(c *cli.Context) *shieldapi.Client { return shieldapi.NewClient(socketOf(c)) }
+func client(c *cli.Context) *shieldapi.Client { return shieldapi.New(socketOf(c)) }
 
 func newApp(out io.Writer) *cli.App {
 	printJSON := func(c *cli.Context, v any) bool {
@@ -56,8 +63,12 @@ func newApp(out io.Writer) *cli.App {
 		if st.Mode == shieldapi.ModeDown {
 			fmt.Fprintln(out, "WARNING   shield is DOWN: every destination but private ranges is reachable")
 		}
-		fmt.Fprintf(out, "profiles  %s\nstatic    %s\nsets      %d IPv4 / %d IPv6 ranges\nblocked   %d\narmed     %s (%.2f ms)\n",
-			strings.Join(st.Profiles, ","), strings.Join(st.Static, ","), st.Ranges4, st.Ranges6, st.Blocked,
+		resolver := "none (the task may use its container's resolver)"
+		if st.Resolver != "" {
+			resolver = st.Resolver + ":53 (only allowed names; " + fmt.Sprint(st.Answers) + " answered addresses allowed)"
+		}
+		fmt.Fprintf(out, "profiles  %s\nstatic    %s\nsets      %d IPv4 / %d IPv6 ranges\nresolver  %s\nblocked   %d\narmed     %s (%.2f ms)\n",
+			orNone(st.Profiles), orNone(st.Static), st.Ranges4, st.Ranges6, resolver, st.Blocked,
 			st.ArmedAt.Format(time.RFC3339), st.ArmMillis)
 		for _, e := range st.Allowed {
 			fmt.Fprintf(out, "allowed   %s%s\n", e.Target, until(e))
@@ -68,12 +79,6 @@ func newApp(out io.Writer) *cli.App {
 	}
 	socketFlag := &cli.StringFlag{Name: "socket", Usage: "daemon socket (default $TEROK_RUN_DIR/shield.sock)", EnvVars: []string{"TEROK_SHIELD_SOCKET"}}
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON"}
-	need := func(c *cli.Context, n int, usage string) error {
-		if c.NArg() != n {
-			return fmt.Errorf("usage: terok-shield %s %s", c.Command.Name, usage)
-		}
-		return nil
-	}
 	return &cli.App{
 		Name:            "terok-shield",
 		Usage:           "the default-deny egress firewall of terok's task containers",
@@ -91,9 +96,11 @@ func newApp(out io.Writer) *cli.App {
 					&cli.StringFlag{Name: "socket-mode", Usage: "socket file mode, octal (default 0660)"},
 					&cli.StringFlag{Name: "socket-group", Usage: "group owning the socket, so the rootless hook can reach it (e.g. podman)"},
 					&cli.StringSliceFlag{Name: "endpoint", Usage: "[tcp:|udp:]ADDR:PORT always reachable from tasks (gate, web task endpoint); repeatable, replaces the default tcp:169.254.1.2:9418"},
-					&cli.StringSliceFlag{Name: "container-dns", Usage: "resolver address tasks use (port 53); repeatable, replaces the defaults 10.0.2.3, 169.254.1.1"},
+					&cli.StringSliceFlag{Name: "container-dns", Usage: "with --task-resolver=false: the container network's resolver tasks may use (port 53); repeatable, replaces the defaults 10.0.2.3, 169.254.1.1"},
 					&cli.StringFlag{Name: "resolver", Usage: "IP:PORT the daemon resolves allowlisted domains at (default: /etc/resolv.conf)"},
-					&cli.UintFlag{Name: "log-group", Usage: "NFLOG group used inside task namespaces"},
+					&cli.UintFlag{Name: "log-group", Value: uint(config.Default().LogGroup), Usage: "NFLOG group used inside task namespaces"},
+					&cli.BoolFlag{Name: "task-resolver", Value: true, Usage: "serve DNS inside each task's namespace at " + shieldapi.ResolverAddr + " (only allowed names) and refuse port 53/853 elsewhere; =false lets tasks use --container-dns for any name"},
+					&cli.BoolFlag{Name: "receipts", Value: true, Usage: "audit allowed connections and answered lookups too (rate-limited)"},
 					&cli.BoolFlag{Name: "lenient-profiles", Usage: "skip bad profile lines (logged with file:line) instead of refusing the profile"},
 				},
 				Action: func(c *cli.Context) error {
@@ -133,6 +140,12 @@ func newApp(out io.Writer) *cli.App {
 					if c.IsSet("log-group") {
 						cfg.LogGroup = uint16(c.Uint("log-group"))
 					}
+					if c.IsSet("task-resolver") {
+						cfg.TaskResolver = c.Bool("task-resolver")
+					}
+					if c.IsSet("receipts") {
+						cfg.Receipts = c.Bool("receipts")
+					}
 					if c.IsSet("lenient-profiles") {
 						cfg.LenientProfiles = c.Bool("lenient-profiles")
 					}
@@ -147,9 +160,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "createRuntime|poststop",
 				Flags:     []cli.Flag{socketFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 1, "createRuntime|poststop"); err != nil {
-						return err
-					}
 					ctx, cancel := context.WithTimeout(c.Context, 25*time.Second)
 					defer cancel()
 					return hook.Run(ctx, c.Args().First(), os.Stdin, client(c))
@@ -218,9 +228,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER TARGET",
 				Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "for", Usage: "only for this long (e.g. 10m); the entry lapses by itself"}},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 2, "CONTAINER TARGET"); err != nil {
-						return err
-					}
 					st, err := client(c).Allow(c.Context, c.Args().Get(0), c.Args().Get(1), c.String("for"))
 					if err != nil {
 						return err
@@ -235,9 +242,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER TARGET",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 2, "CONTAINER TARGET"); err != nil {
-						return err
-					}
 					st, err := client(c).Deny(c.Context, c.Args().Get(0), c.Args().Get(1))
 					if err != nil {
 						return err
@@ -252,9 +256,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER up|down|block",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 2, "CONTAINER up|down|block"); err != nil {
-						return err
-					}
 					st, err := client(c).SetMode(c.Context, c.Args().Get(0), shieldapi.Mode(c.Args().Get(1)))
 					if err != nil {
 						return err
@@ -290,9 +291,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 1, "CONTAINER"); err != nil {
-						return err
-					}
 					r, err := client(c).Rules(c.Context, c.Args().First())
 					if err != nil {
 						return err
@@ -309,9 +307,6 @@ func newApp(out io.Writer) *cli.App {
 				ArgsUsage: "CONTAINER",
 				Flags:     []cli.Flag{jsonFlag, &cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep streaming new records"}},
 				Action: func(c *cli.Context) error {
-					if err := need(c, 1, "CONTAINER"); err != nil {
-						return err
-					}
 					ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 					defer stop()
 					enc := json.NewEncoder(out)

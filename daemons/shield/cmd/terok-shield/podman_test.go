@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/dnstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
@@ -22,9 +22,12 @@ const (
 	testImage = "localhost/tkshield-busybox:latest"
 )
 
-// buildBinary builds terok-shield into a directory the test user can read.
+// buildBinary builds terok-shield once per test binary (testkit.Build)
+// and copies it into a directory the test user can read (the hook runs
+// as that user).
 func buildBinary(t *testing.T) (dir, bin string) {
 	t.Helper()
+	built := testkit.Build(t, ".")
 	dir, err := os.MkdirTemp("", "tkshield-")
 	if err != nil {
 		t.Fatal(err)
@@ -34,12 +37,18 @@ func buildBinary(t *testing.T) (dir, bin string) {
 		t.Fatal(err)
 	}
 	bin = filepath.Join(dir, "terok-shield")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	b, err := os.ReadFile(built)
 	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return dir, bin
 }
+
+// TestMain removes what testkit.Build compiled.
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestHookFailsClosedWithoutDaemon(t *testing.T) {
 	testkit.RequireCommand(t, "go")
@@ -70,8 +79,9 @@ type podmanEnv struct {
 	uid    string
 	home   string
 	daemon *exec.Cmd
-	gate   int // host port standing in for the gate: a daemon endpoint
-	other  int // another host port: reachable without the shield, refused with it
+	gate   int             // host port standing in for the gate: a daemon endpoint
+	other  int             // another host port: reachable without the shield, refused with it
+	dns    *dnstest.Server // the daemon's upstream resolver (host loopback)
 }
 
 func requirePodman(t *testing.T) *podmanEnv {
@@ -94,6 +104,12 @@ func requirePodman(t *testing.T) *podmanEnv {
 	// Host services the container reaches through slirp4netns at 10.0.2.2.
 	e.gate = hostService(t, "hello-from-gate")
 	e.other = hostService(t, "hello-from-other")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dns = dnstest.Start(pc, 60)
+	t.Cleanup(e.dns.Close)
 	return e
 }
 
@@ -125,16 +141,16 @@ func (e *podmanEnv) podman(ctx context.Context, args ...string) ([]byte, error) 
 
 func (e *podmanEnv) startDaemon() {
 	e.t.Helper()
-	var logs bytes.Buffer
+	var logs testkit.SyncBuffer
 	e.daemon = exec.Command(e.bin, "--socket", e.sock, "serve", "--state", filepath.Join(e.dir, "state"),
 		"--config", filepath.Join(e.dir, "config"), "--socket-group", testUser, "--socket-mode", "0660",
-		"--container-dns", "10.0.2.3", "--endpoint", fmt.Sprintf("tcp:10.0.2.2:%d", e.gate), "--resolver", "127.0.0.1:9")
+		"--container-dns", "10.0.2.3", "--endpoint", fmt.Sprintf("tcp:10.0.2.2:%d", e.gate), "--resolver", e.dns.Addr)
 	e.daemon.Stdout, e.daemon.Stderr = &logs, &logs
 	if err := e.daemon.Start(); err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(e.stopDaemon)
-	c := shieldapi.NewClient(e.sock)
+	c := shieldapi.New(e.sock)
 	for i := 0; i < 200; i++ {
 		if _, err := c.List(context.Background()); err == nil {
 			return
@@ -163,11 +179,18 @@ func (e *podmanEnv) stopDaemon() {
 // run starts an annotated container that probes the host service and a
 // denied address, and returns podman's combined output.
 func (e *podmanEnv) run(name string, annotations ...string) ([]byte, error) {
+	script := fmt.Sprintf(`echo "gate:$(nc -w 3 10.0.2.2 %d </dev/null)"; o=$(nc -w 3 10.0.2.2 %d </dev/null); echo "other-rc:$?"; echo "other:$o"`, e.gate, e.other)
+	return e.runScript(name, script, nil, annotations...)
+}
+
+// runScript runs script in an annotated container with extra podman run
+// arguments.
+func (e *podmanEnv) runScript(name, script string, extra []string, annotations ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	script := fmt.Sprintf(`echo "gate:$(nc -w 3 10.0.2.2 %d </dev/null)"; o=$(nc -w 3 10.0.2.2 %d </dev/null); echo "other-rc:$?"; echo "other:$o"`, e.gate, e.other)
 	args := []string{"--runtime", "runc", "--hooks-dir", e.hooks, "run", "--rm", "--name", name, "--ulimit", "host",
 		"--network", "slirp4netns:allow_host_loopback=true"}
+	args = append(args, extra...)
 	for _, a := range annotations {
 		args = append(args, "--annotation", a)
 	}
@@ -219,7 +242,7 @@ func TestPodmanRootlessHook(t *testing.T) {
 		}
 		t.Logf("podman run with the shield took %v", time.Since(start))
 		// The audit log names the refused destination.
-		c := shieldapi.NewClient(e.sock)
+		c := shieldapi.New(e.sock)
 		var found bool
 		for i := 0; i < 40 && !found; i++ {
 			ids, _ := filepath.Glob(filepath.Join(e.dir, "state", "audit", "*.jsonl"))
@@ -236,6 +259,57 @@ func TestPodmanRootlessHook(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no blocked record for 10.0.2.2:%d in the audit logs", e.other)
+		}
+	})
+
+	t.Run("the task resolver answers only allowed names", func(t *testing.T) {
+		e.dns.Set("svc.example.test", "203.0.113.77")
+		e.dns.Set("leak-4242.attacker.test", "203.0.113.78")
+		script := `cat /etc/resolv.conf; echo "== allowed"; nslookup svc.example.test; echo "== unlisted"; nslookup leak-4242.attacker.test; ` +
+			`echo "== direct"; nslookup leak-4242.attacker.test 10.0.2.3; echo "== done"`
+		out, err := e.runScript("tkshield-dns-"+suffix, script, []string{"--dns", shieldapi.ResolverAddr},
+			"terok.shield=on", "terok.shield.allow=svc.example.test")
+		s := string(out)
+		if err != nil || !strings.Contains(s, "== done") {
+			t.Fatalf("podman run: %v\n%s", err, s)
+		}
+		t.Logf("container output:\n%s", s)
+		if !strings.Contains(s, "nameserver "+shieldapi.ResolverAddr) || strings.Count(s, "nameserver") != 1 {
+			t.Errorf("the container's resolv.conf is not the task resolver alone:\n%s", s)
+		}
+		section := func(name string) string {
+			_, rest, _ := strings.Cut(s, "== "+name)
+			part, _, _ := strings.Cut(rest, "== ")
+			return part
+		}
+		if !strings.Contains(section("allowed"), "203.0.113.77") {
+			t.Errorf("the allowed name did not resolve in the container:\n%s", s)
+		}
+		if strings.Contains(section("unlisted"), "203.0.113.78") || strings.Contains(section("direct"), "203.0.113.78") {
+			t.Errorf("the unlisted name resolved:\n%s", s)
+		}
+		if e.dns.Asked("leak-4242.attacker.test") {
+			t.Errorf("the unlisted name reached the upstream: %v", e.dns.Queries())
+		}
+		if !e.dns.Asked("svc.example.test") {
+			t.Errorf("the allowed name never reached the upstream: %v", e.dns.Queries())
+		}
+		// The audit of that container has the answered and the refused lookup.
+		var answered, refusedName bool
+		files, _ := filepath.Glob(filepath.Join(e.dir, "state", "audit", "*.jsonl"))
+		c := shieldapi.New(e.sock)
+		for _, f := range files {
+			id := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+			if err := c.Audit(context.Background(), id, false, func(ev shieldapi.Event) error {
+				answered = answered || (ev.Kind == shieldapi.EventLookup && ev.Target == "svc.example.test" && strings.Contains(ev.Detail, "203.0.113.77"))
+				refusedName = refusedName || (ev.Kind == shieldapi.EventRefused && ev.Target == "leak-4242.attacker.test")
+				return nil
+			}); err != nil {
+				t.Fatalf("audit %s: %v", id, err)
+			}
+		}
+		if !answered || !refusedName {
+			t.Errorf("audit: answered lookup %v, refused lookup %v", answered, refusedName)
 		}
 	})
 

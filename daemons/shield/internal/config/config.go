@@ -34,6 +34,14 @@ type Config struct {
 	LenientProfiles bool   `json:"lenient_profiles"` // skip bad profile lines instead of refusing
 	GraceSeconds    int    `json:"grace_seconds"`    // keep addresses of a name that stops resolving this long past its TTL
 	MinTTLSeconds   int    `json:"min_ttl_seconds"`  // re-resolve no more often than this (short DNS TTLs are raised to it)
+	// TaskResolver serves DNS inside each task's namespace on
+	// shieldapi.ResolverAddr, answering only allowed names, and refuses
+	// port 53 and 853 everywhere else (ContainerDNS included). Off: the
+	// task may query ContainerDNS for any name (the old, leaky way).
+	TaskResolver bool `json:"task_resolver"`
+	// Receipts records each new allowed connection and each answered
+	// lookup in the audit (rate-limited), besides what was refused.
+	Receipts bool `json:"receipts"`
 }
 
 // Default returns the built-in settings.
@@ -45,6 +53,8 @@ func Default() Config {
 		LogGroup:      7318,
 		GraceSeconds:  300,
 		MinTTLSeconds: 30,
+		TaskResolver:  true,
+		Receipts:      true,
 	}
 }
 
@@ -120,7 +130,8 @@ func (c Config) GID() (int, error) {
 	return strconv.Atoi(g.Gid)
 }
 
-// ParseEndpoints parses Endpoints and ContainerDNS into rule endpoints.
+// ParseEndpoints parses Endpoints, and ContainerDNS unless the task
+// resolver replaces it, into rule endpoints.
 func (c Config) ParseEndpoints() ([]ruleset.Endpoint, error) {
 	var out []ruleset.Endpoint
 	for _, e := range c.Endpoints {
@@ -135,6 +146,12 @@ func (c Config) ParseEndpoints() ([]ruleset.Endpoint, error) {
 		out = append(out, ruleset.Endpoint{Addr: ap.Addr().Unmap(), Proto: proto, Port: ap.Port()})
 	}
 	for _, d := range c.ContainerDNS {
+		if c.TaskResolver {
+			if _, err := netip.ParseAddr(d); err != nil {
+				return nil, fmt.Errorf("container DNS %q: want an IP address: %w", d, ErrInvalid)
+			}
+			continue
+		}
 		a, err := netip.ParseAddr(d)
 		if err != nil {
 			return nil, fmt.Errorf("container DNS %q: want an IP address: %w", d, ErrInvalid)

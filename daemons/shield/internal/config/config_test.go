@@ -13,9 +13,16 @@ func TestValidate(t *testing.T) {
 	if err := base.Validate(); err != nil {
 		t.Fatalf("default: %v", err)
 	}
-	eps, _ := base.ParseEndpoints()
-	if len(eps) != 5 || eps[0].Addr.String() != "169.254.1.2" || eps[0].Port != 9418 {
-		t.Fatalf("endpoints %+v", eps)
+	// With the task resolver (the default) the container resolvers are
+	// not endpoints: port 53 goes only to the resolver on the task's lo.
+	eps, err := base.ParseEndpoints()
+	if err != nil || len(eps) != 1 || eps[0].Addr.String() != "169.254.1.2" || eps[0].Port != 9418 {
+		t.Fatalf("endpoints %+v %v", eps, err)
+	}
+	old := base
+	old.TaskResolver = false
+	if eps, err := old.ParseEndpoints(); err != nil || len(eps) != 5 || eps[1].Addr.String() != "10.0.2.3" || eps[1].Port != 53 {
+		t.Fatalf("endpoints without the task resolver %+v %v", eps, err)
 	}
 	bad := []func(*Config){
 		func(c *Config) { c.SocketMode = "rw" },

@@ -1,15 +1,12 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
@@ -18,27 +15,11 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
-type callerKey struct{}
-
-// ConnContext stores the peer credentials of a unix-socket connection in
-// the request context (use as http.Server.ConnContext).
-func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	who := Caller{UID: -1}
-	if uc, ok := c.(*net.UnixConn); ok {
-		if rc, err := uc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) {
-				if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-					who = Caller{UID: int(cred.Uid), Root: cred.Uid == 0}
-				}
-			})
-		}
-	}
-	return context.WithValue(ctx, callerKey{}, who)
-}
-
+// callerOf reads who is asking from the peer credentials the kit server
+// records (unixhttp.WithPeerCred); unknown credentials are nobody, never root.
 func callerOf(r *http.Request) Caller {
-	if c, ok := r.Context().Value(callerKey{}).(Caller); ok {
-		return c
+	if p, ok := unixhttp.PeerCred(r.Context()); ok {
+		return Caller{UID: p.UID, Root: p.UID == 0}
 	}
 	return Caller{UID: -1}
 }

@@ -48,7 +48,7 @@ func TestOwnerHelper(t *testing.T) {
 	}
 	sock, id := os.Getenv("TKSHIELD2_SOCK"), os.Getenv("TKSHIELD2_ID")
 	rootPID, _ := strconv.Atoi(os.Getenv("TKSHIELD2_PID"))
-	c := shieldapi.NewClient(sock)
+	c := shieldapi.New(sock)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res := ownerResult{Codes: map[string]int{}}
@@ -186,7 +186,7 @@ func TestOwnership(t *testing.T) {
 	if _, err := h.c.SetMode(ctx, id, shieldapi.ModeBlock); err != nil {
 		t.Fatalf("mode as root: %v", err)
 	}
-	if r := tp.Dial("203.0.113.42:80", 300*time.Millisecond); r.Err == nil {
+	if r := tp.Dial("203.0.113.42:80", 3*time.Second); r.Err == nil {
 		t.Fatal("block mode as root: connection went through")
 	}
 	if err := h.c.Disarm(ctx, id); err != nil {

@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -39,7 +37,12 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if server != "" {
 		res = &resolve.Resolver{Server: server, Timeout: 2 * time.Second, MinTTL: time.Duration(cfg.MinTTLSeconds) * time.Second}
 	}
-	m, err := New(Options{StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
+	if cfg.TaskResolver && server == "" {
+		// Still armed and still refusing unlisted names; allowed names
+		// answer SERVFAIL until the daemon has an upstream.
+		log.Warn().Msg("no upstream for the task resolvers: allowed names will not resolve; pass --resolver IP:PORT")
+	}
+	m, err := New(Options{TaskResolver: cfg.TaskResolver, Upstream: server, Receipts: cfg.Receipts, StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
 		Resolver: res, Endpoints: eps, LogGroup: cfg.LogGroup, Grace: time.Duration(cfg.GraceSeconds) * time.Second,
 		Log: log.With().Str("part", "manager").Logger()})
 	if err != nil {
@@ -62,21 +65,14 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		_ = os.Chmod(filepath.Dir(cfg.Socket), 0o755)
 	}
 	log.Info().Str("socket", cfg.Socket).Str("resolver", server).Msg("listening")
-	srv := &http.Server{Handler: Handler(m, log), ConnContext: ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	srv := unixhttp.NewServer(Handler(m, log), log, unixhttp.WithPeerCred())
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	g.Go(func() error { return srv.Serve(ln) })
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
+		_ = srv.Shutdown(sctx)
 		return nil
 	})
 	g.Go(func() error {

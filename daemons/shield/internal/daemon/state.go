@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
@@ -27,30 +28,6 @@ type State struct {
 	ArmedAt    time.Time         `json:"armed_at"`
 }
 
-// writeAtomic writes b to path through a synced temp file and a rename.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tkshield-*")
-	if err != nil {
-		return fmt.Errorf("create temp for %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	return nil
-}
-
 func (m *Manager) statePath(id string) string { return filepath.Join(m.stateDir, id+".json") }
 
 func (m *Manager) save(s *State) error {
@@ -58,7 +35,7 @@ func (m *Manager) save(s *State) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return writeAtomic(m.statePath(s.ID), b)
+	return atomicfile.WriteFile(m.statePath(s.ID), b, 0o600)
 }
 
 func (m *Manager) loadStates() ([]State, error) {

@@ -3,7 +3,6 @@ package hook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 
 	current "github.com/containers/common/pkg/hooks/1.0.0"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -141,19 +142,7 @@ func Install(dir, bin, socket string) ([]string, error) {
 	var written []string
 	for name, b := range files {
 		p := filepath.Join(dir, name)
-		tmp, err := os.CreateTemp(dir, ".tkshield-*")
-		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", p, err)
-		}
-		_, werr := tmp.Write(b)
-		serr := tmp.Sync()
-		cerr := tmp.Close()
-		if err := errors.Join(werr, serr, cerr, os.Chmod(tmp.Name(), 0o644)); err != nil {
-			os.Remove(tmp.Name())
-			return nil, fmt.Errorf("write %s: %w", p, err)
-		}
-		if err := os.Rename(tmp.Name(), p); err != nil {
-			os.Remove(tmp.Name())
+		if err := atomicfile.WriteFile(p, b, 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", p, err)
 		}
 		written = append(written, p)

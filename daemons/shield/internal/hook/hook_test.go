@@ -50,7 +50,7 @@ func TestRequest(t *testing.T) {
 
 func TestRunFailsClosed(t *testing.T) {
 	// No daemon at this socket: arming must fail.
-	c := shieldapi.NewClient(filepath.Join(t.TempDir(), "absent.sock"))
+	c := shieldapi.New(filepath.Join(t.TempDir(), "absent.sock"))
 	if err := Run(context.Background(), StageCreateRuntime, state(t, "state-armed.json"), c); err == nil {
 		t.Fatal("hook succeeded with no daemon")
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -69,4 +70,35 @@ func (n *NS) OwnerUID() (int, error) {
 		return 0, fmt.Errorf("NS_GET_OWNER_UID: %w", errno)
 	}
 	return int(uid), nil
+}
+
+// Do runs fn on an OS thread switched into this namespace; sockets fn opens
+// stay in it. The thread is switched back afterwards (or, if that fails,
+// retired with its goroutine, never reused).
+func (n *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open own namespace: %w", err)
+			return
+		}
+		defer self.Close()
+		if err := unix.Setns(n.Fd(), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter namespace: %w", err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: it exits with this goroutine.
+			errc <- fmt.Errorf("leave namespace: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
 }

@@ -1,4 +1,4 @@
-package resolve
+package resolve_test
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/dnstest"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/resolve"
 )
 
 func TestLookup(t *testing.T) {
@@ -13,10 +16,10 @@ func TestLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := StartTestServer(pc, 5)
+	s := dnstest.Start(pc, 5)
 	defer s.Close()
 	s.Set("api.example.test", "203.0.113.5", "2001:db8::5", "203.0.113.4")
-	r := &Resolver{Server: s.Addr, MinTTL: time.Second}
+	r := &resolve.Resolver{Server: s.Addr, MinTTL: time.Second}
 	a, err := r.Lookup(context.Background(), "api.example.test")
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +27,7 @@ func TestLookup(t *testing.T) {
 	if len(a.Addrs) != 3 || a.Addrs[0].String() != "203.0.113.4" || a.TTL != 5*time.Second {
 		t.Fatalf("answer %+v", a)
 	}
-	if _, err := r.Lookup(context.Background(), "gone.example.test"); !errors.Is(err, ErrNoAddress) {
+	if _, err := r.Lookup(context.Background(), "gone.example.test"); !errors.Is(err, resolve.ErrNoAddress) {
 		t.Fatalf("missing name: %v", err)
 	}
 }

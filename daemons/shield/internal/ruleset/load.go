@@ -3,6 +3,7 @@ package ruleset
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/google/nftables"
@@ -120,4 +121,76 @@ func Remove(c *nftables.Conn) error {
 		return fmt.Errorf("remove shield table: %w", err)
 	}
 	return nil
+}
+
+// UpdateAnswers changes the dns4/dns6 sets in one batch: del are taken out
+// (only their addresses count), then add go in with the timeouts of their
+// expiries. Taking out and putting back the same address refreshes its
+// timeout.
+func UpdateAnswers(c *nftables.Conn, del, add []iprange.Range) error {
+	now := time.Now()
+	d4, d6 := iprange.Split(del)
+	a4, a6 := iprange.Split(add)
+	n := 0
+	for _, x := range []struct {
+		name     string
+		v6       bool
+		del, add []iprange.Range
+	}{{DNS4, false, d4, a4}, {DNS6, true, d6, a6}} {
+		st := set(x.name, x.v6)
+		if len(x.del) > 0 {
+			els := make([]nftables.SetElement, 0, len(x.del))
+			for _, r := range x.del {
+				els = append(els, nftables.SetElement{Key: r.Lo.AsSlice()})
+			}
+			if err := c.SetDeleteElements(st, els); err != nil {
+				return fmt.Errorf("delete from set %s: %w", x.name, err)
+			}
+			n += len(els)
+		}
+		if els := AnswerElements(x.add, now); len(els) > 0 {
+			if err := addElements(c, st, els); err != nil {
+				return err
+			}
+			n += len(els)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := c.Flush(); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("update answer sets: %w", ErrNotArmed)
+		}
+		return fmt.Errorf("update answer sets: %w", err)
+	}
+	return nil
+}
+
+// ReadAnswers reads the dns4/dns6 sets back with the remaining time of each
+// element (used to carry answers over a daemon restart, whose re-arm
+// replaces the table).
+func ReadAnswers(c *nftables.Conn) ([]iprange.Range, error) {
+	now := time.Now()
+	var out []iprange.Range
+	for _, x := range []struct {
+		name string
+		v6   bool
+	}{{DNS4, false}, {DNS6, true}} {
+		els, err := c.GetSetElements(set(x.name, x.v6))
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return nil, fmt.Errorf("list set %s: %w", x.name, err)
+		}
+		for _, e := range els {
+			a, ok := netip.AddrFromSlice(e.Key)
+			if !ok || e.Expires <= 0 {
+				continue
+			}
+			out = append(out, iprange.Range{Lo: a, Hi: a, Expires: now.Add(e.Expires)})
+		}
+	}
+	return out, nil
 }

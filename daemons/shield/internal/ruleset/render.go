@@ -40,8 +40,16 @@ func Render(c *nftables.Conn) (string, error) {
 		if s.KeyType.Name == nftables.TypeIP6Addr.Name {
 			typ = "ipv6_addr"
 		}
-		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n\t\tflags interval,timeout\n", s.Name, typ)
-		if iv := intervals(els); len(iv) > 0 {
+		flags := "interval,timeout"
+		if !s.Interval {
+			flags = "timeout"
+		}
+		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n\t\tflags %s\n", s.Name, typ, flags)
+		iv := intervals(els)
+		if !s.Interval {
+			iv = singles(els)
+		}
+		if len(iv) > 0 {
 			fmt.Fprintf(&b, "\t\telements = { %s }\n", strings.Join(iv, ", "))
 		}
 		b.WriteString("\t}\n")
@@ -50,7 +58,7 @@ func Render(c *nftables.Conn) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("list chains: %w", err)
 	}
-	order := map[string]int{"output": 0, "input": 1, "refuse": 2}
+	order := map[string]int{"output": 0, "dest": 1, "input": 2, "refuse": 3}
 	sort.Slice(chains, func(i, j int) bool { return order[chains[i].Name] < order[chains[j].Name] })
 	for _, ch := range chains {
 		if ch.Table.Name != TableName {
@@ -109,6 +117,25 @@ func intervals(els []nftables.SetElement) []string {
 	return out
 }
 
+// singles prints the elements of a plain (non-interval) set.
+func singles(els []nftables.SetElement) []string {
+	sort.Slice(els, func(i, j int) bool {
+		a, _ := netip.AddrFromSlice(els[i].Key)
+		c, _ := netip.AddrFromSlice(els[j].Key)
+		return a.Less(c)
+	})
+	out := make([]string, 0, len(els))
+	for _, e := range els {
+		a, _ := netip.AddrFromSlice(e.Key)
+		s := a.String()
+		if e.Expires > 0 {
+			s += fmt.Sprintf(" expires %s", e.Expires.Round(1e9))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 func maxAddr(a netip.Addr) netip.Addr {
 	b := a.AsSlice()
 	for i := range b {
@@ -150,6 +177,7 @@ func renderRule(ex []expr.Any) string {
 	var parts []string
 	lhs := ""
 	var mask uint32
+	icmp := "icmpv6"
 	for _, e := range ex {
 		switch v := e.(type) {
 		case *expr.Meta:
@@ -167,7 +195,7 @@ func renderRule(ex []expr.Any) string {
 			case v.Base == expr.PayloadBaseTransportHeader && v.Offset == 2 && v.Len == 2:
 				lhs = "th dport"
 			case v.Base == expr.PayloadBaseTransportHeader && v.Offset == 0 && v.Len == 1:
-				lhs = "icmpv6 type"
+				lhs = icmp + " type"
 			default:
 				lhs = fmt.Sprintf("@%d,%d,%d", v.Base, v.Offset*8, v.Len*8)
 			}
@@ -184,13 +212,20 @@ func renderRule(ex []expr.Any) string {
 			if v.Op == expr.CmpOpNeq {
 				op = "!= "
 			}
+			if lhs == "meta l4proto" && len(v.Data) == 1 && v.Data[0] == unix.IPPROTO_ICMP {
+				icmp = "icmp"
+			}
 			parts = append(parts, lhs+" "+op+value(lhs, v.Data))
 		case *expr.Range:
 			parts = append(parts, fmt.Sprintf("%s %d-%d", lhs, v.FromData[0], v.ToData[0]))
 		case *expr.Lookup:
 			parts = append(parts, lhs+" @"+v.SetName)
 		case *expr.Limit:
-			parts = append(parts, fmt.Sprintf("limit rate %d/second burst %d packets", v.Rate, v.Burst))
+			over := ""
+			if v.Over {
+				over = "over "
+			}
+			parts = append(parts, fmt.Sprintf("limit rate %s%d/second burst %d packets", over, v.Rate, v.Burst))
 		case *expr.Counter:
 			parts = append(parts, fmt.Sprintf("counter packets %d bytes %d", v.Packets, v.Bytes))
 		case *expr.Log:
@@ -257,6 +292,8 @@ func value(lhs string, d []byte) string {
 			return "udp"
 		case unix.IPPROTO_ICMPV6:
 			return "ipv6-icmp"
+		case unix.IPPROTO_ICMP:
+			return "icmp"
 		}
 		return fmt.Sprint(d[0])
 	case "ip daddr", "ip6 daddr":
@@ -264,6 +301,8 @@ func value(lhs string, d []byte) string {
 		return a.String()
 	case "th dport":
 		return fmt.Sprint(binary.BigEndian.Uint16(d))
+	case "icmp type", "icmpv6 type":
+		return fmt.Sprint(d[0])
 	}
 	return fmt.Sprintf("0x%x", d)
 }

@@ -22,6 +22,13 @@ const (
 	PrefixConnection = "tks-conn"
 )
 
+// EchoRate and EchoBurst bound ICMP echo requests (ping) per second from a
+// task, to allowed addresses only; echo beyond them is refused.
+const (
+	EchoRate  = 5
+	EchoBurst = 10
+)
+
 // Mode mirrors shieldapi.Mode without importing the wire package.
 type Mode string
 
@@ -48,6 +55,15 @@ type Spec struct {
 	Deny      []iprange.Range // merged
 	Inbound   []uint16        // TCP ports accepted inbound (published task ports)
 	LogGroup  uint16
+	// Answers are single addresses the task's resolver handed out, each
+	// with the expiry of its answer (TTL + grace); they go to the
+	// dns4/dns6 sets with a kernel timeout.
+	Answers []iprange.Range
+	// TaskResolver refuses port 53 and 853 to every address: the task's
+	// only resolver is the one on its loopback (ResolverAddr).
+	TaskResolver bool
+	// Receipts logs each new allowed connection (rate-limited) to the audit.
+	Receipts bool
 }
 
 func table() *nftables.Table {
@@ -59,8 +75,17 @@ func set(name string, v6 bool) *nftables.Set {
 	if v6 {
 		kt = nftables.TypeIP6Addr
 	}
+	if name == DNS4 || name == DNS6 {
+		// Single addresses from DNS answers: a hash set with timeouts, so an
+		// answer never overlaps an interval of the allow sets.
+		return &nftables.Set{Table: table(), Name: name, KeyType: kt, HasTimeout: true}
+	}
 	return &nftables.Set{Table: table(), Name: name, KeyType: kt, Interval: true, HasTimeout: true}
 }
+
+// destChain holds the destination checks; the output chain jumps to it
+// for TCP, UDP and (rate-limited) ICMP echo only.
+const destChain = "dest"
 
 // refuseChain counts, logs and rejects what the output chain refuses.
 // (Not "reject": that is an nft keyword, and the table should load with nft -f too.)
@@ -74,7 +99,23 @@ const (
 	Deny6  = "deny6"
 	Priv4  = "private4"
 	Priv6  = "private6"
+	DNS4   = "dns4" // addresses from the task resolver's answers
+	DNS6   = "dns6"
 )
+
+// AnswerElements turns single addresses with expiries into hash set
+// elements with kernel timeouts; lapsed ones are skipped.
+func AnswerElements(rs []iprange.Range, now time.Time) []nftables.SetElement {
+	out := make([]nftables.SetElement, 0, len(rs))
+	for _, r := range rs {
+		to := r.Expires.Sub(now)
+		if r.Expires.IsZero() || to < time.Second {
+			continue
+		}
+		out = append(out, nftables.SetElement{Key: r.Lo.AsSlice(), Timeout: to.Truncate(time.Millisecond)})
+	}
+	return out
+}
 
 // Elements turns merged ranges into interval set elements: a start key and
 // an interval-end key one past the last address (none at the top of the
@@ -123,7 +164,22 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 	a4, a6 := iprange.Split(s.Allow)
 	d4, d6 := iprange.Split(s.Deny)
 	p4, p6 := iprange.Split(iprange.Private())
+	n4, n6 := iprange.Split(s.Answers)
 	sets := map[string]*nftables.Set{}
+	for _, x := range []struct {
+		name string
+		v6   bool
+		rs   []iprange.Range
+	}{{DNS4, false, n4}, {DNS6, true, n6}} {
+		st := set(x.name, x.v6)
+		if err := c.AddSet(st, nil); err != nil {
+			return fmt.Errorf("add set %s: %w", x.name, err)
+		}
+		if err := addElements(c, st, AnswerElements(x.rs, now)); err != nil {
+			return err
+		}
+		sets[x.name] = st
+	}
 	for _, x := range []struct {
 		name string
 		v6   bool
@@ -140,6 +196,7 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 	}
 
 	reject := c.AddChain(&nftables.Chain{Name: refuseChain, Table: t})
+	dest := c.AddChain(&nftables.Chain{Name: destChain, Table: t})
 	out := c.AddChain(&nftables.Chain{
 		Name: "output", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter,
@@ -167,22 +224,52 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 	if s.Mode == ModeBlock {
 		rule(out, &expr.Counter{}, drop())
 	} else {
+		// Ping beyond the rate is refused, also within a running ping
+		// (whose later echoes conntrack sees as established).
+		rule(out, echoRequest(false), echoOver(), jump(refuseChain))
+		rule(out, echoRequest(true), echoOver(), jump(refuseChain))
 		rule(out, ctEstablished(), accept())
 		rule(out, icmp6ND(), accept())
 		for _, e := range s.Endpoints {
 			rule(out, endpoint(e), accept())
 		}
+		if s.TaskResolver {
+			// DNS and DNS over TLS go only to the task's own resolver (on lo).
+			for _, p := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
+				rule(out, l4(p), dport(53), jump(refuseChain))
+				rule(out, l4(p), dport(853), jump(refuseChain))
+			}
+		}
 		rule(out, lookup(false, sets[Deny4]), jump(refuseChain))
 		rule(out, lookup(true, sets[Deny6]), jump(refuseChain))
-		rule(out, lookup(false, sets[Allow4]), accept())
-		rule(out, lookup(true, sets[Allow6]), accept())
-		if s.Mode == ModeDown {
-			rule(out, lookup(false, sets[Priv4]), jump(refuseChain))
-			rule(out, lookup(true, sets[Priv6]), jump(refuseChain))
-			rule(out, ctNew(), logLimit(), logTo(s.LogGroup, PrefixConnection))
-			rule(out, accept())
-		}
+		// Only TCP, UDP and ICMP echo reach the destination checks.
+		rule(out, l4(unix.IPPROTO_TCP), jump(destChain))
+		rule(out, l4(unix.IPPROTO_UDP), jump(destChain))
+		rule(out, echoRequest(false), jump(destChain))
+		rule(out, echoRequest(true), jump(destChain))
 		rule(out, jump(refuseChain))
+
+		// dest: allowed destinations accept (with a receipt of each new
+		// connection when asked); anything else returns to the refusal.
+		var receipt []any
+		if s.Receipts || s.Mode == ModeDown {
+			receipt = []any{ctNew(), logLimit(), logTo(s.LogGroup, PrefixConnection)}
+		}
+		for _, x := range []struct {
+			v6 bool
+			st string
+		}{{false, Allow4}, {true, Allow6}, {false, DNS4}, {true, DNS6}} {
+			if len(receipt) > 0 {
+				rule(dest, append([]any{lookup(x.v6, sets[x.st])}, receipt...)...)
+			}
+			rule(dest, lookup(x.v6, sets[x.st]), accept())
+		}
+		if s.Mode == ModeDown {
+			rule(dest, lookup(false, sets[Priv4]), jump(refuseChain))
+			rule(dest, lookup(true, sets[Priv6]), jump(refuseChain))
+			rule(dest, receipt...)
+			rule(dest, accept())
+		}
 	}
 
 	// input
@@ -195,6 +282,25 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 		}
 	}
 	return nil
+}
+
+// echoRequest matches an ICMP (or ICMPv6) echo request.
+func echoRequest(v6 bool) []expr.Any {
+	proto, typ := byte(unix.IPPROTO_ICMP), byte(8)
+	if v6 {
+		proto, typ = unix.IPPROTO_ICMPV6, 128
+	}
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{typ}},
+	}
+}
+
+// echoOver matches once echo requests exceed EchoRate/EchoBurst.
+func echoOver() expr.Any {
+	return &expr.Limit{Type: expr.LimitTypePkts, Rate: EchoRate, Unit: expr.LimitTimeSecond, Burst: EchoBurst, Over: true}
 }
 
 // UpdateSet queues the element changes that turn old into new in the named

@@ -13,8 +13,23 @@ type Target struct {
 	Domain string       // lower case, no trailing dot
 }
 
-// IsDomain reports whether t names a domain.
+// IsDomain reports whether t names a domain (or a wildcard of domains).
 func (t Target) IsDomain() bool { return t.Domain != "" }
+
+// IsWildcard reports whether t is a "*.example.com" entry: every name
+// below example.com, not example.com itself. Only the task's resolver can
+// use it (there is no address to look up ahead of time).
+func (t Target) IsWildcard() bool { return strings.HasPrefix(t.Domain, "*.") }
+
+// Matches reports whether the query name (lower case, no trailing dot)
+// falls under t: the same name, or for a wildcard any name below its
+// suffix.
+func (t Target) Matches(name string) bool {
+	if t.IsWildcard() {
+		return strings.HasSuffix(name, t.Domain[1:])
+	}
+	return t.Domain != "" && name == t.Domain
+}
 
 // String gives the canonical form: the domain, the address of a full-length
 // prefix, or the masked CIDR.
@@ -53,6 +68,12 @@ func Parse(s string) (Target, error) {
 		return Target{Prefix: netip.PrefixFrom(a, a.BitLen())}, nil
 	}
 	d := strings.ToLower(strings.TrimSuffix(s, "."))
+	if rest, ok := strings.CutPrefix(d, "*."); ok {
+		if !validDomain(rest) {
+			return Target{}, fmt.Errorf("%q: a wildcard is *. followed by a domain with a dot, like *.example.com: %w", s, ErrInvalid)
+		}
+		return Target{Domain: d}, nil
+	}
 	if !validDomain(d) {
 		return Target{}, fmt.Errorf("%q: %w", s, ErrInvalid)
 	}

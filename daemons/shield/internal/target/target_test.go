@@ -18,7 +18,11 @@ func TestParse(t *testing.T) {
 		{in: "::ffff:203.0.113.7", want: "203.0.113.7"},
 		{in: "GitHub.com.", want: "github.com", domain: true},
 		{in: "_dmarc.example.org", want: "_dmarc.example.org", domain: true},
+		{in: "*.CDN.example.net", want: "*.cdn.example.net", domain: true},
 		{in: "", bad: true},
+		{in: "*.com", bad: true},
+		{in: "*example.com", bad: true},
+		{in: "a.*.example.com", bad: true},
 		{in: "localhost", bad: true},
 		{in: "1.2.3.999", bad: true},
 		{in: "10.0.0.0/33", bad: true},
@@ -41,6 +45,29 @@ func TestParse(t *testing.T) {
 		}
 		if got.String() != c.want || got.IsDomain() != c.domain {
 			t.Errorf("Parse(%q) = %q (domain %v), want %q (domain %v)", c.in, got, got.IsDomain(), c.want, c.domain)
+		}
+	}
+}
+
+func TestMatches(t *testing.T) {
+	w, _ := Parse("*.example.com")
+	e, _ := Parse("api.example.com")
+	cases := []struct {
+		t    Target
+		name string
+		want bool
+	}{
+		{w, "a.example.com", true},
+		{w, "a.b.example.com", true},
+		{w, "example.com", false},
+		{w, "badexample.com", false},
+		{e, "api.example.com", true},
+		{e, "x.api.example.com", false},
+		{e, "example.com", false},
+	}
+	for _, c := range cases {
+		if got := c.t.Matches(c.name); got != c.want {
+			t.Errorf("%s matches %s = %v, want %v", c.t, c.name, got, c.want)
 		}
 	}
 }

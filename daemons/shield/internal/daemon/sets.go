@@ -1,0 +1,165 @@
+package daemon
+
+// Set arithmetic: from profiles, annotation entries and live changes to
+// the contents of the allow and deny sets, and the minimal kernel update.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+)
+
+// compute turns profiles, static entries and live changes into set contents.
+func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []iprange.Range, domains []string) {
+	now := time.Now()
+	var ents []struct {
+		t   target.Target
+		exp time.Time
+	}
+	add := func(t target.Target, exp time.Time) {
+		ents = append(ents, struct {
+			t   target.Target
+			exp time.Time
+		}{t, exp})
+	}
+	for _, p := range c.profiles {
+		for _, t := range p.Entries {
+			add(t, time.Time{})
+		}
+	}
+	for _, s := range c.st.Static {
+		if t, err := target.Parse(s); err == nil {
+			add(t, time.Time{})
+		}
+	}
+	for _, e := range c.st.Allowed {
+		if e.Expires != nil && !e.Expires.After(now) {
+			continue
+		}
+		t, err := target.Parse(e.Target)
+		if err != nil {
+			continue
+		}
+		var exp time.Time
+		if e.Expires != nil {
+			exp = *e.Expires
+		}
+		add(t, exp)
+	}
+	// Resolve every domain first (in parallel, outside any netlink work).
+	var names []string
+	for _, e := range ents {
+		if e.t.IsDomain() && !e.t.IsWildcard() {
+			names = append(names, e.t.Domain)
+		}
+	}
+	for _, e := range c.st.Denied {
+		if t, err := target.Parse(e.Target); err == nil && t.IsDomain() && !t.IsWildcard() {
+			names = append(names, t.Domain)
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	addrs := m.resolveAll(ctx, names)
+
+	private := iprange.Private()
+	for _, e := range ents {
+		var rs []iprange.Range
+		explicit := false
+		if e.t.IsDomain() {
+			for _, a := range addrs[e.t.Domain] {
+				rs = append(rs, iprange.Range{Lo: a, Hi: a, Expires: e.exp})
+			}
+		} else {
+			r := iprange.FromPrefix(e.t.Prefix, e.exp)
+			rs = []iprange.Range{r}
+			for _, p := range private {
+				if r.Within(p) {
+					explicit = true
+				}
+			}
+		}
+		if !explicit {
+			rs = iprange.Subtract(rs, private)
+		}
+		allow = append(allow, rs...)
+	}
+	for _, e := range c.st.Denied {
+		t, err := target.Parse(e.Target)
+		if err != nil {
+			continue
+		}
+		if t.IsDomain() {
+			for _, a := range addrs[t.Domain] {
+				deny = append(deny, iprange.Range{Lo: a, Hi: a})
+			}
+		} else {
+			deny = append(deny, iprange.FromPrefix(t.Prefix, time.Time{}))
+		}
+	}
+	return iprange.Merge(allow), iprange.Merge(deny), names
+}
+
+// applyLocked recomputes a container's sets and changes only the elements
+// that differ, in one batch, then persists its state.
+//
+// With denyOnly the allow sets are left as they are: a deny only ever
+// shrinks them, the deny set is checked first, and deleting interval
+// elements costs the kernel an RCU grace period (~8 ms) where adding one
+// costs ~0.2 ms. The next full apply prunes them.
+func (m *Manager) applyLocked(ctx context.Context, c *container, denyOnly bool) error {
+	allow, deny, domains := m.compute(ctx, c)
+	now := time.Now()
+	d4o, d6o := iprange.Split(c.deny)
+	d4n, d6n := iprange.Split(deny)
+	changes := []ruleset.SetChange{
+		{Name: ruleset.Deny4, Old: d4o, New: d4n},
+		{Name: ruleset.Deny6, Old: d6o, New: d6n},
+	}
+	if !denyOnly {
+		a4o, a6o := iprange.Split(alive(c.allow, now))
+		a4n, a6n := iprange.Split(allow)
+		changes = append(changes, ruleset.SetChange{Name: ruleset.Allow4, Old: a4o, New: a4n},
+			ruleset.SetChange{Name: ruleset.Allow6, Old: a6o, New: a6n})
+	}
+	if err := ruleset.Update(c.nft, changes...); err != nil {
+		return fmt.Errorf("update %s: %w", c.st.ID, err)
+	}
+	if !denyOnly {
+		c.allow = allow
+	}
+	c.deny, c.domains = deny, domains
+	c.names = rulesOf(c, now)
+	if err := m.pruneAnswersLocked(c); err != nil {
+		return err
+	}
+	return m.save(&c.st)
+}
+
+// alive drops ranges the kernel has already timed out (or is about to):
+// deleting them would fail the batch.
+func alive(rs []iprange.Range, now time.Time) []iprange.Range {
+	var out []iprange.Range
+	for _, r := range rs {
+		if r.Expires.IsZero() || r.Expires.Sub(now) >= time.Second {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func without(es []shieldapi.Entry, key string) []shieldapi.Entry {
+	var out []shieldapi.Entry
+	for _, e := range es {
+		if e.Target != key {
+			out = append(out, e)
+		}
+	}
+	return out
+}

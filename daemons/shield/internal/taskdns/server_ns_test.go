@@ -1,0 +1,181 @@
+package taskdns_test
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/dnstest"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/netns"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/nstest"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/taskdns"
+)
+
+// policy allows names in allow; Answered can hold the reply back or fail.
+type policy struct {
+	allow    map[string]bool
+	mu       sync.Mutex
+	refused  []string
+	answered map[string][]taskdns.Addr
+	hold     chan struct{} // Answered waits on it when set
+	called   chan struct{} // Answered signals its call when set
+	err      error
+}
+
+func (p *policy) Check(name string) taskdns.Verdict {
+	if p.allow[name] {
+		return taskdns.Forward
+	}
+	return taskdns.Refuse
+}
+
+func (p *policy) Refused(name string, _ uint16) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refused = append(p.refused, name)
+}
+
+func (p *policy) Answered(name string, _ uint16, addrs []taskdns.Addr) error {
+	p.mu.Lock()
+	p.answered[name] = addrs
+	hold, called, err := p.hold, p.called, p.err
+	p.mu.Unlock()
+	if called != nil {
+		called <- struct{}{}
+	}
+	if hold != nil {
+		<-hold
+	}
+	return err
+}
+
+func TestServer(t *testing.T) {
+	tp := nstest.New(t)
+	ns, err := netns.Open(tp.TaskPID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := dnstest.Start(pc, 42)
+	defer up.Close()
+	up.Set("ok.example.test", "203.0.113.5", "2001:db8::5")
+	p := &policy{allow: map[string]bool{"ok.example.test": true, "gone.example.test": true}, answered: map[string][]taskdns.Addr{}}
+	srv, err := taskdns.Start(ns, taskdns.Options{Addr: "127.0.0.53", Upstream: up.Addr, Timeout: 2 * time.Second}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	ask := func(m *dns.Msg, tcp bool) (*dns.Msg, error) {
+		c := &dns.Client{Timeout: 10 * time.Second}
+		if tcp {
+			c.Net = "tcp"
+		}
+		var r *dns.Msg
+		err := nstest.In(tp.Task, func() (err error) { r, _, err = c.Exchange(m, "127.0.0.53:53"); return })
+		return r, err
+	}
+	q := func(name string, qt uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), qt)
+		return m
+	}
+
+	for _, tcp := range []bool{false, true} {
+		r, err := ask(q("OK.example.test", dns.TypeA), tcp)
+		if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Fatalf("allowed name (tcp %v): %v %v", tcp, r, err)
+		}
+		p.mu.Lock()
+		got := p.answered["ok.example.test"]
+		p.mu.Unlock()
+		if len(got) != 1 || got[0].IP.String() != "203.0.113.5" || got[0].TTL != 42*time.Second {
+			t.Fatalf("Answered got %+v", got)
+		}
+	}
+	if r, err := ask(q("ok.example.test", dns.TypeAAAA), false); err != nil || len(r.Answer) != 1 {
+		t.Fatalf("AAAA: %v %v", r, err)
+	}
+
+	r, err := ask(q("leak.example.test", dns.TypeA), false)
+	if err != nil || r.Rcode != dns.RcodeRefused {
+		t.Fatalf("unlisted name: %v %v", r, err)
+	}
+	if up.Asked("leak.example.test") || len(p.refused) != 1 || p.refused[0] != "leak.example.test" {
+		t.Fatalf("refused name: upstream log %v, refused %v", up.Queries(), p.refused)
+	}
+
+	// Two questions in one message (no stub resolver sends that, and it
+	// must not smuggle a second name out): refused as malformed.
+	m := q("ok.example.test", dns.TypeA)
+	m.Question = append(m.Question, dns.Question{Name: "leak2.example.test.", Qtype: dns.TypeA, Qclass: dns.ClassINET})
+	if r, err := ask(m, false); err != nil || (r.Rcode != dns.RcodeFormatError && r.Rcode != dns.RcodeNotImplemented) {
+		t.Fatalf("two questions: %v %v", r, err)
+	}
+	if up.Asked("leak2.example.test") {
+		t.Fatal("the second question left the machine")
+	}
+
+	// The answer is held until Answered returns (the sets are updated
+	// before the task gets the address).
+	p.mu.Lock()
+	p.hold, p.called = make(chan struct{}), make(chan struct{}, 1)
+	p.mu.Unlock()
+	done := make(chan *dns.Msg, 1)
+	go func() { r, _ := ask(q("ok.example.test", dns.TypeA), false); done <- r }()
+	select {
+	case <-p.called:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Answered never called")
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("the answer came back before Answered returned: %v", r)
+	case <-time.After(time.Second):
+	}
+	close(p.hold)
+	select {
+	case r := <-done:
+		if r == nil || r.Rcode != dns.RcodeSuccess {
+			t.Fatalf("held answer: %v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("held answer never came")
+	}
+
+	// Answered failing withholds the answer.
+	for _, c := range []struct {
+		err   error
+		rcode int
+	}{{taskdns.ErrRefused, dns.RcodeRefused}, {errors.New("netlink says no"), dns.RcodeServerFailure}} {
+		p.mu.Lock()
+		p.hold, p.called, p.err = nil, nil, c.err
+		p.mu.Unlock()
+		if r, err := ask(q("ok.example.test", dns.TypeA), false); err != nil || r.Rcode != c.rcode || len(r.Answer) != 0 {
+			t.Fatalf("Answered error %v: %v %v", c.err, r, err)
+		}
+	}
+
+	// An upstream that does not answer: SERVFAIL, not a hang.
+	up.Close()
+	p.mu.Lock()
+	p.err = nil
+	p.mu.Unlock()
+	if r, err := ask(q("gone.example.test", dns.TypeA), false); err != nil || r.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("upstream down: %v %v", r, err)
+	}
+
+	// Closed: nothing answers any more.
+	srv.Close()
+	if _, err := ask(q("ok.example.test", dns.TypeA), true); err == nil {
+		t.Fatal("a closed resolver answered")
+	}
+}
