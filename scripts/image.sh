@@ -72,6 +72,11 @@ base() {
 # minbase with $TASK_INCLUDE), made once with debootstrap and cached, then
 # packed into $TASK_TAR when the cache is newer.
 task_tarball() {
+  if [ -f scripts/task-rootfs.sh ]; then
+    # terok-web's `make task-image` makes the same tree: share its cache
+    TASK_ROOTFS=/var/cache/terok/taskfs-trixie
+    bash scripts/task-rootfs.sh "$TASK_ROOTFS" >&2
+  fi
   local mark=$TASK_ROOTFS/.terok-rootfs-complete
   if ! { [ -f "$mark" ] && grep -qxF "include: $TASK_INCLUDE" "$mark"; }; then
     [ "$(id -u)" = 0 ] || die "the task image's root filesystem is not built; run as root once: sudo make image"
