@@ -180,6 +180,8 @@ user = podman
 		c := startContainer(t, opts)
 		c.waitPrograms(t, map[string]string{"terok-shield": "STOPPED", "podman-service": "RUNNING", "terok-gate": "RUNNING",
 			"terok-web": "RUNNING", "podman-tasks": "RUNNING", "e2e-file": "RUNNING"})
+		// the shield switched off on purpose does not make the container unhealthy
+		c.waitHealthy(t)
 		waitFor(t, c, "the e2e-file program's line in docker logs", time.Minute, func() (bool, string) {
 			l := c.logs(t)
 			return strings.Contains(l, "e2e-file | e2e-file says from-env"), tail(l, 20)
@@ -268,6 +270,13 @@ user = podman
 			out, _, _ := docker(t, "inspect", "-f", "{{.State.Health.Status}}", c.name)
 			return strings.TrimSpace(out) == "healthy", out
 		})
+		// A daemon that runs but does not answer makes it unhealthy.
+		c.mustExec(t, "", "supervisorctl", "signal", "STOP", "terok-gate")
+		out, errs, code := c.exec(t, "", "/usr/local/lib/terok/healthcheck")
+		c.mustExec(t, "", "supervisorctl", "signal", "CONT", "terok-gate")
+		if code == 0 || !strings.Contains(out, "gate does not answer") {
+			t.Errorf("health check with a frozen gate: exit %d, want non-zero naming the gate:\n%s%s", code, out, errs)
+		}
 		if code := c.stop(t); code != 0 {
 			t.Fatalf("docker stop: exit %d, want 0", code)
 		}
