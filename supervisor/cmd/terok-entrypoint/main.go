@@ -82,55 +82,12 @@ func run(args []string) error {
 	s.stateDir = env("TEROK_STATE_DIR", filepath.Join(home, ".local", "share", "terok"))
 	s.containersDir = filepath.Join(home, ".local", "share", "containers")
 
-	// Runtime directories: the sockets (owned by the user, who runs most
-	// daemons; root's sockets there are root-owned — terok-shield sets the
-	// directory to 0755 when it starts, so a group-writable one would not
-	// last), the user's XDG_RUNTIME_DIR, logs.
 	xdg := env("XDG_RUNTIME_DIR", "/run/user/"+u.Uid)
-	if os.Getpid() == 1 {
-		// A (re)started container is a fresh boot: what an earlier run left
-		// in the runtime directories (sockets, pid files, Podman's runtime
-		// state naming dead processes) is stale. /run is no tmpfs in Docker.
-		for _, d := range []string{s.runDir, xdg} {
-			if err := entrypoint.EmptyDir(d); err != nil {
-				return fmt.Errorf("clear stale runtime directory %s: %w", d, err)
-			}
-		}
-	}
-	if err := os.MkdirAll(s.runDir, 0o755); err != nil {
+	if err := prepareRuntime(s, xdg, uid, gid); err != nil {
 		return err
 	}
-	if err := os.Chown(s.runDir, uid, gid); err != nil {
+	if err := ownVolumes(s, home, uid, gid); err != nil {
 		return err
-	}
-	if err := os.Chmod(s.runDir, 0o755); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(xdg), 0o755); err != nil {
-		return err
-	}
-	if _, err := entrypoint.OwnDir(xdg, "/run", uid, gid, false); err != nil {
-		return fmt.Errorf("runtime dir %s: %w", xdg, err)
-	}
-	if err := os.Chmod(xdg, 0o700); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.logDir, 0o755); err != nil {
-		return err
-	}
-
-	// The three volumes of docs/docker.md.
-	for _, v := range []struct {
-		dir       string
-		recursive bool
-	}{{s.configDir, true}, {s.stateDir, true}, {s.containersDir, false}} {
-		changed, err := entrypoint.OwnDir(v.dir, home, uid, gid, v.recursive)
-		if err != nil {
-			return fmt.Errorf("volume %s: %w", v.dir, err)
-		}
-		if changed {
-			fmt.Printf("terok-entrypoint: %s now belongs to %s\n", v.dir, s.user)
-		}
 	}
 	for _, d := range entrypoint.Devices {
 		if err := entrypoint.OpenDevice(d); err != nil {
@@ -234,4 +191,59 @@ func setEnv(envv []string, name, value string) []string {
 		out = append(out, kv)
 	}
 	return append(out, name+"="+value)
+}
+
+// prepareRuntime makes the runtime directories: the sockets' (owned by the
+// user, who runs most daemons; root's sockets there are root-owned —
+// terok-shield sets the directory to 0755 when it starts, so a
+// group-writable one would not last), the user's XDG_RUNTIME_DIR, the logs'.
+func prepareRuntime(s settings, xdg string, uid, gid int) error {
+	if os.Getpid() == 1 {
+		// A (re)started container is a fresh boot: what an earlier run left
+		// in the runtime directories (sockets, pid files, Podman's runtime
+		// state naming dead processes) is stale. /run is no tmpfs in Docker.
+		for _, d := range []string{s.runDir, xdg} {
+			if err := entrypoint.EmptyDir(d); err != nil {
+				return fmt.Errorf("clear stale runtime directory %s: %w", d, err)
+			}
+		}
+	}
+	if err := os.MkdirAll(s.runDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chown(s.runDir, uid, gid); err != nil {
+		return err
+	}
+	if err := os.Chmod(s.runDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(xdg), 0o755); err != nil {
+		return err
+	}
+	if _, err := entrypoint.OwnDir(xdg, "/run", uid, gid, false); err != nil {
+		return fmt.Errorf("runtime dir %s: %w", xdg, err)
+	}
+	if err := os.Chmod(xdg, 0o700); err != nil {
+		return err
+	}
+	return os.MkdirAll(s.logDir, 0o755)
+}
+
+// ownVolumes gives the three volumes of docs/docker.md to the user: the
+// terok ones with their content, Podman's storage only at its top (files
+// below belong to sub-ids).
+func ownVolumes(s settings, home string, uid, gid int) error {
+	for _, v := range []struct {
+		dir       string
+		recursive bool
+	}{{s.configDir, true}, {s.stateDir, true}, {s.containersDir, false}} {
+		changed, err := entrypoint.OwnDir(v.dir, home, uid, gid, v.recursive)
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", v.dir, err)
+		}
+		if changed {
+			fmt.Printf("terok-entrypoint: %s now belongs to %s\n", v.dir, s.user)
+		}
+	}
+	return nil
 }
