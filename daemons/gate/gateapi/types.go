@@ -150,3 +150,90 @@ type Deleted struct {
 	Name          string `json:"name"`
 	TokensRevoked int    `json:"tokens_revoked"`
 }
+
+// Event kinds of the gate's event feed.
+const (
+	// EventPush is one ref update a push landed.
+	EventPush = "push"
+)
+
+// Event is one entry of the gate's event feed (GET /v1/events). Seq
+// numbers the feed from 1 without gaps and keeps counting across restarts;
+// pass the last Seq seen as since to catch up.
+type Event struct {
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"` // EventPush
+	Repo string    `json:"repo"`
+	// Task is the task of the token that pushed; "" for the admin token.
+	Task string `json:"task"`
+	// Ref is the full ref name, e.g. refs/heads/task/fix-login.
+	Ref string `json:"ref"`
+	// Old is the commit the ref held before ("" for a ref the push
+	// created); New the commit it holds now ("" for a deleted ref).
+	Old string `json:"old,omitempty"`
+	New string `json:"new,omitempty"`
+	// Commits counts the commits the update brought: old..new for a moved
+	// ref; for a new ref those not reachable from any branch, tag or
+	// upstream branch the repository had before the push (so a task
+	// branch made from main counts only the task's commits); 0 for a
+	// deletion.
+	Commits int `json:"commits"`
+}
+
+// MaxPatchBytes is how much unified diff text a Diff carries at most; a
+// longer patch is cut at a line end and marked Truncated.
+const MaxPatchBytes = 1 << 20
+
+// MaxDiffCommits and MaxDiffFiles bound the commit and file lists of a
+// Diff (CommitsTruncated, FilesTruncated tell when they were cut); the
+// totals always count every file.
+const (
+	MaxDiffCommits = 1000
+	MaxDiffFiles   = 5000
+)
+
+// File change statuses of a Diff.
+const (
+	FileAdded       = "added"
+	FileModified    = "modified"
+	FileDeleted     = "deleted"
+	FileRenamed     = "renamed"
+	FileCopied      = "copied"
+	FileTypeChanged = "type_changed"
+)
+
+// Diff is what a branch changes against a base branch, from their merge
+// base, as `git diff base...head` shows it (renames detected).
+type Diff struct {
+	Repo string `json:"repo"`
+	Base string `json:"base"` // branch name
+	Head string `json:"head"` // branch name
+	// BaseCommit and HeadCommit are the branches' commits; MergeBase the
+	// commit the diff starts from ("" when the histories share none: the
+	// diff then starts from an empty tree).
+	BaseCommit string `json:"base_commit"`
+	HeadCommit string `json:"head_commit"`
+	MergeBase  string `json:"merge_base"`
+	// Commits are those on head and not on base, newest first.
+	Commits          []Commit     `json:"commits"`
+	CommitsTruncated bool         `json:"commits_truncated,omitempty"`
+	Files            []FileChange `json:"files"`
+	FilesTruncated   bool         `json:"files_truncated,omitempty"`
+	// Added and Removed count lines over every text file.
+	Added   int `json:"added"`
+	Removed int `json:"removed"`
+	// Patch is the unified diff, at most MaxPatchBytes (Truncated).
+	Patch     string `json:"patch"`
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// FileChange is one file of a Diff.
+type FileChange struct {
+	Path    string `json:"path"`
+	OldPath string `json:"old_path,omitempty"` // renamed or copied from
+	Status  string `json:"status"`             // FileAdded, FileModified, ...
+	Added   int    `json:"added"`
+	Removed int    `json:"removed"`
+	Binary  bool   `json:"binary,omitempty"`
+}

@@ -4,26 +4,22 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 )
 
-func main() {
-	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "terok-gate: %v\n", err)
-		os.Exit(1)
-	}
-}
+// main runs the app under the house rules of every terok CLI (kit/cli):
+// flags anywhere, unknown commands listed, exit codes 0 ok, 1 failed,
+// 2 usage, 3 gate not reachable, 4 not found.
+func main() { kitcli.Main(newApp()) }
 
 func newApp() *cli.App {
 	return &cli.App{
 		Name:     "terok-gate",
 		Usage:    "the token-gated git server of terok",
 		Version:  buildinfo.Version,
-		Commands: []*cli.Command{serveCommand(), repoCommand(), tokenCommand()},
+		Commands: []*cli.Command{serveCommand(), repoCommand(), tokenCommand(), eventsCommand()},
 	}
 }

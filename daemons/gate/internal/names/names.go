@@ -30,6 +30,25 @@ func Check(what, s string) error {
 	return nil
 }
 
+// CheckProject validates a project (repository) name: Check's rules, and
+// no ".git" at the end. The gate adds .git itself in clone URLs
+// (/<project>.git), so a project "foo.git" would be cloned as
+// foo.git.git; the name is refused, in the API and in URL paths alike,
+// with the name to use instead.
+func CheckProject(s string) error {
+	if err := Check("project", s); err != nil {
+		return err
+	}
+	if base, ok := strings.CutSuffix(s, ".git"); ok {
+		if base == "" || Check("project", base) != nil {
+			return fmt.Errorf("%w: project %q must not end in \".git\"", ErrBadName, s)
+		}
+		return fmt.Errorf("%w: project %q must not end in \".git\": the gate adds it in clone URLs (…/%s.git); name the project %q",
+			ErrBadName, s, base, base)
+	}
+	return nil
+}
+
 var branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 
 // CheckBranch validates a branch name given to the admin API (short form,

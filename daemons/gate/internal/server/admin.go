@@ -23,6 +23,8 @@ func (s *Server) adminMux() *http.ServeMux {
 	mux.HandleFunc("GET /v1/repos/{name}/log", s.logRepo)
 	mux.HandleFunc("POST /v1/repos/{name}/sync", s.syncRepo)
 	mux.HandleFunc("POST /v1/repos/{name}/promote", s.promote)
+	mux.HandleFunc("GET /v1/repos/{name}/diff", s.diffRepo)
+	mux.HandleFunc("GET /v1/events", s.listEvents)
 	mux.HandleFunc("POST /v1/tokens", s.mint)
 	mux.HandleFunc("GET /v1/tokens", s.listTokens)
 	mux.HandleFunc("DELETE /v1/tokens", s.revoke)
@@ -58,9 +60,6 @@ func (s *Server) listRepos(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	for i := range list {
-		list[i] = repos.Redacted(list[i])
-	}
 	unixhttp.WriteJSON(w, http.StatusOK, list)
 }
 
@@ -79,7 +78,7 @@ func (s *Server) ensureRepo(w http.ResponseWriter, r *http.Request) {
 	if created {
 		st = http.StatusCreated
 	}
-	unixhttp.WriteJSON(w, st, gateapi.EnsureRepoResponse{Repo: repos.Redacted(repo), New: created})
+	unixhttp.WriteJSON(w, st, gateapi.EnsureRepoResponse{Repo: repo, New: created})
 }
 
 func (s *Server) showRepo(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +87,6 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	d.Repo = repos.Redacted(d.Repo)
 	unixhttp.WriteJSON(w, http.StatusOK, d)
 }
 
@@ -163,7 +161,7 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) {
 		unixhttp.WriteError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := names.Check("project", req.Project); err != nil {
+	if err := names.CheckProject(req.Project); err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
@@ -172,7 +170,10 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.repos.Exists(req.Project) {
-		s.writeErr(w, r, fmt.Errorf("%w: %s; create it first (POST /v1/repos)", repos.ErrNotFound, req.Project))
+		// The detail names the API call; the CLI replaces it with its own
+		// command.
+		unixhttp.WriteErrorDetail(w, http.StatusNotFound, fmt.Sprintf("%v: %s", repos.ErrNotFound, req.Project),
+			"create the repository first: POST /v1/repos {\"name\": \""+req.Project+"\"}")
 		return
 	}
 	secret, e, err := s.tokens.Mint(req.Project, req.Task)
@@ -190,7 +191,7 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	project := r.URL.Query().Get("project")
 	if project != "" {
-		if err := names.Check("project", project); err != nil {
+		if err := names.CheckProject(project); err != nil {
 			s.writeErr(w, r, err)
 			return
 		}
@@ -205,8 +206,8 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	project, task := q.Get("project"), q.Get("task")
-	if err := names.Check("project", project); err != nil {
-		s.writeErr(w, r, fmt.Errorf("%w (revoke needs ?project=P and optionally &task=T)", err))
+	if err := names.CheckProject(project); err != nil {
+		unixhttp.WriteErrorDetail(w, http.StatusBadRequest, err.Error(), "revoke needs ?project=P and optionally &task=T")
 		return
 	}
 	if q.Has("task") {

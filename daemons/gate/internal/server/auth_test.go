@@ -48,26 +48,30 @@ func TestAuthAndPathStatuses(t *testing.T) {
 		status    int
 		body      string
 	}{
-		{"no token", get(refs, ""), 401, "token is required"},
-		{"unknown token", get(refs, basic("terok-g-00000000000000000000000000000000")), 401, "unknown"},
-		{"garbage auth", get(refs, "Authorization: Basic !!!\r\n"), 401, ""},
-		{"token as password only", get(refs, "Authorization: Basic "+b64(":"+tok)+"\r\n"), 401, ""},
-		{"revoked-like prefix", get(refs, basic(tok[:len(tok)-1])), 401, ""},
-		{"other project", get(refs, basic(otherTok)), 403, "for project other"},
-		{"unknown repo, admin", get("/nope.git/info/refs?service=git-upload-pack", basic(g.admin)), 404, "no repository nope"},
-		{"unknown repo, task", get("/nope.git/info/refs?service=git-upload-pack", basic(tok)), 403, ""},
-		{"traversal", get("/../x.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, ""},
-		{"traversal in name", get("/..%2fx.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, ""},
-		{"encoded dots", get("/%2e%2e.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, "must not contain"},
-		{"absolute", get("//etc/passwd.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, ""},
-		{"nul", get("/pr%00oj.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, ""},
-		{"odd chars", get("/pr%20oj.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, ""},
-		{"no .git", get("/proj/info/refs?service=git-upload-pack", basic(g.admin)), 400, ""},
-		{"hidden", get("/.proj.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, ""},
-		{"dumb http", get("/proj.git/info/refs", basic(g.admin)), 400, "smart HTTP only"},
-		{"bad service", get("/proj.git/info/refs?service=git-shell", basic(g.admin)), 400, ""},
-		{"objects path", get("/proj.git/objects/info/packs", basic(g.admin)), 404, ""},
-		{"bad Git-Protocol", get(refs, basic(tok)+"Git-Protocol: version=2\x01\r\n"), 400, ""},
+		{"no token", get(refs, ""), 401, "terok-gate: a gate token is required: use http://<token>@<host>:9418/proj.git\n"},
+		{"unknown token", get(refs, basic("terok-g-00000000000000000000000000000000")), 403, "terok-gate: unknown or revoked gate token: "},
+		{"garbage auth", get(refs, "Authorization: Basic !!!\r\n"), 401, "terok-gate: a gate token is required"},
+		{"token as password only", get(refs, "Authorization: Basic "+b64(":"+tok)+"\r\n"), 403,
+			"terok-gate: the gate token goes in the user name, not the password: use http://<token>@<host>:9418/proj.git\n"},
+		{"revoked-like prefix", get(refs, basic(tok[:len(tok)-1])), 403, "terok-gate: unknown or revoked gate token"},
+		{"other project", get(refs, basic(otherTok)), 403, "terok-gate: this token is for project other, not proj\n"},
+		{"unknown repo, admin", get("/nope.git/info/refs?service=git-upload-pack", basic(g.admin)), 404, "terok-gate: no repository nope on this gate\n"},
+		{"unknown repo, task", get("/nope.git/info/refs?service=git-upload-pack", basic(tok)), 403, "terok-gate: this token is for project proj, not nope\n"},
+		{"traversal", get("/../x.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: path "/../x.git/info/refs": use /<project>.git/…`},
+		{"traversal in name", get("/..%2fx.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: path "/../x.git/info/refs": use /<project>.git/…`},
+		{"encoded dots", get("/%2e%2e.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: bad name: project ".." must not contain ".."`},
+		{"absolute", get("//etc/passwd.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: path "//etc/passwd.git/info/refs": use /<project>.git/…`},
+		{"nul", get("/pr%00oj.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: bad name: project "pr\x00oj" may only hold letters, digits, '.', '_' and '-'`},
+		{"odd chars", get("/pr%20oj.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: bad name: project "pr oj" may only hold letters, digits, '.', '_' and '-'`},
+		{"no .git", get("/proj/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: path "/proj/info/refs": use /<project>.git/…, e.g. git clone http://<token>@host:9418/<project>.git`},
+		{"hidden", get("/.proj.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: bad name: project ".proj" must not start with '.' or '-'`},
+		{"doubled .git", get("/proj.git.git/info/refs?service=git-upload-pack", basic(g.admin)), 400, `terok-gate: bad name: project "proj.git" must not end in ".git": the gate adds it in clone URLs (…/proj.git); name the project "proj"`},
+		{"dumb http", get("/proj.git/info/refs", basic(g.admin)), 400, "terok-gate: info/refs needs ?service=git-upload-pack or git-receive-pack; the gate speaks smart HTTP only\n"},
+		{"bad service", get("/proj.git/info/refs?service=git-shell", basic(g.admin)), 400, "terok-gate: info/refs needs ?service=git-upload-pack or git-receive-pack"},
+		{"objects path", get("/proj.git/objects/info/packs", basic(g.admin)), 404, "terok-gate: no GET objects/info/packs on proj.git\n"},
+		{"bad Git-Protocol", get(refs, basic(tok)+"Git-Protocol: version=2;$(x)\r\n"), 400, "terok-gate: bad Git-Protocol header\n"},
+		// A control character never reaches the gate: Go's server refuses it.
+		{"control char in a header", get(refs, basic(tok)+"Git-Protocol: version=2\x01\r\n"), 400, "400 Bad Request"},
 		{"ok v0", get(refs, basic(tok)), 200, "# service=git-upload-pack"},
 		{"ok HEAD", get("/proj.git/HEAD", basic(tok)), 200, "ref: refs/heads/main"},
 	}
@@ -96,12 +100,12 @@ func TestAuthAndPathStatuses(t *testing.T) {
 		t.Fatalf("v2 advertisement: %q", body)
 	}
 
-	// Revoked token: 401.
+	// Revoked token: 403 with the reason (git shows it; see TestGitShowsWhyATokenFails).
 	if _, err := g.api.RevokeTask(g.ctx(), "proj", "t1"); err != nil {
 		t.Fatal(err)
 	}
-	if status, _ := g.raw(get(refs, basic(tok))); status != 401 {
-		t.Fatalf("revoked token: %d", status)
+	if status, body := g.raw(get(refs, basic(tok))); status != 403 || !strings.HasPrefix(body, "terok-gate: unknown or revoked gate token") {
+		t.Fatalf("revoked token: %d %q", status, body)
 	}
 }
 
@@ -159,7 +163,7 @@ func TestBadBodies(t *testing.T) {
 		{"oversized upload-pack", postReq(up, tok, upCT, "", big), 413, "limit"},
 		{"oversized gzip bomb", postReq(up, tok, upCT, "Content-Encoding: gzip\r\n", bomb.Bytes()), 413, "limit"},
 		{"bad gzip", postReq(up, tok, upCT, "Content-Encoding: gzip\r\n", []byte("not gzip")), 400, "gzip"},
-		{"bad encoding", postReq(up, tok, upCT, "Content-Encoding: br\r\n", []byte("0000")), 415, ""},
+		{"bad encoding", postReq(up, tok, upCT, "Content-Encoding: br\r\n", []byte("0000")), 415, `terok-gate: Content-Encoding "br" is not supported; use gzip or none`},
 		{"wrong content type", postReq(up, tok, "text/plain", "", []byte("0000")), 415, "Content-Type"},
 		{"malformed receive-pack", postReq(rp, tok, rpCT, "", []byte("00ffnot enough")), 400, "malformed"},
 		{"protocol error", postReq(up, tok, upCT, "", []byte(pkt("have "+zero+"\n")+"0000")), 400, "protocol error"},
@@ -190,9 +194,12 @@ func TestBadBodies(t *testing.T) {
 	c.Write(half)
 	c.Close()
 	// Truncated pack with a correct Content-Length: git rejects it.
+	// git answers in its report-status: the unpack failed and main was not
+	// updated ("ng"), never "unpack ok".
 	status, body = g.raw(postReq(rp, tok, rpCT, "", half))
-	if status == 200 && !strings.Contains(body, "unpack") {
-		t.Errorf("truncated pack accepted: %d %q", status, body)
+	if status != 200 || !strings.Contains(body, "unpack ") || strings.Contains(body, "unpack ok") ||
+		!strings.Contains(body, "ng refs/heads/main ") {
+		t.Errorf("truncated pack: want git's refusal (unpack error, ng refs/heads/main), got %d %q", status, body)
 	}
 	// Over the push limit (256 KiB in this gate): a clear 413.
 	os.WriteFile(filepath.Join(work, "blob2.bin"), randomBytes(300<<10), 0o644)
@@ -244,13 +251,68 @@ func TestStalledBody(t *testing.T) {
 		if d := time.Since(start); d > 10*time.Second {
 			t.Fatalf("%s: stalled request held for %s", svc, d)
 		}
-		if svc == "upload-pack" && (resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "stalled")) {
-			t.Errorf("%s: %d %q", svc, resp.StatusCode, body)
-		}
-		if svc == "receive-pack" && resp.StatusCode != http.StatusRequestTimeout && !strings.Contains(string(body), "unpack") {
+		// git writes nothing before the whole body is in, so the gate still
+		// owns the answer: 408 for both services.
+		if resp.StatusCode != http.StatusRequestTimeout || string(body) != "terok-gate: request body stalled; the client sent nothing for too long\n" {
 			t.Errorf("%s: %d %q", svc, resp.StatusCode, body)
 		}
 	}
 	waitQuiet(g, "proj")
 	gr.run(g.srvDir("proj"), "fsck", "--no-progress", "--no-dangling")
+}
+
+// TestGitShowsWhyATokenFails: a wrong, revoked or misplaced token makes
+// the real git client print the gate's reason as "remote: terok-gate: …",
+// never a password prompt ("could not read Password").
+func TestGitShowsWhyATokenFails(t *testing.T) {
+	gr := newGit(t)
+	g := startGate(t, tempDir(t))
+	seed(t, g, gr, "proj")
+	g.createRepo("other")
+	otherTok := g.mint("other", "t9")
+	dir := tempDir(t)
+	fails := func(name string, want []string, args ...string) {
+		t.Helper()
+		out, err := gr.try(dir, args...)
+		if err == nil {
+			t.Fatalf("%s: git succeeded:\n%s", name, out)
+		}
+		if strings.Contains(out, "could not read Password") {
+			t.Errorf("%s: git asked for a password instead of showing the gate's reason:\n%s", name, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: git's output lacks %q:\n%s", name, w, out)
+			}
+		}
+	}
+	fails("unknown token", []string{"remote: terok-gate: unknown or revoked gate token", "The requested URL returned error: 403"},
+		"clone", "-q", g.url("terok-g-00000000000000000000000000000000", "proj"), "x1")
+	fails("token of another project", []string{"remote: terok-gate: this token is for project other, not proj"},
+		"clone", "-q", g.url(otherTok, "proj"), "x2")
+	fails("missing repository", []string{"remote: terok-gate: no repository nope on this gate", "not found"},
+		"clone", "-q", g.url(g.admin, "nope"), "x3")
+	fails("doubled .git", []string{`remote: terok-gate: bad name: project "proj.git" must not end in ".git"`},
+		"clone", "-q", g.url(g.admin, "proj.git"), "x4")
+
+	// A task's token revoked while it works: its next push says why.
+	tok := g.mint("proj", "t1")
+	clone := filepath.Join(dir, "c")
+	gr.run("", "clone", "-q", g.url(tok, "proj"), clone)
+	gr.commit(clone, "w", "w\n", "work")
+	if _, err := g.api.RevokeTask(g.ctx(), "proj", "t1"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := gr.try(clone, "push", "origin", "HEAD:refs/heads/task/t1")
+	if err == nil || strings.Contains(out, "could not read") || !strings.Contains(out, "remote: terok-gate: unknown or revoked gate token") {
+		t.Fatalf("push with a revoked token: %v\n%s", err, out)
+	}
+
+	// Without any token git asks for one (401 with a Basic challenge, so
+	// a credential helper can answer); with prompts off it says so.
+	plain := strings.Replace(g.url("x", "proj"), "x@", "", 1)
+	out, err = gr.try(dir, "clone", "-q", plain, "x5")
+	if err == nil || !strings.Contains(out, "could not read Username") {
+		t.Fatalf("clone without a token: %v\n%s", err, out)
+	}
 }

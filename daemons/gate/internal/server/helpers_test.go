@@ -2,10 +2,10 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,7 +104,7 @@ type gate struct {
 	srv    *server.Server
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncWriter
+	logs   *testkit.SyncBuffer
 }
 
 type gateOpt func(*config.Config)
@@ -124,7 +123,7 @@ func startGate(t testing.TB, root string, opts ...gateOpt) *gate {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncWriter{}
+	logs := &testkit.SyncBuffer{}
 	log := zerolog.New(logs)
 	srv, err := server.New(cfg, log)
 	if err != nil {
@@ -223,23 +222,6 @@ func basic(tok string) string {
 	return "Authorization: Basic " + b64(tok+":") + "\r\n"
 }
 
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func pkt(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
@@ -302,3 +284,12 @@ func startGateWith(t testing.TB, root string, tick time.Duration, opts ...gateOp
 }
 
 var pollTick time.Duration
+
+// wantErr checks that err matches the sentinel a caller tests (errors.Is
+// against unixhttp.ErrNotFound, ...) and holds the message a user reads.
+func wantErr(t testing.TB, what string, err, is error, msg string) {
+	t.Helper()
+	if !errors.Is(err, is) || !strings.Contains(err.Error(), msg) {
+		t.Errorf("%s: got %v, want %v saying %q", what, err, is, msg)
+	}
+}

@@ -43,9 +43,9 @@ func TestMirrorSyncPromote(t *testing.T) {
 	if _, created, err := g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "mir", Upstream: upBare}); err != nil || created {
 		t.Fatalf("ensure again: %v %v", created, err)
 	}
-	if _, _, err := g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "mir", Upstream: "/elsewhere"}); unixhttp.StatusOf(err) != 409 {
-		t.Fatalf("other upstream: %v", err)
-	}
+	_, _, err = g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "mir", Upstream: "/elsewhere"})
+	wantErr(t, "other upstream", err, unixhttp.ErrConflict,
+		fmt.Sprintf(`repository exists with other settings: mir has upstream %q, asked for "/elsewhere"; delete it first to change the upstream`, upBare))
 	// The new mirror has a reachability bitmap, so upload-pack need not
 	// walk the history for every clone.
 	if bm, _ := filepath.Glob(filepath.Join(g.srvDir("mir"), "objects", "pack", "pack-*.bitmap")); len(bm) != 1 {
@@ -80,12 +80,7 @@ func TestMirrorSyncPromote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fb *gateapi.Branch
-	for i := range d.Branches {
-		if d.Branches[i].Name == "feature" {
-			fb = &d.Branches[i]
-		}
-	}
+	fb := branchOf(d, "feature")
 	if fb == nil || fb.Ahead == nil || *fb.Ahead != 2 || *fb.Behind != 0 || fb.Head != feat || fb.Subject != "feat two" {
 		t.Fatalf("show feature: %+v", fb)
 	}
@@ -96,26 +91,25 @@ func TestMirrorSyncPromote(t *testing.T) {
 	if err != nil || len(log) != 3 || log[0].Hash != feat || log[0].Subject != "feat two" || log[2].Subject != "up three" || len(log[0].Parents) != 1 {
 		t.Fatalf("log: %+v %v", log, err)
 	}
-	if all, _ := g.api.Log(ctx, "mir", "", 0); len(all) != 3 || all[0].Hash != newUp {
-		t.Fatalf("default-branch log: %+v", all)
+	if all, err := g.api.Log(ctx, "mir", "", 0); err != nil || len(all) != 3 || all[0].Hash != newUp {
+		t.Fatalf("default-branch log: %+v %v", all, err)
 	}
-	if _, err := g.api.Log(ctx, "mir", "nope", 0); unixhttp.StatusOf(err) != 404 {
-		t.Fatalf("log of a missing branch: %v", err)
-	}
-	if _, err := g.api.Log(ctx, "mir", "a..b", 0); unixhttp.StatusOf(err) != 400 {
-		t.Fatalf("log of a bad branch: %v", err)
-	}
+	_, err = g.api.Log(ctx, "mir", "nope", 0)
+	wantErr(t, "log of a missing branch", err, unixhttp.ErrNotFound, "no such branch: nope in mir")
+	_, err = g.api.Log(ctx, "mir", "a..b", 0)
+	wantErr(t, "log of a bad branch", err, unixhttp.ErrBadRequest, `branch "a..b" is not a valid short branch name`)
 	// Upstream main moves again: feature is now one behind.
 	gr.commit(upWork, "d", "d\n", "up four")
 	gr.run(upWork, "push", "-q", "origin", "main")
 	if _, err := g.api.Sync(ctx, "mir"); err != nil {
 		t.Fatal(err)
 	}
-	d, _ = g.api.Repo(ctx, "mir")
-	for _, b := range d.Branches {
-		if b.Name == "feature" && (*b.Ahead != 2 || *b.Behind != 1) {
-			t.Fatalf("feature after upstream moved: ahead %d behind %d", *b.Ahead, *b.Behind)
-		}
+	d, err = g.api.Repo(ctx, "mir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb = branchOf(d, "feature"); fb == nil || fb.Ahead == nil || fb.Behind == nil || *fb.Ahead != 2 || *fb.Behind != 1 {
+		t.Fatalf("feature after upstream moved: %+v (in %+v)", fb, d.Branches)
 	}
 
 	// Gatekeeping: the push stayed in the gate until promoted.
@@ -129,16 +123,13 @@ func TestMirrorSyncPromote(t *testing.T) {
 	if got := gr.run("", "--git-dir", upBare, "rev-parse", "refs/heads/feature"); got != feat {
 		t.Fatalf("upstream feature %s want %s", got, feat)
 	}
-	if _, err := g.api.Promote(ctx, "mir", gateapi.PromoteRequest{Branch: "nope"}); unixhttp.StatusOf(err) != 404 {
-		t.Fatalf("promote unknown branch: %v", err)
-	}
-	if _, err := g.api.Promote(ctx, "mir", gateapi.PromoteRequest{Branch: "../x"}); unixhttp.StatusOf(err) != 400 {
-		t.Fatalf("promote bad branch: %v", err)
-	}
+	_, err = g.api.Promote(ctx, "mir", gateapi.PromoteRequest{Branch: "nope"})
+	wantErr(t, "promote unknown branch", err, unixhttp.ErrNotFound, "no such branch: nope in mir")
+	_, err = g.api.Promote(ctx, "mir", gateapi.PromoteRequest{Branch: "../x"})
+	wantErr(t, "promote bad branch", err, unixhttp.ErrBadRequest, `branch "../x" is not a valid short branch name`)
 	// Promoting feature onto upstream main is not a fast-forward.
-	if _, err := g.api.Promote(ctx, "mir", gateapi.PromoteRequest{Branch: "feature", Target: "main"}); unixhttp.StatusOf(err) != 502 {
-		t.Fatalf("non-ff promote: %v", err)
-	}
+	_, err = g.api.Promote(ctx, "mir", gateapi.PromoteRequest{Branch: "feature", Target: "main"})
+	wantErr(t, "non-ff promote", err, unixhttp.ErrUnavailable, "upstream failed: push to "+upBare+": non-fast-forward update")
 
 	// Diverged gate branch: sync reports it and leaves it alone.
 	gr.run(clone, "checkout", "-q", "release")
@@ -171,17 +162,16 @@ func TestMirrorSyncPromote(t *testing.T) {
 	os.Rename(moved, upBare)
 
 	// A mirror of an upstream that does not exist fails and leaves nothing.
-	if _, _, err := g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "ghost", Upstream: filepath.Join(tempDir(t), "missing.git")}); unixhttp.StatusOf(err) != 502 {
-		t.Fatalf("mirror of missing upstream: %v", err)
-	}
+	missing := filepath.Join(tempDir(t), "missing.git")
+	_, _, err = g.api.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: "ghost", Upstream: missing})
+	wantErr(t, "mirror of missing upstream", err, unixhttp.ErrUnavailable, "upstream failed: list "+missing+": ")
 	if _, err := os.Stat(g.srvDir("ghost")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("failed mirror left a repository")
 	}
 	// Sync of a repository without upstream.
 	g.createRepo("plain")
-	if _, err := g.api.Sync(ctx, "plain"); unixhttp.StatusOf(err) != 409 {
-		t.Fatalf("sync plain: %v", err)
-	}
+	_, err = g.api.Sync(ctx, "plain")
+	wantErr(t, "sync plain", err, unixhttp.ErrConflict, "repository has no upstream: plain is not a mirror; nothing to sync")
 
 	// Delete revokes tokens and removes the repository.
 	del, err := g.api.DeleteRepo(ctx, "mir")
@@ -191,9 +181,8 @@ func TestMirrorSyncPromote(t *testing.T) {
 	if st, _ := g.raw("GET /mir.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\n" + basic(g.admin) + "Connection: close\r\n\r\n"); st != 404 {
 		t.Fatalf("deleted repo: %d", st)
 	}
-	if _, err := g.api.Repo(ctx, "mir"); unixhttp.StatusOf(err) != 404 {
-		t.Fatal(err)
-	}
+	_, err = g.api.Repo(ctx, "mir")
+	wantErr(t, "show deleted", err, unixhttp.ErrNotFound, "no such repository: mir")
 }
 
 func TestOnlineForwardsPushes(t *testing.T) {
@@ -203,9 +192,8 @@ func TestOnlineForwardsPushes(t *testing.T) {
 	if _, _, err := g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "on", Upstream: upBare, Policy: gateapi.PolicyOnline}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "bad", Policy: gateapi.PolicyOnline}); unixhttp.StatusOf(err) != 400 {
-		t.Fatalf("online without upstream: %v", err)
-	}
+	_, _, err := g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "bad", Policy: gateapi.PolicyOnline})
+	wantErr(t, "online without upstream", err, unixhttp.ErrBadRequest, "invalid request: policy online needs an upstream to forward to")
 	tok := g.mint("on", "t1")
 	clone := filepath.Join(tempDir(t), "c")
 	gr.run("", "clone", "-q", g.url(tok, "on"), clone)
@@ -371,9 +359,19 @@ func TestMirrorOverHTTP(t *testing.T) {
 	gr.run(a.srvDir("src"), "fsck", "--no-progress", "--no-dangling")
 	// A wrong token in the upstream URL: the mirror fails cleanly.
 	bad := strings.Replace(upURL, a.admin, "terok-g-00000000000000000000000000000000", 1)
-	if _, _, err := b.api.EnsureRepo(b.ctx(), gateapi.EnsureRepoRequest{Name: "dst2", Upstream: bad}); unixhttp.StatusOf(err) != 502 {
-		t.Fatalf("mirror with a bad token: %v", err)
-	} else if strings.Contains(err.Error(), "terok-g-0000") {
+	_, _, err = b.api.EnsureRepo(b.ctx(), gateapi.EnsureRepoRequest{Name: "dst2", Upstream: bad})
+	wantErr(t, "mirror with a bad token", err, unixhttp.ErrUnavailable, "upstream failed: list http://redacted@")
+	if err != nil && strings.Contains(err.Error(), "terok-g-0000") {
 		t.Fatalf("error shows the credential: %v", err)
 	}
+}
+
+// branchOf returns the named branch of d, or nil.
+func branchOf(d gateapi.RepoDetail, name string) *gateapi.Branch {
+	for i := range d.Branches {
+		if d.Branches[i].Name == name {
+			return &d.Branches[i]
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/config"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/repos"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/smarthttp"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
@@ -37,6 +38,10 @@ type Server struct {
 	tokens *tokens.Store
 	repos  *repos.Manager
 	git    *smarthttp.Handler
+	events *events.Store
+	// stopping is closed when the gate begins to stop; event followers
+	// end their streams on it.
+	stopping chan struct{}
 
 	admin       string
 	adminSource string
@@ -62,7 +67,7 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.Root, 0o750); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", cfg.Root, err)
 	}
-	s := &Server{cfg: cfg, log: log, PollTick: 15 * time.Second}
+	s := &Server{cfg: cfg, log: log, PollTick: 15 * time.Second, stopping: make(chan struct{})}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if cfg.AdminToken != "" {
 		s.admin, s.adminSource = cfg.AdminToken, AdminFromConfig
@@ -80,6 +85,10 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if s.repos, err = repos.New(cfg.Root, filepath.Join(cfg.Root, "ssh"), log.With().Str("part", "repos").Logger()); err != nil {
+		return nil, err
+	}
+	if s.events, err = events.Open(filepath.Join(cfg.Root, "events.jsonl"), events.DefaultKeep,
+		log.With().Str("part", "events").Logger()); err != nil {
 		return nil, err
 	}
 	backend, err := smarthttp.NewGitBackend(cfg.Git, filepath.Join(cfg.Root, "hooks"))
@@ -133,6 +142,7 @@ func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
 	g.Go(func() error { s.poll(ctx); return nil })
 	g.Go(func() error {
 		<-ctx.Done()
+		close(s.stopping)
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = adminSrv.Shutdown(sctx)
@@ -141,18 +151,21 @@ func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
 		}
 		s.bgCancel()
 		s.bg.Wait()
-		return nil
+		return s.events.Close()
 	})
 	return g.Wait()
 }
 
+// afterPush records the updates of a push that landed in the event feed
+// and, for a repository with the online policy, forwards them upstream.
 func (s *Server) afterPush(project string, who tokens.Identity, ups []repos.RefUpdate) {
-	meta, err := s.repos.Meta(project)
-	if err != nil || meta.Policy != gateapi.PolicyOnline {
-		return
-	}
 	applied := s.repos.Applied(project, ups)
 	if len(applied) == 0 {
+		return
+	}
+	s.recordPush(project, who, applied)
+	meta, err := s.repos.Meta(project)
+	if err != nil || meta.Policy != gateapi.PolicyOnline {
 		return
 	}
 	s.bg.Add(1)
@@ -167,6 +180,38 @@ func (s *Server) afterPush(project string, who tokens.Identity, ups []repos.RefU
 		}
 		ev.Str("project", project).Strs("refs", fw.Refs).Str("task", who.Task).Msg("push forwarded to upstream")
 	}()
+}
+
+// recordPush appends one push event per landed ref update. It runs before
+// the push's answer ends, so a client whose push returned finds it in the
+// feed.
+func (s *Server) recordPush(project string, who tokens.Identity, ups []repos.RefUpdate) {
+	ctx, cancel := context.WithTimeout(s.bgCtx, time.Minute)
+	defer cancel()
+	counts := s.repos.CountPushed(ctx, project, ups)
+	evs := make([]gateapi.Event, len(ups))
+	for i, u := range ups {
+		e := gateapi.Event{Kind: gateapi.EventPush, Repo: project, Ref: u.Ref, Commits: max(counts[i], 0)}
+		if who.Kind == tokens.KindTask {
+			e.Task = who.Task
+		}
+		if !u.Old.IsZero() {
+			e.Old = u.Old.String()
+		}
+		if !u.New.IsZero() {
+			e.New = u.New.String()
+		}
+		evs[i] = e
+	}
+	stored, err := s.events.Append(evs...)
+	if err != nil {
+		s.log.Error().Err(err).Str("project", project).Msg("record push in the event feed")
+		return
+	}
+	for _, e := range stored {
+		s.log.Info().Uint64("seq", e.Seq).Str("project", project).Str("task", e.Task).Str("ref", e.Ref).
+			Int("commits", e.Commits).Msg("push recorded")
+	}
 }
 
 func (s *Server) poll(ctx context.Context) {

@@ -124,9 +124,8 @@ func TestMirrorOverSSH(t *testing.T) {
 
 	// Without a key the gate says where to put one.
 	_, _, err := g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "s", Upstream: url})
-	if unixhttp.StatusOf(err) != 502 || !strings.Contains(err.Error(), "private key") {
-		t.Fatalf("ssh mirror without key: %v", err)
-	}
+	wantErr(t, "ssh mirror without key", err, unixhttp.ErrUnavailable,
+		"upstream failed: ssh upstream "+url+" needs a private key id_ed25519 or id_rsa in "+filepath.Join(root, "ssh"))
 	sshDir := filepath.Join(root, "ssh")
 	os.MkdirAll(sshDir, 0o700)
 	block, err := ssh.MarshalPrivateKey(priv, "gate test")
@@ -136,16 +135,14 @@ func TestMirrorOverSSH(t *testing.T) {
 	os.WriteFile(filepath.Join(sshDir, "id_ed25519"), pem.EncodeToMemory(block), 0o600)
 	// Without the host key it refuses to connect (fail closed).
 	_, _, err = g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "s", Upstream: url})
-	if unixhttp.StatusOf(err) != 502 || !strings.Contains(err.Error(), "known_hosts") {
-		t.Fatalf("ssh mirror without known_hosts: %v", err)
-	}
+	wantErr(t, "ssh mirror without known_hosts", err, unixhttp.ErrUnavailable,
+		"upstream failed: ssh upstream needs the host key in "+filepath.Join(root, "ssh", "known_hosts"))
 	// A wrong host key is refused too.
 	_, otherPub, _ := ed25519.GenerateKey(rand.Reader)
 	wrong, _ := ssh.NewPublicKey(otherPub.Public().(ed25519.PublicKey))
 	os.WriteFile(filepath.Join(sshDir, "known_hosts"), []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.addr)}, wrong)+"\n"), 0o600)
-	if _, _, err = g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "s", Upstream: url}); unixhttp.StatusOf(err) != 502 {
-		t.Fatalf("ssh mirror with a wrong host key: %v", err)
-	}
+	_, _, err = g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "s", Upstream: url})
+	wantErr(t, "ssh mirror with a wrong host key", err, unixhttp.ErrUnavailable, "key mismatch")
 	os.WriteFile(filepath.Join(sshDir, "known_hosts"), []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.addr)}, srv.hostPub)+"\n"), 0o600)
 	if _, _, err = g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "s", Upstream: url}); err != nil {
 		t.Fatalf("ssh mirror: %v", err)

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/atomicfile"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 )
 
 // Service is a git transport service.
@@ -83,7 +83,7 @@ func NewGitBackend(git, hooksDir string) (*GitBackend, error) {
 	if err := os.MkdirAll(hooksDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create hooks dir: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(hooksDir, "pre-receive"), []byte(PreReceiveHook), 0o750); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(hooksDir, "pre-receive"), []byte(PreReceiveHook), 0o750); err != nil {
 		return nil, fmt.Errorf("install pre-receive hook: %w", err)
 	}
 	return &GitBackend{Git: git, HooksDir: hooksDir}, nil

@@ -81,7 +81,7 @@ func parsePath(p string) (route, error) {
 	if !ok || !isGit {
 		return route{}, fmt.Errorf("path %q: use /<project>.git/…, e.g. git clone http://<token>@host:9418/<project>.git", truncate(p, 200))
 	}
-	if err := names.Check("project", name); err != nil {
+	if err := names.CheckProject(name); err != nil {
 		return route{}, err
 	}
 	return route{project: name, rest: rest}, nil
@@ -128,15 +128,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	entry.service = string(svc)
 
-	tok, _, _ := r.BasicAuth()
+	tok, pass, _ := r.BasicAuth()
 	id, err := h.Auth.Lookup(tok)
 	if err != nil {
-		cw.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
-		msg := "a gate token is required: use http://<token>@host:9418/" + rt.project + ".git"
-		if tok != "" {
-			msg = "unknown or revoked gate token"
-		}
-		httpError(cw, http.StatusUnauthorized, msg)
+		h.refuseAuth(cw, rt.project, tok, pass)
 		return
 	}
 	entry.id = id
@@ -163,6 +158,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveRefs(cw, r, dir, svc, proto)
 	default:
 		h.serveRPC(cw, r, rt.project, dir, svc, proto, id, &entry)
+	}
+}
+
+// refuseAuth answers a request without a usable token. Without any
+// credentials it is 401 with a Basic challenge, so git (or a credential
+// helper) can supply the token. Credentials that do not open the gate are
+// 403: git answers a 401 for a URL that already carries a user name by
+// asking for a password ("could not read Password" without a terminal) and
+// never shows the reason, while for 403 it prints the text/plain body as
+// "remote: …" lines before its own error.
+func (h *Handler) refuseAuth(w http.ResponseWriter, project, tok, pass string) {
+	url := "http://<token>@<host>:9418/" + project + ".git"
+	switch {
+	case tok == "" && pass == "":
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
+		httpError(w, http.StatusUnauthorized, "a gate token is required: use "+url)
+	case tok == "":
+		httpError(w, http.StatusForbidden, "the gate token goes in the user name, not the password: use "+url)
+	default:
+		httpError(w, http.StatusForbidden, "unknown or revoked gate token: a task token ends with its task "+
+			"(terok-gate token list shows the live ones); mint a new one or use the admin token")
 	}
 }
 
@@ -268,7 +284,11 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 		}
 	}
 	var stderr capBuffer
-	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result", hold: lim.exceeded.Load}
+	// A body over the limit or one that stalled is the gate's to answer
+	// (413, 408): git's output about the cut-off input is held back, so
+	// the client gets the same answer however the race with git ends.
+	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result",
+		hold: func() bool { return lim.exceeded.Load() || body.stalled() }}
 	err := h.Backend.Serve(r.Context(), run, lw, &stderr)
 	if lim.exceeded.Load() && err == nil {
 		err = ErrTooLarge

@@ -62,18 +62,29 @@ func TestReadCommands(t *testing.T) {
 
 func TestParsePath(t *testing.T) {
 	good := map[string]route{
-		"/p.git/info/refs":           {"p", "info/refs"},
-		"/a.b-c_d.git/HEAD":          {"a.b-c_d", "HEAD"},
-		"/x.git.git/git-upload-pack": {"x.git", "git-upload-pack"},
+		"/p.git/info/refs":  {"p", "info/refs"},
+		"/a.b-c_d.git/HEAD": {"a.b-c_d", "HEAD"},
 	}
 	for p, want := range good {
 		if got, err := parsePath(p); err != nil || got != want {
 			t.Errorf("%s: %+v %v", p, got, err)
 		}
 	}
-	for _, p := range []string{"", "p.git/HEAD", "/p/HEAD", "/../p.git/HEAD", "/...git/HEAD", "//p.git/HEAD", "/p\x00.git/HEAD", "/.git/HEAD", "/p.git"} {
-		if _, err := parsePath(p); err == nil {
-			t.Errorf("%q accepted", p)
+	for p, msg := range map[string]string{
+		"":                           `path "" must start with /<project>.git/`,
+		"p.git/HEAD":                 `path "p.git/HEAD" must start with /<project>.git/`,
+		"/p/HEAD":                    `path "/p/HEAD": use /<project>.git/…`,
+		"/../p.git/HEAD":             `path "/../p.git/HEAD": use /<project>.git/…`,
+		"/...git/HEAD":               `project ".." must not contain ".."`,
+		"//p.git/HEAD":               `path "//p.git/HEAD": use /<project>.git/…`,
+		"/p\x00.git/HEAD":            `project "p\x00" may only hold`,
+		"/.git/HEAD":                 `project is empty`,
+		"/p.git":                     `path "/p.git": use /<project>.git/…`,
+		"/x.git.git/git-upload-pack": `project "x.git" must not end in ".git": the gate adds it in clone URLs (…/x.git); name the project "x"`,
+	} {
+		_, err := parsePath(p)
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error saying %q", p, err, msg)
 		}
 	}
 }

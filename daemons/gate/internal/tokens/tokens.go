@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/atomicfile"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 )
 
 // TaskPrefix starts every task token.
@@ -196,7 +196,7 @@ func (s *Store) save(entries []Entry) error {
 	if err != nil {
 		return fmt.Errorf("encode tokens: %w", err)
 	}
-	if err := atomicfile.Write(s.path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteFile(s.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save tokens: %w", err)
 	}
 	return nil
@@ -232,7 +232,7 @@ func LoadOrCreateAdmin(path string) (tok string, created bool, err error) {
 	if err != nil {
 		return "", false, err
 	}
-	if err := atomicfile.Write(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", false, fmt.Errorf("store admin token: %w", err)
 	}
 	return tok, true, nil
