@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 # Every directory holding a main package becomes bin/<dir name>.
 CMD_DIRS := $(wildcard supervisor/cmd/* daemons/*/cmd/*)
 
-.PHONY: all build test lint bench run run-native image e2e deps clean
+.PHONY: all build test lint bench run run-native image e2e deps clean task-image
 all: build
 
 build:
@@ -33,6 +33,10 @@ run:
 # The native tree under terok-supervisord, without Docker (scripts/run.sh).
 run-native: build
 	bash scripts/run.sh
+
+# The default task image, localhost/terok-base:latest, into the running tree.
+task-image: build
+	bash scripts/task-image.sh
 
 # The Docker image terok-in-docker:latest, with no registry needed.
 image:

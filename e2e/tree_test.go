@@ -26,10 +26,10 @@ import (
 // binaries under terok-supervisord, as root with the unprivileged daemons
 // running as the e2e user.
 type tree struct {
-	root, dev, run, gateAddr, adminToken string
-	cmd                                  *exec.Cmd
-	out                                  *bytes.Buffer
-	exited                               chan error
+	root, dev, run, gateAddr, adminToken, webAddr string
+	cmd                                           *exec.Cmd
+	out                                           *bytes.Buffer
+	exited                                        chan error
 }
 
 const e2eUser = "tke2e"
@@ -75,13 +75,15 @@ func startTree(t *testing.T) *tree {
 	rand.Read(tokenBytes)
 	tr := &tree{root: root, dev: dev, run: filepath.Join(dev, "run"),
 		gateAddr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		webAddr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		adminToken: "e2e-admin-" + hex.EncodeToString(tokenBytes),
 		out:        &bytes.Buffer{}, exited: make(chan error, 1)}
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "run.sh"))
 	// Inherited TEROK_* settings must not leak in: the run script derives
 	// every directory from TEROK_DEV_DIR.
 	cmd.Env = append(withoutTerok(os.Environ()), "TEROK_DEV_DIR="+dev, "TEROK_USER="+e2eUser,
-		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken)
+		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken,
+		"TEROK_WEB_LISTEN="+tr.webAddr)
 	cmd.Stdout, cmd.Stderr = tr.out, tr.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -17,9 +17,18 @@ export TEROK_CONFIG_DIR=${TEROK_CONFIG_DIR:-$TEROK_DEV_DIR/config}
 export TEROK_LOG_DIR=${TEROK_LOG_DIR:-$TEROK_DEV_DIR/log}
 export TEROK_HOOKS_DIR=${TEROK_HOOKS_DIR:-$TEROK_DEV_DIR/hooks.d}
 export TEROK_GATE_LISTEN=${TEROK_GATE_LISTEN:-${TEROK_GATE_BIND:-127.0.0.1}:9418}
+# terok-web's API and UI on TCP (the access token is in
+# $TEROK_STATE_DIR/web/token unless TEROK_WEB_TOKEN fixes it).
+export TEROK_WEB_LISTEN=${TEROK_WEB_LISTEN:-127.0.0.1:8566}
+# Where a task reaches the gate, and so what the shield must let through:
+# the gate's port at 10.0.2.2 (Podman 4 with slirp4netns and
+# allow_host_loopback, Debian 12) and at 169.254.1.2 (Podman 5 with pasta,
+# host.containers.internal).
+gate_port=${TEROK_GATE_LISTEN##*:}
+export TEROK_SHIELD_ENDPOINTS=${TEROK_SHIELD_ENDPOINTS:-tcp:10.0.2.2:$gate_port,tcp:169.254.1.2:$gate_port}
 
 die() { echo "make run: $*" >&2; exit 1; }
-for b in terok-supervisord terok-shield podman-service terok-gate terok-web; do
+for b in terok-supervisord terok-shield podman-service terok-gate terok-web terok-entry; do
   [ -x "bin/$b" ] || die "bin/$b is not built; run make build"
 done
 
@@ -56,14 +65,38 @@ user = $user
 
 [program:terok-web]
 user = $user
+
+; terok-web (as $user) shows and controls the programs (terok daemons):
+; the supervisor's socket is open to $user's group.
+[unix_http_server]
+chown = root:$group
+chmod = 0770
 CONF
   shield_note="terok-shield runs as root; the others as $user"
 else
+  user=$(id -un)
+  # Rootless Podman keeps its runtime state in XDG_RUNTIME_DIR, which a
+  # login session sets up; without one (su, ssh without pam_systemd, cron)
+  # use the directory Podman itself falls back to, made private to you.
+  xdg=${XDG_RUNTIME_DIR:-}
+  if [ -z "$xdg" ] || [ ! -d "$xdg" ] || [ ! -O "$xdg" ]; then
+    # Podman's own choice without a session: /run/user/<uid> when it is
+    # yours, else /tmp/podman-run-<uid>. Using the same one keeps Podman's
+    # database from seeing two runtime directories for one storage.
+    xdg=/run/user/$(id -u)
+    [ -d "$xdg" ] && [ -O "$xdg" ] || xdg=/tmp/podman-run-$(id -u)
+    install -d -m 0700 "$xdg" 2>/dev/null && [ -O "$xdg" ] ||
+      die "no usable XDG_RUNTIME_DIR (${XDG_RUNTIME_DIR:-unset}) and $xdg is not a directory of yours; log in with a session (loginctl enable-linger $user) or set XDG_RUNTIME_DIR to a private directory you own"
+    xdg_note="XDG_RUNTIME_DIR was ${XDG_RUNTIME_DIR:-unset}; podman-service uses $xdg"
+  fi
   cat >"$tmp" <<CONF
 ; Written by scripts/run.sh: not root, so the shield (which must enter task
 ; network namespaces) stays stopped. Run make run as root to arm tasks.
 [program:terok-shield]
 autostart = false
+
+[program:podman-service]
+environment = XDG_RUNTIME_DIR="$xdg"
 CONF
   shield_note="terok-shield is not started (it needs root)"
 fi
@@ -74,14 +107,70 @@ mv "$tmp" "$local_conf"
 bin/terok-shield install-hooks --dir "$TEROK_HOOKS_DIR" --socket "$TEROK_RUN_DIR/shield.sock" >/dev/null
 [ "$(id -u)" = 0 ] && chown -R "$user:$group" "$TEROK_HOOKS_DIR" "$overrides"
 
-cat <<MSG
-terok (native development tree) — $shield_note
+# Check the whole configuration (overrides included) before anything runs,
+# so a bad override is reported alone, not after the banner.
+bin/terok-supervisord --check -c dev/supervisord.conf >/dev/null ||
+  die "the supervisor configuration above is not usable; fix it (or remove the override that broke it) and run make run again"
+
+# Start the tree, and print where it answers once its socket does.
+bin/terok-supervisord -c dev/supervisord.conf &
+sup=$!
+trap 'kill -TERM $sup 2>/dev/null' INT TERM
+for _ in $(seq 1 300); do # bounded: 30 s
+  bin/supervisorctl -s "unix://$TEROK_RUN_DIR/supervisor.sock" pid >/dev/null 2>&1 && break
+  kill -0 $sup 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 $sup 2>/dev/null; then
+  cat <<MSG
+terok (native development tree) — $shield_note${xdg_note:+
+  $xdg_note}
   git (gate):     http://$TEROK_GATE_LISTEN/<project>.git (admin token: $TEROK_LOG_DIR/terok-gate.log)
+  web API:        http://$TEROK_WEB_LISTEN/api/v1/ (token: TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok web url)
+  tasks:          TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok project add NAME --cmd '...'; bin/terok task run NAME
   sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,podman-service,web}.sock
   state:          $TEROK_STATE_DIR
   logs:           $TEROK_LOG_DIR/<program>.log
-  status:         TEROK_RUN_DIR=$TEROK_RUN_DIR bin/supervisorctl -s unix://$TEROK_RUN_DIR/supervisor.sock status
-  daemon health:  TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok health
+In another shell, this reaches the tree with every CLI (bin/supervisorctl status, bin/terok health, ...):
+  export TEROK_RUN_DIR=$TEROK_RUN_DIR
 Ctrl-C stops the tree.
 MSG
-exec bin/terok-supervisord -c dev/supervisord.conf
+fi
+# A trapped signal interrupts wait (status 128+n) while the supervisor
+# still stops its programs: wait again until it has exited.
+while :; do
+  rc=0
+  wait $sup || rc=$?
+  kill -0 $sup 2>/dev/null || break
+done
+trap - INT TERM
+
+# Rootless Podman keeps a pause process (holding its user namespace) after
+# podman-service stopped. Stop it when nothing of $user uses it any more:
+# no running container (with its conmon) and no other podman process. A
+# task container left running keeps it, and is named here.
+as_user() { if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- env XDG_RUNTIME_DIR="$xdg" "$@"; else env XDG_RUNTIME_DIR="$xdg" "$@"; fi; }
+pause=${xdg:-/nonexistent}/libpod/tmp/pause.pid
+if [ -f "$pause" ] && command -v podman >/dev/null && ids=$(as_user podman ps -q 2>/dev/null); then
+  running=$(printf '%s\n' "$ids" | grep -c . || true)
+  ppid=$(cat "$pause")
+  # Processes of $user that use this runtime directory: conmon names it in
+  # its arguments, podman has it as XDG_RUNTIME_DIR. (Podman of the same
+  # user with another runtime directory has its own pause process.)
+  others=0
+  for p in $(pgrep -u "$user" -x podman; pgrep -u "$user" -x conmon); do
+    [ "$p" = "$ppid" ] && continue
+    if grep -qzF "$xdg/" "/proc/$p/cmdline" 2>/dev/null ||
+       grep -qzxF "XDG_RUNTIME_DIR=$xdg" "/proc/$p/environ" 2>/dev/null; then
+      others=$((others + 1))
+    fi
+  done
+  if [ "$running" = 0 ] && [ "$others" = 0 ]; then
+    kill "$ppid" 2>/dev/null && echo "make run: stopped rootless Podman's pause process of $user (pid $ppid)"
+  elif [ "$running" != 0 ]; then
+    echo "make run: $running container(s) of $user still run, with their conmon and Podman's pause process; list them with podman ps and stop them with podman stop --all, as $user" >&2
+  else
+    echo "make run: left rootless Podman's pause process of $user (pid $ppid) running: other podman or conmon processes of $user use it" >&2
+  fi
+fi
+exit $rc

@@ -10,5 +10,15 @@ make --no-print-directory build
 make --no-print-directory lint
 export TEROK_TEST_STRICT=1
 pkgs=()
-for m in $(scripts/modules.sh); do pkgs+=("./$m/..."); done
-exec go test -timeout 25m -count=1 "$@" "${pkgs[@]}"
+for m in $(scripts/modules.sh); do
+  [ "$m" = supervisor ] || pkgs+=("./$m/...")
+done
+# The supervisor (process lifecycles, signals, a reaper, concurrent XML-RPC)
+# runs under the race detector, its daemon binary too (TKSUP_RACE=1), beside
+# the other modules' tests; a reported race fails its test.
+TKSUP_RACE=1 go test -race -timeout 25m -count=1 "$@" ./supervisor/... &
+race=$!
+rc=0
+go test -timeout 25m -count=1 "$@" "${pkgs[@]}" || rc=$?
+wait $race || rc=$?
+exit $rc

@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 )
@@ -64,37 +69,88 @@ type Diff struct {
 	Added, Changed, Removed []string
 }
 
-// Client talks to one supervisor.
+// Client talks to one supervisor. Its errors match the sentinels of
+// kit/unixhttp with errors.Is: ErrUnavailable when nobody answers on the
+// socket (or the supervisor is shutting down), ErrNotFound for an unknown
+// program (BAD_NAME), ErrConflict for a program already started or not
+// running, ErrBadRequest for bad arguments, ErrUnauthorized for wrong
+// credentials. The fault itself stays available as *Fault (IsFault).
 type Client struct {
-	c *xmlrpc.Client
+	c      *xmlrpc.Client
+	server string
 }
 
-// New returns a client for the unix socket at path.
+// New returns a client for terok-supervisord's unix socket at path
+// (<run dir>/supervisor.sock).
 func New(socket string) *Client {
 	c, _ := xmlrpc.NewClient("unix://"+socket, "", "")
-	return &Client{c: c}
+	return &Client{c: c, server: socket}
 }
 
 // NewURL returns a client for unix:///path or http://host:port with
-// optional Basic credentials.
+// optional Basic credentials, for a supervisor that is not on the default
+// socket or requires a login.
 func NewURL(serverURL, user, pass string) (*Client, error) {
 	c, err := xmlrpc.NewClient(serverURL, user, pass)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{c: c}, nil
+	return &Client{c: c, server: strings.TrimPrefix(serverURL, "unix://")}, nil
+}
+
+// call performs one XML-RPC call; a call that never reached the server
+// becomes *unixhttp.DialError naming it.
+func (c *Client) call(ctx context.Context, method string, params ...any) (any, error) {
+	v, err := c.c.Call(ctx, method, params...)
+	var oe *net.OpError
+	if err != nil && errors.As(err, &oe) && oe.Op == "dial" {
+		return nil, &unixhttp.DialError{Socket: c.server, Err: err}
+	}
+	return v, err
+}
+
+// Name is the name Health reports for the supervisor.
+const Name = "terok-supervisord"
+
+// Health asks the supervisor for its state, PID and version (XML-RPC
+// getState, getPID, getSupervisorVersion, so it works against Python's
+// supervisord too). A supervisor that is shutting down or restarting
+// answers with Status "degraded" and an error matching ErrUnavailable; one
+// that does not answer, with a *unixhttp.DialError.
+func (c *Client) Health(ctx context.Context) (health.Status, error) {
+	st := health.Status{Name: Name}
+	v, err := c.call(ctx, "supervisor.getState")
+	if err != nil {
+		return st, err
+	}
+	m, _ := v.(map[string]any)
+	state, _ := m["statename"].(string)
+	if p, err := c.call(ctx, "supervisor.getPID"); err == nil {
+		st.PID, _ = p.(int)
+	}
+	if ver, err := c.Version(ctx); err == nil {
+		st.Version = ver
+	}
+	st.Details = map[string]any{"state": state}
+	if state != "RUNNING" {
+		st.Status = "degraded"
+		st.Problem = "supervisor state is " + state
+		return st, fmt.Errorf("%s: %w", st.Problem, unixhttp.ErrUnavailable)
+	}
+	st.Status = "ok"
+	return st, nil
 }
 
 // Version is the supervisor's version string.
 func (c *Client) Version(ctx context.Context) (string, error) {
-	v, err := c.c.Call(ctx, "supervisor.getSupervisorVersion")
+	v, err := c.call(ctx, "supervisor.getSupervisorVersion")
 	s, _ := v.(string)
 	return s, err
 }
 
 // AllProcessInfo lists every process.
 func (c *Client) AllProcessInfo(ctx context.Context) ([]ProcessInfo, error) {
-	v, err := c.c.Call(ctx, "supervisor.getAllProcessInfo")
+	v, err := c.call(ctx, "supervisor.getAllProcessInfo")
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +168,7 @@ func (c *Client) AllProcessInfo(ctx context.Context) ([]ProcessInfo, error) {
 
 // ProcessInfo describes one process ("name" or "group:name").
 func (c *Client) ProcessInfo(ctx context.Context, name string) (ProcessInfo, error) {
-	v, err := c.c.Call(ctx, "supervisor.getProcessInfo", name)
+	v, err := c.call(ctx, "supervisor.getProcessInfo", name)
 	if err != nil {
 		return ProcessInfo{}, err
 	}
@@ -138,25 +194,25 @@ func infoOf(m map[string]any) ProcessInfo {
 // Start starts a process; with wait it returns once it is RUNNING or
 // failed (fault ABNORMAL_TERMINATION, SPAWN_ERROR, …).
 func (c *Client) Start(ctx context.Context, name string, wait bool) error {
-	_, err := c.c.Call(ctx, "supervisor.startProcess", name, wait)
+	_, err := c.call(ctx, "supervisor.startProcess", name, wait)
 	return err
 }
 
 // Stop stops a process; with wait it returns once it is STOPPED.
 func (c *Client) Stop(ctx context.Context, name string, wait bool) error {
-	_, err := c.c.Call(ctx, "supervisor.stopProcess", name, wait)
+	_, err := c.call(ctx, "supervisor.stopProcess", name, wait)
 	return err
 }
 
 // Signal sends a signal ("HUP", "USR1", or a number) to a process.
 func (c *Client) Signal(ctx context.Context, name, signal string) error {
-	_, err := c.c.Call(ctx, "supervisor.signalProcess", name, signal)
+	_, err := c.call(ctx, "supervisor.signalProcess", name, signal)
 	return err
 }
 
 // Reread reads the configuration again and reports what would change.
 func (c *Client) Reread(ctx context.Context) (Diff, error) {
-	v, err := c.c.Call(ctx, "supervisor.reloadConfig")
+	v, err := c.call(ctx, "supervisor.reloadConfig")
 	if err != nil {
 		return Diff{}, err
 	}
@@ -183,7 +239,7 @@ func (c *Client) Reread(ctx context.Context) (Diff, error) {
 
 // ReadStdout reads the last n bytes of a process's stdout log.
 func (c *Client) ReadStdout(ctx context.Context, name string, n int) (string, error) {
-	v, err := c.c.Call(ctx, "supervisor.readProcessStdoutLog", name, -n, 0)
+	v, err := c.call(ctx, "supervisor.readProcessStdoutLog", name, -n, 0)
 	s, _ := v.(string)
 	return s, err
 }

@@ -2,9 +2,7 @@ package itest
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,44 +10,26 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 const testUser = "tkpodman"
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds podman-service once into a directory tkpodman can read.
+// binary builds podman-service once (kit/testkit) and opens its directory
+// to tkpodman.
 func binary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tkpodman-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		binPath = filepath.Join(dir, "podman-service")
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/podman-service")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	p := testkit.Build(t, "../cmd/podman-service")
+	if err := os.Chmod(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return p
 }
 
 // tier is a Podman to test against: Debian 12's on the host, or Debian
@@ -179,29 +159,13 @@ func (e *env) serveCommand(args ...string) *exec.Cmd {
 // service is one running `podman-service serve`.
 type service struct {
 	cmd    *exec.Cmd
-	log    *bytes.Buffer
-	mu     *sync.Mutex
+	log    *testkit.SyncBuffer
 	done   chan error
 	api    *podmanapi.Client
-	status *podmanapi.ServiceClient
+	status *serviceapi.Client
 }
 
-type lockedBuf struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (s *service) logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
+func (s *service) logs() string { return s.log.String() }
 
 // start runs serve as tkpodman and waits until its health says Podman's
 // API answers.
@@ -209,10 +173,10 @@ func (e *env) start(extra ...string) *service {
 	e.t.Helper()
 	args := append([]string{"serve", "--hooks-dir", e.hooks}, extra...)
 	cmd := e.serveCommand(args...)
-	s := &service{cmd: cmd, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1),
+	s := &service{cmd: cmd, log: &testkit.SyncBuffer{}, done: make(chan error, 1),
 		api:    podmanapi.New(filepath.Join(e.runDir, "podman.sock")),
-		status: podmanapi.NewServiceClient(filepath.Join(e.runDir, "podman-service.sock"))}
-	cmd.Stdout, cmd.Stderr = lockedBuf{s.mu, s.log}, lockedBuf{s.mu, s.log}
+		status: serviceapi.New(filepath.Join(e.runDir, "podman-service.sock"))}
+	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,16 +1,10 @@
 package itest
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
 
 // TestMain removes the podman-service binary built for the tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 // TestServiceLifecycle runs the service as tkpodman and drives Podman's API
@@ -291,7 +292,7 @@ func testChildReplaced(t *testing.T, tr tier) {
 	if err != nil || first.ChildPID == 0 {
 		t.Fatal(first, err)
 	}
-	replaced := func(old int, what string) podmanapi.ServiceStatus {
+	replaced := func(old int, what string) serviceapi.Status {
 		deadline := time.Now().Add(90 * time.Second)
 		for time.Now().Before(deadline) {
 			st, err := s.status.Status(ctx)
@@ -303,7 +304,7 @@ func testChildReplaced(t *testing.T, tr tier) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		t.Fatalf("child %d not replaced after %s\n%s", old, what, s.logs())
-		return podmanapi.ServiceStatus{}
+		return serviceapi.Status{}
 	}
 	if err := syscall.Kill(first.ChildPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)

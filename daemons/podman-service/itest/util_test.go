@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 )
 
@@ -40,15 +41,7 @@ func writeTar(t *testing.T, path string, files map[string]string) {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return uint16(ln.Addr().(*net.TCPAddr).Port)
-}
+func freePort(t *testing.T) uint16 { return uint16(testkit.FreePort(t)) }
 
 // readPort connects to 127.0.0.1:port until something answers (bounded)
 // and returns what it sends before closing.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
@@ -24,9 +25,28 @@ type Client struct {
 
 // New returns a client for the Podman API listening on socket (usually
 // <run dir>/podman.sock). Calls carry no timeout: pass a context with one,
-// except for streams (Logs, Wait) that are meant to last.
-func New(socket string) *Client {
-	return &Client{uc: unixhttp.NewClient(socket)}
+// except for streams (Logs, Wait) that are meant to last. Errors match
+// kit/unixhttp's sentinels with errors.Is (ErrNotFound, ErrConflict,
+// ErrUnavailable when nobody answers on the socket).
+func New(socket string, opts ...unixhttp.ClientOption) *Client {
+	return &Client{uc: unixhttp.NewClient(socket, opts...)}
+}
+
+// Health pings Podman's API and asks its version, in the shape every terok
+// client's Health answers (Name "podman", Version Podman's version, no
+// PID). An API that does not answer yields the error.
+func (c *Client) Health(ctx context.Context) (health.Status, error) {
+	st := health.Status{Name: "podman"}
+	if _, err := c.Ping(ctx); err != nil {
+		return st, err
+	}
+	v, err := c.Version(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Status, st.Version = "ok", v.Version
+	st.Details = map[string]any{"api_version": v.APIVersion}
+	return st, nil
 }
 
 // Socket returns the socket path the client dials.
@@ -53,7 +73,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ct
 	}
 	resp, err := c.uc.HTTP().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("call Podman %s %s on %s (is podman-service running?): %w", method, path, c.Socket(), err)
+		// A socket nobody answers on is a *unixhttp.DialError in err's
+		// chain (errors.Is unixhttp.ErrUnavailable).
+		return nil, fmt.Errorf("call Podman %s %s on %s (is podman-service running?): %w", method, stripQuery(path), c.Socket(), err)
 	}
 	for _, s := range ok {
 		if resp.StatusCode == s {
@@ -75,16 +97,11 @@ func decodeError(method, path string, resp *http.Response) error {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	ae := &unixhttp.APIError{Status: resp.StatusCode, Message: msg}
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return fmt.Errorf("podman %s %s: %w: %w", method, stripQuery(path), ErrNotFound, ae)
-	case http.StatusConflict:
-		return fmt.Errorf("podman %s %s: %w: %w", method, stripQuery(path), ErrConflict, ae)
-	}
 	// Podman 4 answers some state conflicts with HTTP 500.
-	if strings.Contains(msg, "container state improper") {
-		return fmt.Errorf("podman %s %s: %w: %w", method, stripQuery(path), ErrConflict, ae)
+	if resp.StatusCode == http.StatusInternalServerError && strings.Contains(msg, "container state improper") {
+		return fmt.Errorf("podman %s %s: %w: %w", method, stripQuery(path), unixhttp.ErrConflict, ae)
 	}
+	// ae matches unixhttp.ErrNotFound, ErrConflict, ... by its status.
 	return fmt.Errorf("podman %s %s: %w", method, stripQuery(path), ae)
 }
 

@@ -1,6 +1,9 @@
-// Package podmanapi is the typed client of the sockets podman-service
-// answers: Podman's own libpod REST API on podman.sock (Client) and the
-// service's health and status API on podman-service.sock (ServiceClient).
+// Package podmanapi is the typed client of Podman's own libpod REST API on
+// podman.sock, the socket podman-service keeps answering: New(socket),
+// Health(ctx), and errors matched with errors.Is against kit/unixhttp's
+// sentinels (ErrNotFound and ErrConflict here are those sentinels).
+// podman-service's own health and status API, on podman-service.sock, has
+// its client in package serviceapi.
 //
 // It depends only on the standard library and daemons/kit, so terok-web
 // and the CLIs import it instead of hand-building JSON. Every call speaks

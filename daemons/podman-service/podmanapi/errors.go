@@ -1,16 +1,20 @@
 package podmanapi
 
-import "errors"
+import (
+	"errors"
 
-// ErrNotFound is wrapped into errors for a container or image Podman does
-// not know (HTTP 404).
-var ErrNotFound = errors.New("not found")
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+)
 
-// ErrConflict is wrapped into errors Podman answers with HTTP 409, e.g.
-// killing a container that does not run or removing an image in use.
-// Podman 4 answers a wrong container state with HTTP 500 "container state
-// improper"; that is mapped to ErrConflict too.
-var ErrConflict = errors.New("conflict")
+// ErrNotFound is unixhttp.ErrNotFound: errors.Is matches it for a container
+// or image Podman does not know (HTTP 404).
+var ErrNotFound = unixhttp.ErrNotFound
+
+// ErrConflict is unixhttp.ErrConflict: errors.Is matches it for answers
+// with HTTP 409, e.g. killing a container that does not run or removing an
+// image in use. Podman 4 answers a wrong container state with HTTP 500
+// "container state improper"; that matches ErrConflict too.
+var ErrConflict = unixhttp.ErrConflict
 
 // ErrBadFrame means a log stream was not in Podman's multiplexed format.
 var ErrBadFrame = errors.New("malformed log stream frame")

@@ -136,10 +136,10 @@ func TestErrorMapping(t *testing.T) {
 	defer cancel()
 	c := New(sock)
 	_, err = c.InspectContainer(ctx, "gone")
-	if !errors.Is(err, ErrNotFound) || unixhttp.StatusOf(err) != 404 || !strings.Contains(err.Error(), `"gone" found`) {
+	if !errors.Is(err, unixhttp.ErrNotFound) || !errors.Is(err, ErrNotFound) || unixhttp.StatusOf(err) != 404 || !strings.Contains(err.Error(), `"gone" found`) {
 		t.Fatalf("404: %v", err)
 	}
-	if err := c.KillContainer(ctx, "idle", "TERM"); !errors.Is(err, ErrConflict) || unixhttp.StatusOf(err) != 500 {
+	if err := c.KillContainer(ctx, "idle", "TERM"); !errors.Is(err, unixhttp.ErrConflict) || unixhttp.StatusOf(err) != 500 {
 		t.Fatalf("state improper: %v", err)
 	}
 	if ok, err := c.ImageExists(ctx, "x"); !ok || err != nil {
@@ -151,7 +151,10 @@ func TestErrorMapping(t *testing.T) {
 	if p, err := c.Ping(ctx); err != nil || p.LibpodAPIVersion != "9.9.9" {
 		t.Fatalf("ping: %+v %v", p, err)
 	}
-	if _, err := New(filepath.Join(t.TempDir(), "none.sock")).Ping(ctx); err == nil || !strings.Contains(err.Error(), "none.sock") {
-		t.Fatalf("down socket not named: %v", err)
+	if _, err := New(filepath.Join(t.TempDir(), "none.sock")).Ping(ctx); !errors.Is(err, unixhttp.ErrUnavailable) || !strings.Contains(err.Error(), "none.sock") {
+		t.Fatalf("down socket: %v, want unixhttp.ErrUnavailable naming the socket", err)
+	}
+	if _, err := New(filepath.Join(t.TempDir(), "none.sock")).Health(ctx); !errors.Is(err, unixhttp.ErrUnavailable) {
+		t.Fatalf("Health of a down socket: %v, want unixhttp.ErrUnavailable", err)
 	}
 }

@@ -122,14 +122,47 @@ type CreateSpec struct {
 	Mounts      []Mount           `json:"mounts,omitempty"`
 	Volumes     []Volume          `json:"volumes,omitempty"`
 	NetNS       *Namespace        `json:"netns,omitempty"`
-	UserNS      *Namespace        `json:"userns,omitempty"`
-	PortMapping []PortMapping     `json:"portmappings,omitempty"`
-	HostAdd     []string          `json:"hostadd,omitempty"` // "name:ip"
-	Ulimits     []Ulimit          `json:"r_limits,omitempty"`
-	CapDrop     []string          `json:"cap_drop,omitempty"`
-	NoNewPrivs  bool              `json:"no_new_privileges,omitempty"`
-	StopTimeout *uint             `json:"stop_timeout,omitempty"`
-	Remove      bool              `json:"remove,omitempty"`
+	// NetworkOptions are per-network-mode options, e.g.
+	// {"slirp4netns": ["allow_host_loopback=true"]}.
+	NetworkOptions map[string][]string `json:"network_options,omitempty"`
+	UserNS         *Namespace          `json:"userns,omitempty"`
+	PortMapping    []PortMapping       `json:"portmappings,omitempty"`
+	HostAdd        []string            `json:"hostadd,omitempty"` // "name:ip"
+	Ulimits        []Ulimit            `json:"r_limits,omitempty"`
+	CapDrop        []string            `json:"cap_drop,omitempty"`
+	NoNewPrivs     bool                `json:"no_new_privileges,omitempty"`
+	StopTimeout    *uint               `json:"stop_timeout,omitempty"`
+	Remove         bool                `json:"remove,omitempty"`
+	// ResourceLimits caps memory, CPU and process count (an OCI
+	// LinuxResources subset). Rootless Podman on cgroup v1 ignores them
+	// with a warning in CreateResult.Warnings.
+	ResourceLimits *Resources `json:"resource_limits,omitempty"`
+	// DNSServers replaces the container's resolvers.
+	DNSServers []string `json:"dns_server,omitempty"`
+}
+
+// Resources is the subset of OCI LinuxResources terok sets.
+type Resources struct {
+	Memory *MemoryLimit `json:"memory,omitempty"`
+	CPU    *CPULimit    `json:"cpu,omitempty"`
+	Pids   *PidsLimit   `json:"pids,omitempty"`
+}
+
+// MemoryLimit caps memory in bytes.
+type MemoryLimit struct {
+	Limit *int64 `json:"limit,omitempty"`
+}
+
+// CPULimit caps CPU time: Quota microseconds per Period microseconds
+// (1.5 CPUs: quota 150000, period 100000).
+type CPULimit struct {
+	Quota  *int64  `json:"quota,omitempty"`
+	Period *uint64 `json:"period,omitempty"`
+}
+
+// PidsLimit caps the number of processes.
+type PidsLimit struct {
+	Limit int64 `json:"limit"`
 }
 
 // CreateResult is the answer of a container create.

@@ -27,12 +27,45 @@ func (tr *tree) ctl(py string, args ...string) (string, int) {
 	return string(out), code
 }
 
-// ctlFollow runs a following command (tail -f, maintail -f) for d.
-func (tr *tree) ctlFollow(py string, d time.Duration, args ...string) string {
+// ctlFollow runs a following command (tail -f, maintail -f) until its
+// output holds want (bounded by a generous limit), then interrupts it as a
+// user's Ctrl-C would and requires it to end by itself with status 0.
+func (tr *tree) ctlFollow(py, want string, args ...string) string {
 	tr.t.Helper()
-	cmd := exec.Command("timeout", append([]string{"-s", "INT", strconv.Itoa(int(d / time.Second)), py, "-c", tr.conf}, args...)...)
-	out, _ := cmd.CombinedOutput()
-	return string(out)
+	cmd := exec.Command(py, append([]string{"-c", tr.conf}, args...)...)
+	var out testkit.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		tr.t.Fatalf("supervisorctl %v: %v", args, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(30 * time.Second)
+wait:
+	for !strings.Contains(out.String(), want) {
+		select {
+		case err := <-done:
+			tr.t.Fatalf("supervisorctl %v ended (%v) before printing %q:\n%s", args, err, want, out.String())
+		case <-deadline:
+			break wait // reported below with the output
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			tr.t.Fatalf("supervisorctl %v after Ctrl-C: %v, want exit status 0:\n%s", args, err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		tr.t.Fatalf("supervisorctl %v did not end within 30s of Ctrl-C:\n%s", args, out.String())
+	}
+	if !strings.Contains(out.String(), want) {
+		tr.t.Fatalf("supervisorctl %v printed no %q within 30s:\n%s", args, want, out.String())
+	}
+	return out.String()
 }
 
 func mustContain(t *testing.T, what, got string, want ...string) {
@@ -46,7 +79,6 @@ func mustContain(t *testing.T, what, got string, want ...string) {
 
 func TestPythonSupervisorctl(t *testing.T) {
 	py := testkit.RequireCommand(t, "supervisorctl")
-	testkit.RequireCommand(t, "timeout")
 	tr := start(t, `
 [program:alpha]
 command = /bin/sh -c 'echo alpha-out; echo alpha-err >&2; exec sleep 1000'
@@ -168,14 +200,12 @@ files = conf.d/*.conf
 		if len(strings.TrimSuffix(out, "\n")) > 5 {
 			t.Fatalf("tail -5 gave %d bytes", len(out))
 		}
-		out = tr.ctlFollow(py, 2*time.Second, "tail", "-f", "alpha")
-		mustContain(t, "tail -f", out, "alpha-out")
+		tr.ctlFollow(py, "alpha-out", "tail", "-f", "alpha")
 	})
 	t.Run("maintail", func(t *testing.T) {
 		out, _ := tr.ctl(py, "maintail")
 		mustContain(t, "maintail", out, "spawned")
-		out = tr.ctlFollow(py, 2*time.Second, "maintail", "-f")
-		mustContain(t, "maintail -f", out, "spawned")
+		tr.ctlFollow(py, "spawned", "maintail", "-f")
 	})
 	t.Run("avail", func(t *testing.T) {
 		out, _ := tr.ctl(py, "avail")

@@ -9,12 +9,15 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
@@ -339,10 +342,85 @@ autostart = false
 	if in, _ := c.ProcessInfo(ctx, "svc"); in.State != 0 || in.StateName != "STOPPED" {
 		t.Fatalf("after stop: %+v", in)
 	}
-	if _, err := c.ProcessInfo(ctx, "nope"); !supervisorapi.IsFault(err, supervisorapi.FaultBadName) {
-		t.Fatalf("unknown name: %v", err)
+	if _, err := c.ProcessInfo(ctx, "nope"); !supervisorapi.IsFault(err, supervisorapi.FaultBadName) || !errors.Is(err, unixhttp.ErrNotFound) {
+		t.Fatalf("unknown name: %v, want BAD_NAME matching unixhttp.ErrNotFound", err)
+	}
+	if err := c.Stop(ctx, "svc", true); !errors.Is(err, unixhttp.ErrConflict) {
+		t.Fatalf("stop of a stopped program: %v, want unixhttp.ErrConflict", err)
+	}
+	h, err := c.Health(ctx)
+	if err != nil || h.Status != "ok" || h.PID != tr.cmd.Process.Pid || h.Name != "terok-supervisord" || h.Details["state"] != "RUNNING" {
+		t.Fatalf("Health = %+v, %v; want ok with pid %d", h, err, tr.cmd.Process.Pid)
+	}
+	// The same answer as JSON on GET /v1/health, like every terok socket,
+	// and a JSON error for a route the socket does not have.
+	hc := unixhttp.NewClient(tr.sock)
+	if hs, err := health.Check(ctx, hc); err != nil || hs.PID != tr.cmd.Process.Pid || hs.Status != "ok" {
+		t.Fatalf("GET /v1/health = %+v, %v", hs, err)
+	}
+	err = hc.Get(ctx, "/v1/nope", nil)
+	var ae *unixhttp.APIError
+	if !errors.As(err, &ae) || ae.Status != 404 || !strings.Contains(ae.Message, "no such route: GET /v1/nope") {
+		t.Fatalf("unknown route: %v, want a JSON 404 naming the route", err)
+	}
+	dead := supervisorapi.New(filepath.Join(tr.dir, "nobody.sock"))
+	if _, err := dead.Health(ctx); !errors.Is(err, unixhttp.ErrUnavailable) || !strings.Contains(err.Error(), "nobody.sock") {
+		t.Fatalf("Health of a dead socket: %v, want unixhttp.ErrUnavailable naming the socket", err)
 	}
 	if d, err := c.Reread(ctx); err != nil || len(d.Added)+len(d.Changed)+len(d.Removed) != 0 {
 		t.Fatalf("Reread = %+v, %v", d, err)
+	}
+}
+
+// TestTailNeverStarted: the log of a program that never started does not
+// exist yet; our supervisorctl says so and why, Python's says "no log
+// file" (it cannot know more), both exit 1. (Python's own supervisord
+// creates empty log files up front and prints nothing.)
+func TestTailNeverStarted(t *testing.T) {
+	tr := start(t, `
+[program:never]
+command = /bin/sleep 1000
+autostart = false
+`)
+	ours := testkit.Build(t, "../supervisorctl")
+	out, _, code := testkit.Run(exec.Command(ours, "-c", tr.conf, "tail", "never"))
+	logPath := filepath.Join(tr.dir, "logs")
+	if code != 1 || !strings.HasPrefix(out, "never: ERROR (no log yet: never has not been started yet, so "+logPath) {
+		t.Fatalf("our tail: exit %d, %q; want 1 and the reason", code, out)
+	}
+	if py, err := exec.LookPath("supervisorctl"); err == nil {
+		out, code := tr.ctl(py, "tail", "never", "stderr")
+		if code != 1 || out != "never: ERROR (no log file)\n" {
+			t.Fatalf("Python's tail: exit %d, %q", code, out)
+		}
+	}
+}
+
+// TestSupervisorctlFindsTheTreeByRunDir: with TEROK_RUN_DIR alone our
+// supervisorctl reaches the tree, although a config file of Python's
+// supervisor (Debian's /etc/supervisor/supervisord.conf, when installed)
+// sits on the search path; with -c it reads that file, as Python's does.
+func TestSupervisorctlFindsTheTreeByRunDir(t *testing.T) {
+	tr := start(t, `
+[program:svc]
+command = /bin/sleep 1000
+startsecs = 0
+`)
+	tr.waitState("svc", "RUNNING", 10*time.Second)
+	ctl := testkit.Build(t, "../supervisorctl")
+	cmd := exec.Command(ctl, "status")
+	cmd.Dir = t.TempDir() // no supervisord.conf in the working directory
+	cmd.Env = append(os.Environ(), "TEROK_RUN_DIR="+tr.dir)
+	out, errOut, code := testkit.Run(cmd)
+	if code != 0 || !strings.HasPrefix(out, "svc ") || !strings.Contains(out, "RUNNING   pid "+strconv.Itoa(tr.info("svc")["pid"].(int))+",") {
+		t.Fatalf("supervisorctl status with TEROK_RUN_DIR: exit %d, %q %q", code, out, errOut)
+	}
+	other := filepath.Join(t.TempDir(), "other.conf")
+	os.WriteFile(other, []byte("[supervisorctl]\nserverurl = unix:///nonexistent/tkconv.sock\n"), 0o644)
+	cmd = exec.Command(ctl, "-c", other, "status")
+	cmd.Env = append(os.Environ(), "TEROK_RUN_DIR="+tr.dir)
+	out, _, code = testkit.Run(cmd)
+	if code != 4 || out != "unix:///nonexistent/tkconv.sock no such file\n" {
+		t.Fatalf("-c must win over TEROK_RUN_DIR: exit %d, %q", code, out)
 	}
 }

@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 )
 
-// binary is terok-supervisord built once for every test.
+// binary is terok-supervisord built once for every test. It is built here,
+// not with testkit.Build, because under TKSUP_RACE=1 it carries the race
+// detector, which needs cgo (testkit builds with CGO_ENABLED=0).
 var binary string
 
 func TestMain(m *testing.M) {
@@ -48,7 +51,7 @@ type tree struct {
 	sock   string
 	cmd    *exec.Cmd
 	exited chan error
-	out    *strings.Builder
+	out    *testkit.SyncBuffer
 	rpc    *xmlrpc.Client
 }
 
@@ -81,14 +84,13 @@ func startWrapped(t *testing.T, wrapper []string, programs string) *tree {
 	}
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
 	tr := &tree{t: t, dir: dir, conf: filepath.Join(dir, "supervisord.conf"), sock: filepath.Join(dir, "supervisor.sock"),
-		exited: make(chan error, 1), out: &strings.Builder{}}
+		exited: make(chan error, 1), out: &testkit.SyncBuffer{}}
 	if err := os.WriteFile(tr.conf, []byte(header+strings.ReplaceAll(programs, "DIR", dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	argv := append(append([]string{}, wrapper...), binary, "-c", tr.conf)
 	tr.cmd = exec.Command(argv[0], argv[1:]...)
-	tr.cmd.Stdout = &syncWriter{b: tr.out}
-	tr.cmd.Stderr = tr.cmd.Stdout
+	tr.cmd.Stdout, tr.cmd.Stderr = tr.out, tr.out
 	tr.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := tr.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -122,33 +124,8 @@ func startWrapped(t *testing.T, wrapper []string, programs string) *tree {
 	return tr
 }
 
-type syncWriter struct {
-	mu chanMutex
-	b  *strings.Builder
-}
-
-type chanMutex struct{ ch chan struct{} }
-
-func (m *chanMutex) lock() {
-	if m.ch == nil {
-		m.ch = make(chan struct{}, 1)
-	}
-	m.ch <- struct{}{}
-}
-func (m *chanMutex) unlock() { <-m.ch }
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.lock()
-	defer w.mu.unlock()
-	return w.b.Write(p)
-}
-
-func (tr *tree) output() string {
-	w := tr.cmd.Stdout.(*syncWriter)
-	w.mu.lock()
-	defer w.mu.unlock()
-	return tr.out.String()
-}
+// output is everything the supervisor wrote so far.
+func (tr *tree) output() string { return tr.out.String() }
 
 // waitFor polls cond every 50 ms until it holds or limit passes.
 func (tr *tree) waitFor(what string, limit time.Duration, cond func() bool) {

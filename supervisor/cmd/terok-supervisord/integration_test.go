@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -268,6 +269,21 @@ func TestBadConfigStartsNothing(t *testing.T) {
 	}
 	if strings.Contains(out, "spawned") {
 		t.Fatalf("something was started:\n%s", out)
+	}
+	// --check finds the same fault without starting anything, exit 2 ...
+	stdout, stderr, code := testkit.Run(exec.Command(binary, "--check", "-c", conf))
+	if code != 2 || !strings.Contains(stderr, "bad.conf:4: [program:b] user=tksup-no-such-user") || stdout != "" {
+		t.Fatalf("--check: exit %d, stdout %q, stderr %q; want 2 naming bad.conf:4 (the user= line)", code, stdout, stderr)
+	}
+	// ... and passes a good config, saying what would run.
+	good := filepath.Join(dir, "good.conf")
+	os.WriteFile(good, []byte("[unix_http_server]\nfile=%(here)s/s.sock\n[program:a]\ncommand=/bin/sleep 1000\n"), 0o644)
+	stdout, stderr, code = testkit.Run(exec.Command(binary, "--check", "-c", good))
+	if code != 0 || stdout != good+": ok, 1 programs in 1 groups\nsocket: "+filepath.Join(dir, "s.sock")+"\n" || stderr != "" {
+		t.Fatalf("--check of a good config: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s.sock")); !os.IsNotExist(err) {
+		t.Fatalf("--check opened the socket: %v", err)
 	}
 }
 

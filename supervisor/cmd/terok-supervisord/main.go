@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/config"
@@ -30,7 +31,11 @@ import (
 const exitConfig = 2
 
 func main() {
-	app := &cli.App{
+	kcli.Main(newApp()) // house rules and exit codes of docs/conventions.md
+}
+
+func newApp() *cli.App {
+	return &cli.App{
 		Name:    "terok-supervisord",
 		Usage:   "run programs from a supervisord configuration, in the foreground",
 		Version: buildinfo.Version,
@@ -38,16 +43,51 @@ func main() {
 			&cli.StringFlag{Name: "configuration", Aliases: []string{"c"}, Value: "/etc/terok/supervisord.conf",
 				Usage: "supervisord ini file"},
 			&cli.BoolFlag{Name: "nodaemon", Aliases: []string{"n"}, Usage: "accepted for compatibility; terok-supervisord always runs in the foreground"},
+			&cli.BoolFlag{Name: "check", Usage: "read and check the configuration (included files, users, commands), print what would run, and exit: 0 when it is usable, 2 when not"},
 		},
-		Action: func(c *cli.Context) error { return run(c.String("configuration")) },
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return kcli.Usagef(c, "unexpected argument %q (terok-supervisord takes no arguments; the programs come from -c FILE)", c.Args().First())
+			}
+			if c.Bool("check") {
+				return configError(check(c.App.Writer, c.String("configuration")))
+			}
+			return configError(run(c.String("configuration")))
+		},
 	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "terok-supervisord: %v\n", err)
-		if errors.Is(err, config.ErrInvalid) {
-			os.Exit(exitConfig)
-		}
-		os.Exit(1)
+}
+
+// configError gives a configuration that cannot be used the exit status
+// exitConfig.
+func configError(err error) error {
+	if errors.Is(err, config.ErrInvalid) {
+		return cli.Exit(err.Error(), exitConfig)
 	}
+	return err
+}
+
+// check loads the configuration as run would and prints a summary.
+func check(w io.Writer, path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	for _, warn := range cfg.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	n := 0
+	for _, g := range cfg.Groups {
+		n += len(g.Processes)
+	}
+	fmt.Fprintf(w, "%s: ok, %d programs in %d groups", cfg.File, n, len(cfg.Groups))
+	if len(cfg.Included) > 1 {
+		fmt.Fprintf(w, " (%d files)", len(cfg.Included))
+	}
+	fmt.Fprintln(w)
+	if cfg.UnixHTTP != nil {
+		fmt.Fprintf(w, "socket: %s\n", cfg.UnixHTTP.File)
+	}
+	return nil
 }
 
 func run(path string) error {

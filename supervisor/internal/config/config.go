@@ -600,21 +600,23 @@ func (c *Config) buildProgram(s *section, program, group string) ([]*Process, er
 			return nil, f.err
 		}
 		if strings.TrimSpace(p.Command) == "" {
-			return nil, fmt.Errorf("%w: %s: [program:%s] command= is empty", ErrInvalid, src, program)
+			return nil, fmt.Errorf("%w: %s: [program:%s] command= is empty", ErrInvalid, s.at("command"), program)
 		}
 		if _, err := SplitCommand(p.Command); err != nil {
-			return nil, fmt.Errorf("%w: %s: [program:%s] command: %v", ErrInvalid, src, program, err)
+			return nil, fmt.Errorf("%w: %s: [program:%s] command: %v", ErrInvalid, s.at("command"), program, err)
 		}
 		if p.Stopasgroup && !p.Killasgroup {
-			return nil, fmt.Errorf("%w: %s: [program:%s] stopasgroup=true needs killasgroup=true", ErrInvalid, src, program)
+			return nil, fmt.Errorf("%w: %s: [program:%s] stopasgroup=true needs killasgroup=true", ErrInvalid, s.at("killasgroup"), program)
 		}
 		if p.User != "" {
 			if _, err := LookupUser(p.User); err != nil {
-				return nil, fmt.Errorf("%w: %s: [program:%s] user=%s: %v", ErrInvalid, src, program, p.User, err)
+				// Name the file and line the value came from: an override
+				// file may set it in a section another file opened.
+				return nil, fmt.Errorf("%w: %s: [program:%s] user=%s: %v", ErrInvalid, s.at("user"), program, p.User, err)
 			}
 		}
 		if strings.ContainsAny(p.Name, ": ") || p.Name == "" {
-			return nil, fmt.Errorf("%w: %s: [program:%s] process_name %q must be non-empty and contain no colon or space", ErrInvalid, src, program, p.Name)
+			return nil, fmt.Errorf("%w: %s: [program:%s] process_name %q must be non-empty and contain no colon or space", ErrInvalid, s.at("process_name"), program, p.Name)
 		}
 		out = append(out, p)
 	}

@@ -216,3 +216,24 @@ func sortStrings(s []string) {
 		}
 	}
 }
+
+// TestErrorNamesWhereTheValueCameFrom: a bad user= set by an override file
+// in a section another file opened is reported at the override's line,
+// not at the section header of the first file.
+func TestErrorNamesWhereTheValueCameFrom(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("main.conf", "[supervisord]\n\n[include]\nfiles = conf.d/*.conf\n")
+	write("conf.d/40-web.conf", "[program:web]\ncommand = /bin/true\n")
+	write("conf.d/95-bad.conf", "# an override\n\n[program:web]\nuser = tksup-no-such-user\n")
+	_, err := Load(filepath.Join(dir, "main.conf"))
+	want := filepath.Join(dir, "conf.d/95-bad.conf") + ":4: [program:web] user=tksup-no-such-user"
+	if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want one naming %q", err, want)
+	}
+}

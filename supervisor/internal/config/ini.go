@@ -25,6 +25,15 @@ type section struct {
 	line  int
 }
 
+// at returns "file:line" of key's value, or of the section header when
+// the key is not set (a default applies).
+func (s *section) at(key string) string {
+	if v, ok := s.keys[key]; ok {
+		return fmt.Sprintf("%s:%d", v.file, v.line)
+	}
+	return fmt.Sprintf("%s:%d", s.file, s.line)
+}
+
 func (s *section) get(key string) (*value, bool) {
 	v, ok := s.keys[key]
 	return v, ok

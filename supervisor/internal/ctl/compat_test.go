@@ -5,14 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,36 +103,10 @@ environment=TKMX=override
 `
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// buildOurs builds cmd/supervisorctl and cmd/terok-supervisord once per
-// test binary and returns the directory holding both.
-func buildOurs(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "tkmx-bin-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", "../../cmd/supervisorctl", "../../cmd/terok-supervisord").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
-}
-
 // ourSupervisorctl is the path of our built supervisorctl.
 func ourSupervisorctl(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(buildOurs(t), "supervisorctl")
+	return testkit.Build(t, "../../cmd/supervisorctl")
 }
 
 // daemon is how to run one kind of supervisord in the foreground.
@@ -152,7 +124,7 @@ func pythonDaemon(t *testing.T) daemon {
 // terokDaemon is our terok-supervisord.
 func terokDaemon(t *testing.T) daemon {
 	t.Helper()
-	return daemon{name: "terok", argv: []string{filepath.Join(buildOurs(t), "terok-supervisord")}}
+	return daemon{name: "terok", argv: []string{testkit.Build(t, "../../cmd/terok-supervisord")}}
 }
 
 // server is one supervisord under test.
@@ -162,16 +134,6 @@ type server struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // autostarted is how many processes of compatConf start by themselves.
@@ -186,7 +148,7 @@ func startServer(t *testing.T, d daemon) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &server{dir: dir, conf: filepath.Join(dir, "supervisord.conf"), port: freePort(t), done: make(chan struct{})}
+	s := &server{dir: dir, conf: filepath.Join(dir, "supervisord.conf"), port: testkit.FreePort(t), done: make(chan struct{})}
 	conf := strings.ReplaceAll(compatConf, "{PORT}", fmt.Sprint(s.port))
 	if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -296,6 +258,50 @@ func (s *server) settle(t *testing.T) {
 	t.Fatalf("supervisord in %s: processes still changing state after 10s", s.dir)
 }
 
+// pids maps the PID of every running process of s, and of supervisord
+// itself, to its name, as s reports them now. A server that no longer
+// answers has none.
+func (s *server) pids(t *testing.T) map[string]string {
+	t.Helper()
+	c, err := xmlrpc.NewClient("unix://"+filepath.Join(s.dir, "s.sock"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	if v, err := c.CallTimeout("supervisor.getPID"); err == nil {
+		m[fmt.Sprint(v)] = "supervisord"
+	}
+	if v, err := c.CallTimeout("supervisor.getAllProcessInfo"); err == nil {
+		for _, e := range v.([]any) {
+			in := e.(map[string]any)
+			if pid, _ := in["pid"].(int); pid > 0 {
+				m[fmt.Sprint(pid)] = in["group"].(string) + ":" + in["name"].(string)
+			}
+		}
+	}
+	return m
+}
+
+// pidAt finds the places a client prints a PID: "pid N," in a status line,
+// and a line that is only a number (the pid command). Other numbers (byte
+// counts in help texts, ports) are left alone even when they happen to be
+// some process's PID.
+var pidAt = regexp.MustCompile(`pid [1-9]\d*,|(?m)^[1-9]\d*$`)
+
+// withPIDs replaces each PID of out that is one of pids with PID(name):
+// the twins' PIDs differ, but each client must print the PID of the right
+// process of its own twin; a wrong one stays a number and differs.
+func withPIDs(out string, pids map[string]string) string {
+	return pidAt.ReplaceAllStringFunc(out, func(m string) string {
+		n := strings.TrimSuffix(strings.TrimPrefix(m, "pid "), ",")
+		name, ok := pids[n]
+		if !ok {
+			return m
+		}
+		return strings.Replace(m, n, "PID("+name+")", 1)
+	})
+}
+
 // waitExit waits (bounded) for supervisord to end after shutdown.
 func (s *server) waitExit(t *testing.T) {
 	t.Helper()
@@ -329,8 +335,12 @@ var normalizers = []struct {
 	re  *regexp.Regexp
 	rep string
 }{
-	{regexp.MustCompile(`pid \d+, uptime \d+:\d\d:\d\d`), "pid N, uptime U"},
-	{regexp.MustCompile(`(?m)^\d+$`), "N"},
+	// PIDs are not normalised away: withPIDs names each by the process
+	// that really has it on that twin, and a wrong one stays a number.
+	{regexp.MustCompile(`uptime \d+:\d\d:\d\d`), "uptime U"},
+	// The stop time of a STOPPED/EXITED/FATAL program (Python's
+	// "%b %d %I:%M %p"): the twins do not stop in the same minute.
+	{regexp.MustCompile(`\b[A-Z][a-z]{2} \d\d \d\d:\d\d [AP]M\b`), "DATE"},
 	{regexp.MustCompile(`/tmp/tkmx-[^/\s]+`), "DIR"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
 	{regexp.MustCompile(`: file: \S+ line: \d+`), ""},
@@ -551,6 +561,7 @@ func compareClients(t *testing.T, pyctl, bin string, d daemon) []said {
 		}
 		pyOut, pyCode := run(t, pyctl, py, pyArgs...)
 		ourOut, ourCode := run(t, bin, target, ourArgs...)
+		pyOut, ourOut = withPIDs(pyOut, py.pids(t)), withPIDs(ourOut, target.pids(t))
 		pn, on := normalize(pyOut, st.sorted), normalize(ourOut, st.sorted)
 		if pn != on || pyCode != ourCode {
 			t.Errorf("step %d %q:\nPython (exit %d):\n%s\nours (exit %d):\n%s", i, st.args, pyCode, pn, ourCode, on)
@@ -618,7 +629,7 @@ func follow(t *testing.T, bin string, s *server, want string, args ...string) (s
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf
 	if err := cmd.Start(); err != nil {
@@ -649,23 +660,6 @@ func follow(t *testing.T, bin string, s *server, want string, args ...string) (s
 		code = ee.ExitCode()
 	}
 	return buf.String(), code
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // pyInterruptedConnect matches the line Python's supervisorctl prints when
@@ -730,7 +724,7 @@ func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
 		t.Fatalf("sleeper has no stdout_logfile: %v", v)
 	}
 	cmd := exec.Command(bin, "-c", s.conf, "tail", "-f", "sleeper")
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	cmd.Stdout = &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -785,10 +779,33 @@ func compareFollow(t *testing.T, pyctl, bin string, d daemon) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+// TestMain removes the binaries testkit.Build compiled.
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// TestNormalizeClock: status lines of the twins that differ only in their
+// clocks (stop time, uptime) and in PIDs that each belong to the right
+// process of their own twin compare equal; a different state, or a PID of
+// another process, does not.
+func TestNormalizeClock(t *testing.T) {
+	py := "grp:g1                           STOPPED   Dec 02 04:44 AM\ngrp:g2                           RUNNING   pid 123, uptime 0:00:03\n"
+	ours := "grp:g1                           STOPPED   Dec 02 04:45 AM\ngrp:g2                           RUNNING   pid 4567, uptime 0:01:00\n"
+	pyPIDs := map[string]string{"123": "grp:g2", "99": "supervisord"}
+	ourPIDs := map[string]string{"4567": "grp:g2", "4000": "grp:g1", "98": "supervisord"}
+	cmp := func(o string, pids map[string]string) string { return normalize(withPIDs(o, pids), false) }
+	if cmp(py, pyPIDs) != cmp(ours, ourPIDs) {
+		t.Fatalf("clocks not normalised:\n%s\n%s", cmp(py, pyPIDs), cmp(ours, ourPIDs))
 	}
-	os.Exit(code)
+	if other := strings.Replace(ours, "STOPPED", "EXITED ", 1); cmp(py, pyPIDs) == cmp(other, ourPIDs) {
+		t.Fatal("normalisation hid a different state")
+	}
+	if wrong := strings.Replace(ours, "pid 4567", "pid 4000", 1); cmp(py, pyPIDs) == cmp(wrong, ourPIDs) {
+		t.Fatal("normalisation hid the PID of another process")
+	}
+	if cmp("99\n", pyPIDs) != cmp("98\n", ourPIDs) || cmp("99\n", pyPIDs) == cmp("4567\n", ourPIDs) {
+		t.Fatal("supervisord's own PID is not checked")
+	}
+	// A number that is not printed as a PID stays, even when it equals one.
+	if got := withPIDs("last 123 *bytes* of process stderr\n", pyPIDs); got != "last 123 *bytes* of process stderr\n" {
+		t.Fatalf("a byte count was taken for a PID: %q", got)
+	}
 }

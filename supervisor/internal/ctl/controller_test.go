@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/xmlrpc"
 )
 
@@ -73,84 +73,93 @@ func connErr(errno syscall.Errno) error {
 	return &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", errno)}
 }
 
-func TestCommandsGolden(t *testing.T) {
-	tests := []struct {
-		name    string
-		line    string
-		answers map[string]any
-	}{
-		{"status_all", "status", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
-		{"status_running_only", "status web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
-		{"status_bad_names", "status nope grp:* nope:* web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
-		{"status_no_socket", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
-		{"status_refused", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ECONNREFUSED)}},
-		{"status_old_api", "status", map[string]any{"supervisor.getVersion": "2.0"}},
-		{"start_no_socket", "start web", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
-		{"start_no_rpcinterface", "start web", map[string]any{"supervisor.getVersion": fault(faultUnknownMethod, "UNKNOWN_METHOD")}},
-		{"start_all_every_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{
-			res("a", "a", faultBadName, ""), res("b", "b", faultNoFile, ""), res("g", "c", faultNotExecutable, ""),
-			res("d", "d", faultAlreadyStarted, ""), res("e", "e", faultAbnormalTerm, ""), res("f", "f", faultSuccess, ""),
-			res("s", "s", faultSpawnError, ""),
-		}}},
-		{"start_one_spawn_error", "start web", map[string]any{"supervisor.startProcess": fault(faultSpawnError, "SPAWN_ERROR: web")}},
-		{"start_group_bad", "start nope:*", map[string]any{"supervisor.startProcessGroup": fault(faultBadName, "BAD_NAME: nope")}},
-		{"start_unknown_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{res("x", "x", 12345, "")}}},
-		{"start_missing_name", "start", nil},
-		{"stop_mixed", "stop web grp:* nope", map[string]any{
-			"supervisor.stopProcess": func(p ...any) (any, error) {
-				if p[0] == "nope" {
-					return nil, fault(faultBadName, "BAD_NAME: nope")
-				}
-				return true, nil
-			},
-			"supervisor.stopProcessGroup": []any{res("grp", "one", faultNotRunning, ""), res("grp", "two", faultFailed, "grp:two: ERROR (oops)")},
-		}},
-		{"signal_all", "signal HUP all", map[string]any{"supervisor.signalAllProcesses": []any{
-			res("web", "web", faultSuccess, ""), res("grp", "one", faultNotRunning, ""), res("x", "x", faultBadSignal, ""),
-		}}},
-		{"signal_usage", "signal HUP", nil},
-		{"pid_variants", "pid web gate nope", map[string]any{"supervisor.getProcessInfo": func(p ...any) (any, error) {
-			switch p[0] {
-			case "web":
-				return info("web", "web", "RUNNING", 20, 4242, ""), nil
-			case "gate":
-				return info("gate", "gate", "STOPPED", 0, 0, ""), nil
+// commandCase is one command line given to a client over a server whose
+// answers come from a table.
+type commandCase struct {
+	name    string
+	line    string
+	answers map[string]any
+}
+
+// commandCases are the cases of TestCommandsGolden and
+// TestCommandsAgainstPython; testdata/golden/README.md says where each
+// golden came from.
+var commandCases = []commandCase{
+	{"status_all", "status", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
+	{"status_running_only", "status web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
+	{"status_bad_names", "status nope grp:* nope:* web", map[string]any{"supervisor.getAllProcessInfo": allInfo}},
+	{"status_no_socket", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
+	{"status_refused", "status", map[string]any{"supervisor.getVersion": connErr(syscall.ECONNREFUSED)}},
+	{"status_old_api", "status", map[string]any{"supervisor.getVersion": "2.0"}},
+	{"start_no_socket", "start web", map[string]any{"supervisor.getVersion": connErr(syscall.ENOENT)}},
+	{"start_no_rpcinterface", "start web", map[string]any{"supervisor.getVersion": fault(faultUnknownMethod, "UNKNOWN_METHOD")}},
+	{"start_all_every_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{
+		res("a", "a", faultBadName, ""), res("b", "b", faultNoFile, ""), res("g", "c", faultNotExecutable, ""),
+		res("d", "d", faultAlreadyStarted, ""), res("e", "e", faultAbnormalTerm, ""), res("f", "f", faultSuccess, ""),
+		res("s", "s", faultSpawnError, ""),
+	}}},
+	{"start_one_spawn_error", "start web", map[string]any{"supervisor.startProcess": fault(faultSpawnError, "SPAWN_ERROR: web")}},
+	{"start_group_bad", "start nope:*", map[string]any{"supervisor.startProcessGroup": fault(faultBadName, "BAD_NAME: nope")}},
+	{"start_unknown_code", "start all", map[string]any{"supervisor.startAllProcesses": []any{res("x", "x", 12345, "")}}},
+	{"start_missing_name", "start", nil},
+	{"stop_mixed", "stop web grp:* nope", map[string]any{
+		"supervisor.stopProcess": func(p ...any) (any, error) {
+			if p[0] == "nope" {
+				return nil, fault(faultBadName, "BAD_NAME: nope")
 			}
-			return nil, fault(faultBadName, "BAD_NAME")
-		}}},
-		{"pid_supervisord", "pid", map[string]any{"supervisor.getPID": 1}},
-		{"avail", "avail", map[string]any{"supervisor.getAllConfigInfo": []any{
-			conf("web", "web", true, true, 999, 10), conf("grp", "one", false, false, 5, 1),
-			conf("a-group-name-of-thirty-two-chars", "and-more", true, false, 1, 2),
-		}}},
-		{"avail_shutting_down", "avail", map[string]any{"supervisor.getAllConfigInfo": fault(faultShutdownState, "SHUTDOWN_STATE")}},
-		{"reread_changes", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{"new", "b"}, []any{"chg"}, []any{"old", "b"}}}}},
-		{"reread_none", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{}, []any{}, []any{}}}}},
-		{"reread_cant", "reread", map[string]any{"supervisor.reloadConfig": fault(faultCantReread, "could not find config file /x")}},
-		{"update_all", "update", map[string]any{
-			"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg"}, []any{"old", "stuck"}}},
-			"supervisor.stopProcessGroup":   func(p ...any) (any, error) { return stopAnswer(p[0]), nil },
-			"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
-		}},
-		{"update_some", "update chg nope new", map[string]any{
-			"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg", "other"}, []any{"old"}}},
-			"supervisor.getAllProcessInfo":  []any{info("chg", "chg", "RUNNING", 20, 1, ""), info("old", "old", "RUNNING", 20, 2, "")},
-			"supervisor.stopProcessGroup":   []any{},
-			"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
-		}},
-		{"tail_faults", "tail web stderr", map[string]any{"supervisor.readProcessStderrLog": fault(faultNoFile, "NO_FILE")}},
-		{"tail_bytes", "tail -5 web", map[string]any{"supervisor.readProcessStdoutLog": "hello"}},
-		{"tail_bad_channel", "tail web stdin", nil},
-		{"maintail_default", "maintail", map[string]any{"supervisor.readLog": "main log\n"}},
-		{"clear_group_spec", "clear grp:*", map[string]any{"supervisor.clearProcessLogs": fault(faultBadName, "BAD_NAME")}},
-		{"shutdown_no_socket", "shutdown", map[string]any{"supervisor.shutdown": connErr(syscall.ENOENT)}},
-		{"shutdown_again", "shutdown", map[string]any{"supervisor.shutdown": fault(faultShutdownState, "SHUTDOWN_STATE")}},
-		{"avail_no_socket", "avail", map[string]any{"supervisor.getAllConfigInfo": connErr(syscall.ENOENT)}},
-		{"unauthorized", "version", map[string]any{"supervisor.getVersion": &xmlrpc.HTTPError{Status: 401}}},
-		{"unknown_command", "frobnicate now", nil},
-		{"question_mark_help", "?stop", nil},
-		{"version", "version", map[string]any{"supervisor.getSupervisorVersion": "4.2.5"}},
-	}
+			return true, nil
+		},
+		"supervisor.stopProcessGroup": []any{res("grp", "one", faultNotRunning, ""), res("grp", "two", faultFailed, "grp:two: ERROR (oops)")},
+	}},
+	{"signal_all", "signal HUP all", map[string]any{"supervisor.signalAllProcesses": []any{
+		res("web", "web", faultSuccess, ""), res("grp", "one", faultNotRunning, ""), res("x", "x", faultBadSignal, ""),
+	}}},
+	{"signal_usage", "signal HUP", nil},
+	{"pid_variants", "pid web gate nope", map[string]any{"supervisor.getProcessInfo": func(p ...any) (any, error) {
+		switch p[0] {
+		case "web":
+			return info("web", "web", "RUNNING", 20, 4242, ""), nil
+		case "gate":
+			return info("gate", "gate", "STOPPED", 0, 0, ""), nil
+		}
+		return nil, fault(faultBadName, "BAD_NAME")
+	}}},
+	{"pid_supervisord", "pid", map[string]any{"supervisor.getPID": 1}},
+	{"avail", "avail", map[string]any{"supervisor.getAllConfigInfo": []any{
+		conf("web", "web", true, true, 999, 10), conf("grp", "one", false, false, 5, 1),
+		conf("a-group-name-of-thirty-two-chars", "and-more", true, false, 1, 2),
+	}}},
+	{"avail_shutting_down", "avail", map[string]any{"supervisor.getAllConfigInfo": fault(faultShutdownState, "SHUTDOWN_STATE")}},
+	{"reread_changes", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{"new", "b"}, []any{"chg"}, []any{"old", "b"}}}}},
+	{"reread_none", "reread", map[string]any{"supervisor.reloadConfig": []any{[]any{[]any{}, []any{}, []any{}}}}},
+	{"reread_cant", "reread", map[string]any{"supervisor.reloadConfig": fault(faultCantReread, "could not find config file /x")}},
+	{"update_all", "update", map[string]any{
+		"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg"}, []any{"old", "stuck"}}},
+		"supervisor.stopProcessGroup":   func(p ...any) (any, error) { return stopAnswer(p[0]), nil },
+		"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
+	}},
+	{"update_some", "update chg nope new", map[string]any{
+		"supervisor.reloadConfig":       []any{[]any{[]any{"new"}, []any{"chg", "other"}, []any{"old"}}},
+		"supervisor.getAllProcessInfo":  []any{info("chg", "chg", "RUNNING", 20, 1, ""), info("old", "old", "RUNNING", 20, 2, "")},
+		"supervisor.stopProcessGroup":   []any{},
+		"supervisor.removeProcessGroup": true, "supervisor.addProcessGroup": true,
+	}},
+	{"tail_faults", "tail web stderr", map[string]any{"supervisor.readProcessStderrLog": fault(faultNoFile, "NO_FILE")}},
+	{"tail_bytes", "tail -5 web", map[string]any{"supervisor.readProcessStdoutLog": "hello"}},
+	{"tail_bad_channel", "tail web stdin", nil},
+	{"maintail_default", "maintail", map[string]any{"supervisor.readLog": "main log\n"}},
+	{"clear_group_spec", "clear grp:*", map[string]any{"supervisor.clearProcessLogs": fault(faultBadName, "BAD_NAME")}},
+	{"shutdown_no_socket", "shutdown", map[string]any{"supervisor.shutdown": connErr(syscall.ENOENT)}},
+	{"shutdown_again", "shutdown", map[string]any{"supervisor.shutdown": fault(faultShutdownState, "SHUTDOWN_STATE")}},
+	{"avail_no_socket", "avail", map[string]any{"supervisor.getAllConfigInfo": connErr(syscall.ENOENT)}},
+	{"unauthorized", "version", map[string]any{"supervisor.getVersion": &xmlrpc.HTTPError{Status: 401}}},
+	{"unknown_command", "frobnicate now", nil},
+	{"question_mark_help", "?stop", nil},
+	{"version", "version", map[string]any{"supervisor.getSupervisorVersion": "4.2.5"}},
+}
+
+func TestCommandsGolden(t *testing.T) {
+	tests := commandCases
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeServer{answers: tc.answers}
@@ -263,34 +272,55 @@ func TestMainUsage(t *testing.T) {
 	}
 }
 
-// TestMainFallbackSocket: without -c and with no config on the search
-// path, the client talks to $TEROK_RUN_DIR/supervisor.sock; with one, it
-// uses that config's serverurl.
-func TestMainFallbackSocket(t *testing.T) {
-	dir, err := os.MkdirTemp("", "tkctl-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	t.Setenv("TEROK_RUN_DIR", dir)
+// TestMainServerOrder: the server is -s, else the serverurl of the -c
+// config, else $TEROK_RUN_DIR/supervisor.sock (configs found by the search
+// are not read then), else the serverurl of the first config found, else
+// the default run directory's socket.
+func TestMainServerOrder(t *testing.T) {
+	dir := t.TempDir()
 	missing := filepath.Join(dir, "nope.conf")
-	var out bytes.Buffer
-	env := Env{Argv0: "supervisorctl", Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, search: []string{missing}}
-	code := Main(context.Background(), []string{"pid"}, env)
-	want := "unix://" + filepath.Join(dir, "supervisor.sock") + " no such file\n"
-	if code != 7 || out.String() != want {
-		t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
-	}
 	found := filepath.Join(dir, "found.conf")
-	if err := os.WriteFile(found, []byte("[supervisorctl]\nserverurl=unix://%(here)s/other.sock\n"), 0o644); err != nil {
+	if err := os.WriteFile(found, []byte("[supervisorctl]\nserverurl=unix://%(here)s/fromconf.sock\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out.Reset()
-	env.search = []string{missing, found}
-	code = Main(context.Background(), []string{"pid"}, env)
-	want = "unix://" + filepath.Join(dir, "other.sock") + " no such file\n"
-	if code != 7 || out.String() != want {
-		t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
+	broken := filepath.Join(dir, "broken.conf") // as Debian's would be for us: no [supervisorctl]
+	if err := os.WriteFile(broken, []byte("[unix_http_server]\nfile=/var/run/supervisor.sock\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEROK_RUN_DIR", "")
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "xdg"))
+	run := "TEROK_RUN_DIR=" + filepath.Join(dir, "run")
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		search  []string
+		want    string // the socket the client tried
+	}{
+		{"flag wins over everything", []string{"-s", "unix://" + dir + "/flag.sock", "-c", found}, []string{run}, []string{found}, "flag.sock"},
+		{"-c wins over TEROK_RUN_DIR", []string{"-c", found}, []string{run}, []string{missing}, "fromconf.sock"},
+		{"TEROK_RUN_DIR wins over the search", nil, []string{run}, []string{broken, found}, "run/supervisor.sock"},
+		{"search without TEROK_RUN_DIR", nil, []string{}, []string{missing, found}, "fromconf.sock"},
+		{"nothing found: default run dir", nil, []string{}, []string{missing}, "xdg/terok/supervisor.sock"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			env := Env{Argv0: "supervisorctl", Environ: tc.environ, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, search: tc.search}
+			code := Main(context.Background(), append(tc.args, "pid"), env)
+			want := "unix://" + filepath.Join(dir, tc.want) + " no such file\n"
+			if code != 7 || out.String() != want {
+				t.Fatalf("exit %d, %q; want 7, %q", code, out.String(), want)
+			}
+		})
+	}
+	// Without TEROK_RUN_DIR a config without [supervisorctl] found by the
+	// search is an error, as with Python's client.
+	var out bytes.Buffer
+	code := Main(context.Background(), []string{"pid"}, Env{Argv0: "supervisorctl", Environ: []string{}, Stdin: strings.NewReader(""),
+		Stdout: &out, Stderr: &out, search: []string{broken}})
+	if code != 2 || !strings.Contains(out.String(), "does not include supervisorctl section") {
+		t.Fatalf("exit %d, %q; want 2 and the missing section", code, out.String())
 	}
 }
 
@@ -301,7 +331,7 @@ func TestInteractiveInterrupt(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	sigs := make(chan os.Signal, 1)
-	var out syncWriter
+	var out testkit.SyncBuffer
 	c := NewController(context.Background(), "unix:///x", nil, nil,
 		func(string) (Caller, error) { return f, nil }, pr, &out, &out)
 	c.Signals = sigs
@@ -320,21 +350,4 @@ func TestInteractiveInterrupt(t *testing.T) {
 	if out.String() != "supervisor> \n" {
 		t.Fatalf("output %q", out.String())
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
@@ -26,6 +27,21 @@ type Env struct {
 	search []string
 }
 
+// lookup returns the variable key of Environ (of the process when Environ
+// is nil), or "".
+func (e Env) lookup(key string) string {
+	if e.Environ == nil {
+		return os.Getenv(key)
+	}
+	v := ""
+	for _, kv := range e.Environ {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}
+
 const usageDoc = `supervisorctl -- control the programs run by terok-supervisord (or any
 supervisord speaking XML-RPC API 3.0) from the command line.
 
@@ -37,7 +53,8 @@ Options:
 -i/--interactive -- start an interactive shell after executing commands
 -s/--serverurl URL -- URL on which supervisord server is listening
      (unix:///path/to.sock or http://host:port; default: [supervisorctl]
-     serverurl of the config, else unix://$TEROK_RUN_DIR/supervisor.sock)
+     serverurl of the -c config, else unix://$TEROK_RUN_DIR/supervisor.sock,
+     else serverurl of the first config file found)
 -u/--username USERNAME -- username to use for authentication with server
 -p/--password PASSWORD -- password to use for authentication with server
 -r/--history-file -- accepted for compatibility; no history is kept
@@ -66,8 +83,11 @@ func Main(ctx context.Context, args []string, env Env) int {
 		io.WriteString(env.Stdout, strings.ReplaceAll(usageDoc, "%s", prog)+"\n")
 		return ExitSuccess
 	}
-	cfgPath := opts.ConfigFile
+	cfgPath, runDir := opts.ConfigFile, ""
 	if cfgPath == "" {
+		runDir = env.lookup(paths.EnvRunDir)
+	}
+	if cfgPath == "" && runDir == "" {
 		self := prog
 		if !strings.Contains(self, "/") {
 			if p, err := exec.LookPath(self); err == nil {
@@ -80,7 +100,14 @@ func Main(ctx context.Context, args []string, env Env) int {
 		}
 		cfgPath = firstExisting(search)
 	}
+	// Where the server is: -s, else the serverurl of the -c config, else
+	// $TEROK_RUN_DIR/supervisor.sock (no config file is read then), else
+	// the serverurl of the first config file found, else the run
+	// directory's default socket. See docs/supervisorctl.md.
 	serverURL := "unix://" + paths.Socket("", paths.Supervisor)
+	if runDir != "" {
+		serverURL = "unix://" + filepath.Join(runDir, paths.Supervisor+".sock")
+	}
 	prompt := "supervisor"
 	var user, pass *string
 	if cfgPath != "" {

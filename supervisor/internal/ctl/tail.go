@@ -70,14 +70,23 @@ func (c *Controller) doTail(arg string) error {
 // line Python's client prints for name: "no log file", "unknown error
 // reading log" and, for a process log, "no such process name". Other
 // errors are returned.
+// noLogYet is how terok-supervisord's NO_FILE fault for a log that does
+// not exist yet begins (server.NoLogYet).
+const noLogYet = "no log yet: "
+
 func (c *Controller) printLog(name string, process bool, v any, err error) error {
 	if err == nil {
 		c.output(pyStr(v))
 		return nil
 	}
 	c.exit = ExitGeneric
-	code, _, ok := faultCode(err)
+	code, text, ok := faultCode(err)
 	switch {
+	case ok && code == faultNoFile && strings.HasPrefix(text, "NO_FILE: "+noLogYet):
+		// Only terok-supervisord says why (Python's creates every log
+		// file up front, so its answer for a never-started program is an
+		// empty log).
+		c.output(errorLine(name, strings.TrimPrefix(text, "NO_FILE: ")))
 	case ok && code == faultNoFile:
 		c.output(errorLine(name, "no log file"))
 	case ok && code == faultFailed:

@@ -7,36 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/config"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestPumpPrefixesWholeLines(t *testing.T) {
 	r, w, _ := os.Pipe()
-	var console lockedBuf
+	var console testkit.SyncBuffer
 	var file bytes.Buffer
 	done := make(chan struct{})
 	go func() { pump(r, "web", &file, NewConsole(&console), true); close(done) }()

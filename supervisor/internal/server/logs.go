@@ -1,14 +1,19 @@
 package server
 
 import (
+	"context"
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 // ReadFile is Python supervisor's readFile: a negative offset with length 0
@@ -167,8 +172,10 @@ func (r *RPC) Handler(user, pass string) http.Handler {
 	mux.Handle("/RPC2", r)
 	mux.HandleFunc("GET /logtail/", r.logtail)
 	mux.HandleFunc("GET /mainlogtail", r.logtail)
+	mux.Handle("GET "+health.Path, health.Handler("terok-supervisord", Version, r.healthProbe))
+	h := unixhttp.JSONErrors(mux) // unknown routes answer JSON like every terok socket
 	if user == "" {
-		return mux
+		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		u, p, ok := req.BasicAuth()
@@ -177,8 +184,20 @@ func (r *RPC) Handler(user, pass string) http.Handler {
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
-		mux.ServeHTTP(w, req)
+		h.ServeHTTP(w, req)
 	})
+}
+
+// healthProbe reports the supervisor's state; anything but RUNNING
+// (shutting down, restarting) is degraded.
+func (r *RPC) healthProbe(context.Context) (map[string]any, error) {
+	v, _ := r.getState(context.Background(), nil)
+	name := v.(map[string]any)["statename"]
+	d := map[string]any{"state": name}
+	if name != "RUNNING" {
+		return d, fmt.Errorf("supervisor state is %v", name)
+	}
+	return d, nil
 }
 
 // passwordOK compares a Basic auth password with the configured one, which

@@ -559,8 +559,18 @@ func (r *RPC) logPath(name, stream string) (string, error) {
 	if path == "" {
 		return "", fault(FaultNoFile, name)
 	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		// Python's supervisord creates every log file when it reads its
+		// config; ours when the program first starts. Say so instead of
+		// an unexplained FAILED.
+		return "", fault(FaultNoFile, fmt.Sprintf("%s%s has not been started yet, so %s is not created", NoLogYet, name, path))
+	}
 	return path, nil
 }
+
+// NoLogYet starts the NO_FILE fault text for a log file that does not exist
+// yet because its program never started.
+const NoLogYet = "no log yet: "
 
 func (r *RPC) readLog(_ context.Context, args []any) (any, error) {
 	off, err := argInt(args, 0)

@@ -3,6 +3,7 @@ package xmlrpc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 // Client calls an XML-RPC server over HTTP, on a unix socket
@@ -84,6 +87,12 @@ func (c *Client) Call(ctx context.Context, method string, params ...any) (any, e
 type HTTPError struct {
 	Status int
 	Body   string
+}
+
+// Is matches the kit/unixhttp sentinel of the status (401 ErrUnauthorized,
+// 404 ErrNotFound, ...).
+func (e *HTTPError) Is(target error) bool {
+	return errors.Is(&unixhttp.APIError{Status: e.Status}, target)
 }
 
 // Error implements error.

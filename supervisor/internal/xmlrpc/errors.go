@@ -3,6 +3,8 @@ package xmlrpc
 import (
 	"errors"
 	"fmt"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 // ErrMalformed means the XML was not a valid XML-RPC document.
@@ -16,3 +18,22 @@ type Fault struct {
 
 // Error implements error.
 func (f *Fault) Error() string { return fmt.Sprintf("%d: %s", f.Code, f.String) }
+
+// Is matches a fault against the sentinel errors of kit/unixhttp, so that a
+// caller treats the supervisor like every other terok daemon:
+// BAD_NAME is ErrNotFound; ALREADY_STARTED, NOT_RUNNING, ALREADY_ADDED and
+// STILL_RUNNING are ErrConflict; INCORRECT_PARAMETERS, BAD_ARGUMENTS and
+// BAD_SIGNAL are ErrBadRequest; SHUTDOWN_STATE is ErrUnavailable.
+func (f *Fault) Is(target error) bool {
+	switch f.Code {
+	case 10: // BAD_NAME
+		return target == unixhttp.ErrNotFound
+	case 60, 70, 90, 91: // ALREADY_STARTED, NOT_RUNNING, ALREADY_ADDED, STILL_RUNNING
+		return target == unixhttp.ErrConflict
+	case 2, 3, 11: // INCORRECT_PARAMETERS, BAD_ARGUMENTS, BAD_SIGNAL
+		return target == unixhttp.ErrBadRequest
+	case 6: // SHUTDOWN_STATE
+		return target == unixhttp.ErrUnavailable
+	}
+	return false
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/preflight"
@@ -26,10 +27,7 @@ func main() {
 		}
 		os.Exit(0)
 	}
-	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "podman-service: %v\n", err)
-		os.Exit(1)
-	}
+	kcli.Main(newApp()) // house rules: flags anywhere, exit codes of docs/conventions.md
 }
 
 var commonFlags = []cli.Flag{
@@ -70,7 +68,9 @@ func loadConfig(c *cli.Context) (config.Config, error) {
 	if err := cfg.LoadFile(c.String("config")); err != nil {
 		return cfg, err
 	}
-	cfg.FromEnv()
+	if err := cfg.ApplyEnv(os.Getenv); err != nil {
+		return cfg, err
+	}
 	set := func(dst *string, flag string) {
 		if c.IsSet(flag) {
 			*dst = c.String(flag)
@@ -137,9 +137,6 @@ func newApp() *cli.App {
 				ArgsUsage: "NAME TARBALL",
 				Flags:     commonFlags,
 				Action: func(c *cli.Context) error {
-					if c.NArg() != 2 {
-						return fmt.Errorf("usage: podman-service import-image NAME TARBALL (e.g. localhost/busybox:latest rootfs.tar)")
-					}
 					cfg, err := loadConfig(c)
 					if err != nil {
 						return err

@@ -22,6 +22,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/preflight"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/service"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 // errHooksNotHonoured means Podman's effective configuration does not
@@ -204,7 +205,7 @@ func check(w io.Writer, cfg config.Config, sv seamValues, asJSON bool) error {
 func status(ctx context.Context, w io.Writer, cfg config.Config, asJSON bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	st, err := podmanapi.NewServiceClient(cfg.ServiceSocket).Status(ctx)
+	st, err := serviceapi.New(cfg.ServiceSocket).Status(ctx)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}

@@ -3,20 +3,19 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
-	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 // ErrInvalid is wrapped by every Validate error.
 var ErrInvalid = errors.New("invalid podman-service configuration")
 
-// Environment variables read by FromEnv.
+// Environment variables read by ApplyEnv.
 const (
 	EnvHooksDir = "TEROK_HOOKS_DIR"
 	EnvPodman   = "TEROK_PODMAN_BIN"
@@ -39,7 +38,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		PodmanSocket:  paths.Socket("", paths.Podman),
-		ServiceSocket: paths.Socket("", podmanapi.ServiceSocketName),
+		ServiceSocket: paths.Socket("", serviceapi.SocketName),
 		HooksDir:      DefaultHooksDir,
 		Podman:        "podman",
 		StartTimeout:  60 * time.Second,
@@ -93,14 +92,17 @@ func (c *Config) LoadFile(path string) error {
 	return nil
 }
 
-// FromEnv overlays TEROK_HOOKS_DIR and TEROK_PODMAN_BIN when set.
-func (c *Config) FromEnv() {
-	if v := os.Getenv(EnvHooksDir); v != "" {
+// ApplyEnv overlays TEROK_HOOKS_DIR and TEROK_PODMAN_BIN when set. The
+// order of every terok daemon: Default, LoadFile, ApplyEnv, flags,
+// Validate.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	if v := getenv(EnvHooksDir); v != "" {
 		c.HooksDir = v
 	}
-	if v := os.Getenv(EnvPodman); v != "" {
+	if v := getenv(EnvPodman); v != "" {
 		c.Podman = v
 	}
+	return nil
 }
 
 // Validate checks the values and names the fix.

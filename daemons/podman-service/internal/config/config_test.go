@@ -20,7 +20,9 @@ func TestConfig(t *testing.T) {
 	if err := c.LoadFile(f); err != nil || c.ProbeInterval != 2*time.Second || c.HooksDir != "/etc/file" {
 		t.Fatalf("%+v %v", c, err)
 	}
-	c.FromEnv()
+	if err := c.ApplyEnv(os.Getenv); err != nil {
+		t.Fatal(err)
+	}
 	if c.HooksDir != "/etc/h" || c.Validate() != nil {
 		t.Fatalf("env over file: %+v", c)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 )
 
 // Paths are the user's Podman configuration files.
@@ -383,8 +384,9 @@ func insert(text, table string, es []entry) string {
 	return text + "[" + table + "]\n" + block
 }
 
-// writeAtomic writes via a temp file, fsync and rename, keeping an
-// existing file's mode (0644 for a new one).
+// writeAtomic replaces path durably (kit/atomicfile: temp file, fsync,
+// rename, fsync of the directory), keeping an existing file's mode (0644
+// for a new one) and creating the directory when missing.
 func writeAtomic(path string, b []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -394,31 +396,7 @@ func writeAtomic(path string, b []byte) error {
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("chmod %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, b, mode)
 }
 
 // Existing returns the user's graph root and the storage driver already

@@ -1,7 +1,6 @@
 package preflight
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -137,27 +136,34 @@ func checkUser(e Env) Check {
 }
 
 // checkSubID looks for a range of at least 65536 ids for the user (by name
-// or uid) in file.
+// or uid) in file. The fix names a range no line of file uses yet; for
+// root, which rootless Podman does not run as, it says to check as the
+// service's user instead.
 func checkSubID(e Env, file, name, flag string) Check {
 	c := Check{Name: name}
-	fix := fmt.Sprintf("as root: usermod %s 100000-165535 %s (a range no other user has) — /etc/%s needs a line %s:100000:65536", flag, orUID(e), name, orUID(e))
-	f, err := os.Open(file)
+	b, err := os.ReadFile(file)
 	if err != nil {
-		c.Status, c.Detail, c.Fix = Fail, fmt.Sprintf("cannot read %s: %v", file, err), fix
+		c.Status, c.Detail, c.Fix = Fail, fmt.Sprintf("cannot read %s: %v", file, err), subIDFix(e, name, flag, nil)
 		return c
 	}
-	defer f.Close()
 	best := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(strings.TrimSpace(sc.Text()), ":")
-		if len(p) != 3 || (p[0] != e.User && p[0] != strconv.Itoa(e.UID)) {
+	var taken [][2]int // start, count of every range in the file
+	for _, line := range strings.Split(string(b), "\n") {
+		p := strings.Split(strings.TrimSpace(line), ":")
+		if len(p) != 3 {
 			continue
 		}
-		if n, err := strconv.Atoi(p[2]); err == nil && n > best {
+		start, err1 := strconv.Atoi(p[1])
+		n, err2 := strconv.Atoi(p[2])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		taken = append(taken, [2]int{start, n})
+		if (p[0] == e.User || p[0] == strconv.Itoa(e.UID)) && n > best {
 			best = n
 		}
 	}
+	fix := subIDFix(e, name, flag, taken)
 	switch {
 	case best == 0:
 		c.Status, c.Detail, c.Fix = Fail, fmt.Sprintf("no %s range for %s in %s", name, orUID(e), file), fix
@@ -167,6 +173,34 @@ func checkSubID(e Env, file, name, flag string) Check {
 		c.Status, c.Detail = OK, fmt.Sprintf("%d ids for %s in %s", best, orUID(e), file)
 	}
 	return c
+}
+
+// subIDFix is the fix for a missing or short range: for root, to run the
+// check as the service's user; else a usermod with the first free range
+// of 65536 ids at or above 100000.
+func subIDFix(e Env, name, flag string, taken [][2]int) string {
+	if e.UID == 0 {
+		return "rootless Podman does not run as root, so root needs no " + name +
+			" range: run the check as the service's user (e.g. runuser -u podman -- podman-service check)"
+	}
+	start := FreeRange(taken, 100000, 65536)
+	return fmt.Sprintf("as root: usermod %s %d-%d %s (a range no other user has) — /etc/%s then has a line %s:%d:65536",
+		flag, start, start+65535, orUID(e), name, orUID(e), start)
+}
+
+// FreeRange returns the lowest start >= from such that [start,
+// start+count) overlaps none of the taken (start, count) ranges.
+func FreeRange(taken [][2]int, from, count int) int {
+	start := from
+	for moved := true; moved; {
+		moved = false
+		for _, r := range taken { // each pass moves past at least one range
+			if start < r[0]+r[1] && r[0] < start+count {
+				start, moved = r[0]+r[1], true
+			}
+		}
+	}
+	return start
 }
 
 func orUID(e Env) string {

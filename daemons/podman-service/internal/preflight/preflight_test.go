@@ -32,8 +32,37 @@ func TestSubID(t *testing.T) {
 			}
 		})
 	}
-	if c := checkSubID(Env{User: "alice"}, filepath.Join(dir, "none"), "subgid", "--add-subgids"); c.Status != Fail || !strings.Contains(c.Detail, "cannot read") {
+	if c := checkSubID(Env{UID: 1234, User: "alice"}, filepath.Join(dir, "none"), "subgid", "--add-subgids"); c.Status != Fail || !strings.Contains(c.Detail, "cannot read") {
 		t.Fatalf("%+v", c)
+	}
+}
+
+// TestSubIDFixNamesAFreeRange: the suggested range is one no other user
+// has; as root the fix is to check as the service's user.
+func TestSubIDFixNamesAFreeRange(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subuid")
+	os.WriteFile(f, []byte("podman:100000:65536\ntkshield:165536:65536\nother:300000:1000\n"), 0o644)
+	c := checkSubID(Env{UID: 1234, User: "alice"}, f, "subuid", "--add-subuids")
+	if c.Status != Fail || !strings.Contains(c.Fix, "usermod --add-subuids 231072-296607 alice") || !strings.Contains(c.Fix, "alice:231072:65536") {
+		t.Fatalf("fix %q, want the free range 231072-296607", c.Fix)
+	}
+	root := checkSubID(Env{UID: 0, User: "root"}, f, "subuid", "--add-subuids")
+	if strings.Contains(root.Fix, "usermod") || !strings.Contains(root.Fix, "as the service's user") {
+		t.Fatalf("root fix %q", root.Fix)
+	}
+	for _, tc := range []struct {
+		taken      [][2]int
+		from, want int
+	}{
+		{nil, 100000, 100000},
+		{[][2]int{{100000, 65536}}, 100000, 165536},
+		{[][2]int{{165536, 10}, {100000, 65536}}, 100000, 165546}, // out of order
+		{[][2]int{{150000, 10}}, 100000, 150010},                  // overlaps the tail
+		{[][2]int{{300000, 10}}, 100000, 100000},                  // fits before
+	} {
+		if got := FreeRange(tc.taken, tc.from, 65536); got != tc.want {
+			t.Errorf("FreeRange(%v) = %d, want %d", tc.taken, got, tc.want)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 // ErrAPIDown is the health problem when Podman's API does not answer.
@@ -27,18 +28,20 @@ type Handler struct {
 	api      *podmanapi.Client
 	hooksDir string
 	mux      *http.ServeMux
+	json     http.Handler // mux with JSON answers for unknown routes
 }
 
 // New returns the handler for podman-service.sock.
 func New(src Source, api *podmanapi.Client, hooksDir string) *Handler {
 	h := &Handler{src: src, api: api, hooksDir: hooksDir, mux: http.NewServeMux()}
 	h.mux.Handle("GET "+health.Path, health.Handler("podman-service", buildinfo.Version, h.probe))
-	h.mux.HandleFunc("GET "+podmanapi.StatusPath, h.status)
+	h.mux.HandleFunc("GET "+serviceapi.StatusPath, h.status)
+	h.json = unixhttp.JSONErrors(h.mux)
 	return h
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.json.ServeHTTP(w, r) }
 
 func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
 	sn := h.src.Snapshot()
@@ -66,7 +69,7 @@ func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	sn := h.src.Snapshot()
-	st := podmanapi.ServiceStatus{
+	st := serviceapi.Status{
 		State: sn.State, PodmanSocket: h.api.Socket(), ChildPID: sn.PID, Restarts: sn.Restarts,
 		PodmanVersion: sn.PodmanVersion, APIVersion: sn.APIVersion, HooksDir: h.hooksDir, LastError: sn.LastError,
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
 type fixed child.Snapshot
@@ -34,10 +36,14 @@ func TestDegradedWhenPodmanDown(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := podmanapi.NewServiceClient(sock)
+	c := serviceapi.New(sock)
 	_, err = c.Health(ctx)
-	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), ErrAPIDown.Error()) {
+	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || !errors.Is(err, unixhttp.ErrUnavailable) || !strings.Contains(err.Error(), ErrAPIDown.Error()) {
 		t.Fatalf("want 503, got %v", err)
+	}
+	var ae *unixhttp.APIError
+	if err := unixhttp.NewClient(sock).Get(ctx, "/v1/nope", nil); !errors.As(err, &ae) || ae.Status != 404 || !strings.Contains(ae.Message, "no such route: GET /v1/nope") {
+		t.Fatalf("unknown route: %v, want a JSON 404 naming it", err)
 	}
 	st, err := c.Status(ctx)
 	if err != nil || st.APIAnswers || st.Restarts != 2 || st.State != child.Restarting || st.LastError != "podman exited" || st.HooksDir != "/hooks" {

@@ -1,58 +1,330 @@
-// Command terok-web is terok's web UI and task orchestrator.
-//
-// This is the foundation binary: it answers GET /v1/health on its unix
-// socket. Its real API arrives with its own issue.
+// Command terok-web is terok's task orchestrator and API server: projects
+// and agent tasks wired through the gate, the shield and Podman, served as
+// REST + WebSocket under /api/v1/ on web.sock (trusted by its file mode)
+// and on TCP ($TEROK_WEB_LISTEN) behind the access token.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
+	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/api"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
 )
 
-func main() {
-	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "terok-web: %v\n", err)
-		os.Exit(1)
+func main() { kcli.Main(newApp()) }
+
+// Config is terok-web's configuration: defaults → environment → flags.
+type Config struct {
+	Socket       string // web.sock
+	Listen       string // TCP host:port, "" or "off" for none
+	Token        string // fixed access token (TEROK_WEB_TOKEN)
+	StateDir     string
+	ConfigDir    string
+	GateListen   string // the gate's git HTTP host:port (TEROK_GATE_LISTEN)
+	TaskGateHost string // override of the gate's host as tasks see it
+	Entry        string // host path of terok-entry
+	PublicURL    string // browser-facing base URL (TEROK_PUBLIC_URL)
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			return fmt.Errorf("listen %q: want host:port, e.g. 127.0.0.1:8566 (TEROK_WEB_LISTEN), or off", c.Listen)
+		}
 	}
+	if _, err := gatePort(c.GateListen); err != nil {
+		return err
+	}
+	if st, err := os.Stat(c.Entry); err != nil || st.IsDir() {
+		return fmt.Errorf("entry binary %s: not found: build it with make build, or pass --entry", c.Entry)
+	}
+	return nil
+}
+
+func gatePort(listen string) (int, error) {
+	_, p, err := net.SplitHostPort(listen)
+	n, err2 := strconv.Atoi(p)
+	if err != nil || err2 != nil || n <= 0 {
+		return 0, fmt.Errorf("gate address %q: want host:port (TEROK_GATE_LISTEN, e.g. 127.0.0.1:9418)", listen)
+	}
+	return n, nil
+}
+
+// gateListen is the gate's git address: TEROK_GATE_LISTEN (make run), else
+// the port the image's entrypoint settled (TEROK_GATE_PORT), else 9418.
+func gateListen() string {
+	if v := os.Getenv("TEROK_GATE_LISTEN"); v != "" {
+		return v
+	}
+	if p := os.Getenv("TEROK_GATE_PORT"); p != "" {
+		return "0.0.0.0:" + p
+	}
+	return "127.0.0.1:9418"
+}
+
+func envOr(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok {
+		return v
+	}
+	return def
 }
 
 func newApp() *cli.App {
 	return &cli.App{
 		Name:    "terok-web",
-		Usage:   "terok's web UI and task orchestrator",
+		Usage:   "terok's task orchestrator and API server",
 		Version: buildinfo.Version,
 		Commands: []*cli.Command{{
 			Name:  "serve",
 			Usage: "run the daemon in the foreground",
-			Flags: []cli.Flag{&cli.StringFlag{Name: "socket", Usage: "unix socket path (default $TEROK_RUN_DIR/web.sock)"}},
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "socket", Usage: "unix socket path (default $TEROK_RUN_DIR/web.sock)"},
+				&cli.StringFlag{Name: "listen", Usage: "TCP host:port for the API and UI, or off (default $TEROK_WEB_LISTEN, else 127.0.0.1:8566)"},
+				&cli.StringFlag{Name: "entry", Usage: "the terok-entry binary mounted into tasks (default: beside terok-web)"},
+				&cli.StringFlag{Name: "task-gate-host", Usage: "the gate's host as tasks see it (default from Podman: 10.0.2.2 with slirp4netns, host.containers.internal with pasta; $TEROK_TASK_GATE_HOST)"},
+			},
 			Action: func(c *cli.Context) error {
 				log, err := logging.New(os.Stderr, "terok-web")
 				if err != nil {
 					log.Warn().Err(err).Msg("log level")
 				}
+				exe, _ := os.Executable()
+				cfg := Config{
+					Socket:       paths.Socket(c.String("socket"), paths.Web),
+					Listen:       envOr("TEROK_WEB_LISTEN", "127.0.0.1:8566"),
+					Token:        os.Getenv("TEROK_WEB_TOKEN"),
+					StateDir:     paths.StateDir(),
+					ConfigDir:    paths.ConfigDir(),
+					GateListen:   gateListen(),
+					TaskGateHost: os.Getenv("TEROK_TASK_GATE_HOST"),
+					Entry:        filepath.Join(filepath.Dir(exe), "terok-entry"),
+					PublicURL:    os.Getenv("TEROK_PUBLIC_URL"),
+				}
+				if c.IsSet("listen") {
+					cfg.Listen = c.String("listen")
+				}
+				if cfg.Listen == "off" {
+					cfg.Listen = ""
+				}
+				if c.IsSet("entry") {
+					cfg.Entry = c.String("entry")
+				}
+				if c.IsSet("task-gate-host") {
+					cfg.TaskGateHost = c.String("task-gate-host")
+				}
+				if err := cfg.Validate(); err != nil {
+					return err
+				}
 				ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 				defer stop()
-				return run(ctx, log, paths.Socket(c.String("socket"), paths.Web))
+				return run(ctx, log, cfg)
 			},
 		}},
 	}
 }
 
-func run(ctx context.Context, log zerolog.Logger, socket string) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET "+health.Path, health.Handler("terok-web", buildinfo.Version, nil))
-	return unixhttp.ListenAndServe(ctx, log, socket, 0o660, mux)
+func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
+	token, generated, err := auth.LoadToken(cfg.StateDir, cfg.Token)
+	if err != nil {
+		return err
+	}
+	store, err := tasks.Open(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	ps := projects.New(cfg.ConfigDir)
+	port, _ := gatePort(cfg.GateListen)
+	gate := gateapi.New(paths.Socket("", paths.Gate))
+	podman := podmanapi.New(paths.Socket("", paths.Podman))
+	shield := shieldapi.NewClient(paths.Socket("", paths.Shield))
+	sup := supervisorapi.New(paths.Socket("", paths.Supervisor))
+	hub := events.New()
+
+	ports, err := webproxy.NewAllocator(webproxy.FirstPort, webproxy.LastPort)
+	if err != nil {
+		return err
+	}
+	rctx, rcancel := context.WithCancel(context.Background())
+	defer rcancel()
+	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost, Ports: ports},
+		log.With().Str("component", "runner").Logger(), store, ps, gate, podman, shield, hub)
+
+	gateHost, _, _ := net.SplitHostPort(cfg.GateListen)
+	if gateHost == "" || gateHost == "0.0.0.0" || gateHost == "::" {
+		gateHost = "127.0.0.1"
+	}
+	var origins []string
+	if cfg.PublicURL != "" {
+		if i := strings.Index(cfg.PublicURL, "://"); i >= 0 {
+			origins = append(origins, strings.TrimSuffix(cfg.PublicURL[i+3:], "/"))
+		}
+	}
+	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"},
+		Log: log.With().Str("component", "webproxy").Logger()})
+	if err != nil {
+		return err
+	}
+	h := api.New(api.Deps{
+		Log: log, Projects: ps, Runner: rn, Hub: hub, Gate: gate, Shield: shield, Images: podman, Supervisor: sup,
+		GateHostURL: "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
+		Origins:     origins,
+		Probe:       probe(podman, gate, shield, rn),
+		LoginURL:    loginURL(cfg, token),
+		Exec:        podman,
+		WebProxy:    proxy,
+	})
+
+	g, gctx := errgroup.WithContext(ctx)
+	ln, err := unixhttp.Listen(cfg.Socket, 0o660)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("socket", cfg.Socket).Msg("listening")
+	g.Go(func() error { return unixhttp.ServeUntil(gctx, unixhttp.NewServer(h, log), ln, 5*time.Second) })
+	if cfg.Listen != "" {
+		tl, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (TEROK_WEB_LISTEN): %w", cfg.Listen, err)
+		}
+		msg := "API and UI on TCP; terok web url prints the login URL"
+		if generated {
+			msg = "API and UI on TCP with a new access token in " + auth.TokenFile(cfg.StateDir)
+		}
+		log.Info().Str("listen", cfg.Listen).Msg(msg)
+		g.Go(func() error {
+			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(auth.New(token).Require(h), log), tl, 5*time.Second)
+		})
+	}
+	g.Go(func() error { watchDaemons(gctx, sup, hub); return nil })
+	g.Go(func() error {
+		rn.FollowPushes(gctx, gate, filepath.Join(cfg.StateDir, "web", "gate-events.seq"))
+		return nil
+	})
+	// Reconcile once Podman and the gate answer (they may still start).
+	g.Go(func() error {
+		for i := 0; ; i++ {
+			err := rn.Reconcile(gctx)
+			if err == nil {
+				log.Info().Int("orphans", len(rn.Orphans())).Msg("reconciled task records with Podman")
+				return nil
+			}
+			if i%15 == 0 {
+				log.Warn().Err(err).Msg("reconcile (retrying every 2 s)")
+			}
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-time.After(2 * time.Second):
+			}
+		}
+	})
+	err = g.Wait()
+	rcancel()
+	rn.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// loginURL is where a browser logs in with the token.
+func loginURL(cfg Config, token string) string {
+	base := cfg.PublicURL
+	if base == "" && cfg.Listen != "" {
+		host, port, _ := net.SplitHostPort(cfg.Listen)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		base = "http://" + net.JoinHostPort(host, port)
+	}
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + "/?token=" + token
+}
+
+// probe reports the daemons terok-web depends on (as details: a daemon
+// that is down degrades only what needs it).
+func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Client, rn *runner.Runner) health.Probe {
+	return func(ctx context.Context) (map[string]any, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		d := map[string]any{}
+		state := func(err error) string {
+			if err != nil {
+				return err.Error()
+			}
+			return "ok"
+		}
+		_, err := podman.Ping(ctx)
+		d["podman"] = state(err)
+		_, err = health.Check(ctx, gate.Unix())
+		d["terok-gate"] = state(err)
+		_, err = shield.Profiles(ctx)
+		d["terok-shield"] = state(err)
+		if o := rn.Orphans(); len(o) > 0 {
+			d["orphan_containers"] = o // terok task containers without a record
+		}
+		return d, nil
+	}
+}
+
+// watchDaemons publishes each supervisor program's state changes on the
+// event hub (polled every 2 s; quiet while the supervisor does not answer).
+func watchDaemons(ctx context.Context, sup *supervisorapi.Client, hub *events.Hub) {
+	last := map[string]string{}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ps, err := sup.AllProcessInfo(cctx)
+		cancel()
+		if err == nil {
+			for _, p := range ps {
+				// A restart between two polls shows as a new pid.
+				key := fmt.Sprintf("%s %d", p.StateName, p.PID)
+				if last[p.Name] != key {
+					last[p.Name] = key
+					hub.Publish(webapi.Event{Type: webapi.EventDaemon, Daemon: &webapi.Daemon{
+						Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus}})
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

@@ -1,6 +1,10 @@
-// Command terok is the command-line client of terok-web. For now it reports
-// the health of every daemon of the tree; task commands arrive with task
-// orchestration.
+// Command terok is the command-line client of a running terok tree. It
+// talks to terok-web on $TEROK_RUN_DIR/web.sock (or --url with --token)
+// and, for `terok health`, to each daemon's socket.
+//
+// Exit codes: 0 ok; 1 failed (the daemon answered with an error); 2 usage;
+// 3 a daemon is not reachable; 4 not found. `terok task wait ID` exits
+// with the task's own exit code (1 when it failed without one).
 package main
 
 import (
@@ -8,88 +12,116 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
-func main() {
-	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "terok: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { kcli.Main(newApp()) }
+
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON"}
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:    "terok",
-		Usage:   "talk to a running terok tree",
-		Version: buildinfo.Version,
-		Commands: []*cli.Command{{
-			Name:  "health",
-			Usage: "show whether each daemon answers on its socket ($TEROK_RUN_DIR)",
-			Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
-			Action: func(c *cli.Context) error {
-				return healthCmd(c.Context, c.App.Writer, c.Bool("json"))
-			},
-		}},
+		Name:                 "terok",
+		Usage:                "projects and agent tasks of a running terok tree",
+		Version:              buildinfo.Version,
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "url", Usage: "terok-web's TCP address, e.g. http://127.0.0.1:8566 (default: the socket in $TEROK_RUN_DIR)", EnvVars: []string{"TEROK_WEB_URL"}},
+			&cli.StringFlag{Name: "token", Usage: "access token for --url", EnvVars: []string{"TEROK_WEB_TOKEN"}},
+			jsonFlag,
+		},
+		Commands: []*cli.Command{
+			healthCommand(),
+			projectCommand(),
+			taskCommand(),
+			gateCommand(),
+			shieldCommand(),
+			imageCommand(),
+			daemonsCommand(),
+			{Name: "web", Usage: "terok-web itself", Subcommands: []*cli.Command{{
+				Name: "url", Usage: "print the browser login URL (with the access token)",
+				Action: func(c *cli.Context) error {
+					u, err := client(c).WebURL(ctx(c))
+					if err != nil {
+						return err
+					}
+					return out(c, map[string]string{"url": u}, func(w io.Writer) { fmt.Fprintln(w, u) })
+				},
+			}}},
+			completionCommand(),
+		},
 	}
 }
 
-// daemonSockets lists the daemons terok talks to, in display order.
-var daemonSockets = []string{paths.Web, paths.Gate, paths.Shield, paths.PodmanService}
-
-type row struct {
-	Daemon string         `json:"daemon"`
-	Socket string         `json:"socket"`
-	Health *health.Status `json:"health,omitempty"`
-	Error  string         `json:"error,omitempty"`
+// client returns the terok-web client the flags select.
+func client(c *cli.Context) *webapi.Client {
+	if u := c.String("url"); u != "" {
+		return webapi.NewURL(u, c.String("token"))
+	}
+	return webapi.New(paths.Socket("", paths.Web))
 }
 
-func healthCmd(ctx context.Context, w io.Writer, asJSON bool) error {
-	var rows []row
-	failed := 0
-	for _, name := range daemonSockets {
-		sock := paths.Socket("", name)
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := health.Check(cctx, unixhttp.NewClient(sock))
-		cancel()
-		r := row{Daemon: name, Socket: sock}
-		if err != nil {
-			r.Error = err.Error()
-			failed++
-		} else {
-			r.Health = &st
+// ctx is the command's context.
+func ctx(c *cli.Context) context.Context { return c.Context }
+
+func wantJSON(c *cli.Context) bool {
+	for _, l := range c.Lineage() {
+		if l.Bool("json") {
+			return true
 		}
-		rows = append(rows, r)
 	}
-	if asJSON {
+	return false
+}
+
+// out prints v as JSON under --json, else with human.
+func out(c *cli.Context, v any, human func(w io.Writer)) error {
+	w := c.App.Writer
+	if wantJSON(c) {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rows); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "DAEMON\tSTATUS\tVERSION\tSOCKET")
-		for _, r := range rows {
-			if r.Health != nil {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Daemon, r.Health.Status, r.Health.Version, r.Socket)
-			} else {
-				fmt.Fprintf(tw, "%s\tdown\t-\t%s\n", r.Daemon, r.Socket)
-			}
-		}
-		tw.Flush()
+		return enc.Encode(v)
 	}
-	if failed > 0 {
-		return cli.Exit(fmt.Sprintf("%d daemon(s) do not answer", failed), 3)
-	}
+	human(w)
 	return nil
+}
+
+func table(w io.Writer, header string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return t.Local().Format("2006-01-02")
 }

@@ -1,4 +1,4 @@
-package podmanapi
+package serviceapi
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
-// ServiceSocketName is the name of podman-service's own socket in the run
+// SocketName is the name of podman-service's own socket in the run
 // directory: <run dir>/podman-service.sock (podman.sock is Podman's API).
-const ServiceSocketName = paths.PodmanService
+const SocketName = paths.PodmanService
 
 // StatusPath is podman-service's status endpoint.
 const StatusPath = "/v1/status"
 
-// ServiceStatus is the answer of GET /v1/status on podman-service.sock.
-type ServiceStatus struct {
+// Status is the answer of GET /v1/status on podman-service.sock.
+type Status struct {
 	State         string `json:"state"` // starting, ready, restarting, stopped
 	PodmanSocket  string `json:"podman_socket"`
 	ChildPID      int    `json:"child_pid,omitempty"`
@@ -33,26 +33,29 @@ type ServiceStatus struct {
 	LastError     string `json:"last_error,omitempty"`
 }
 
-// ServiceClient calls podman-service's own socket.
-type ServiceClient struct {
+// Client calls podman-service's own socket.
+type Client struct {
 	uc *unixhttp.Client
 }
 
-// NewServiceClient returns a client for podman-service.sock at socket.
-func NewServiceClient(socket string) *ServiceClient {
-	return &ServiceClient{uc: unixhttp.NewClient(socket)}
+// New returns a client for podman-service.sock at socket.
+func New(socket string, opts ...unixhttp.ClientOption) *Client {
+	return &Client{uc: unixhttp.NewClient(socket, opts...)}
 }
+
+// Socket returns the socket path the client dials.
+func (c *Client) Socket() string { return c.uc.Socket() }
 
 // Health asks GET /v1/health. Its Details carry "podman_version" and
 // "api_answers"; a service whose Podman API does not answer is degraded
-// and returns an error.
-func (s *ServiceClient) Health(ctx context.Context) (health.Status, error) {
-	return health.Check(ctx, s.uc)
+// and returns an error matching unixhttp.ErrUnavailable (HTTP 503).
+func (c *Client) Health(ctx context.Context) (health.Status, error) {
+	return health.Check(ctx, c.uc)
 }
 
 // Status asks GET /v1/status.
-func (s *ServiceClient) Status(ctx context.Context) (ServiceStatus, error) {
-	var st ServiceStatus
-	err := s.uc.Get(ctx, StatusPath, &st)
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.uc.Get(ctx, StatusPath, &st)
 	return st, err
 }

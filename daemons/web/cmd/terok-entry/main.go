@@ -1,0 +1,154 @@
+// Command terok-entry is the first process of every task container. terok
+// bind-mounts it read-only, so any image with sh and git works.
+//
+// It clones the project from the gate into /workspace ($TEROK_GATE_URL, a
+// clone URL carrying the task's token), or fetches when the workspace holds
+// a clone already (a follow-up run), sets a git identity and the push URL,
+// then runs `sh -c "$TEROK_AGENT_COMMAND"` in /workspace with the prompt
+// ($TEROK_PROMPT) on stdin, and exits with the command's exit code.
+// Its own lines go to stderr prefixed "terok-entry:"; the token never
+// appears in them.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const workspace = "/workspace"
+
+func main() {
+	os.Exit(run())
+}
+
+func say(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "terok-entry: "+format+"\n", a...)
+}
+
+// redact hides the user part (the token) of a URL.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	u.User = nil
+	return strings.Replace(u.String(), "://", "://***@", 1)
+}
+
+func git(args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = workspace
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("git %s: %w", args[0], err)
+	}
+	return nil
+}
+
+func run() int {
+	gateURL := os.Getenv("TEROK_GATE_URL")
+	command := os.Getenv("TEROK_AGENT_COMMAND")
+	if os.Getenv("HOME") == "" {
+		os.Setenv("HOME", "/root")
+	}
+	os.Setenv("GIT_TERMINAL_PROMPT", "0")
+	if err := os.MkdirAll(workspace, 0o755); err != nil {
+		say("create %s: %v", workspace, err)
+		return 125
+	}
+	if gateURL != "" {
+		t0 := time.Now()
+		if err := prepare(gateURL); err != nil {
+			say("%v", err)
+			return 125
+		}
+		say("workspace ready in %d ms", time.Since(t0).Milliseconds())
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	if os.Getenv("TEROK_MODE") == "interactive" {
+		// A long-lived container: terok task attach opens terminals in it.
+		say("workspace ready; waiting for terok task attach (terok task stop ends the task)")
+		<-sigs
+		return 0
+	}
+	if command == "" {
+		say("no agent command (set agent.command in the project or pass --cmd)")
+		return 125
+	}
+	say("running the agent command in %s", workspace)
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Dir = workspace
+	cmd.Stdin = strings.NewReader(os.Getenv("TEROK_PROMPT"))
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// PID 1 gets no default signal handling: pass a stop on to the agent.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		say("run sh -c: %v (the image needs sh)", err)
+		return 127
+	}
+	go func() {
+		for s := range sigs {
+			_ = syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
+		}
+	}()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() < 0 {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return 128 + 9
+		}
+		return ee.ExitCode()
+	}
+	if err != nil {
+		say("run sh -c: %v (the image needs sh)", err)
+		return 127
+	}
+	return 0
+}
+
+// prepare clones or fetches the project and configures identity and push.
+func prepare(gateURL string) error {
+	if _, err := os.Stat(workspace + "/.git"); err == nil {
+		say("fetching %s into %s", redact(gateURL), workspace)
+		if err := git("remote", "set-url", "origin", gateURL); err != nil {
+			return err
+		}
+		if err := git("fetch", "-q", "origin"); err != nil {
+			return err
+		}
+	} else {
+		say("cloning %s into %s", redact(gateURL), workspace)
+		if _, err := exec.LookPath("git"); err != nil {
+			return fmt.Errorf("git is not in the image: use an image with git (make task-image builds localhost/terok-base:latest)")
+		}
+		if err := git("clone", "-q", gateURL, "."); err != nil {
+			return err
+		}
+	}
+	name := envOr("TEROK_GIT_NAME", "terok agent")
+	email := envOr("TEROK_GIT_EMAIL", "agent-"+os.Getenv("TEROK_TASK_ID")+"@terok.invalid")
+	for _, kv := range [][2]string{{"user.name", name}, {"user.email", email}, {"remote.origin.pushurl", gateURL}, {"push.default", "current"}} {
+		if err := git("config", kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+)
+
+// daemonSockets lists the daemons terok talks to, in display order.
+var daemonSockets = []string{paths.Web, paths.Gate, paths.Shield, paths.PodmanService}
+
+type healthRow struct {
+	Daemon string         `json:"daemon"`
+	Socket string         `json:"socket"`
+	Health *health.Status `json:"health,omitempty"`
+	Error  string         `json:"error,omitempty"`
+}
+
+func healthCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "health",
+		Usage: "show whether each daemon answers on its socket ($TEROK_RUN_DIR)",
+		Flags: []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			var rows []healthRow
+			failed := 0
+			for _, name := range daemonSockets {
+				sock := paths.Socket("", name)
+				cctx, cancel := context.WithTimeout(c.Context, 3*time.Second)
+				st, err := health.Check(cctx, unixhttp.NewClient(sock))
+				cancel()
+				r := healthRow{Daemon: name, Socket: sock}
+				if err != nil {
+					r.Error = err.Error()
+					failed++
+				} else {
+					r.Health = &st
+				}
+				rows = append(rows, r)
+			}
+			err := out(c, rows, func(w io.Writer) {
+				var t [][]string
+				for _, r := range rows {
+					if r.Health != nil {
+						t = append(t, []string{r.Daemon, r.Health.Status, r.Health.Version, r.Socket})
+					} else {
+						t = append(t, []string{r.Daemon, "down", "-", r.Socket})
+					}
+				}
+				table(w, "DAEMON\tSTATUS\tVERSION\tSOCKET", t)
+			})
+			if err != nil {
+				return err
+			}
+			if failed > 0 {
+				return cli.Exit(fmt.Sprintf("%d daemon(s) do not answer", failed), 3)
+			}
+			return nil
+		},
+	}
+}

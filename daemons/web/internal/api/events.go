@@ -1,0 +1,74 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+)
+
+// events is the /api/v1/events WebSocket: every task state change,
+// timeline entry and daemon change, and the log lines of the tasks the
+// client subscribes to by sending {"logs": ["ID", ...]}. The Origin must
+// match the Host (or one of Deps.Origins); the TCP listener's auth has
+// checked the token before this runs.
+func (a *API) events(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: a.d.Origins})
+	if err != nil {
+		return // Accept wrote the error answer
+	}
+	defer c.CloseNow()
+	sub := a.d.Hub.Subscribe(1024)
+	defer a.d.Hub.Unsubscribe(sub)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		defer cancel()
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var s webapi.Subscribe
+			if json.Unmarshal(b, &s) == nil {
+				// Acknowledged on the subscription's own queue, so the
+				// answer comes before any line it asked for.
+				if !sub.WatchLogsAck(webapi.Event{Type: webapi.EventSubscribed, Logs: s.Logs}, s.Logs...) {
+					return
+				}
+			}
+		}
+	}()
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.Close(websocket.StatusNormalClosure, "")
+			return
+		case <-ping.C:
+			pctx, pc := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Ping(pctx)
+			pc()
+			if err != nil {
+				return
+			}
+		case e, ok := <-sub.C:
+			if !ok {
+				c.Close(websocket.StatusPolicyViolation, "too slow: events were dropped; reconnect and reload")
+				return
+			}
+			b, _ := json.Marshal(e)
+			wctx, wc := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Write(wctx, websocket.MessageText, b)
+			wc()
+			if err != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,275 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+)
+
+// The seams below stand in for the daemons; the e2e tests run the real ones.
+
+type fakeGate struct {
+	mu      sync.Mutex
+	down    bool
+	revoked []string
+	tokens  []gateapi.Token
+}
+
+func (g *fakeGate) EnsureRepo(ctx context.Context, req gateapi.EnsureRepoRequest) (gateapi.Repo, bool, error) {
+	if g.down {
+		return gateapi.Repo{}, false, &unixhttp.DialError{Socket: "/run/terok/gate.sock", Err: errors.New("connection refused")}
+	}
+	return gateapi.Repo{Name: req.Name}, true, nil
+}
+func (g *fakeGate) MintToken(ctx context.Context, project, task string) (gateapi.MintResponse, error) {
+	return gateapi.MintResponse{Secret: "terok-g-secret"}, nil
+}
+func (g *fakeGate) RevokeTask(ctx context.Context, project, task string) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.revoked = append(g.revoked, task)
+	return 1, nil
+}
+func (g *fakeGate) Tokens(ctx context.Context, project string) ([]gateapi.Token, error) {
+	return g.tokens, nil
+}
+
+type fakePodman struct {
+	list  []podmanapi.ContainerSummary
+	net   string
+	image bool
+	mu    sync.Mutex
+	specs []podmanapi.CreateSpec
+	exit  chan int
+}
+
+func (p *fakePodman) CreateContainer(ctx context.Context, s podmanapi.CreateSpec) (podmanapi.CreateResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.specs = append(p.specs, s)
+	return podmanapi.CreateResult{ID: "c-" + s.Name}, nil
+}
+func (p *fakePodman) StartContainer(ctx context.Context, id string) error { return nil }
+func (p *fakePodman) WaitContainer(ctx context.Context, id string) (int, error) {
+	select {
+	case c := <-p.exit:
+		return c, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+func (p *fakePodman) InspectContainer(ctx context.Context, id string) (podmanapi.Container, error) {
+	return podmanapi.Container{ID: id}, nil
+}
+func (p *fakePodman) StopContainer(ctx context.Context, id string, t uint) error { return nil }
+func (p *fakePodman) RemoveContainer(ctx context.Context, id string, o podmanapi.RemoveOptions) error {
+	return nil
+}
+func (p *fakePodman) ListContainers(ctx context.Context, o podmanapi.ListOptions) ([]podmanapi.ContainerSummary, error) {
+	return p.list, nil
+}
+func (p *fakePodman) ContainerLogs(ctx context.Context, id string, o podmanapi.LogOptions, so, se io.Writer) error {
+	io.WriteString(so, "agent output\n")
+	return nil
+}
+func (p *fakePodman) ImageExists(ctx context.Context, name string) (bool, error)      { return p.image, nil }
+func (p *fakePodman) RemoveVolume(ctx context.Context, name string, force bool) error { return nil }
+func (p *fakePodman) RootlessNetwork(ctx context.Context) (string, error)             { return p.net, nil }
+
+type fakeShield struct{}
+
+func (fakeShield) Audit(ctx context.Context, id string, follow bool, fn func(shieldapi.Event) error) error {
+	<-ctx.Done()
+	return nil
+}
+func (fakeShield) Status(ctx context.Context, id string) (shieldapi.Status, error) {
+	return shieldapi.Status{ArmMillis: 2.5}, nil
+}
+
+func newRunner(t *testing.T, pm *fakePodman, g *fakeGate) (*Runner, *projects.Store) {
+	t.Helper()
+	ps := projects.New(t.TempDir())
+	st, err := tasks.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := New(ctx, Config{Entry: "/opt/terok-entry", GatePort: 9418}, zerolog.Nop(), st, ps, g, pm, fakeShield{}, events.New())
+	t.Cleanup(func() { cancel(); r.Wait() })
+	if err := r.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r, ps
+}
+
+func TestGateAddressFollowsPodman(t *testing.T) {
+	for _, tc := range []struct {
+		net, host, netns string
+		loopback         bool
+	}{
+		{podmanapi.NetSlirp4netns, "10.0.2.2", "slirp4netns", true},
+		{podmanapi.NetPasta, "host.containers.internal", "", false},
+	} {
+		t.Run(tc.net, func(t *testing.T) {
+			pm := &fakePodman{net: tc.net, image: true, exit: make(chan int, 1)}
+			r, ps := newRunner(t, pm, &fakeGate{})
+			ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}, Shield: webapi.Shield{Allow: []string{"a.example"}}})
+			task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo", Prompt: "do it"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := pm.specs[0]
+			if got, want := s.Env["TEROK_GATE_URL"], "http://terok-g-secret@"+tc.host+":9418/demo.git"; got != want {
+				t.Fatalf("TEROK_GATE_URL = %q, want %q", got, want)
+			}
+			if task.GateURL != "http://"+tc.host+":9418/demo.git" {
+				t.Fatalf("the record shows %q (the token must not be in it)", task.GateURL)
+			}
+			if (s.NetNS != nil) != (tc.netns != "") || (s.NetNS != nil && s.NetNS.Mode != tc.netns) {
+				t.Fatalf("netns %+v, want %q", s.NetNS, tc.netns)
+			}
+			if got := strings.Join(s.NetworkOptions["slirp4netns"], ","); (got == "allow_host_loopback=true") != tc.loopback {
+				t.Fatalf("network options %v", s.NetworkOptions)
+			}
+			if s.Annotations[shieldapi.AnnotationShield] != "on" || s.Annotations[shieldapi.AnnotationAllow] != "a.example" ||
+				s.Labels[LabelTask] != task.ID || s.Env["TEROK_PROMPT"] != "do it" || s.Env["TEROK_AGENT_COMMAND"] != "make" ||
+				s.Entrypoint[0] != EntryPath || s.Mounts[0].Source != "/opt/terok-entry" || s.Volumes[0].Dest != "/workspace" {
+				t.Fatalf("spec: %+v", s)
+			}
+			pm.exit <- 0
+			done, err := r.WaitEnded(context.Background(), task.ID)
+			if err != nil || done.State != webapi.StateExited || *done.ExitCode != 0 {
+				t.Fatalf("end: %+v %v", done, err)
+			}
+		})
+	}
+}
+
+func TestGateDownFailsNamingIt(t *testing.T) {
+	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true, exit: make(chan int, 1)}
+	r, ps := newRunner(t, pm, &fakeGate{down: true})
+	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}})
+	task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "terok-gate does not answer") {
+		t.Fatalf("err = %v", err)
+	}
+	if got, _ := r.Store().Get(task.ID); got.State != webapi.StateFailed || !strings.Contains(got.Reason, "terok-gate") {
+		t.Fatalf("record: %+v", got)
+	}
+	if len(pm.specs) != 0 {
+		t.Fatal("a container was created although the gate is down")
+	}
+}
+
+func TestMissingImageNamesTheFix(t *testing.T) {
+	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: false}
+	r, ps := newRunner(t, pm, &fakeGate{})
+	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}})
+	_, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
+	if !errors.Is(err, ErrImageMissing) || !strings.Contains(err.Error(), "make task-image") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = r.Run(context.Background(), webapi.RunRequest{Project: "demo", Mode: "web"})
+	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "run.web_port") {
+		t.Fatalf("web without a port: %v", err)
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true}
+	g := &fakeGate{}
+	r, _ := newRunner(t, pm, g)
+	st := r.Store()
+	ended, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateExited})
+	vanished, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateRunning, Container: "gone"})
+	pm.list = []podmanapi.ContainerSummary{{ID: "x1", Names: []string{"terok-demo-zzzzzz"}, Labels: map[string]string{LabelTask: "zzzzzz"}}}
+	g.tokens = []gateapi.Token{{Project: "demo", Task: ended.ID}, {Project: "demo", Task: "minted-by-hand"}}
+	if err := r.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if o := r.Orphans(); len(o) != 1 || o[0] != "terok-demo-zzzzzz" {
+		t.Fatalf("orphans %v", o)
+	}
+	if got, _ := st.Get(vanished.ID); got.State != webapi.StateFailed || !strings.Contains(got.Reason, "terok task followup") {
+		t.Fatalf("vanished task: %+v", got)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	revoked := strings.Join(g.revoked, ",")
+	if !strings.Contains(revoked, ended.ID) || !strings.Contains(revoked, vanished.ID) || strings.Contains(revoked, "minted-by-hand") {
+		t.Fatalf("revoked %q (ended %s, vanished %s): want the ended and the vanished task's, not a token terok-web did not mint", revoked, ended.ID, vanished.ID)
+	}
+}
+
+type fakeFeed struct{ evs []gateapi.Event }
+
+func (f fakeFeed) Events(ctx context.Context, since uint64, follow bool, fn func(gateapi.Event) error) error {
+	for _, e := range f.evs {
+		if e.Seq > since {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestPushesReachTheirTask(t *testing.T) {
+	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true}
+	r, _ := newRunner(t, pm, &fakeGate{})
+	task, _ := r.Store().Create(webapi.Task{Project: "demo", State: webapi.StateRunning})
+	other, _ := r.Store().Create(webapi.Task{Project: "other", State: webapi.StateRunning})
+	feed := fakeFeed{evs: []gateapi.Event{
+		{Seq: 1, Kind: gateapi.EventPush, Repo: "demo", Task: task.ID, Ref: "refs/heads/agent/x", New: "aaaa", Commits: 2},
+		{Seq: 2, Kind: gateapi.EventPush, Repo: "demo", Task: "", Ref: "refs/heads/main", New: "bbbb"},          // admin
+		{Seq: 3, Kind: gateapi.EventPush, Repo: "demo", Task: other.ID, Ref: "refs/heads/agent/y", New: "cccc"}, // wrong repo
+		{Seq: 4, Kind: gateapi.EventPush, Repo: "demo", Task: task.ID, Ref: "refs/heads/agent/x", Old: "aaaa", New: "dddd", Commits: 1},
+	}}
+	seq := t.TempDir() + "/web/gate-events.seq"
+	follow := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { r.FollowPushes(ctx, feed, seq); close(done) }()
+		for i := 0; i < 200 && readSeq(seq) < 4; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-done
+	}
+	follow()
+	follow() // again from the kept position: nothing is repeated
+	es, _ := r.Store().Timeline(task.ID)
+	var pushes []string
+	for _, e := range es {
+		if e.Kind == webapi.EntryPush {
+			pushes = append(pushes, fmt.Sprintf("%s %s>%s %d", e.Ref, e.Old, e.New, e.Commits))
+		}
+	}
+	if strings.Join(pushes, "|") != "agent/x >aaaa 2|agent/x aaaa>dddd 1" {
+		t.Fatalf("pushes %q", pushes)
+	}
+	got, _ := r.Store().Get(task.ID)
+	if strings.Join(got.Branches, ",") != "agent/x" {
+		t.Fatalf("branches %v", got.Branches)
+	}
+	if es, _ := r.Store().Timeline(other.ID); len(es) != 0 {
+		t.Fatalf("a push to another project's repository reached task %s: %+v", other.ID, es)
+	}
+}

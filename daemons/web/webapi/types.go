@@ -1,0 +1,259 @@
+package webapi
+
+import "time"
+
+// Security classes of a project: how its gate repository talks upstream.
+const (
+	ClassGatekeeping = "gatekeeping" // pushes stay in the gate until promoted
+	ClassOnline      = "online"      // the gate forwards pushes upstream
+)
+
+// Task modes.
+const (
+	ModeHeadless    = "headless"    // run the agent command to completion
+	ModeInteractive = "interactive" // a long-lived container to attach to
+	ModeWeb         = "web"         // the agent serves on run.web_port
+)
+
+// Task states.
+const (
+	StateCreated  = "created"
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateExited   = "exited"
+	StateFailed   = "failed"
+	StateStopped  = "stopped"
+)
+
+// Ended reports whether state is final (exited, failed or stopped).
+func Ended(state string) bool {
+	return state == StateExited || state == StateFailed || state == StateStopped
+}
+
+// Project is one project.yml (and its wire form). Extra keeps keys this
+// version does not know, so rewriting a file never drops them.
+type Project struct {
+	Name          string         `yaml:"name" json:"name"`
+	SecurityClass string         `yaml:"security_class,omitempty" json:"security_class,omitempty"`
+	Git           Git            `yaml:"git,omitempty" json:"git"`
+	Image         string         `yaml:"image,omitempty" json:"image,omitempty"`
+	Agent         Agent          `yaml:"agent,omitempty" json:"agent"`
+	Shield        Shield         `yaml:"shield,omitempty" json:"shield"`
+	Run           Run            `yaml:"run,omitempty" json:"run"`
+	Limits        Limits         `yaml:"limits,omitempty" json:"limits"`
+	Extra         map[string]any `yaml:",inline" json:"-"`
+}
+
+// Git is a project's repository: its upstream (none: a local-only
+// repository in the gate) and default branch.
+type Git struct {
+	UpstreamURL   string         `yaml:"upstream_url,omitempty" json:"upstream_url,omitempty"`
+	DefaultBranch string         `yaml:"default_branch,omitempty" json:"default_branch,omitempty"`
+	Extra         map[string]any `yaml:",inline" json:"-"`
+}
+
+// Agent is what a task runs: Command with sh -c in /workspace, the prompt
+// in $TEROK_PROMPT and on stdin.
+type Agent struct {
+	Command string            `yaml:"command,omitempty" json:"command,omitempty"`
+	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	Extra   map[string]any    `yaml:",inline" json:"-"`
+}
+
+// Shield is a project's egress policy. Enabled defaults to true.
+type Shield struct {
+	Enabled  *bool          `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Profiles []string       `yaml:"profiles,omitempty" json:"profiles,omitempty"`
+	Allow    []string       `yaml:"allow,omitempty" json:"allow,omitempty"`
+	Extra    map[string]any `yaml:",inline" json:"-"`
+}
+
+// On reports whether the shield arms this project's tasks (default yes).
+func (s Shield) On() bool { return s.Enabled == nil || *s.Enabled }
+
+// Run holds run-time settings: where a web-mode agent listens.
+type Run struct {
+	WebPort int            `yaml:"web_port,omitempty" json:"web_port,omitempty"`
+	Extra   map[string]any `yaml:",inline" json:"-"`
+}
+
+// Limits are a task container's resources: Memory like "2g" or "512m",
+// CPUs like 1.5, Pids a count. Zero means no limit.
+type Limits struct {
+	Memory string         `yaml:"memory,omitempty" json:"memory,omitempty"`
+	CPUs   float64        `yaml:"cpus,omitempty" json:"cpus,omitempty"`
+	Pids   int64          `yaml:"pids,omitempty" json:"pids,omitempty"`
+	Extra  map[string]any `yaml:",inline" json:"-"`
+}
+
+// ProjectInfo is a project as the API shows it: the file's content, the
+// file's path and what loading it reported.
+type ProjectInfo struct {
+	Project
+	File     string   `json:"file"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Task is one task record.
+type Task struct {
+	ID        string     `json:"id"`
+	Project   string     `json:"project"`
+	Mode      string     `json:"mode"`
+	State     string     `json:"state"`
+	ExitCode  *int       `json:"exit_code"`
+	Reason    string     `json:"reason,omitempty"` // why it failed, what to do
+	Prompt    string     `json:"prompt,omitempty"`
+	Command   string     `json:"command"`
+	Image     string     `json:"image"`
+	Container string     `json:"container,omitempty"` // Podman's container id
+	Name      string     `json:"container_name"`
+	Volume    string     `json:"volume"`
+	GateURL   string     `json:"gate_url,omitempty"` // as the task sees it, token hidden
+	Runs      int        `json:"runs"`               // 1 + follow-ups and restarts
+	Created   time.Time  `json:"created"`
+	Started   *time.Time `json:"started,omitempty"`
+	Ended     *time.Time `json:"ended,omitempty"`
+	WebPort   int        `json:"web_port,omitempty"` // host port of a web-mode task
+	// StartMS is how long the last start's steps took, in milliseconds:
+	// gate (repository and token), create, start (the shield's arm
+	// included), shield_arm (the arm alone, as the shield measured it).
+	StartMS map[string]float64 `json:"start_ms,omitempty"`
+	// Branches lists the branches the task pushed to the gate.
+	Branches []string `json:"branches,omitempty"`
+	// LogOffset is where the current run's output starts in the log file.
+	LogOffset int64 `json:"log_offset,omitempty"`
+}
+
+// RunRequest starts a task (POST /api/v1/tasks).
+type RunRequest struct {
+	Project string `json:"project"`
+	Mode    string `json:"mode,omitempty"`    // default headless
+	Prompt  string `json:"prompt,omitempty"`  // $TEROK_PROMPT and stdin
+	Command string `json:"command,omitempty"` // overrides agent.command
+}
+
+// FollowupRequest runs a task again in its workspace with a new prompt.
+type FollowupRequest struct {
+	Prompt  string `json:"prompt"`
+	Command string `json:"command,omitempty"`
+}
+
+// Timeline entry kinds.
+const (
+	EntryState   = "state"  // a state change: State, ExitCode, Detail
+	EntryPush    = "push"   // the gate received a push from the task's token
+	EntryShield  = "shield" // a shield event: blocked, allow, deny, mode
+	EntryNote    = "note"   // anything else worth keeping (reconcile, token)
+	EntryPromote = "promote"
+)
+
+// Entry is one line of a task's timeline.
+type Entry struct {
+	Seq      int       `json:"seq"`
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"`
+	State    string    `json:"state,omitempty"`
+	ExitCode *int      `json:"exit_code,omitempty"`
+	Ref      string    `json:"ref,omitempty"`
+	Old      string    `json:"old,omitempty"`
+	New      string    `json:"new,omitempty"`
+	Commits  int       `json:"commits,omitempty"`
+	Event    string    `json:"event,omitempty"`  // shield event kind
+	Target   string    `json:"target,omitempty"` // shield target or destination
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// Error is the body of every error answer.
+type Error struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Event is one message of the /api/v1/events WebSocket.
+type Event struct {
+	Type   string  `json:"type"` // task, log, timeline, shield, daemon
+	TaskID string  `json:"task,omitempty"`
+	Task   *Task   `json:"task_state,omitempty"`
+	Line   string  `json:"line,omitempty"`
+	Entry  *Entry  `json:"entry,omitempty"`
+	Daemon *Daemon `json:"daemon,omitempty"`
+	// Logs answers a Subscribe (type "subscribed"): the ids now followed.
+	Logs []string `json:"logs,omitempty"`
+}
+
+// Event types.
+const (
+	EventTask     = "task"
+	EventLog      = "log"
+	EventTimeline = "timeline"
+	EventDaemon   = "daemon"
+	// EventSubscribed acknowledges a Subscribe: log lines of those tasks
+	// follow from here on.
+	EventSubscribed = "subscribed"
+)
+
+// Subscribe is what a WebSocket client sends to receive a task's log lines.
+type Subscribe struct {
+	Logs []string `json:"logs"` // task ids; "*" for every task
+}
+
+// Daemon is one supervisor program's state.
+type Daemon struct {
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	PID         int    `json:"pid,omitempty"`
+	Description string `json:"description,omitempty"`
+	ExitStatus  int    `json:"exit_status,omitempty"`
+}
+
+// GateInfo is a project's gate repository as terok-web shows it.
+type GateInfo struct {
+	Project       string   `json:"project"`
+	CloneURL      string   `json:"clone_url"` // for the host, admin token not included
+	Upstream      string   `json:"upstream,omitempty"`
+	DefaultBranch string   `json:"default_branch"`
+	Branches      []Branch `json:"branches"`
+}
+
+// Branch is a gate branch with ahead/behind against the default branch.
+type Branch struct {
+	Name    string    `json:"name"`
+	Head    string    `json:"head"`
+	Subject string    `json:"subject,omitempty"`
+	When    time.Time `json:"when"`
+	Ahead   *int      `json:"ahead,omitempty"`
+	Behind  *int      `json:"behind,omitempty"`
+}
+
+// AllowRequest allows a destination for a task, optionally for a while.
+type AllowRequest struct {
+	Target string `json:"target"`
+	For    string `json:"for,omitempty"` // Go duration, e.g. 10m
+}
+
+// ModeRequest sets a task's shield mode: up, down or block.
+type ModeRequest struct {
+	Mode string `json:"mode"`
+}
+
+// PromoteRequest promotes a gate branch upstream.
+type PromoteRequest struct {
+	Branch string `json:"branch"`
+	Target string `json:"target,omitempty"`
+	Force  bool   `json:"force,omitempty"`
+}
+
+// Image is one local image.
+type Image struct {
+	ID      string   `json:"id"`
+	Names   []string `json:"names"`
+	Size    int64    `json:"size"`
+	Created int64    `json:"created"`
+}
+
+// Health is terok-web's own health plus each daemon it depends on.
+type Health struct {
+	Status  string            `json:"status"`
+	Version string            `json:"version"`
+	Daemons map[string]string `json:"daemons"` // name → "ok" or the error
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# terok-web: task start latency (API call → agent command running, median
+# and p90 of BENCH_RUNS, split into gate, create, start with the shield's
+# arm, workspace clone of a 1,000-file repository, rest) beside a plain
+# `podman run` doing the same clone; BENCH_PARALLEL tasks at once; API p50
+# and p99 with 200 concurrent clients on loopback. A real native tree
+# (scripts/run.sh) as root with the e2e user; needs make deps (task rootfs).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" = 0 ] || { echo "bench web: needs root (runs the tree with rootless Podman as tke2e)"; exit 1; }
+[ -x bin/terok-web ] || make --no-print-directory build
+exec go run ./daemons/web/internal/bench --root "$PWD" --runs "${BENCH_RUNS:-20}" --parallel "${BENCH_PARALLEL:-20}"
