@@ -85,8 +85,11 @@ for r in $(seq "$ROUNDS"); do
   [ -n "$ok" ] || { echo "bench image: native tree not healthy within 30 s" >&2; tail -20 "$dev.log" >&2; exit 1; }
   t1=$(now); nat_up+=("$(ms "$t0" "$t1")")
   sleep 5
-  # run.sh execs the supervisor: native_pid is it, the daemons its children
-  nat_rss+=("$(ps -o rss=,args= -p "$native_pid" --ppid "$native_pid" | tree_rss)")
+  # the supervisor is run.sh's child (or run.sh itself, had it exec'd it),
+  # the daemons are the supervisor's children
+  sup=$(pgrep -P "$native_pid" -f terok-supervisord | head -1)
+  sup=${sup:-$native_pid}
+  nat_rss+=("$(ps -o rss=,args= -p "$sup" --ppid "$sup" | tree_rss)")
   t0=$(now); kill -TERM "$native_pid"; wait "$native_pid" || true; t1=$(now)
   nat_stop+=("$(ms "$t0" "$t1")"); native_pid=
 done
