@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 # Every directory holding a main package becomes bin/<dir name>.
 CMD_DIRS := $(wildcard supervisor/cmd/* daemons/*/cmd/*)
 
-.PHONY: all build test lint bench run image e2e deps clean task-image
+.PHONY: all build test lint bench run run-native image e2e deps clean task-image
 all: build
 
 build:
@@ -26,15 +26,21 @@ lint:
 bench:
 	bash scripts/bench.sh
 
-run: build
+# The product: the Docker image, built if needed and started (scripts/image.sh).
+run:
+	bash scripts/image.sh run
+
+# The native tree under terok-supervisord, without Docker (scripts/run.sh).
+run-native: build
 	bash scripts/run.sh
 
 # The default task image, localhost/terok-base:latest, into the running tree.
 task-image: build
 	bash scripts/task-image.sh
 
+# The Docker image terok-in-docker:latest, with no registry needed.
 image:
-	@echo "make image: not yet — the Docker image arrives with its own issue"; exit 2
+	bash scripts/image.sh build
 
 # The whole-tree tests alone (they are part of make test too). Needs root.
 e2e: build

@@ -331,7 +331,7 @@ func TestConventionsMakeRunWithoutSession(t *testing.T) {
 	}
 	// Nothing else uses this runtime directory (this test's own), so the
 	// pause process is stopped.
-	if !strings.Contains(out.String(), "make run: stopped rootless Podman's pause process of "+user) {
+	if !strings.Contains(out.String(), "make run-native: stopped rootless Podman's pause process of "+user) {
 		t.Fatalf("make run did not stop the pause process it left:\n%s", out.String())
 	}
 	if b, err := os.ReadFile(xdg + "/libpod/tmp/pause.pid"); err == nil {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make run: the whole tree, natively under terok-supervisord with the
+# make run-native: the whole tree, natively under terok-supervisord with the
 # development config in dev/. Sockets, state, config, logs and the OCI hooks
 # directory go under $TEROK_DEV_DIR (default .run/, git-ignored).
 #
@@ -27,7 +27,7 @@ export TEROK_WEB_LISTEN=${TEROK_WEB_LISTEN:-127.0.0.1:8566}
 gate_port=${TEROK_GATE_LISTEN##*:}
 export TEROK_SHIELD_ENDPOINTS=${TEROK_SHIELD_ENDPOINTS:-tcp:10.0.2.2:$gate_port,tcp:169.254.1.2:$gate_port}
 
-die() { echo "make run: $*" >&2; exit 1; }
+die() { echo "make run-native: $*" >&2; exit 1; }
 for b in terok-supervisord terok-shield podman-service terok-gate terok-web terok-entry; do
   [ -x "bin/$b" ] || die "bin/$b is not built; run make build"
 done
@@ -40,7 +40,7 @@ tmp=$(mktemp "$overrides/.90-local.XXXXXX")
 if [ "$(id -u)" = 0 ]; then
   user=${TEROK_USER:-${SUDO_USER:-}}
   [ -n "$user" ] && [ "$user" != root ] ||
-    die "as root, name the unprivileged user that runs rootless Podman: TEROK_USER=<name> make run (the user needs /etc/subuid and /etc/subgid ranges; useradd adds them)"
+    die "as root, name the unprivileged user that runs rootless Podman: TEROK_USER=<name> make run-native (the user needs /etc/subuid and /etc/subgid ranges; useradd adds them)"
   id "$user" >/dev/null 2>&1 || die "TEROK_USER=$user: no such user; create it with useradd -m $user"
   group=$(id -gn "$user")
   # The daemons run as $user: it must reach the binaries and own the tree.
@@ -91,7 +91,7 @@ else
   fi
   cat >"$tmp" <<CONF
 ; Written by scripts/run.sh: not root, so the shield (which must enter task
-; network namespaces) stays stopped. Run make run as root to arm tasks.
+; network namespaces) stays stopped. Run make run-native as root to arm tasks.
 [program:terok-shield]
 autostart = false
 
@@ -110,7 +110,7 @@ bin/terok-shield install-hooks --dir "$TEROK_HOOKS_DIR" --socket "$TEROK_RUN_DIR
 # Check the whole configuration (overrides included) before anything runs,
 # so a bad override is reported alone, not after the banner.
 bin/terok-supervisord --check -c dev/supervisord.conf >/dev/null ||
-  die "the supervisor configuration above is not usable; fix it (or remove the override that broke it) and run make run again"
+  die "the supervisor configuration above is not usable; fix it (or remove the override that broke it) and run make run-native again"
 
 # Start the tree, and print where it answers once its socket does.
 bin/terok-supervisord -c dev/supervisord.conf &
@@ -166,11 +166,11 @@ if [ -f "$pause" ] && command -v podman >/dev/null && ids=$(as_user podman ps -q
     fi
   done
   if [ "$running" = 0 ] && [ "$others" = 0 ]; then
-    kill "$ppid" 2>/dev/null && echo "make run: stopped rootless Podman's pause process of $user (pid $ppid)"
+    kill "$ppid" 2>/dev/null && echo "make run-native: stopped rootless Podman's pause process of $user (pid $ppid)"
   elif [ "$running" != 0 ]; then
-    echo "make run: $running container(s) of $user still run, with their conmon and Podman's pause process; list them with podman ps and stop them with podman stop --all, as $user" >&2
+    echo "make run-native: $running container(s) of $user still run, with their conmon and Podman's pause process; list them with podman ps and stop them with podman stop --all, as $user" >&2
   else
-    echo "make run: left rootless Podman's pause process of $user (pid $ppid) running: other podman or conmon processes of $user use it" >&2
+    echo "make run-native: left rootless Podman's pause process of $user (pid $ppid) running: other podman or conmon processes of $user use it" >&2
   fi
 fi
 exit $rc

@@ -2,7 +2,7 @@
 # make task-image: builds localhost/terok-base:latest — Debian 13 minbase
 # with git, bash, ca-certificates, curl and openssh-client, from Debian's
 # packages (no registry) — and imports it into the running tree's Podman
-# through terok-web ($TEROK_RUN_DIR, default .run/run as make run uses).
+# through terok-web ($TEROK_RUN_DIR, default .run/run as make run-native uses).
 #   TEROK_TASK_IMAGE   image name (default localhost/terok-base:latest)
 #   TEROK_TASK_ROOTFS  cached root filesystem (default /var/cache/terok/taskfs-trixie)
 set -euo pipefail
@@ -18,6 +18,6 @@ if [ ! -f "$rootfs/.terok-rootfs-complete" ]; then
   bash scripts/task-rootfs.sh "$rootfs"
 fi
 bin/terok health >/dev/null 2>&1 || true
-[ -S "$TEROK_RUN_DIR/web.sock" ] || die "no terok tree answers in $TEROK_RUN_DIR (start it with make run, or set TEROK_RUN_DIR)"
+[ -S "$TEROK_RUN_DIR/web.sock" ] || die "no terok tree answers in $TEROK_RUN_DIR (start it with make run-native, or set TEROK_RUN_DIR)"
 echo "make task-image: importing $rootfs as $image"
 tar -C "$rootfs" --numeric-owner --exclude=./.terok-rootfs-complete -c . | bin/terok image import "$image" -

@@ -61,8 +61,13 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 			ln.Close()
 			return fmt.Errorf("give socket %s to group %s: %w", cfg.Socket, cfg.SocketGroup, err)
 		}
-		// The hook (running as the rootless user) must traverse the directory.
-		_ = os.Chmod(filepath.Dir(cfg.Socket), 0o755)
+		// The hook (running as the rootless user) must traverse the
+		// directory: add search permission for all, and leave every other
+		// bit as its owner set it (the image's /run/terok is root:podman
+		// 01775, say).
+		if fi, err := os.Stat(filepath.Dir(cfg.Socket)); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			_ = os.Chmod(filepath.Dir(cfg.Socket), fi.Mode()&(os.ModePerm|os.ModeSticky|os.ModeSetgid)|0o011)
+		}
 	}
 	log.Info().Str("socket", cfg.Socket).Str("resolver", server).Msg("listening")
 	srv := unixhttp.NewServer(Handler(m, log), log, unixhttp.WithPeerCred())

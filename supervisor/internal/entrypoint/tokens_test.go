@@ -1,0 +1,94 @@
+package entrypoint
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSettleToken(t *testing.T) {
+	uid, gid := os.Getuid(), os.Getgid()
+	t.Run("environment wins over a stored token", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tok")
+		os.WriteFile(path, []byte("stored-token-0123456789\n"), 0o600)
+		tok, err := SettleToken("X_TOKEN", " given-token-0123456789 ", path, "p-", uid, gid)
+		if err != nil || tok.Value != "given-token-0123456789" || tok.Source != FromEnv {
+			t.Fatalf("got %+v %v", tok, err)
+		}
+	})
+	t.Run("stored token reused", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tok")
+		os.WriteFile(path, []byte("stored-token-0123456789\n"), 0o600)
+		tok, err := SettleToken("X_TOKEN", "", path, "p-", uid, gid)
+		if err != nil || tok.Value != "stored-token-0123456789" || tok.Source != FromStored || tok.Path != path {
+			t.Fatalf("got %+v %v", tok, err)
+		}
+	})
+	t.Run("generated once, 0600, then the same", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "sub", "tok")
+		tok, err := SettleToken("X_TOKEN", "", path, "terok-x-", uid, gid)
+		if err != nil || tok.Source != FromCreated || !strings.HasPrefix(tok.Value, "terok-x-") || len(tok.Value) != len("terok-x-")+32 {
+			t.Fatalf("got %+v %v", tok, err)
+		}
+		st, err := os.Stat(path)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("stored file: %v %v", st, err)
+		}
+		again, err := SettleToken("X_TOKEN", "", path, "terok-x-", uid, gid)
+		if err != nil || again.Value != tok.Value || again.Source != FromStored {
+			t.Fatalf("second settle: %+v %v", again, err)
+		}
+	})
+	for _, tt := range []struct{ name, env, stored, want string }{
+		{"short env", "short", "", "X_TOKEN shorter than 16"},
+		{"env with a slash", "abcdefgh/ijklmnopq", "", "X_TOKEN may only hold"},
+		{"stored garbage", "", "not a token: at all\n", "delete it"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tok")
+			if tt.stored != "" {
+				os.WriteFile(path, []byte(tt.stored), 0o600)
+			}
+			_, err := SettleToken("X_TOKEN", tt.env, path, "p-", uid, gid)
+			if !errors.Is(err, ErrBadToken) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want ErrBadToken mentioning %q, got %v", tt.want, err)
+			}
+			if tt.stored != "" && !strings.Contains(err.Error(), path) {
+				t.Fatalf("error should name the file: %v", err)
+			}
+		})
+	}
+}
+
+func TestBanner(t *testing.T) {
+	b := BannerInfo{Version: "v1", WebListen: "0.0.0.0:8566", GateBind: "0.0.0.0",
+		WebToken:  Token{Value: "terok-web-aaaaaaaaaaaaaaaa", Source: FromCreated, Path: "/s/web/access-token"},
+		GateToken: Token{Value: "terok-admin-bbbbbbbbbbbbbbbb", Source: FromStored, Path: "/s/gate/admin-token"}}
+	var out bytes.Buffer
+	b.Write(&out)
+	for _, want := range []string{
+		"http://localhost:8566/?token=terok-web-aaaaaaaaaaaaaaaa",
+		"terok-admin-bbbbbbbbbbbbbbbb   (kept in /s/gate/admin-token)",
+		"git clone http://terok-admin-bbbbbbbbbbbbbbbb@localhost:9418/<project>.git",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	b.PublicURL, b.PublicHost, b.GateBind = "https://terok.example.org/", "terok.example.org", "0.0.0.0:19418"
+	b.GateToken.Source = FromEnv
+	out.Reset()
+	b.Write(&out)
+	for _, want := range []string{"https://terok.example.org/?token=", "(set by TEROK_GATE_ADMIN_TOKEN)",
+		"git clone http://<admin token>@terok.example.org:19418/<project>.git"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "terok-admin-bbbb") {
+		t.Errorf("a token given in the environment is printed:\n%s", out.String())
+	}
+}
