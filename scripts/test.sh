@@ -15,8 +15,9 @@ for m in $(scripts/modules.sh); do
 done
 # The supervisor (process lifecycles, signals, a reaper, concurrent XML-RPC)
 # runs under the race detector, its daemon binary too (TKSUP_RACE=1), beside
-# the other modules' tests; a reported race fails its test.
-TKSUP_RACE=1 go test -race -timeout 25m -count=1 "$@" ./supervisor/... &
+# the other modules' tests; a reported race fails its test. The race
+# detector needs cgo, which the Makefile turns off for the static binaries.
+CGO_ENABLED=1 TKSUP_RACE=1 go test -race -timeout 25m -count=1 "$@" ./supervisor/... &
 race=$!
 rc=0
 go test -timeout 25m -count=1 "$@" "${pkgs[@]}" || rc=$?
