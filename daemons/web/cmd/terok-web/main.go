@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,10 +55,6 @@ type Config struct {
 	TaskGateHost string // override of the gate's host as tasks see it
 	Entry        string // host path of terok-entry
 	PublicURL    string // browser-facing base URL (TEROK_PUBLIC_URL)
-	// TaskUISandbox is TEROK_TASK_UI_SANDBOX: "on" (default) runs task web
-	// UIs proxied at /tasks/<id>/ui/ in a sandboxed origin; "off" trusts
-	// them with terok's own.
-	TaskUISandbox string
 }
 
 // Validate checks the configuration.
@@ -71,14 +66,6 @@ func (c Config) Validate() error {
 	}
 	if _, err := gatePort(c.GateListen); err != nil {
 		return err
-	}
-	if c.TaskUISandbox != "on" && c.TaskUISandbox != "off" {
-		return fmt.Errorf("TEROK_TASK_UI_SANDBOX=%q: want on (the default) or off", c.TaskUISandbox)
-	}
-	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("TEROK_PUBLIC_URL=%q: give an absolute http:// or https:// URL, e.g. https://terok.example.org/terok", c.PublicURL)
-		}
 	}
 	if st, err := os.Stat(c.Entry); err != nil || st.IsDir() {
 		return fmt.Errorf("entry binary %s: not found: build it with make build, or pass --entry", c.Entry)
@@ -135,16 +122,15 @@ func newApp() *cli.App {
 				}
 				exe, _ := os.Executable()
 				cfg := Config{
-					Socket:        paths.Socket(c.String("socket"), paths.Web),
-					Listen:        envOr("TEROK_WEB_LISTEN", "127.0.0.1:8566"),
-					Token:         os.Getenv("TEROK_WEB_TOKEN"),
-					StateDir:      paths.StateDir(),
-					ConfigDir:     paths.ConfigDir(),
-					GateListen:    gateListen(),
-					TaskGateHost:  os.Getenv("TEROK_TASK_GATE_HOST"),
-					Entry:         filepath.Join(filepath.Dir(exe), "terok-entry"),
-					PublicURL:     os.Getenv("TEROK_PUBLIC_URL"),
-					TaskUISandbox: envOr("TEROK_TASK_UI_SANDBOX", "on"),
+					Socket:       paths.Socket(c.String("socket"), paths.Web),
+					Listen:       envOr("TEROK_WEB_LISTEN", "127.0.0.1:8566"),
+					Token:        os.Getenv("TEROK_WEB_TOKEN"),
+					StateDir:     paths.StateDir(),
+					ConfigDir:    paths.ConfigDir(),
+					GateListen:   gateListen(),
+					TaskGateHost: os.Getenv("TEROK_TASK_GATE_HOST"),
+					Entry:        filepath.Join(filepath.Dir(exe), "terok-entry"),
+					PublicURL:    os.Getenv("TEROK_PUBLIC_URL"),
 				}
 				if c.IsSet("listen") {
 					cfg.Listen = c.String("listen")
@@ -201,18 +187,12 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	}
 	var origins []string
 	if cfg.PublicURL != "" {
-		// The browser's Origin is scheme://host[:port], never the path
-		// prefix; Validate made sure the URL parses.
-		if u, err := url.Parse(cfg.PublicURL); err == nil {
-			origins = append(origins, u.Host)
+		if i := strings.Index(cfg.PublicURL, "://"); i >= 0 {
+			origins = append(origins, strings.TrimSuffix(cfg.PublicURL[i+3:], "/"))
 		}
 	}
-	sandbox := webproxy.DefaultSandbox
-	if cfg.TaskUISandbox == "off" {
-		sandbox = ""
-	}
 	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"}, DropCookies: []string{auth.CookieName},
-		Sandbox: sandbox, Log: log.With().Str("component", "webproxy").Logger()})
+		Log: log.With().Str("component", "webproxy").Logger()})
 	if err != nil {
 		return err
 	}

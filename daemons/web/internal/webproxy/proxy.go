@@ -44,21 +44,9 @@ type Options struct {
 	// "token", which terok-web accepts on WebSocket upgrades): they are
 	// removed before a request reaches a task.
 	DropQuery []string
-	// Sandbox, when set, is the token list of a Content-Security-Policy
-	// sandbox sent with every answer of a task's UI (e.g. "allow-scripts
-	// allow-forms"): the browser then runs the task's page in an opaque
-	// origin, so its scripts cannot call terok's own API with the user's
-	// session although it is served from terok's host and port. Empty: no
-	// sandbox (the task's page is as trusted as terok's own).
-	Sandbox string
 	// Log receives proxy failures (zero value: nothing logged).
 	Log zerolog.Logger
 }
-
-// DefaultSandbox lets a task's page run scripts, forms, pop-ups, dialogs
-// and downloads, everything but its own origin: what a typical agent UI
-// needs, except cookies and local storage of its own.
-const DefaultSandbox = "allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
 
 // Proxy serves <prefix>/tasks/<id>/ui/... from the task's published web
 // port: HTTP and WebSocket (the Upgrade is passed through), the path
@@ -219,10 +207,6 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	t := resp.Request.Context().Value(targetKey{}).(target)
 	ui := p.UIPath(t.task)
 	p.confineCookies(resp, ui)
-	if p.o.Sandbox != "" {
-		// Added beside the app's own policy: a browser enforces both.
-		resp.Header.Add("Content-Security-Policy", "sandbox "+p.o.Sandbox)
-	}
 	loc := resp.Header.Get("Location")
 	if loc == "" {
 		return nil

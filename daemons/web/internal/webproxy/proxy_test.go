@@ -243,23 +243,3 @@ func TestProxyPublicURL(t *testing.T) {
 		}
 	}
 }
-
-// TestProxySandbox: with Sandbox set every answer of the task's UI carries
-// the sandbox policy beside the app's own headers; without it, none.
-func TestProxySandbox(t *testing.T) {
-	port := app(t)
-	for _, tc := range []struct {
-		sandbox, want string
-	}{
-		{DefaultSandbox, "sandbox " + DefaultSandbox},
-		{"", ""},
-	} {
-		srv := front(t, lookup{"t1": port}, Options{Sandbox: tc.sandbox})
-		for _, path := range []string{"/tasks/t1/ui/echo/x", "/tasks/t1/ui/login"} {
-			resp := get(t, srv.URL+path)
-			if got := strings.Join(resp.Header.Values("Content-Security-Policy"), "; "); got != tc.want {
-				t.Fatalf("sandbox %q, %s: Content-Security-Policy %q, want %q", tc.sandbox, path, got, tc.want)
-			}
-		}
-	}
-}
