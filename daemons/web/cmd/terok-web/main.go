@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -187,8 +188,10 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	}
 	var origins []string
 	if cfg.PublicURL != "" {
-		if i := strings.Index(cfg.PublicURL, "://"); i >= 0 {
-			origins = append(origins, strings.TrimSuffix(cfg.PublicURL[i+3:], "/"))
+		// The browser's Origin is scheme://host[:port], never the path
+		// prefix.
+		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
+			origins = append(origins, u.Host)
 		}
 	}
 	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"}, DropCookies: []string{auth.CookieName},
