@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
@@ -43,15 +43,7 @@ func repoRoot(t *testing.T) string {
 	return filepath.Dir(wd)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testkit.FreePort(t) }
 
 func startTree(t *testing.T, extraEnv ...string) *tree {
 	t.Helper()
@@ -208,9 +200,16 @@ func TestNativeTree(t *testing.T) {
 		if err != nil {
 			t.Fatalf("python supervisorctl status: %v\n%s", err, out)
 		}
+		// Each program's own line says RUNNING, not just any line.
+		state := map[string]string{}
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 {
+				state[f[0]] = f[1]
+			}
+		}
 		for _, p := range []string{"terok-shield", "podman-service", "terok-gate", "terok-web"} {
-			if !strings.Contains(string(out), p) || !strings.Contains(string(out), "RUNNING") {
-				t.Fatalf("status misses %s RUNNING:\n%s", p, out)
+			if state[p] != "RUNNING" {
+				t.Fatalf("python supervisorctl: %s is %q, want RUNNING:\n%s", p, state[p], out)
 			}
 		}
 	})
@@ -348,8 +347,12 @@ func testShieldedContainer(t *testing.T, tr *tree) {
 	// The daemon forgets a stopped container by itself (poststop or reaper).
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := shield.Status(ctx, good.ID); err != nil {
-			return
+		_, err := shield.Status(ctx, good.ID)
+		if errors.Is(err, unixhttp.ErrNotFound) {
+			return // forgotten: the daemon answered that it does not know it
+		}
+		if err != nil {
+			t.Fatalf("shield status of the stopped container: %v (want not found from a running daemon)", err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
