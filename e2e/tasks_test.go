@@ -20,6 +20,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -301,6 +302,24 @@ func TestTasks(t *testing.T) {
 		}
 		if !seen[webapi.StateRunning] {
 			t.Fatalf("no running event before exited: %v", seen)
+		}
+	})
+
+	// A shielded task's only nameserver is the shield's resolver in its
+	// own namespace; the network's resolver would be an open channel out.
+	t.Run("resolver", func(t *testing.T) {
+		id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "grep '^nameserver' /etc/resolv.conf"))
+		if out, code := tr.terok(t, "task", "wait", id); code != 0 {
+			t.Fatalf("task wait: exit %d\n%s", code, out)
+		}
+		var ns []string
+		for _, l := range strings.Split(tr.mustTerok(t, "task", "logs", id), "\n") {
+			if strings.HasPrefix(l, "nameserver") {
+				ns = append(ns, strings.TrimSpace(l))
+			}
+		}
+		if strings.Join(ns, ";") != "nameserver "+shieldapi.ResolverAddr {
+			t.Fatalf("the task's nameservers are %q; want only %s", ns, shieldapi.ResolverAddr)
 		}
 	})
 

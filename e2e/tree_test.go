@@ -298,7 +298,7 @@ func testShieldedContainer(t *testing.T, tr *tree) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	api := podmanapi.New(filepath.Join(tr.run, "podman.sock"))
-	shield := shieldapi.NewClient(filepath.Join(tr.run, "shield.sock"))
+	shield := shieldapi.New(filepath.Join(tr.run, "shield.sock"))
 	const img = "localhost/tke2e-busybox:latest"
 	if _, err := api.ImportImage(ctx, img, busyboxTar(t)); err != nil {
 		t.Fatalf("import image: %v", err)

@@ -26,10 +26,6 @@ func New(socket string, opts ...unixhttp.ClientOption) *Client {
 	return &Client{c: unixhttp.NewClient(socket, opts...)}
 }
 
-// NewClient is New, kept for callers that have not moved to New yet
-// (e2e); new code calls New.
-func NewClient(socket string) *Client { return New(socket) }
-
 // Health asks the daemon for its health.
 func (c *Client) Health(ctx context.Context) (health.Status, error) {
 	return health.Check(ctx, c.c)

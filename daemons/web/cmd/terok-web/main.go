@@ -169,7 +169,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	port, _ := gatePort(cfg.GateListen)
 	gate := gateapi.New(paths.Socket("", paths.Gate))
 	podman := podmanapi.New(paths.Socket("", paths.Podman))
-	shield := shieldapi.NewClient(paths.Socket("", paths.Shield))
+	shield := shieldapi.New(paths.Socket("", paths.Shield))
 	sup := supervisorapi.New(paths.Socket("", paths.Supervisor))
 	hub := events.New()
 

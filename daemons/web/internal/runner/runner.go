@@ -473,6 +473,11 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 		NetNS:          netns,
 		NetworkOptions: netopts,
 	}
+	if p.Shield.On() {
+		// The shield answers the task's DNS itself, inside its namespace,
+		// for allowed names only; the network's own resolver is refused.
+		spec.DNSServers = []string{shieldapi.ResolverAddr}
+	}
 	if webPort > 0 {
 		spec.PortMapping = []podmanapi.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(p.Run.WebPort), HostPort: uint16(webPort), Protocol: "tcp"}}
 		spec.Labels[webproxy.LabelWebPort] = strconv.Itoa(webPort)

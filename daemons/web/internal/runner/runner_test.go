@@ -149,7 +149,8 @@ func TestGateAddressFollowsPodman(t *testing.T) {
 			}
 			if s.Annotations[shieldapi.AnnotationShield] != "on" || s.Annotations[shieldapi.AnnotationAllow] != "a.example" ||
 				s.Labels[LabelTask] != task.ID || s.Env["TEROK_PROMPT"] != "do it" || s.Env["TEROK_AGENT_COMMAND"] != "make" ||
-				s.Entrypoint[0] != EntryPath || s.Mounts[0].Source != "/opt/terok-entry" || s.Volumes[0].Dest != "/workspace" {
+				s.Entrypoint[0] != EntryPath || s.Mounts[0].Source != "/opt/terok-entry" || s.Volumes[0].Dest != "/workspace" ||
+				strings.Join(s.DNSServers, ",") != shieldapi.ResolverAddr {
 				t.Fatalf("spec: %+v", s)
 			}
 			pm.exit <- 0
