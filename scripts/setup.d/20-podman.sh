@@ -5,6 +5,9 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 ensure_test_user tkpodman
+# tkpause: a test breaks its rootless Podman (kills the pause process) on
+# purpose, so it must not share a user with the other Podman tests.
+ensure_test_user tkpause
 # Debian 13 with Podman 5.4, the second Podman the tests drive (and the
 # Docker image's base); about 90 s once, then cached.
 bash "$(dirname "$0")/../base-rootfs.sh"

@@ -56,6 +56,7 @@ var tiers = []tier{
 type env struct {
 	t        *testing.T
 	tier     tier
+	user     string
 	uid, gid int
 	base     string
 	home     string
@@ -65,6 +66,14 @@ type env struct {
 }
 
 func newEnv(t *testing.T, tr tier) *env {
+	t.Helper()
+	return newEnvAs(t, tr, testUser)
+}
+
+// newEnvAs is newEnv for another test user: tests that break the user's
+// rootless Podman on purpose (its pause process) use one of their own, so
+// that the tests sharing tkpodman in parallel are not touched.
+func newEnvAs(t *testing.T, tr tier, testUser string) *env {
 	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.RequireCommand(t, "podman")
@@ -77,12 +86,12 @@ func newEnv(t *testing.T, tr tier) *env {
 	testkit.Require(t, err == nil, "test user "+testUser+" is missing; run scripts/setup.d/20-podman.sh as root (make deps)")
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	base, err := os.MkdirTemp("", "tkpodman-")
+	base, err := os.MkdirTemp("", testUser+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(base, 0o755)
-	e := &env{t: t, tier: tr, uid: uid, gid: gid, base: base,
+	e := &env{t: t, tier: tr, user: testUser, uid: uid, gid: gid, base: base,
 		home: filepath.Join(base, "home"), runtime: filepath.Join(base, "run"), hooks: filepath.Join(base, "hooks")}
 	e.runDir = filepath.Join(e.runtime, "terok")
 	for _, d := range []string{e.home, e.runtime, e.hooks} {
@@ -98,14 +107,14 @@ func newEnv(t *testing.T, tr tier) *env {
 
 func (e *env) environ() []string {
 	return []string{
-		"HOME=" + e.home, "USER=" + testUser, "LOGNAME=" + testUser,
+		"HOME=" + e.home, "USER=" + e.user, "LOGNAME=" + e.user,
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
 		"XDG_RUNTIME_DIR=" + e.runtime, "TEROK_RUN_DIR=" + e.runDir,
 		"TEROK_LOG_LEVEL=debug",
 	}
 }
 
-// command runs name as tkpodman in the environment.
+// command runs name as the environment's test user.
 func (e *env) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Env = e.environ()
@@ -135,13 +144,13 @@ mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$ov/upper,workdir=$ov/wor
 mount --rbind /dev "$M/dev"; mount -t proc proc "$M/proc"; mount --rbind /sys "$M/sys"
 mount -t tmpfs tmpfs "$M/tmp"
 for d in "$BASE" "$BINDIR"; do mkdir -p "$M$d"; mount --bind "$d" "$M$d"; done
-getent passwd tkpodman >> "$M/etc/passwd"; getent group tkpodman >> "$M/etc/group"
-grep '^tkpodman:' /etc/subuid >> "$M/etc/subuid"; grep '^tkpodman:' /etc/subgid >> "$M/etc/subgid"
+getent passwd "$TUSER" >> "$M/etc/passwd"; getent group "$TUSER" >> "$M/etc/group"
+grep "^$TUSER:" /etc/subuid >> "$M/etc/subuid"; grep "^$TUSER:" /etc/subgid >> "$M/etc/subgid"
 cd "$M"; mkdir .oldroot; pivot_root . .oldroot; cd /; umount -l /.oldroot; rmdir /.oldroot
 exec setpriv --reuid="$RUID" --regid="$RGID" --clear-groups env -i "$@"
 `
 
-// serveCommand runs podman-service with args as tkpodman, in the tier's
+// serveCommand runs podman-service with args as the test user, in the tier's
 // Podman.
 func (e *env) serveCommand(args ...string) *exec.Cmd {
 	bin := binary(e.t)
@@ -152,7 +161,7 @@ func (e *env) serveCommand(args ...string) *exec.Cmd {
 	full = append(full, "PODMAN_IGNORE_CGROUPSV1_WARNING=1", bin)
 	cmd := exec.Command("unshare", append(full, args...)...)
 	cmd.Env = append(os.Environ(), "BASE="+e.base, "BINDIR="+filepath.Dir(bin), "ROOTFS="+RootfsTrixie,
-		"RUID="+strconv.Itoa(e.uid), "RGID="+strconv.Itoa(e.gid))
+		"RUID="+strconv.Itoa(e.uid), "RGID="+strconv.Itoa(e.gid), "TUSER="+e.user)
 	return cmd
 }
 
@@ -167,7 +176,7 @@ type service struct {
 
 func (s *service) logs() string { return s.log.String() }
 
-// start runs serve as tkpodman and waits until its health says Podman's
+// start runs serve as the test user and waits until its health says Podman's
 // API answers.
 func (e *env) start(extra ...string) *service {
 	e.t.Helper()

@@ -17,10 +17,13 @@ const StatusPath = "/v1/status"
 
 // Status is the answer of GET /v1/status on podman-service.sock.
 type Status struct {
-	State         string `json:"state"` // starting, ready, restarting, stopped
-	PodmanSocket  string `json:"podman_socket"`
-	ChildPID      int    `json:"child_pid,omitempty"`
-	Restarts      int    `json:"restarts"`
+	State        string `json:"state"` // starting, ready, restarting, stopped
+	PodmanSocket string `json:"podman_socket"`
+	ChildPID     int    `json:"child_pid,omitempty"`
+	Restarts     int    `json:"restarts"`
+	// PauseResets counts the `podman system migrate` runs podman-service
+	// made after rootless Podman's pause process was lost.
+	PauseResets   int    `json:"pause_resets"`
 	APIAnswers    bool   `json:"api_answers"`
 	PodmanVersion string `json:"podman_version,omitempty"`
 	APIVersion    string `json:"api_version,omitempty"`

@@ -217,7 +217,7 @@ func status(ctx context.Context, w io.Writer, cfg config.Config, asJSON bool) er
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	rows := [][2]string{
 		{"state", st.State}, {"podman socket", st.PodmanSocket}, {"service socket", cfg.ServiceSocket},
-		{"child pid", fmt.Sprint(st.ChildPID)}, {"restarts", fmt.Sprint(st.Restarts)},
+		{"child pid", fmt.Sprint(st.ChildPID)}, {"restarts", fmt.Sprint(st.Restarts)}, {"pause resets", fmt.Sprint(st.PauseResets)},
 		{"api answers", fmt.Sprint(st.APIAnswers)}, {"podman version", st.PodmanVersion},
 		{"storage driver", st.StorageDriver}, {"runtime", st.Runtime}, {"cgroup manager", st.CgroupManager},
 		{"hooks dir", st.HooksDir}, {"containers", fmt.Sprint(st.Containers)}, {"images", fmt.Sprint(st.Images)},

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +40,9 @@ type Options struct {
 	MaxBackoff    time.Duration // longest restart delay (default 30s)
 	StableAfter   time.Duration // a run this long resets the backoff (default 60s)
 	StopGrace     time.Duration // SIGTERM to SIGKILL (default 10s)
+	// MigrateTimeout bounds `podman system migrate`, run when rootless
+	// Podman's pause process is gone (default 2m).
+	MigrateTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -53,6 +58,7 @@ func (o *Options) defaults() {
 	def(&o.MaxBackoff, 30*time.Second)
 	def(&o.StableAfter, 60*time.Second)
 	def(&o.StopGrace, 10*time.Second)
+	def(&o.MigrateTimeout, 2*time.Minute)
 	if o.MaxFailures <= 0 {
 		o.MaxFailures = 3
 	}
@@ -69,6 +75,9 @@ type Snapshot struct {
 	PodmanVersion string
 	APIVersion    string
 	LastError     string
+	// Migrations counts the `podman system migrate` runs that reset a
+	// lost pause process.
+	Migrations int
 }
 
 // Supervisor keeps one `podman system service` child answering.
@@ -79,6 +88,10 @@ type Supervisor struct {
 
 	mu   sync.Mutex
 	snap Snapshot
+
+	// lostPause is set by the output reader when Podman reports that its
+	// pause process is gone (see lostPauseMarker).
+	lostPause atomic.Bool
 }
 
 // New returns a supervisor; Run starts it.
@@ -105,13 +118,18 @@ func (s *Supervisor) update(f func(*Snapshot)) {
 // else or the podman binary cannot be started at all.
 func (s *Supervisor) Run(ctx context.Context) error {
 	backoff := s.o.MinBackoff
+	// migrated: a reset ran since the last time the API answered, so a
+	// second one in a row would not help.
+	migrated := false
 	defer s.update(func(sn *Snapshot) { sn.State, sn.PID = Stopped, 0 })
 	for first := true; ; first = false {
 		if err := clearStale(s.o.Socket); err != nil {
 			return err
 		}
 		started := time.Now()
+		s.lostPause.Store(false)
 		err := s.runOnce(ctx)
+		answered := s.Snapshot().State == Ready // this run's API answered
 		if ctx.Err() != nil {
 			_ = clearStale(s.o.Socket)
 			return nil
@@ -119,8 +137,17 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && first {
 			return err
 		}
-		if time.Since(started) >= s.o.StableAfter {
+		if answered || time.Since(started) >= s.o.StableAfter {
 			backoff = s.o.MinBackoff
+			migrated = false
+		}
+		if s.lostPause.Load() && !migrated {
+			// Rootless Podman's pause process died (killed, OOM): every
+			// call fails until the user namespace is reset. Reset it once
+			// and retry at once; the next failure backs off as usual.
+			migrated = true
+			s.migrate(ctx)
+			backoff = 0
 		}
 		s.log.Warn().Err(err).Dur("backoff", backoff).Msg("podman system service ended; restarting")
 		s.update(func(sn *Snapshot) {
@@ -133,8 +160,52 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, s.o.MaxBackoff)
+		backoff = min(max(backoff*2, s.o.MinBackoff), s.o.MaxBackoff)
 	}
+}
+
+// lostPauseMarker is in the error rootless Podman prints when the pause
+// process holding its user namespace is gone: "invalid internal status,
+// try resetting the pause process with "podman system migrate"".
+const lostPauseMarker = "podman system migrate"
+
+// migrate runs `podman system migrate`, which stops the containers whose
+// user namespace went with the pause process and starts a new one.
+func (s *Supervisor) migrate(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.o.MigrateTimeout)
+	defer cancel()
+	s.log.Warn().Msg("rootless Podman's pause process is gone (killed or out of memory); running `podman system migrate` once to reset it")
+	out, err := exec.CommandContext(ctx, s.o.Podman, "system", "migrate").CombinedOutput()
+	s.update(func(sn *Snapshot) { sn.Migrations++ })
+	if err != nil {
+		s.log.Error().Err(err).Str("output", strings.TrimSpace(string(out))).Msg("podman system migrate failed; run it as the Podman user by hand")
+		return
+	}
+	s.log.Info().Str("output", strings.TrimSpace(string(out))).Msg("podman system migrate done")
+}
+
+// podmanLevel is the level of one line of Podman's output: its logrus
+// lines carry level=warning, level=error, …; anything else is info.
+func podmanLevel(line string) zerolog.Level {
+	i := strings.Index(line, "level=")
+	if i < 0 {
+		return zerolog.InfoLevel
+	}
+	lv := line[i+len("level="):]
+	if j := strings.IndexAny(lv, " \t"); j >= 0 {
+		lv = lv[:j]
+	}
+	switch strings.Trim(lv, `"`) {
+	case "warning", "warn":
+		return zerolog.WarnLevel
+	case "error":
+		return zerolog.ErrorLevel
+	case "fatal", "panic":
+		return zerolog.ErrorLevel
+	case "debug", "trace":
+		return zerolog.DebugLevel
+	}
+	return zerolog.InfoLevel
 }
 
 func errString(err error) string {
@@ -145,7 +216,8 @@ func errString(err error) string {
 }
 
 // runOnce starts one child and returns when it has ended (died, been
-// replaced for not answering, or been stopped because ctx ended).
+// replaced for not answering, or been stopped because ctx ended). The
+// snapshot's state is still Ready afterwards when its API answered.
 func (s *Supervisor) runOnce(ctx context.Context) error {
 	cmd := exec.Command(s.o.Podman, "system", "service", "--time=0", "unix://"+s.o.Socket)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -164,11 +236,25 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	}
 	pid := cmd.Process.Pid
 	clog := s.log.With().Str("from", "podman").Int("pid", pid).Logger()
+	// The reader's verdict on the pause process must be in before Run
+	// looks at it; a grandchild holding the pipe only delays it a second.
+	readerDone := make(chan struct{})
+	defer func() {
+		select {
+		case <-readerDone:
+		case <-time.After(time.Second):
+		}
+	}()
 	go func() {
+		defer close(readerDone)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			clog.Info().Msg(sc.Text())
+			line := sc.Text()
+			if strings.Contains(line, lostPauseMarker) {
+				s.lostPause.Store(true)
+			}
+			clog.WithLevel(podmanLevel(line)).Msg(line)
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()

@@ -112,3 +112,112 @@ func TestSocketNotOurs(t *testing.T) {
 		t.Fatalf("want ErrSocketInUse, got %v", err)
 	}
 }
+
+// lostPausePodman is fakePodman with rootless Podman's lost-pause-process
+// failure: while the file $LOST exists, `system service` prints Podman's
+// error and exits; `system migrate` removes the file and counts its runs
+// in $MIGRATED.
+const lostPausePodman = `#!/bin/sh
+if [ "$2" = migrate ]; then echo run >> "$MIGRATED"; rm -f "$LOST"; echo "stopped 0123abcd"; exit 0; fi
+if [ -e "$LOST" ]; then
+  echo 'time="2026-01-01T00:00:00Z" level=error msg="invalid internal status, try resetting the pause process with \"podman system migrate\": cannot re-exec process to join the existing user namespace"' >&2
+  exit 125
+fi
+` + "exec sh -c \"$(sed -n '/^sock=/,$p' \"$FAKE\")\" fake \"$@\"\n"
+
+// TestLostPauseProcessHealed: a service that cannot start because the
+// pause process is gone gets one `podman system migrate` and answers
+// again at the next start, without the growing backoff between.
+func TestLostPauseProcessHealed(t *testing.T) {
+	testkit.RequireCommand(t, "python3")
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake-podman")
+	os.WriteFile(fake, []byte(fakePodman), 0o755)
+	bin := filepath.Join(dir, "podman")
+	os.WriteFile(bin, []byte(lostPausePodman), 0o755)
+	lost, migrated := filepath.Join(dir, "lost"), filepath.Join(dir, "migrated")
+	os.WriteFile(lost, nil, 0o644)
+	t.Setenv("LOST", lost)
+	t.Setenv("MIGRATED", migrated)
+	t.Setenv("FAKE", fake)
+
+	var logs testkit.SyncBuffer
+	// A backoff this long would outlast the test: only the reset's
+	// immediate retry can make the service answer in time.
+	s := New(Options{Podman: bin, Socket: filepath.Join(dir, "podman.sock"), ProbeInterval: time.Hour,
+		MinBackoff: 10 * time.Minute, MaxBackoff: 10 * time.Minute}, zerolog.New(&logs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for s.Snapshot().State != Ready {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready again after the reset: %+v\n%s", s.Snapshot(), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := os.ReadFile(migrated)
+	if string(runs) != "run\n" {
+		t.Fatalf("podman system migrate ran %q, want exactly once", runs)
+	}
+	sn := s.Snapshot()
+	if sn.Migrations != 1 || sn.Restarts != 1 {
+		t.Fatalf("want one migration and one restart: %+v", sn)
+	}
+	out := logs.String()
+	for _, want := range []string{`"level":"error","from":"podman"`, "invalid internal status", "running `podman system migrate` once"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestMigrateOnlyOnce: when the reset does not help, it is not repeated
+// before the service answered once; restarts back off as usual.
+func TestMigrateOnlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "podman")
+	// migrate "succeeds" but the failure stays.
+	os.WriteFile(bin, []byte(`#!/bin/sh
+if [ "$2" = migrate ]; then echo run >> "$MIGRATED"; exit 0; fi
+echo 'level=error msg="invalid internal status, try resetting the pause process with \"podman system migrate\""' >&2
+exit 125
+`), 0o755)
+	migrated := filepath.Join(dir, "migrated")
+	t.Setenv("MIGRATED", migrated)
+	s := New(Options{Podman: bin, Socket: filepath.Join(dir, "podman.sock"), MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for s.Snapshot().Restarts < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("restarts stalled: %+v", s.Snapshot())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if runs, _ := os.ReadFile(migrated); string(runs) != "run\n" {
+		t.Fatalf("podman system migrate ran %q, want once until the service answers", runs)
+	}
+}
+
+func TestPodmanLevel(t *testing.T) {
+	for line, want := range map[string]zerolog.Level{
+		`time="x" level=warning msg="\"/\" is not a shared mount"`: zerolog.WarnLevel,
+		`time="x" level=error msg="boom"`:                          zerolog.ErrorLevel,
+		`level=fatal msg="x"`:                                      zerolog.ErrorLevel,
+		`time="x" level=info msg="API service listening"`:          zerolog.InfoLevel,
+		`time="x" level=debug msg="x"`:                             zerolog.DebugLevel,
+		`plain output`:                                             zerolog.InfoLevel,
+	} {
+		if got := podmanLevel(line); got != want {
+			t.Errorf("%s: level %v, want %v", line, got, want)
+		}
+	}
+}

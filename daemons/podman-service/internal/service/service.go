@@ -50,6 +50,7 @@ func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
 		"state":         sn.State,
 		"child_pid":     sn.PID,
 		"restarts":      sn.Restarts,
+		"pause_resets":  sn.Migrations,
 		"hooks_dir":     h.hooksDir,
 		"api_answers":   false,
 	}
@@ -70,7 +71,7 @@ func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	sn := h.src.Snapshot()
 	st := serviceapi.Status{
-		State: sn.State, PodmanSocket: h.api.Socket(), ChildPID: sn.PID, Restarts: sn.Restarts,
+		State: sn.State, PodmanSocket: h.api.Socket(), ChildPID: sn.PID, Restarts: sn.Restarts, PauseResets: sn.Migrations,
 		PodmanVersion: sn.PodmanVersion, APIVersion: sn.APIVersion, HooksDir: h.hooksDir, LastError: sn.LastError,
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
