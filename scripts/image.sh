@@ -12,10 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=${TEROK_IMAGE:-terok-in-docker:latest}
 ROOTFS=/var/cache/terok/rootfs-trixie
-TASK_ROOTFS=/var/cache/terok/rootfs-task-trixie
-TASK_INCLUDE=git,bash,ca-certificates,curl,openssh-client
+TASK_ROOTFS=/var/cache/terok/taskfs-trixie
 TASK_TAR=image/build/terok-base.tar.gz
-MIRROR=${TEROK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 say() { echo "image: $*"; }
 die() { echo "image: $*" >&2; exit 1; }
 
@@ -68,32 +66,12 @@ base() {
   echo "$name"
 }
 
-# task_tarball: the default task image's root filesystem (Debian 13
-# minbase with $TASK_INCLUDE), made once with debootstrap and cached, then
-# packed into $TASK_TAR when the cache is newer.
+# task_tarball: the default task image's root filesystem
+# (scripts/task-rootfs.sh, the cache `make task-image` shares), packed into
+# $TASK_TAR when the cache is newer.
 task_tarball() {
-  if [ -f scripts/task-rootfs.sh ]; then
-    # terok-web's `make task-image` makes the same tree: share its cache
-    TASK_ROOTFS=/var/cache/terok/taskfs-trixie
-    bash scripts/task-rootfs.sh "$TASK_ROOTFS" >&2
-  fi
+  bash scripts/task-rootfs.sh "$TASK_ROOTFS" >&2
   local mark=$TASK_ROOTFS/.terok-rootfs-complete
-  if ! { [ -f "$mark" ] && grep -qxF "include: $TASK_INCLUDE" "$mark"; }; then
-    [ "$(id -u)" = 0 ] || die "the task image's root filesystem is not built; run as root once: sudo make image"
-    command -v debootstrap >/dev/null || die "install debootstrap (apt-get install debootstrap)"
-    local tmp
-    tmp=$(mktemp -d "$TASK_ROOTFS.tmp-XXXXXX")
-    say "debootstrap of the task image (trixie minbase + $TASK_INCLUDE, about 90 s once)"
-    if ! debootstrap --variant=minbase --include="$TASK_INCLUDE" trixie "$tmp" "$MIRROR" >"$tmp.log" 2>&1; then
-      tail -20 "$tmp.log" >&2; rm -rf --one-file-system "$tmp" "$tmp.log"; die "debootstrap failed (log above)"
-    fi
-    rm -f "$tmp.log"
-    chroot "$tmp" apt-get clean
-    rm -rf "$tmp"/var/lib/apt/lists/* "$tmp"/var/cache/apt/*.bin
-    printf 'debian trixie minbase task image, built %s\ninclude: %s\n' "$(date -u +%FT%TZ)" "$TASK_INCLUDE" >"$tmp/.terok-rootfs-complete"
-    rm -rf --one-file-system "$TASK_ROOTFS"
-    mv -T "$tmp" "$TASK_ROOTFS"
-  fi
   # repacked when the cached tree or the way it is packed changes
   local recipe
   recipe=$( { cat "$mark"; declare -f task_tarball; } | sha256sum | cut -c1-16)
