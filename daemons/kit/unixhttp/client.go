@@ -9,13 +9,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
 
-// Client calls a JSON API on a unix socket.
+// Client calls a JSON API on a unix socket, or on a TCP address given
+// with WithBaseURL.
 type Client struct {
-	socket string
+	socket string // what messages name: the socket path, or the base URL
+	base   string // scheme://host[/prefix] every path is appended to
+	bearer string
 	hc     *http.Client
 }
 
@@ -27,45 +31,87 @@ type Dialer func(ctx context.Context) (net.Conn, error)
 type ClientOption func(*clientOptions)
 
 type clientOptions struct {
-	dial Dialer
+	dial   Dialer
+	base   *url.URL
+	bearer string
 }
 
 // WithDialer makes the client open its connections with d instead of
-// dialing the socket.
+// dialing the socket (or the base URL's address).
 func WithDialer(d Dialer) ClientOption {
 	return func(o *clientOptions) { o.dial = d }
 }
 
-// NewClient returns a client for the daemon listening on socket. Requests
-// carry no timeout of their own: pass a context with a deadline.
+// WithBaseURL makes the client call base over TCP (TLS for https) instead
+// of the socket: each request goes to base's scheme and host, with the
+// request's path appended to base's path (a reverse proxy's prefix). The
+// socket argument of NewClient is then ignored.
+func WithBaseURL(base *url.URL) ClientOption {
+	return func(o *clientOptions) { o.base = base }
+}
+
+// WithBearer sends "Authorization: Bearer token" with every request.
+func WithBearer(token string) ClientOption {
+	return func(o *clientOptions) { o.bearer = token }
+}
+
+// NewClient returns a client for the daemon listening on socket (or at
+// the URL given with WithBaseURL). Requests carry no timeout of their own:
+// pass a context with a deadline.
 func NewClient(socket string, opts ...ClientOption) *Client {
-	o := clientOptions{dial: func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}}
+	var o clientOptions
 	for _, f := range opts {
 		f(&o)
 	}
+	c := &Client{socket: socket, base: "http://unix", bearer: o.bearer}
+	tr := &http.Transport{MaxIdleConns: 4, IdleConnTimeout: 30 * time.Second}
 	dial := o.dial
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := dial(ctx)
-			if err != nil {
-				return nil, &DialError{Socket: socket, Err: err}
+	if o.base != nil {
+		u := *o.base
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		c.base = strings.TrimSuffix(u.String(), "/")
+		c.socket = c.base
+		if dial == nil {
+			// the standard dialer (and TLS for https) to the URL's host
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				conn, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, &DialError{Socket: c.socket, Err: err}
+				}
+				return conn, nil
 			}
-			return c, nil
-		},
-		MaxIdleConns:    4,
-		IdleConnTimeout: 30 * time.Second,
+		}
+	} else if dial == nil {
+		dial = func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}
 	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+	if dial != nil {
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			conn, err := dial(ctx)
+			if err != nil {
+				return nil, &DialError{Socket: c.socket, Err: err}
+			}
+			return conn, nil
+		}
+	}
+	c.hc = &http.Client{Transport: tr}
+	return c
 }
 
-// Socket returns the socket path the client dials.
+// Socket returns what the client calls: the socket path, or the base URL
+// given with WithBaseURL (without credentials).
 func (c *Client) Socket() string { return c.socket }
 
-// HTTP returns the underlying client, for calls that need the raw answer.
-// URLs must use the host "unix", e.g. http://unix/v1/health.
+// URL returns the address of path on this client's daemon, for requests
+// built by hand and passed to Send: http://unix/PATH for a socket, the base
+// URL with PATH appended otherwise.
+func (c *Client) URL(path string) string { return c.base + path }
+
+// HTTP returns the underlying client, for calls that need the raw answer
+// (build the URL with URL). It does not add the bearer token; Send does.
 func (c *Client) HTTP() *http.Client { return c.hc }
 
 // Get calls GET path and decodes the JSON answer into out (nil to discard).
@@ -126,7 +172,7 @@ func (c *Client) Stream(ctx context.Context, method, path string, in any) (io.Re
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://unix"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.URL(path), body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
@@ -136,10 +182,14 @@ func (c *Client) Stream(ctx context.Context, method, path string, in any) (io.Re
 	return c.Send(req)
 }
 
-// Send performs a prepared request (host "unix") and returns the body of a
-// 2xx answer; a non-2xx answer becomes *APIError. For bodies that are not
-// JSON (an image tarball, a raw upload).
+// Send performs a prepared request (its URL from URL) and returns the body
+// of a 2xx answer; a non-2xx answer becomes *APIError. For bodies that are
+// not JSON (an image tarball, a raw upload). It adds the bearer token of
+// WithBearer unless the request carries Authorization already.
 func (c *Client) Send(req *http.Request) (io.ReadCloser, error) {
+	if c.bearer != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var de *DialError

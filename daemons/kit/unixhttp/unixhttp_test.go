@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,3 +104,45 @@ func TestClientNamesSocketWhenDown(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestBaseURLAndBearer: a client for a TCP daemon behind a path prefix
+// sends each path under the prefix with the bearer token, and a daemon
+// that does not answer is ErrUnavailable naming the URL (never the
+// credentials of the URL).
+func TestBaseURLAndBearer(t *testing.T) {
+	var gotPath, gotAuth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath, gotAuth = r.URL.Path, r.Header.Get("Authorization")
+		if r.URL.Path == "/terok/v1/missing" {
+			WriteErrorDetail(w, http.StatusNotFound, "no such thing", "")
+			return
+		}
+		w.Write([]byte(`{"name":"x"}`))
+	}))
+	defer srv.Close()
+	base, _ := url.Parse(srv.URL + "/terok/")
+	base.User = url.UserPassword("u", "secret-in-url")
+	c := NewClient("", WithBaseURL(base), WithBearer("tok-123"))
+	var out struct{ Name string }
+	if err := c.Get(context.Background(), "/v1/thing", &out); err != nil || out.Name != "x" {
+		t.Fatalf("get: %+v %v", out, err)
+	}
+	if gotPath != "/terok/v1/thing" || gotAuth != "Bearer tok-123" {
+		t.Fatalf("path %q auth %q", gotPath, gotAuth)
+	}
+	if err := c.Get(context.Background(), "/v1/missing", nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	if strings.Contains(c.Socket(), "secret-in-url") || c.URL("/v1/x") != srv.URL+"/terok/v1/x" {
+		t.Fatalf("socket %q url %q", c.Socket(), c.URL("/v1/x"))
+	}
+	srv.Close()
+	err := c.Get(context.Background(), "/v1/thing", nil)
+	var de *DialError
+	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &de) || !strings.Contains(err.Error(), srv.URL+"/terok") {
+		t.Fatalf("want a DialError naming the URL, got %v", err)
+	}
+	if strings.Contains(err.Error(), "secret-in-url") {
+		t.Fatalf("the URL's credentials leaked into %v", err)
+	}
+}
