@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -78,13 +79,18 @@ type Diff struct {
 type Client struct {
 	c      *xmlrpc.Client
 	server string
+	err    error // why c could not be made: every call returns it
 }
 
 // New returns a client for terok-supervisord's unix socket at path
-// (<run dir>/supervisor.sock).
+// (<run dir>/supervisor.sock). An unusable path (empty) makes every call
+// fail with ErrBadRequest naming it.
 func New(socket string) *Client {
-	c, _ := xmlrpc.NewClient("unix://"+socket, "", "")
-	return &Client{c: c, server: socket}
+	c, err := xmlrpc.NewClient("unix://"+socket, "", "")
+	if err != nil {
+		err = &unixhttp.APIError{Status: http.StatusBadRequest, Message: fmt.Sprintf("supervisor client: %v", err)}
+	}
+	return &Client{c: c, server: socket, err: err}
 }
 
 // NewURL returns a client for unix:///path or http://host:port with
@@ -101,6 +107,9 @@ func NewURL(serverURL, user, pass string) (*Client, error) {
 // call performs one XML-RPC call; a call that never reached the server
 // becomes *unixhttp.DialError naming it.
 func (c *Client) call(ctx context.Context, method string, params ...any) (any, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	v, err := c.c.Call(ctx, method, params...)
 	var oe *net.OpError
 	if err != nil && errors.As(err, &oe) && oe.Op == "dial" {
