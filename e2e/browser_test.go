@@ -27,10 +27,9 @@ echo "step-one: thinking"
 sleep 4
 printf '%s\n' "$TEROK_PROMPT" > PROMPT.txt
 printf 'line two\n' >> PROMPT.txt
-git checkout -q -b "agent/$TEROK_TASK_ID"
 git add PROMPT.txt
 git commit -qm "agent: $TEROK_PROMPT"
-git push -q origin HEAD
+git push -q
 printf '\033[32mpushed-ok\033[0m\n'`
 
 // TestBrowser drives Debian's Chromium (headless, chromedp) through the UI

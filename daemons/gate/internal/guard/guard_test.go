@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/owners"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/repos"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
 )
@@ -64,5 +66,67 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("got %q, want it to say %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// fakeRepos is the seam of a unit test: every approved update "landed".
+type fakeRepos struct{ dir string }
+
+func (f fakeRepos) Dir(string) string           { return f.dir }
+func (f fakeRepos) DefaultBranch(string) string { return "main" }
+func (f fakeRepos) Applied(_ string, ups []repos.RefUpdate) []repos.RefUpdate {
+	return ups
+}
+
+func TestTicketReservesRefsUntilFinish(t *testing.T) {
+	o := &owners.Store{}
+	dir := t.TempDir()
+	g := New(fakeRepos{dir: dir}, o, zerolog.Nop())
+	t1 := tokens.Identity{Kind: tokens.KindTask, Task: "t1"}
+	t2 := tokens.Identity{Kind: tokens.KindTask, Task: "t2"}
+	create := upd("refs/heads/x", zero, h1)
+
+	a := g.Begin("p", t1)
+	if msgs := a.Check([]repos.RefUpdate{create}); len(msgs) != 0 {
+		t.Fatalf("first create refused: %v", msgs)
+	}
+	// While a's push is in progress, the same ref is refused to anyone.
+	b := g.Begin("p", t2)
+	if msgs := b.Check([]repos.RefUpdate{upd("refs/heads/y", zero, h1), create}); len(msgs) != 1 ||
+		msgs[0] != "terok-gate: another push is changing x right now; push again when it is done" {
+		t.Fatalf("concurrent create: %v", msgs)
+	}
+	// b reserved nothing: y is free for another push.
+	if msgs := g.Begin("p", t2).Check([]repos.RefUpdate{upd("refs/heads/y", zero, h1)}); len(msgs) != 0 {
+		t.Fatalf("y after a refused push: %v", msgs)
+	}
+	// Another repository is another namespace.
+	if msgs := g.Begin("q", t2).Check([]repos.RefUpdate{create}); len(msgs) != 0 {
+		t.Fatalf("same ref in another repository: %v", msgs)
+	}
+	if landed := a.Finish(); len(landed) != 1 {
+		t.Fatalf("landed: %v", landed)
+	}
+	if again := a.Finish(); again != nil {
+		t.Fatalf("second Finish: %v", again)
+	}
+	if msgs := a.Check([]repos.RefUpdate{create}); len(msgs) == 0 {
+		t.Fatal("a finished ticket approved a check")
+	}
+	got, err := o.Read(dir)
+	if err != nil || got["refs/heads/x"] != "t1" {
+		t.Fatalf("owners after a's push: %v %v", got, err)
+	}
+	// Now x is t1's: t2 may not move it, t1's follow-up may.
+	if msgs := g.Begin("p", t2).Check([]repos.RefUpdate{upd("refs/heads/x", h1, h2)}); len(msgs) != 1 {
+		t.Fatalf("t2 moves t1's branch: %v", msgs)
+	}
+	c := g.Begin("p", tokens.Identity{Kind: tokens.KindTask, Task: "t1", ID: "t-other"})
+	if msgs := c.Check([]repos.RefUpdate{upd("refs/heads/x", h1, zero)}); len(msgs) != 0 {
+		t.Fatalf("t1's follow-up deletes its branch: %v", msgs)
+	}
+	c.Finish()
+	if got, _ := o.Read(dir); len(got) != 0 {
+		t.Fatalf("owners after the deletion: %v", got)
 	}
 }
