@@ -349,3 +349,26 @@ func TestHostilePromoteStaleCommit(t *testing.T) {
 		t.Fatalf("upstream agent/t1 %s, want %s", got, sneaked)
 	}
 }
+
+// TestHostileSyncedBranchIsTheUsers: an owner record left behind for a
+// branch name (a gate that died between a deletion and its record) does
+// not hand a task the branch an upstream sync later creates there.
+func TestHostileSyncedBranchIsTheUsers(t *testing.T) {
+	gr := newGit(t)
+	g := startGate(t, tempDir(t))
+	upBare, upWork := upstream(t, gr)
+	if _, _, err := g.api.EnsureRepo(g.ctx(), gateapi.EnsureRepoRequest{Name: "mir", Upstream: upBare}); err != nil {
+		t.Fatal(err)
+	}
+	stale := `{"version": 1, "branches": {"refs/heads/release": "t1"}}` + "\n"
+	if err := os.WriteFile(filepath.Join(g.srvDir("mir"), "terok-owners.json"), []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gr.run(upWork, "push", "-q", "origin", "main:release")
+	if res, err := g.api.Sync(g.ctx(), "mir"); err != nil || len(res.Updated) != 1 || res.Updated[0].Branch != "release" {
+		t.Fatalf("sync: %+v %v", res, err)
+	}
+	c := taskClone(t, g, gr, "mir", "t1")
+	gr.commit(c, "x", "x\n", "task work")
+	refused(t, gr, c, "cannot update release: the branch is the user's", "origin", "HEAD:release")
+}
