@@ -27,10 +27,9 @@ echo "step-one: thinking"
 sleep 4
 printf '%s\n' "$TEROK_PROMPT" > PROMPT.txt
 printf 'line two\n' >> PROMPT.txt
-git checkout -q -b "agent/$TEROK_TASK_ID"
 git add PROMPT.txt
 git commit -qm "agent: $TEROK_PROMPT"
-git push -q origin HEAD
+git push -q
 printf '\033[32mpushed-ok\033[0m\n'`
 
 // TestBrowser drives Debian's Chromium (headless, chromedp) through the UI
@@ -238,6 +237,28 @@ func testBrowserReview(t *testing.T, b *browser, tr *tree, base, up, project, id
 	b.waitText(t, "#diff-stat", "+2", 30*time.Second)
 	b.waitJS(t, "added lines in the patch", `[...document.querySelectorAll('#diff pre.patch .add')].some(e => e.textContent.includes('line two'))`, 10*time.Second)
 	b.shot(t, tag+"-review")
+	if tag == "direct" {
+		// The branch moves while the reviewer looks at it (the admin
+		// stands in for the task pushing again): the page promotes the
+		// head it showed, so the gate refuses and names the new head, and
+		// nothing reaches the upstream until the page is reloaded.
+		late := filepath.Join(t.TempDir(), "late")
+		git(t, tr.dev, "clone", "-q", "-b", branch, fmt.Sprintf("http://%s@%s/%s.git", tr.adminToken, tr.gateAddr, project), late)
+		os.WriteFile(filepath.Join(late, "LATE.txt"), []byte("late\n"), 0o644)
+		git(t, late, "add", "LATE.txt")
+		git(t, late, "commit", "-qm", "pushed after the review")
+		git(t, late, "push", "-q", "origin", branch)
+		lateHead := strings.TrimSpace(git(t, late, "rev-parse", "HEAD"))
+		b.click(t, "#promote")
+		b.waitText(t, "#promote-result", "branch moved since it was reviewed: "+branch+" is now at "+lateHead, 60*time.Second)
+		b.shot(t, tag+"-review-moved")
+		if out, err := exec.Command("git", "-c", "safe.directory=*", "-C", up, "rev-parse", "-q", "--verify", "refs/heads/"+branch).CombinedOutput(); err == nil {
+			t.Fatalf("a refused promote reached the upstream: %s", out)
+		}
+		b.open(t, base+"/project/"+project+"/review?branch="+url.QueryEscape(branch))
+		b.waitText(t, "#diff", "LATE.txt", 30*time.Second)
+		b.waitJS(t, "promote enabled for the new head", fmt.Sprintf(`document.querySelector('#promote').dataset.expect === %q && !document.querySelector('#promote').disabled`, lateHead), 30*time.Second)
+	}
 	b.click(t, "#promote")
 	b.waitText(t, "#promote-result", "Promoted", 60*time.Second)
 	b.shot(t, tag+"-review-promoted")

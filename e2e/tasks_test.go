@@ -122,14 +122,29 @@ func liveTokens(t *testing.T, tr *tree, project, task string) int {
 	return n
 }
 
+// agentPush is an agent that commits and runs a plain git push: terok-entry
+// has put it on its own branch agent/<task id>, and the push lands there.
 const agentPush = `set -e
+test "$(git symbolic-ref --short HEAD)" = "agent/$TEROK_TASK_ID"
 printf '%s\n' "$TEROK_PROMPT" > PROMPT.txt
 cat > STDIN.txt
-git checkout -q -b "agent/$TEROK_TASK_ID"
 git add PROMPT.txt STDIN.txt
 git commit -qm "agent: $TEROK_PROMPT"
-git push -q origin HEAD
+git push -q
 echo pushed-ok`
+
+// agentFollowUp runs in a follow-up of agentPush's task (a new token for
+// the same task): it tries to move main (the gate refuses) and pushes
+// more work to its branch with git push origin HEAD.
+const agentFollowUp = `set -e
+test "$(cat PROMPT.txt)" = "add a prompt file"
+echo "workspace kept: $TEROK_PROMPT"
+test "$(git symbolic-ref --short HEAD)" = "agent/$TEROK_TASK_ID"
+if git push -q origin HEAD:main 2>main.err; then echo main-pushed; else grep -q "remote: terok-gate: cannot update main: it is the default branch" main.err && echo main-refused; fi
+echo again >> PROMPT.txt
+git commit -qam "agent: follow-up"
+git push -q origin HEAD
+echo followup-pushed`
 
 func TestTasks(t *testing.T) {
 	tr := startTree(t)
@@ -347,7 +362,8 @@ func TestTasks(t *testing.T) {
 	})
 
 	t.Run("followup", func(t *testing.T) {
-		out := tr.mustTerok(t, "task", "followup", id, "--prompt", "again", "--cmd", `test "$(cat PROMPT.txt)" = "add a prompt file" && echo "workspace kept: $TEROK_PROMPT"`)
+		before := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
+		out := tr.mustTerok(t, "task", "followup", id, "--prompt", "again", "--cmd", agentFollowUp)
 		if strings.TrimSpace(out) != id {
 			t.Fatalf("followup printed %q, want the id", out)
 		}
@@ -356,8 +372,14 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("followup wait: %d %s\n%s", code, out, logs)
 		}
 		logs := tr.mustTerok(t, "task", "logs", id)
-		if !strings.Contains(logs, "pushed-ok") || !strings.Contains(logs, "workspace kept: again") {
-			t.Fatalf("the log should hold both runs:\n%s", logs)
+		if !strings.Contains(logs, "pushed-ok") || !strings.Contains(logs, "workspace kept: again") ||
+			!strings.Contains(logs, "main-refused") || !strings.Contains(logs, "followup-pushed") {
+			t.Fatalf("the log should hold both runs, main refused and the follow-up's push:\n%s", logs)
+		}
+		// main stayed; the task's branch moved by the follow-up's commit.
+		after := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
+		if len(before) != 4 || len(after) != 4 || after[2] != before[2] || after[0] == before[0] {
+			t.Fatalf("gate refs before the follow-up %v, after %v: want agent/%s moved and main kept", before, after, id)
 		}
 		if n := liveTokens(t, tr, "demo", id); n != 0 {
 			t.Fatalf("followup left %d token(s) alive", n)
@@ -369,7 +391,14 @@ func TestTasks(t *testing.T) {
 		if u != "http://"+tr.gateAddr+"/demo.git" {
 			t.Fatalf("gate url %q, want http://%s/demo.git", u, tr.gateAddr)
 		}
-		out := tr.mustTerok(t, "gate", "promote", "demo", "agent/"+id)
+		// Promote with a commit the branch no longer holds is refused and
+		// names the head; with the head it goes.
+		head := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/agent/"+id))[0]
+		out, code := tr.terok(t, "gate", "promote", "demo", "agent/"+id, "--expect", "0000000")
+		if code == 0 || !strings.Contains(out, "branch moved since it was reviewed: agent/"+id+" is now at "+head) {
+			t.Fatalf("promote --expect stale: exit %d\n%s", code, out)
+		}
+		out = tr.mustTerok(t, "gate", "promote", "demo", "agent/"+id, "--expect", head)
 		if !strings.Contains(out, "promoted agent/"+id) {
 			t.Fatalf("promote: %s", out)
 		}
@@ -388,8 +417,8 @@ func TestTasks(t *testing.T) {
 				t.Fatalf("daemons status lacks %s RUNNING:\n%s", p, out)
 			}
 		}
-		if out := tr.mustTerok(t, "daemons", "logs", "terok-gate"); !strings.Contains(out, "git smart HTTP") {
-			t.Fatalf("daemons logs terok-gate:\n%s", out)
+		if out := tr.mustTerok(t, "daemons", "logs", "terok-gate"); !strings.Contains(out, "git smart HTTP") || strings.Contains(out, tr.adminToken) {
+			t.Fatalf("daemons logs terok-gate (must not hold the admin token):\n%s", out)
 		}
 		tr.mustTerok(t, "health")
 	})

@@ -34,6 +34,9 @@ done
 
 overrides=$TEROK_DEV_DIR/supervisor.d
 mkdir -p "$TEROK_RUN_DIR" "$TEROK_STATE_DIR" "$TEROK_CONFIG_DIR" "$TEROK_LOG_DIR" "$TEROK_HOOKS_DIR" "$overrides"
+# Program logs hold what the daemons print: only their owner may read them
+# (the supervisor writes each file 0600).
+chmod 0700 "$TEROK_LOG_DIR"
 local_conf=$overrides/90-local.conf
 tmp=$(mktemp "$overrides/.90-local.XXXXXX")
 
@@ -122,10 +125,12 @@ for _ in $(seq 1 300); do # bounded: 30 s
   sleep 0.1
 done
 if kill -0 $sup 2>/dev/null; then
+  admin_where=$TEROK_STATE_DIR/gate/admin-token
+  [ -z "${TEROK_GATE_ADMIN_TOKEN:-}" ] || admin_where='as set in TEROK_GATE_ADMIN_TOKEN'
   cat <<MSG
 terok (native development tree) — $shield_note${xdg_note:+
   $xdg_note}
-  git (gate):     http://$TEROK_GATE_LISTEN/<project>.git (admin token: $TEROK_LOG_DIR/terok-gate.log)
+  git (gate):     http://$TEROK_GATE_LISTEN/<project>.git (admin token: $admin_where)
   web API:        http://$TEROK_WEB_LISTEN/api/v1/ (token: TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok web url)
   tasks:          TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok project add NAME --cmd '...'; bin/terok task run NAME
   sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,podman-service,web}.sock

@@ -50,9 +50,14 @@ type EnsureRepoResponse struct {
 // Forward is the outcome of forwarding a push to the upstream (online
 // policy).
 type Forward struct {
-	At    time.Time `json:"at"`
-	Refs  []string  `json:"refs"`
-	Error string    `json:"error,omitempty"`
+	At time.Time `json:"at"`
+	// Refs were pushed upstream.
+	Refs []string `json:"refs"`
+	// Kept were not forwarded: deletions (the gate never deletes a ref
+	// upstream) and refs new in the gate that the upstream already has
+	// (the gate does not move a ref it has not seen; sync first).
+	Kept  []string `json:"kept,omitempty"`
+	Error string   `json:"error,omitempty"`
 }
 
 // Branch is one branch of a repository with its head commit and, for
@@ -109,6 +114,10 @@ type PromoteRequest struct {
 	Target string `json:"target,omitempty"`
 	// Force allows a non-fast-forward update of the upstream branch.
 	Force bool `json:"force,omitempty"`
+	// Expect is the commit the reviewer saw at the head of Branch (7 to 40
+	// hex digits). When Branch has moved since, nothing is pushed and the
+	// answer is 409 naming its new head. Empty: whatever Branch holds now.
+	Expect string `json:"expect,omitempty"`
 }
 
 // PromoteResult says what landed upstream.

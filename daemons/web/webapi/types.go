@@ -236,11 +236,14 @@ type ModeRequest struct {
 	Mode string `json:"mode"`
 }
 
-// PromoteRequest promotes a gate branch upstream.
+// PromoteRequest promotes a gate branch upstream. Expect is the commit
+// the reviewer saw at the branch's head: when the branch has moved since,
+// the gate refuses (409 naming the new head) and nothing is pushed.
 type PromoteRequest struct {
 	Branch string `json:"branch"`
 	Target string `json:"target,omitempty"`
 	Force  bool   `json:"force,omitempty"`
+	Expect string `json:"expect,omitempty"`
 }
 
 // Image is one local image.

@@ -386,28 +386,62 @@ func NewLogFile(path string, maxBytes int64, backups int) LogFile {
 }
 
 // newFileLog is the embedded ochinchina FileLogger; maxbytes 0 means no
-// rotation as in Python.
+// rotation as in Python. A program's log holds whatever it prints, so it
+// is private: the file 0600, its directory 0700 when the supervisor
+// creates it (an existing directory keeps its mode).
 func newFileLog(path string, maxBytes int64, backups int) *lockedLog {
 	if maxBytes <= 0 {
 		maxBytes = 1 << 62
 	}
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	return &lockedLog{l: logger.NewFileLogger(path, maxBytes, backups, logger.NewNullLogEventEmitter(), logger.NewNullLocker())}
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	privateLog(path)
+	return &lockedLog{path: path, max: maxBytes, size: logSize(path),
+		l: logger.NewFileLogger(path, maxBytes, backups, logger.NewNullLogEventEmitter(), logger.NewNullLocker())}
+}
+
+// privateLog creates path 0600, or makes an existing regular file 0600;
+// anything else (/dev/stdout, a symlink) is left alone.
+func privateLog(path string) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
+		}
+	case err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() != 0o600:
+		_ = os.Chmod(path, 0o600)
+	}
+}
+
+func logSize(path string) int64 {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Size()
+	}
+	return 0
 }
 
 // lockedLog serialises every use of a FileLogger: its own lock covers
 // Write and clearing but not Close, so a Close racing a Write of the
-// output pump was a data race.
+// output pump was a data race. It counts what is written as the logger
+// does, to make the file the logger starts afresh at a rotation private
+// too.
 type lockedLog struct {
-	mu sync.Mutex
-	l  logger.Logger
+	mu        sync.Mutex
+	l         logger.Logger
+	path      string
+	max, size int64
 }
 
 // Write appends to the file, rotating it when it grows past its limit.
 func (w *lockedLog) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.l.Write(p)
+	n, err := w.l.Write(p)
+	if w.size += int64(n); w.size >= w.max {
+		privateLog(w.path)
+		w.size = logSize(w.path)
+	}
+	return n, err
 }
 
 // Close closes the file.

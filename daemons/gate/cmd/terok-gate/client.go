@@ -193,11 +193,13 @@ func repoCommand() *cli.Command {
 			}},
 			{Name: "promote", Usage: "push a gate branch to the upstream", ArgsUsage: "NAME BRANCH",
 				Flags: append([]cli.Flag{&cli.StringFlag{Name: "to", Usage: "upstream branch (default: same name)"},
-					&cli.BoolFlag{Name: "force", Usage: "allow a non-fast-forward update upstream"}}, flags...),
+					&cli.BoolFlag{Name: "force", Usage: "allow a non-fast-forward update upstream"},
+					&cli.StringFlag{Name: "expect", Usage: "the commit you reviewed: refuse if BRANCH has moved since (exit 1)"}}, flags...),
 				Action: func(c *cli.Context) error {
 					ctx, cancel := ctxOf(c)
 					defer cancel()
-					res, err := clientOf(c).Promote(ctx, c.Args().Get(0), gateapi.PromoteRequest{Branch: c.Args().Get(1), Target: c.String("to"), Force: c.Bool("force")})
+					res, err := clientOf(c).Promote(ctx, c.Args().Get(0), gateapi.PromoteRequest{Branch: c.Args().Get(1), Target: c.String("to"),
+						Force: c.Bool("force"), Expect: c.String("expect")})
 					if err != nil {
 						return err
 					}

@@ -61,14 +61,21 @@ func TestBinaryServeAndCLI(t *testing.T) {
 		}
 	}()
 	text := strings.Join(banner, "\n")
-	m := regexp.MustCompile(`git clone (http://(terok-admin-[0-9a-f]{32})@localhost:(\d+)/)<project>\.git`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`git clone http://<admin-token>@localhost:(\d+)/<project>\.git`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("banner lacks the clone example:\n%s", text)
 	}
-	admin := m[2]
-	if b, _ := os.ReadFile(filepath.Join(dir, "state", "gate", "admin-token")); strings.TrimSpace(string(b)) != admin {
-		t.Fatal("banner token differs from the stored admin token")
+	tokenFile := filepath.Join(dir, "state", "gate", "admin-token")
+	if !strings.Contains(text, "terok-gate: admin token generated now, kept in "+tokenFile+"\n") {
+		t.Fatalf("banner does not say where the admin token is kept:\n%s", text)
 	}
+	b, _ := os.ReadFile(tokenFile)
+	admin := strings.TrimSpace(string(b))
+	if !regexp.MustCompile(`^terok-admin-[0-9a-f]{32}$`).MatchString(admin) {
+		t.Fatalf("admin token file holds %q", admin)
+	}
+	// m[1] is the clone URL's base with the admin token filled in.
+	m[1] = "http://" + admin + "@localhost:" + m[1] + "/"
 
 	cli := func(args ...string) string {
 		t.Helper()
@@ -133,6 +140,26 @@ func TestBinaryServeAndCLI(t *testing.T) {
 	if out := cli("token", "revoke", "--project", "demo", "--task", "t1"); !strings.Contains(out, "revoked 1") {
 		t.Fatalf("token revoke: %s", out)
 	}
+	// Promote pushes the commit the reviewer saw: a branch that moved
+	// since is refused (exit 1) with its new head named.
+	git(work, "push", "-q", strings.Replace(m[1], "demo.git", "", 1)+"mirrored.git", "main:feature")
+	reviewed := git(work, "rev-parse", "HEAD")
+	os.WriteFile(filepath.Join(work, "f"), []byte("x\nmoved\n"), 0o644)
+	git(work, "commit", "-q", "-am", "moved after review")
+	git(work, "push", "-q", m[1]+"mirrored.git", "main:feature")
+	moved := git(work, "rev-parse", "HEAD")
+	cmd := exec.CommandContext(ctx, bin, "repo", "promote", "mirrored", "feature", "--expect", reviewed[:12])
+	cmd.Env = env
+	if stdout, stderr, code := testkit.Run(cmd); code != 1 || stdout != "" || stderr != "terok-gate: branch moved since it was reviewed: feature is now at "+
+		moved+", not at "+reviewed[:12]+" as reviewed; review the new head and promote it (terok-gate repo diff mirrored feature) (HTTP 409)\n" {
+		t.Fatalf("promote --expect stale: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if out, _ := exec.Command("git", "--git-dir", upstream, "rev-parse", "-q", "--verify", "refs/heads/feature").Output(); len(out) != 0 {
+		t.Fatalf("a refused promote reached the upstream: %s", out)
+	}
+	if out := cli("repo", "promote", "mirrored", "feature", "--expect", moved); out != "promoted feature to upstream feature at "+moved[:12]+"\n" {
+		t.Fatalf("promote --expect current: %q", out)
+	}
 	if out := cli("repo", "rm", "mirrored"); !strings.Contains(out, "deleted mirrored") {
 		t.Fatalf("repo rm: %s", out)
 	}
@@ -156,15 +183,15 @@ func TestBinaryServeAndCLI(t *testing.T) {
 		t.Fatalf("repo diff:\n%s", out)
 	}
 	var evs []gateapi.Event
-	for _, l := range strings.Split(strings.TrimSpace(cli("events", "--since", "1")), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(cli("events", "--since", "3")), "\n") {
 		var e gateapi.Event
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("events line %q: %v", l, err)
 		}
 		evs = append(evs, e)
 	}
-	if len(evs) != 1 || evs[0].Seq != 2 || evs[0].Task != "t2" || evs[0].Ref != "refs/heads/task/t2" || evs[0].Commits != 1 {
-		t.Fatalf("events --since 1: %+v", evs)
+	if len(evs) != 1 || evs[0].Seq != 4 || evs[0].Task != "t2" || evs[0].Ref != "refs/heads/task/t2" || evs[0].Commits != 1 {
+		t.Fatalf("events --since 3: %+v", evs)
 	}
 
 	// Errors a user makes: the message, and the documented exit code.

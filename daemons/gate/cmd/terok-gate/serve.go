@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -83,25 +84,23 @@ func run(ctx context.Context, log zerolog.Logger, cfg config.Config, banner io.W
 	return srv.Serve(ctx, gitLn, adminLn)
 }
 
+// printBanner tells where the gate answers and where its admin token is
+// kept, never the token itself: stdout ends up in the supervisor's program
+// log, which more can read than the token's own 0600 file.
 func printBanner(w io.Writer, srv *server.Server, cfg config.Config, addr net.Addr) {
-	tok, src := srv.AdminToken()
+	_, src := srv.AdminToken()
 	port := config.DefaultPort
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		port = fmt.Sprint(ta.Port)
 	}
-	shown := tok
-	note := "kept in " + cfg.Root + "/admin-token"
+	where := "kept in " + filepath.Join(cfg.Root, "admin-token")
 	switch src {
 	case server.AdminFromGenerated:
-		note = "generated now, " + note
+		where = "generated now, " + where
 	case server.AdminFromConfig:
-		shown, note = "<token>", "set by TEROK_GATE_ADMIN_TOKEN / --admin-token"
+		where = "set by TEROK_GATE_ADMIN_TOKEN / --admin-token"
 	}
 	fmt.Fprintf(w, "terok-gate: git smart HTTP on %s\n", addr)
-	if src == server.AdminFromConfig {
-		fmt.Fprintf(w, "terok-gate: admin token %s\n", note)
-	} else {
-		fmt.Fprintf(w, "terok-gate: admin token: %s  (%s)\n", tok, note)
-	}
-	fmt.Fprintf(w, "terok-gate: clone with:   git clone http://%s@localhost:%s/<project>.git\n", shown, port)
+	fmt.Fprintf(w, "terok-gate: admin token %s\n", where)
+	fmt.Fprintf(w, "terok-gate: clone with:   git clone http://<admin-token>@localhost:%s/<project>.git\n", port)
 }

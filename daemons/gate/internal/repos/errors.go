@@ -10,4 +10,7 @@ var (
 	ErrInvalid    = errors.New("invalid request")
 	ErrUpstream   = errors.New("upstream failed")
 	ErrNoBranch   = errors.New("no such branch")
+	// ErrMoved means a branch no longer holds the commit a caller expected
+	// (it moved after it was reviewed).
+	ErrMoved = errors.New("branch moved since it was reviewed")
 )

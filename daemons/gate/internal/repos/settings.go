@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type settings struct {
 type forwardRecord struct {
 	At    time.Time `json:"at"`
 	Refs  []string  `json:"refs"`
+	Kept  []string  `json:"kept,omitempty"`
 	Error string    `json:"error,omitempty"`
 }
 
@@ -51,7 +53,8 @@ func (s settings) wire() gateapi.Repo {
 		r.LastSync = &t
 	}
 	if s.LastForward != nil {
-		r.LastForward = &gateapi.Forward{At: s.LastForward.At, Refs: append([]string{}, s.LastForward.Refs...), Error: s.LastForward.Error}
+		r.LastForward = &gateapi.Forward{At: s.LastForward.At, Refs: append([]string{}, s.LastForward.Refs...),
+			Kept: slices.Clone(s.LastForward.Kept), Error: s.LastForward.Error}
 	}
 	return r
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -222,6 +223,9 @@ func (m *Manager) Promote(ctx context.Context, name string, req gateapi.PromoteR
 			return gateapi.PromoteResult{}, err
 		}
 	}
+	if err := checkExpect(req.Expect); err != nil {
+		return gateapi.PromoteResult{}, err
+	}
 	unlock := m.lock(name)
 	defer unlock()
 	dir := m.Dir(name)
@@ -240,8 +244,15 @@ func (m *Manager) Promote(ctx context.Context, name string, req gateapi.PromoteR
 	if err != nil {
 		return gateapi.PromoteResult{}, fmt.Errorf("%w: %s in %s", ErrNoBranch, req.Branch, name)
 	}
-	res := gateapi.PromoteResult{Branch: req.Branch, Target: req.Target, Commit: ref.Hash().String()}
-	spec := "refs/heads/" + req.Branch + ":refs/heads/" + req.Target
+	head := ref.Hash()
+	if req.Expect != "" && !strings.HasPrefix(head.String(), strings.ToLower(req.Expect)) {
+		return gateapi.PromoteResult{}, fmt.Errorf("%w: %s is now at %s, not at %s as reviewed; review the new head and promote it (terok-gate repo diff %s %s)",
+			ErrMoved, req.Branch, head, req.Expect, name, req.Branch)
+	}
+	res := gateapi.PromoteResult{Branch: req.Branch, Target: req.Target, Commit: head.String()}
+	// The commit itself, not the branch: what was checked is what goes,
+	// even if the branch moves while the push runs.
+	spec := head.String() + ":refs/heads/" + req.Target
 	if req.Force {
 		spec = "+" + spec
 	}
@@ -250,9 +261,30 @@ func (m *Manager) Promote(ctx context.Context, name string, req gateapi.PromoteR
 		return res, err
 	}
 	res.UpToDate = upToDate
-	_ = r.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(trackingPrefix+req.Target), ref.Hash()))
+	_ = r.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(trackingPrefix+req.Target), head))
 	m.log.Info().Str("repo", name).Str("branch", req.Branch).Str("target", req.Target).Str("commit", res.Commit).Msg("promoted to upstream")
 	return res, nil
+}
+
+// listUpstream returns the names of the upstream's refs.
+func (m *Manager) listUpstream(ctx context.Context, r *git.Repository, meta settings) (map[string]bool, error) {
+	auth, err := m.auth(meta)
+	if err != nil {
+		return nil, err
+	}
+	rem, err := r.Remote(UpstreamRemote)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no upstream remote: %v", ErrUpstream, err)
+	}
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return nil, fmt.Errorf("%w: list %s: %v", ErrUpstream, Redact(meta.Upstream), err)
+	}
+	out := map[string]bool{}
+	for _, ref := range refs {
+		out[ref.Name().String()] = true
+	}
+	return out, nil
 }
 
 func (m *Manager) push(ctx context.Context, r *git.Repository, meta settings, specs []gitconfig.RefSpec) (bool, error) {
@@ -270,8 +302,22 @@ func (m *Manager) push(ctx context.Context, r *git.Repository, meta settings, sp
 	return false, nil
 }
 
+// checkExpect accepts an empty expected commit or 7 to 40 hex digits.
+func checkExpect(e string) error {
+	if e == "" {
+		return nil
+	}
+	if len(e) < 7 || len(e) > 40 || strings.Trim(strings.ToLower(e), "0123456789abcdef") != "" {
+		return fmt.Errorf("%w: expected commit %q: give the commit the review showed, 7 to 40 hex digits", ErrInvalid, e)
+	}
+	return nil
+}
+
 // Forward pushes the given updates of a repository with the online policy
-// to its upstream and records the outcome in its settings.
+// to its upstream and records the outcome in its settings. It never
+// deletes a ref upstream, and it creates a ref upstream only where the
+// upstream has none: a branch new in the gate does not move a branch of
+// the same name that the gate has not seen.
 func (m *Manager) Forward(ctx context.Context, name string, ups []RefUpdate) (gateapi.Forward, error) {
 	unlock := m.lock(name)
 	defer unlock()
@@ -281,40 +327,41 @@ func (m *Manager) Forward(ctx context.Context, name string, ups []RefUpdate) (ga
 		return gateapi.Forward{}, err
 	}
 	fw := gateapi.Forward{At: time.Now().UTC().Truncate(time.Millisecond), Refs: []string{}}
-	var specs []gitconfig.RefSpec
-	for _, u := range ups {
-		if !strings.HasPrefix(u.Ref, "refs/heads/") && !strings.HasPrefix(u.Ref, "refs/tags/") {
-			continue
-		}
-		fw.Refs = append(fw.Refs, u.Ref)
-		if u.New.IsZero() {
-			specs = append(specs, gitconfig.RefSpec(":"+u.Ref))
-		} else {
-			specs = append(specs, gitconfig.RefSpec(u.Ref+":"+u.Ref))
-		}
-	}
-	if len(specs) == 0 {
-		return fw, nil
-	}
 	r, err := git.PlainOpen(dir)
-	if err == nil {
+	var upRefs map[string]bool
+	if err == nil && slices.ContainsFunc(ups, func(u RefUpdate) bool { return u.Old.IsZero() && !u.New.IsZero() }) {
+		upRefs, err = m.listUpstream(ctx, r, meta)
+	}
+	var specs []gitconfig.RefSpec
+	var sent []RefUpdate
+	for _, u := range ups {
+		switch {
+		case err != nil:
+		case !strings.HasPrefix(u.Ref, "refs/heads/") && !strings.HasPrefix(u.Ref, "refs/tags/"):
+		case u.New.IsZero(), u.Old.IsZero() && upRefs[u.Ref]:
+			fw.Kept = append(fw.Kept, u.Ref)
+		default:
+			fw.Refs = append(fw.Refs, u.Ref)
+			specs = append(specs, gitconfig.RefSpec(u.New.String()+":"+u.Ref))
+			sent = append(sent, u)
+		}
+	}
+	if err == nil && len(specs) > 0 {
 		_, err = m.push(ctx, r, meta, specs)
 	}
 	if err != nil {
 		fw.Error = err.Error()
 	} else {
-		for _, u := range ups {
+		for _, u := range sent {
 			if b, ok := strings.CutPrefix(u.Ref, "refs/heads/"); ok {
-				tr := plumbing.ReferenceName(trackingPrefix + b)
-				if u.New.IsZero() {
-					_ = r.Storer.RemoveReference(tr)
-				} else {
-					_ = r.Storer.SetReference(plumbing.NewHashReference(tr, u.New))
-				}
+				_ = r.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(trackingPrefix+b), u.New))
 			}
 		}
 	}
-	meta.LastForward = &forwardRecord{At: fw.At, Refs: fw.Refs, Error: fw.Error}
+	if len(specs) == 0 && len(fw.Kept) == 0 && err == nil {
+		return fw, nil
+	}
+	meta.LastForward = &forwardRecord{At: fw.At, Refs: fw.Refs, Kept: fw.Kept, Error: fw.Error}
 	if werr := writeSettings(dir, meta); werr != nil && err == nil {
 		err = werr
 	}

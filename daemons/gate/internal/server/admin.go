@@ -38,7 +38,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, repos.ErrNotFound), errors.Is(err, repos.ErrNoBranch):
 		return http.StatusNotFound
-	case errors.Is(err, repos.ErrConflict), errors.Is(err, repos.ErrNoUpstream):
+	case errors.Is(err, repos.ErrConflict), errors.Is(err, repos.ErrNoUpstream), errors.Is(err, repos.ErrMoved):
 		return http.StatusConflict
 	case errors.Is(err, repos.ErrUpstream):
 		return http.StatusBadGateway
@@ -133,7 +133,7 @@ func (s *Server) deleteRepo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) syncRepo(w http.ResponseWriter, r *http.Request) {
-	res, err := s.repos.Sync(r.Context(), r.PathValue("name"))
+	res, err := s.sync(r.Context(), r.PathValue("name"))
 	if err != nil {
 		s.writeErr(w, r, err)
 		return

@@ -16,6 +16,8 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/events"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/guard"
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/owners"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/repos"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/smarthttp"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
@@ -38,6 +40,7 @@ type Server struct {
 	tokens *tokens.Store
 	repos  *repos.Manager
 	git    *smarthttp.Handler
+	guard  *guard.Guard
 	events *events.Store
 	// stopping is closed when the gate begins to stop; event followers
 	// end their streams on it.
@@ -64,8 +67,13 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("state root %s: %w", cfg.Root, err)
 	}
 	cfg.Root = abs
-	if err := os.MkdirAll(cfg.Root, 0o750); err != nil {
+	// The state holds the admin token and the task tokens' hashes: only
+	// the gate's user may enter it.
+	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", cfg.Root, err)
+	}
+	if err := os.Chmod(cfg.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("make state root %s private: %w", cfg.Root, err)
 	}
 	s := &Server{cfg: cfg, log: log, PollTick: 15 * time.Second, stopping: make(chan struct{})}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
@@ -95,12 +103,16 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.guard = guard.New(s.repos, &owners.Store{}, log.With().Str("part", "guard").Logger())
 	s.git = &smarthttp.Handler{
 		Auth: s.tokens, Repos: s.repos, Backend: backend,
 		Log:             log.With().Str("part", "http").Logger(),
 		MaxRequestBytes: cfg.MaxRequestBytes, MaxPushBytes: cfg.MaxPushBytes,
 		BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout),
-		AfterPush:       s.afterPush,
+		Guard: func(project string, who tokens.Identity) smarthttp.PushTicket {
+			return s.guard.Begin(project, who)
+		},
+		AfterPush: s.afterPush,
 	}
 	return s, nil
 }
@@ -156,10 +168,9 @@ func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
 	return g.Wait()
 }
 
-// afterPush records the updates of a push that landed in the event feed
-// and, for a repository with the online policy, forwards them upstream.
-func (s *Server) afterPush(project string, who tokens.Identity, ups []repos.RefUpdate) {
-	applied := s.repos.Applied(project, ups)
+// afterPush records the updates a push landed in the event feed and, for
+// a repository with the online policy, forwards them upstream.
+func (s *Server) afterPush(project string, who tokens.Identity, applied []repos.RefUpdate) {
 	if len(applied) == 0 {
 		return
 	}
@@ -239,11 +250,28 @@ func (s *Server) poll(ctx context.Context) {
 				continue
 			}
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-			_, _ = s.repos.Sync(sctx, r.Name)
+			_, _ = s.sync(sctx, r.Name)
 			cancel()
 			if ctx.Err() != nil {
 				return
 			}
 		}
 	}
+}
+
+// sync fetches a repository's upstream and fast-forwards its branches; a
+// branch the sync created is the user's, whatever an old owner record
+// said.
+func (s *Server) sync(ctx context.Context, name string) (gateapi.SyncResult, error) {
+	res, err := s.repos.Sync(ctx, name)
+	var created []string
+	for _, u := range res.Updated {
+		if u.Old == "" {
+			created = append(created, "refs/heads/"+u.Branch)
+		}
+	}
+	if ferr := s.guard.Forget(name, created); ferr != nil {
+		s.log.Error().Err(ferr).Str("repo", name).Msg("forget owners of branches a sync created")
+	}
+	return res, err
 }

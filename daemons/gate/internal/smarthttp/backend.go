@@ -29,8 +29,11 @@ type Run struct {
 	Service   Service   // upload-pack or receive-pack
 	Advertise bool      // --advertise-refs (info/refs)
 	Protocol  string    // GIT_PROTOCOL, from the client's Git-Protocol header
-	Env       []string  // extra environment (hook policy)
+	Env       []string  // extra environment
 	Stdin     io.Reader // request body; nil for advertisements
+	// PreReceive decides a push's ref updates (receive-pack only; nil
+	// refuses every push).
+	PreReceive PreReceiveFunc
 }
 
 // Backend runs git services with stateless RPC semantics, streaming stdin
@@ -44,32 +47,6 @@ type GitBackend struct {
 	Git      string // git binary, "git" when empty
 	HooksDir string // core.hooksPath for receive-pack
 }
-
-// PreReceiveHook is the hook the gate installs. It refuses, for task
-// tokens only (TEROK_GATE_TASK set by the gate), refs outside refs/heads/
-// and refs/tags/, and deletion or non-fast-forward of the protected
-// default branch (TEROK_GATE_PROTECTED_REF).
-const PreReceiveHook = `#!/bin/sh
-# Installed by terok-gate; rewritten at every start.
-[ -n "$TEROK_GATE_TASK" ] || exit 0
-zero=0000000000000000000000000000000000000000
-status=0
-while read -r old new ref; do
-	case "$ref" in
-	refs/heads/*|refs/tags/*) ;;
-	*) echo "terok-gate: task tokens may only push branches and tags, not $ref" >&2; status=1; continue ;;
-	esac
-	[ "$ref" = "$TEROK_GATE_PROTECTED_REF" ] || continue
-	if [ "$new" = "$zero" ]; then
-		echo "terok-gate: task tokens may not delete the default branch ${ref#refs/heads/}; push another branch" >&2
-		status=1
-	elif [ "$old" != "$zero" ] && ! git merge-base --is-ancestor "$old" "$new"; then
-		echo "terok-gate: task tokens may not rewrite the default branch ${ref#refs/heads/} (non-fast-forward); pull and merge, or push another branch" >&2
-		status=1
-	fi
-done
-exit $status
-`
 
 // NewGitBackend installs the pre-receive hook in hooksDir and returns a
 // backend using it.
@@ -107,6 +84,18 @@ func (b *GitBackend) Serve(ctx context.Context, run Run, stdout, stderr io.Write
 	cmd.Env = append(cmd.Env, run.Env...)
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var hook *hookChannel
+	if run.Service == ReceivePack && !run.Advertise {
+		if err := checkHook(b.HooksDir); err != nil {
+			return err
+		}
+		var err error
+		if hook, err = openHookChannel(run.PreReceive); err != nil {
+			return err
+		}
+		defer hook.close()
+		cmd.ExtraFiles = []*os.File{hook.child}
+	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
@@ -121,6 +110,9 @@ func (b *GitBackend) Serve(ctx context.Context, run Run, stdout, stderr io.Write
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start git %s: %w", run.Service, err)
+	}
+	if hook != nil {
+		hook.started()
 	}
 	// Feed stdin ourselves so a failing body (too large, cut off) closes
 	// git's stdin and the error is ours to report.

@@ -5,9 +5,9 @@
 // Pack data is never held in memory: request bodies (gzip-decoded when the
 // client compressed them) stream into `git upload-pack` or
 // `git receive-pack --stateless-rpc`, and their output streams back to the
-// client. The git programs sit behind the Backend interface. Policy for
-// task tokens (no deletion or non-fast-forward of the default branch, only
-// branches and tags) is enforced by a pre-receive hook the gate installs in
-// its own hooks directory and points receive-pack at with core.hooksPath,
-// after the pushed objects arrived and before any ref moves.
+// client. The git programs sit behind the Backend interface. The push
+// policy is asked by a pre-receive hook the gate installs in its own hooks
+// directory (core.hooksPath): git runs it after the pushed objects arrived
+// and before any ref moves, and it hands git's own list of ref updates to
+// the gate over a socket opened for that one receive-pack (PushGuard).
 package smarthttp

@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/names"
@@ -59,7 +58,11 @@ type Handler struct {
 	// BodyIdleTimeout ends a request whose body makes no progress for this
 	// long (0: 2 minutes), so a stalled client does not hold a git process.
 	BodyIdleTimeout time.Duration
-	// AfterPush, when set, runs after each successful receive-pack.
+	// Guard decides which ref updates a push may make and records what
+	// landed; without one every push is refused.
+	Guard PushGuard
+	// AfterPush, when set, runs after each receive-pack that landed
+	// updates, with those updates.
 	AfterPush PushHook
 }
 
@@ -259,7 +262,7 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 	entry.inCounter = body
 
 	run := Run{Dir: dir, Service: svc, Protocol: proto}
-	var cmds []command
+	var ticket PushTicket
 	var pv *pktValidator
 	if svc == UploadPack {
 		pv = &pktValidator{r: lim}
@@ -268,7 +271,7 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 		br := bufio.NewReaderSize(lim, 64<<10)
 		var raw []byte
 		var err error
-		cmds, raw, err = readCommands(br)
+		_, raw, err = readCommands(br)
 		if err != nil {
 			status := http.StatusBadRequest
 			if errors.Is(err, ErrTooLarge) || lim.exceeded.Load() {
@@ -278,10 +281,7 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 			return
 		}
 		run.Stdin = io.MultiReader(bytes.NewReader(raw), br)
-		if id.Kind == tokens.KindTask {
-			run.Env = []string{"TEROK_GATE_TASK=" + id.Task,
-				"TEROK_GATE_PROTECTED_REF=refs/heads/" + h.Repos.DefaultBranch(project)}
-		}
+		ticket = h.beginPush(project, id, &run)
 	}
 	var stderr capBuffer
 	// A body over the limit or one that stalled is the gate's to answer
@@ -293,16 +293,11 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 	if lim.exceeded.Load() && err == nil {
 		err = ErrTooLarge
 	}
+	// What landed is recorded whatever the client sees.
+	h.finishPush(project, id, ticket)
 	if err != nil {
 		h.fail(w, lw, err, &stderr, lim, pv, body)
 		return
-	}
-	if svc == ReceivePack && h.AfterPush != nil && len(cmds) > 0 {
-		ups := make([]repos.RefUpdate, 0, len(cmds))
-		for _, c := range cmds {
-			ups = append(ups, repos.RefUpdate{Ref: c.Ref, Old: plumbing.NewHash(c.Old), New: plumbing.NewHash(c.New)})
-		}
-		h.AfterPush(project, id, ups)
 	}
 }
 

@@ -4,7 +4,9 @@
 // It clones the project from the gate into /workspace ($TEROK_GATE_URL, a
 // clone URL carrying the task's token), or fetches when the workspace holds
 // a clone already (a follow-up run), sets a git identity and the push URL,
-// then runs `sh -c "$TEROK_AGENT_COMMAND"` in /workspace with the prompt
+// checks out the task's own branch agent/<task id> (made from the default
+// branch on the first run, kept in a follow-up; a plain `git push` lands
+// there), then runs `sh -c "$TEROK_AGENT_COMMAND"` in /workspace with the prompt
 // ($TEROK_PROMPT) on stdin, and exits with the command's exit code.
 // Its own lines go to stderr prefixed "terok-entry:"; the token never
 // appears in them.
@@ -22,7 +24,8 @@ import (
 	"time"
 )
 
-const workspace = "/workspace"
+// workspace is where the project is cloned (a variable for tests).
+var workspace = "/workspace"
 
 func main() {
 	os.Exit(run())
@@ -143,7 +146,56 @@ func prepare(gateURL string) error {
 			return err
 		}
 	}
+	if id := os.Getenv("TEROK_TASK_ID"); id != "" {
+		return taskBranch("agent/" + id)
+	}
 	return nil
+}
+
+// taskBranch checks out the task's own branch: the gate lets a task push
+// only branches it created, never the default branch. It is reused when
+// it exists (here, or in the gate from an earlier run), else made from
+// what the clone checked out (the default branch, or nothing yet in an
+// empty repository). With push.default=current (and origin the default
+// remote), `git push` and `git push origin HEAD` both land on it; a branch
+// taken from the gate tracks it, so `git pull` works in a follow-up.
+func taskBranch(branch string) error {
+	cur, _ := gitOut("symbolic-ref", "-q", "--short", "HEAD")
+	_, localErr := gitOut("rev-parse", "-q", "--verify", "refs/heads/"+branch)
+	_, remoteErr := gitOut("rev-parse", "-q", "--verify", "refs/remotes/origin/"+branch)
+	switch {
+	case cur == branch:
+	case localErr == nil:
+		if err := git("checkout", "-q", branch); err != nil {
+			return fmt.Errorf("%w: the workspace could not switch to the task's branch %s; commit or stash the changes in /workspace", err, branch)
+		}
+	case remoteErr == nil:
+		if err := git("checkout", "-q", "-b", branch, "origin/"+branch); err != nil {
+			return err
+		}
+	default:
+		if _, err := gitOut("rev-parse", "-q", "--verify", "HEAD"); err != nil {
+			// An empty repository: the first commit starts the branch.
+			if err := git("symbolic-ref", "HEAD", "refs/heads/"+branch); err != nil {
+				return err
+			}
+			break
+		}
+		if err := git("checkout", "-q", "-b", branch); err != nil {
+			return err
+		}
+	}
+	say("on branch %s (git push sends it to the gate)", branch)
+	return nil
+}
+
+// gitOut runs git in the workspace and returns its trimmed stdout.
+func gitOut(args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = workspace
+	cmd.Stderr = nil
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
 }
 
 func envOr(k, def string) string {

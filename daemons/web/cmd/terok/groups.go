@@ -102,9 +102,11 @@ func gateCommand() *cli.Command {
 			},
 			{
 				Name: "promote", Usage: "push a gate branch upstream", ArgsUsage: "PROJECT BRANCH",
-				Flags: []cli.Flag{&cli.StringFlag{Name: "target", Usage: "upstream branch (default: the same name)"}, &cli.BoolFlag{Name: "force"}, jsonFlag},
+				Flags: []cli.Flag{&cli.StringFlag{Name: "target", Usage: "upstream branch (default: the same name)"}, &cli.BoolFlag{Name: "force"},
+					&cli.StringFlag{Name: "expect", Usage: "the commit you reviewed: refuse if BRANCH has moved since"}, jsonFlag},
 				Action: func(c *cli.Context) error {
-					res, err := client(c).Promote(ctx(c), c.Args().Get(0), webapi.PromoteRequest{Branch: c.Args().Get(1), Target: c.String("target"), Force: c.Bool("force")})
+					res, err := client(c).Promote(ctx(c), c.Args().Get(0), webapi.PromoteRequest{Branch: c.Args().Get(1), Target: c.String("target"),
+						Force: c.Bool("force"), Expect: c.String("expect")})
 					if err != nil {
 						return err
 					}

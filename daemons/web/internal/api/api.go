@@ -337,7 +337,7 @@ func (a *API) gatePromote(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	res, err := a.d.Gate.Promote(r.Context(), p.Name, gateapi.PromoteRequest{Branch: req.Branch, Target: req.Target, Force: req.Force})
+	res, err := a.d.Gate.Promote(r.Context(), p.Name, gateapi.PromoteRequest{Branch: req.Branch, Target: req.Target, Force: req.Force, Expect: req.Expect})
 	if err != nil {
 		fail(w, unavailable("terok-gate", err))
 		return

@@ -615,7 +615,11 @@ pages.review = async function () {
   const head = el('div', {});
   const commitsBox = el('div', {id: 'commits'}, el('p', {class: 'muted'}, 'Loading…'));
   const diffBox = el('div', {id: 'diff'}, el('p', {class: 'muted'}, 'Loading the diff…'));
-  const promoteBtn = el('button', {class: 'primary', id: 'promote'}, 'Promote upstream');
+  // Promote sends the head this page showed: a branch that moved since is
+  // refused by the gate, never promoted unseen.
+  const promoteBtn = el('button', {class: 'primary', id: 'promote', disabled: true}, 'Promote upstream');
+  let reviewed = '', listHead = '', diffFailed = false;
+  const showing = (commit) => { if (commit && !reviewed) { reviewed = commit; promoteBtn.disabled = false; promoteBtn.dataset.expect = commit; } };
   const promoteOut = el('div', {id: 'promote-result', 'aria-live': 'polite'});
   fill(app(), 
     el('p', {}, link('/project/' + encodeURIComponent(name), '\u2190 ' + name)),
@@ -625,10 +629,15 @@ pages.review = async function () {
   if (!branch) { fill(head, errBox(new Error('No branch given: open Review from the project\u2019s gate panel.'))); return; }
   const promote = (force) => async () => {
     try {
-      const r = await post(P + '/promote', {branch, force: force || undefined});
+      const r = await post(P + '/promote', {branch, force: force || undefined, expect: reviewed});
       fill(promoteOut, el('p', {class: 'ok', role: 'status'}, r.up_to_date ?
         `The upstream already has ${short(r.commit)} on ${r.target}.` : `Promoted: ${r.target} is now ${short(r.commit)} upstream.`));
     } catch (e) {
+      if (/moved since it was reviewed/.test(e.message)) {
+        fill(promoteOut, errBox(e, 'Not promoted'), el('p', {}, 'The branch has new commits since this page showed it. ',
+          link(location.pathname + location.search, 'Reload to review them')));
+        return;
+      }
       fill(promoteOut, errBox(e, 'The upstream refused'));
       if (/non-fast-forward|fetch first|rejected/.test(e.message) && !force) {
         // The upstream's branch has commits this one lacks.
@@ -649,6 +658,8 @@ pages.review = async function () {
   get(P).then(async (g) => {
     const b = g.branches.find((x) => x.name === branch);
     fill(head, el('p', {class: 'muted'}, b ? `Head ${short(b.head)} · ${b.ahead ?? '?'} ahead, ${b.behind ?? '?'} behind ${g.default_branch}` : `Branch ${branch} is not in the gate.`));
+    listHead = b ? b.head : '';
+    if (diffFailed) showing(listHead);
     if (!b || commitsBox.dataset.fromDiff) return;
     const limit = b.ahead === undefined || b.ahead === null ? 50 : b.ahead;
     const cs = limit ? await get(`${P}/log?branch=${encodeURIComponent(branch)}&limit=${limit}`) : [];
@@ -656,6 +667,7 @@ pages.review = async function () {
   }).catch((e) => fill(head, errBox(e)));
   try {
     const d = await get(`${P}/diff?branch=${encodeURIComponent(branch)}`);
+    showing(d.head_commit);
     commitsBox.dataset.fromDiff = '1';
     showCommits(d.commits || []);
     if (d.commits_truncated) commitsBox.append(el('p', {class: 'muted'}, 'More commits not shown.'));
@@ -667,6 +679,8 @@ pages.review = async function () {
         f.binary ? el('span', {class: 'muted'}, 'binary') : [el('span', {class: 'add'}, '+' + f.added), ' ', el('span', {class: 'del'}, '\u2212' + f.removed)]))),
       renderPatch(d.patch), d.truncated ? el('p', {class: 'muted'}, 'The diff is cut here (too large to show).') : null);
   } catch (e) {
+    diffFailed = true;
+    showing(listHead);
     fill(diffBox, errBox(e, 'Diff'));
   }
 };
