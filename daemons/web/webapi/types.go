@@ -114,6 +114,9 @@ type Task struct {
 	Started   *time.Time `json:"started,omitempty"`
 	Ended     *time.Time `json:"ended,omitempty"`
 	WebPort   int        `json:"web_port,omitempty"` // host port of a web-mode task
+	// Waiting says what a starting task waits for (its image, still
+	// being imported), empty otherwise.
+	Waiting string `json:"waiting,omitempty"`
 	// StartMS is how long the last start's steps took, in milliseconds:
 	// gate (repository and token), create, start (the shield's arm
 	// included), shield_arm (the arm alone, as the shield measured it).

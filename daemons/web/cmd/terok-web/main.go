@@ -179,7 +179,14 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	}
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
-	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost, Ports: ports},
+	// The tree's shutdown (podman-tasks) marks the task containers it
+	// stops here, so their end is recorded as stopped.
+	treeStops := filepath.Join(cfg.StateDir, "web", "tree-stops")
+	if err := os.MkdirAll(treeStops, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost, Ports: ports,
+		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(paths.RunDir(), "task-image.json")},
 		log.With().Str("component", "runner").Logger(), store, ps, gate, podman, shield, hub)
 
 	gateHost, _, _ := net.SplitHostPort(cfg.GateListen)
