@@ -207,6 +207,9 @@ type Daemon struct {
 	PID         int    `json:"pid,omitempty"`
 	Description string `json:"description,omitempty"`
 	ExitStatus  int    `json:"exit_status,omitempty"`
+	// Problem is what a running daemon's health check says it cannot do
+	// (degraded), with the fix; empty when it is fine.
+	Problem string `json:"problem,omitempty"`
 }
 
 // GateInfo is a project's gate repository as terok-web shows it.

@@ -50,3 +50,30 @@ func TestDegradedWhenPodmanDown(t *testing.T) {
 		t.Fatalf("status: %+v %v", st, err)
 	}
 }
+
+// TestBlockedSaysWhy: a podman-service that runs no Podman (no user
+// namespaces) answers health degraded with the problem and its fix.
+func TestBlockedSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	h := New(fixed{State: Blocked}, podmanapi.New(filepath.Join(dir, "podman.sock")), "/hooks")
+	h.Block("user namespaces cannot be created in this container — fix: start the container again with docker run --privileged")
+	sock := filepath.Join(dir, "podman-service.sock")
+	ln, err := unixhttp.Listen(sock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := unixhttp.NewServer(h, zerolog.Nop())
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := serviceapi.New(sock)
+	hs, err := c.Health(ctx)
+	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || hs.Problem == "" || !strings.Contains(unixhttp.Message(err), "docker run --privileged") {
+		t.Fatalf("health: %+v %v", hs, err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st.State != Blocked || !strings.Contains(st.LastError, "user namespaces cannot be created") {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+}

@@ -208,12 +208,13 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	}
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Runner: rn, Hub: hub, Gate: gate, Shield: shield, Images: podman, Supervisor: sup,
-		GateHostURL: "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
-		Origins:     origins,
-		Probe:       probe(podman, gate, shield, rn),
-		LoginURL:    loginURL(cfg, token),
-		Exec:        podman,
-		WebProxy:    proxy,
+		GateHostURL:   "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
+		Origins:       origins,
+		Probe:         probe(podman, gate, shield, rn),
+		LoginURL:      loginURL(cfg, token),
+		Exec:          podman,
+		WebProxy:      proxy,
+		DaemonProblem: daemonProblem,
 	})
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -292,6 +293,25 @@ func loginURL(cfg Config, token string) string {
 	return strings.TrimSuffix(base, "/") + "/?token=" + token
 }
 
+// daemonSockets are the supervisor programs that answer a health check,
+// with their sockets.
+var daemonSockets = map[string]string{"terok-gate": paths.Gate, "terok-shield": paths.Shield, "podman-service": paths.PodmanService}
+
+// daemonProblem asks a program's health check and returns the problem a
+// degraded answer names ("" when it is fine, does not answer, or has no
+// health check: the supervisor's state covers those).
+func daemonProblem(ctx context.Context, program string) string {
+	name, ok := daemonSockets[program]
+	if !ok {
+		return ""
+	}
+	st, err := health.Check(ctx, unixhttp.NewClient(paths.Socket("", name)))
+	if health.Degraded(st, err) {
+		return unixhttp.Message(err)
+	}
+	return ""
+}
+
 // probe reports the daemons terok-web depends on (as details: a daemon
 // that is down degrades only what needs it).
 func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Client, rn *runner.Runner) health.Probe {
@@ -307,6 +327,12 @@ func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Cli
 		}
 		_, err := podman.Ping(ctx)
 		d["podman"] = state(err)
+		if err != nil {
+			// podman-service says why Podman does not answer, when it knows.
+			if p := daemonProblem(ctx, "podman-service"); p != "" {
+				d["podman"] = "Podman does not answer: podman-service says: " + p
+			}
+		}
 		_, err = health.Check(ctx, gate.Unix())
 		d["terok-gate"] = state(err)
 		_, err = shield.Profiles(ctx)

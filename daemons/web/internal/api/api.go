@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -56,6 +57,9 @@ type Deps struct {
 	Exec attach.Execer
 	// WebProxy serves /tasks/<id>/ui/ of web-mode tasks (nil: none).
 	WebProxy http.Handler
+	// DaemonProblem returns what a running supervisor program's health
+	// check says is wrong ("" when fine or not a daemon); nil: not asked.
+	DaemonProblem func(ctx context.Context, program string) string
 }
 
 // API is the HTTP handler.
@@ -806,10 +810,21 @@ func (a *API) listDaemons(w http.ResponseWriter, r *http.Request) {
 		fail(w, unavailable("terok-supervisord", err))
 		return
 	}
-	out := []webapi.Daemon{}
-	for _, p := range ps {
-		out = append(out, webapi.Daemon{Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus})
+	out := make([]webapi.Daemon, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		out[i] = webapi.Daemon{Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus}
+		if a.d.DaemonProblem != nil && p.StateName == "RUNNING" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				out[i].Problem = a.d.DaemonProblem(ctx, p.Name)
+			}()
+		}
 	}
+	wg.Wait()
 	ok(w, out)
 }
 

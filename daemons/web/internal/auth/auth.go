@@ -99,7 +99,14 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 			}
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="terok"`)
+		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") && strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")) != "" {
+			// A token came and is not this terok-web's: say so, not that
+			// one is needed.
+			unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "that token is wrong: it is not this terok-web's access token",
+				"terok web url on the tree prints the right one (in Docker: the login URL in docker logs); TEROK_WEB_TOKEN sets it")
+			return
+		}
 		unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "this request needs the access token",
-			"send Authorization: Bearer TOKEN; terok web url prints it (TEROK_WEB_TOKEN fixes it)")
+			"send Authorization: Bearer TOKEN (terok --token, or TEROK_WEB_TOKEN); terok web url prints it (in Docker: the login URL in docker logs)")
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +57,26 @@ func TestLoadToken(t *testing.T) {
 	again, gen, err := LoadToken(dir, "")
 	if err != nil || gen || again != tok {
 		t.Fatalf("second load gave %q (generated %v), want the kept %q: %v", again, gen, tok, err)
+	}
+}
+
+// TestWrongTokenIsCalledWrong: a token that is not the right one is told
+// apart from no token at all.
+func TestWrongTokenIsCalledWrong(t *testing.T) {
+	h := New("0123456789abcdef-token").Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	for _, tc := range []struct{ header, want string }{
+		{"Bearer 0123456789abcdef-tokeX", "that token is wrong"},
+		{"", "this request needs the access token"},
+		{"Bearer ", "this request needs the access token"},
+	} {
+		r := httptest.NewRequest("GET", "/api/v1/tasks", nil)
+		if tc.header != "" {
+			r.Header.Set("Authorization", tc.header)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 401 || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("%q: %d %s, want 401 saying %q", tc.header, w.Code, w.Body, tc.want)
+		}
 	}
 }

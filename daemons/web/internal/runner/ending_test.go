@@ -90,10 +90,15 @@ func TestReconcileRecordsRealExit(t *testing.T) {
 	if err != nil || got.State != webapi.StateStopped || got.ExitCode == nil || *got.ExitCode != 143 {
 		t.Fatalf("the task docker stop stopped: %s exit %v %v, want stopped with 143", got.State, got.ExitCode, err)
 	}
-	es, _ := st.Timeline(byTree.ID)
+	// The state is recorded just before its timeline entry: poll (bounded).
 	said := false
-	for _, e := range es {
-		said = said || e.State == webapi.StateStopped && strings.Contains(e.Detail, "stopped by docker stop (podman-tasks)")
+	var es []webapi.Entry
+	for i := 0; i < 100 && !said; i++ {
+		es, _ = st.Timeline(byTree.ID)
+		for _, e := range es {
+			said = said || e.State == webapi.StateStopped && strings.Contains(e.Detail, "stopped by docker stop (podman-tasks)")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !said {
 		t.Fatalf("the timeline does not say why: %+v", es)
