@@ -804,7 +804,8 @@ pages.task = async function () {
       t.prompt ? [el('dt', {}, 'Prompt'), el('dd', {}, t.prompt)] : null,
       t.branches && t.branches.length ? [el('dt', {}, 'Pushed'), el('dd', {}, t.branches.map((b) =>
         link(`/project/${encodeURIComponent(t.project)}/review?branch=${encodeURIComponent(b)}`, b, {class: 'mono review-link', title: 'Review and promote ' + b})))] : null),
-    t.reason ? el('p', {class: 'error'}, t.reason) : null);
+    t.reason ? el('p', {class: 'error'}, t.reason) : null,
+    t.waiting ? el('p', {class: 'muted', id: 'task-waiting'}, t.waiting) : null);
     const run = !ended(t.state);
     stopBtn.disabled = !run;
     fuBtn.disabled = run;
