@@ -43,10 +43,11 @@ func showTask(t *testing.T, c *container, id string) taskJSON {
 	return tj
 }
 
-// hostOpts are a host-network container's options on free ports.
+// hostOpts are a host-network container's options on free ports (the
+// gate on every address: tasks reach it at host.containers.internal).
 func hostOpts(t *testing.T, v volumes) []string {
 	return append(v.opts(), "--network", "host",
-		"-e", fmt.Sprintf("TEROK_GATE_BIND=127.0.0.1:%d", freePort(t)),
+		"-e", fmt.Sprintf("TEROK_GATE_BIND=0.0.0.0:%d", freePort(t)),
 		"-e", fmt.Sprintf("TEROK_WEB_LISTEN=127.0.0.1:%d", freePort(t)))
 }
 
@@ -202,20 +203,23 @@ func testNoPrivileged(t *testing.T) {
 		out, errs, code := c.exec(t, "podman", "terok", "health")
 		return code != 0 && strings.Contains(out, "podman-service is degraded: "+cause) && strings.Contains(out, "docker run --privileged"), fmt.Sprintf("exit %d\n%s%s", code, out, errs)
 	})
-	// The API's daemon list (the overview's problem box reads it).
-	var ds []struct{ Name, State, Problem string }
-	out := c.mustExec(t, "podman", "terok", "daemons", "status", "--json")
-	if err := json.Unmarshal([]byte(out), &ds); err != nil {
-		t.Fatalf("terok daemons status --json: %v\n%s", err, out)
-	}
-	found := false
-	for _, d := range ds {
-		if d.Name == "podman-service" {
-			found = d.State == "RUNNING" && strings.Contains(d.Problem, cause) && strings.Contains(d.Problem, "--security-opt seccomp=unconfined")
+	// The API's daemon list (the overview's problem box reads it), once
+	// the supervisor counts podman-service as running.
+	waitFor(t, c, "podman-service's problem in the API's daemon list", time.Minute, func() (bool, string) {
+		var ds []struct{ Name, State, Problem string }
+		out, errs, _ := c.exec(t, "podman", "terok", "daemons", "status", "--json")
+		if err := json.Unmarshal([]byte(out), &ds); err != nil {
+			return false, out + errs
 		}
-	}
-	if !found {
-		t.Errorf("the API's daemon list does not name podman-service's problem:\n%s", out)
+		for _, d := range ds {
+			if d.Name == "podman-service" {
+				return d.State == "RUNNING" && strings.Contains(d.Problem, cause) && strings.Contains(d.Problem, "--security-opt seccomp=unconfined"), out
+			}
+		}
+		return false, out
+	})
+	if out := c.mustExec(t, "podman", "terok", "daemons", "status"); !strings.Contains(out, "podman-service runs but cannot do its job: "+cause) {
+		t.Errorf("terok daemons status does not say it:\n%s", out)
 	}
 	// The image's health check fails naming it.
 	hc, errs, code := c.exec(t, "", "/usr/local/lib/terok/healthcheck")
