@@ -1015,7 +1015,7 @@ pages.daemons = async function () {
     const shown = all.filter((x) => rank[x.lvl] === undefined || rank[x.lvl] >= min).map((x) => x.node);
     const below = {debug: 'debug lines or above', info: 'info lines or above', warn: 'warnings or errors', error: 'errors'}[level.value] || 'lines at this level';
     fill(out, shown.length ? shown : el('p', {class: 'log-empty', id: 'daemon-log-empty'},
-      all.length ? `No ${below} in the last ${all.length} line(s) of ${pick.value}\u2019s log.` : `${pick.value}\u2019s log is empty.`));
+      all.length ? `No ${below} in the last ${all.length === 1 ? 'line' : all.length + ' lines'} of ${pick.value}\u2019s log.` : `${pick.value}\u2019s log is empty.`));
     if (follow.checked && atEnd || out.dataset.first !== '0') { out.scrollTop = out.scrollHeight; out.dataset.first = '0'; }
   }
   async function load() {
