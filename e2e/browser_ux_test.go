@@ -158,6 +158,18 @@ func checkDaemonLogEmpty(t *testing.T, b *browser, tr *tree, base string) {
 		}
 	}
 	b.shot(t, "direct-daemon-log-empty-filter")
+	// Lines that are not terok's JSON have their level too: Podman's
+	// logrus lines by level=, podman-tasks' by a leading error:/warning:.
+	got := evalAs[[]string](t, b, `[
+		'time="2026-01-02T03:04:05Z" level=warning msg="\"/\" is not a shared mount"',
+		'time="2026-01-02T03:04:05Z" level=error msg="cannot clone: Operation not permitted"',
+		'error: import of localhost/terok-base:latest failed; tasks that use it cannot start',
+		'warning: could not leave the tree-stop marker',
+		'imported localhost/terok-base:latest in 9 s',
+	].map(rawLevel)`)
+	if strings.Join(got, ",") != "warn,error,error,warn,info" {
+		t.Fatalf("levels of raw lines: %v, want warn, error, error, warn, info", got)
+	}
 	b.setSelect(t, "#level", "debug")
 	b.waitJS(t, "lines again", `document.querySelectorAll('#daemon-log .line').length > 0 && !document.querySelector('#daemon-log-empty')`, 10*time.Second)
 }
