@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ochinchina/supervisord/logger"
 	"github.com/ochinchina/supervisord/signals"
 	"github.com/rs/zerolog"
 
@@ -59,8 +58,8 @@ type Process struct {
 	timer      *time.Timer // startsecs, backoff delay or stop kill
 	changed    chan struct{}
 	stdin      io.WriteCloser
-	stdoutLog  *lockedLog
-	stderrLog  *lockedLog
+	stdoutLog  *fileLog
+	stderrLog  *fileLog
 	userStop   bool
 	closed     bool
 }
@@ -374,56 +373,6 @@ func (p *Process) openLogs() {
 	}
 }
 
-// LogFile is a size-rotated log file.
-type LogFile interface {
-	io.WriteCloser
-}
-
-// NewLogFile opens (appending) a log file rotated at maxBytes (0: never)
-// keeping backups old files, as the supervisor's own logfile= is.
-func NewLogFile(path string, maxBytes int64, backups int) LogFile {
-	return newFileLog(path, maxBytes, backups)
-}
-
-// newFileLog is the embedded ochinchina FileLogger; maxbytes 0 means no
-// rotation as in Python.
-func newFileLog(path string, maxBytes int64, backups int) *lockedLog {
-	if maxBytes <= 0 {
-		maxBytes = 1 << 62
-	}
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	return &lockedLog{l: logger.NewFileLogger(path, maxBytes, backups, logger.NewNullLogEventEmitter(), logger.NewNullLocker())}
-}
-
-// lockedLog serialises every use of a FileLogger: its own lock covers
-// Write and clearing but not Close, so a Close racing a Write of the
-// output pump was a data race.
-type lockedLog struct {
-	mu sync.Mutex
-	l  logger.Logger
-}
-
-// Write appends to the file, rotating it when it grows past its limit.
-func (w *lockedLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.l.Write(p)
-}
-
-// Close closes the file.
-func (w *lockedLog) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.l.Close()
-}
-
-// ClearAllLogFile truncates the file and removes its backups.
-func (w *lockedLog) ClearAllLogFile() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.l.ClearAllLogFile()
-}
-
 // launch forks the child. Callers hold mu.
 func (p *Process) launch(path string, argv []string) error {
 	cmd := &exec.Cmd{Path: path, Args: argv, Dir: p.spec.Directory}
@@ -510,7 +459,7 @@ func spawnMessage(err error) string {
 	return msg
 }
 
-func writerOf(l *lockedLog) io.Writer {
+func writerOf(l *fileLog) io.Writer {
 	if l == nil {
 		return nil
 	}
@@ -651,7 +600,7 @@ func (p *Process) ClearLogs() error {
 	defer p.mu.Unlock()
 	for _, l := range []struct {
 		path string
-		log  *lockedLog
+		log  *fileLog
 	}{{p.stdoutPath, p.stdoutLog}, {p.stderrPath, p.stderrLog}} {
 		var err error
 		switch {
