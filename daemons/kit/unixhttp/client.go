@@ -9,8 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
 // Client calls a JSON API on a unix socket.
@@ -40,6 +43,9 @@ func WithDialer(d Dialer) ClientOption {
 // carry no timeout of their own: pass a context with a deadline.
 func NewClient(socket string, opts ...ClientOption) *Client {
 	o := clientOptions{dial: func(ctx context.Context) (net.Conn, error) {
+		if err := paths.CheckSocketDir(filepath.Dir(socket)); err != nil {
+			return nil, err
+		}
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", socket)
 	}}
