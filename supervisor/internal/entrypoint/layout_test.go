@@ -93,7 +93,7 @@ func TestSystemLayout(t *testing.T) {
 		os.MkdirAll(filepath.Join(vol, "tasks"), 0o755)
 		os.WriteFile(filepath.Join(vol, "tasks", "t.json"), []byte("{}"), 0o600)
 		os.Chown(vol, 4242, 4242) // a fresh bind mount of another owner
-		for i := 0; i < 2; i++ { // two starts
+		for i := 0; i < 2; i++ {  // two starts
 			if _, err := start(t, vol, nil); err != nil {
 				t.Fatal(err)
 			}
