@@ -62,7 +62,8 @@ func TestHostileNativeTreeUser(t *testing.T) {
 	env := append(os.Environ(), "TEROK_RUN_DIR="+tr.run, "HOME=/tmp")
 	ctl := filepath.Join(tr.root, "bin", "supervisorctl")
 	t.Run("plant or replace what root reads", func(t *testing.T) {
-		planted := "[program:evil]\ncommand = /bin/sh -c 'id -u > /tmp/tke2e-evil-ran; exec sleep 1000'\n"
+		// (double quotes inside: the shell commands below single-quote it)
+		planted := `[program:evil]\ncommand = /bin/sh -c "id -u > /tmp/tke2e-evil-ran; exec sleep 1000"\n`
 		for _, sh := range []string{
 			fmt.Sprintf("printf '%s' > %s/supervisor.d/99-evil.conf", planted, tr.dev),
 			fmt.Sprintf("mv %s/supervisor.d %s/supervisor.d.x", tr.dev, tr.dev),

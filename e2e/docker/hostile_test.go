@@ -96,7 +96,8 @@ func TestHostilePodmanUser(t *testing.T) {
 
 	before := c.rootProcs(t)
 	t.Run("replace or plant what root reads", func(t *testing.T) {
-		planted := "[program:evil]\ncommand = /bin/sh -c 'id -u > /tmp/evil-ran; exec sleep 1000'\n"
+		// (double quotes inside: the shell commands below single-quote it)
+		planted := `[program:evil]\ncommand = /bin/sh -c "id -u > /tmp/evil-ran; exec sleep 1000"\n`
 		for _, sh := range []string{
 			// the reproduction of issue 15: replace the override file
 			"printf '" + planted + "' > /run/terok/supervisor-env.conf",
