@@ -1,10 +1,13 @@
 // Command terok-entrypoint is the first process of the terok Docker image.
-// As root it prepares the container — volume ownership, device modes,
-// /run/terok, the gate admin and web tokens, supervisor overrides from
+// As root it prepares the container — volume ownership (the volumes'
+// root-owned system/ subtrees kept out of the hand-over), device modes,
+// /run/terok (root:podman 01775), the gate admin and web tokens, supervisor overrides from
 // TEROK_SUPERVISOR__<PROGRAM>__<KEY> variables, the shield's OCI hooks —
 // prints a banner, and then replaces itself with terok-supervisord (so the
 // supervisor is PID 1). Given arguments, it does the same preparation and
 // runs them as the user podman instead (docker run -it … terok-in-docker bash).
+// With the one argument --prepare-volumes it only lays out TEROK_CONFIG_DIR
+// and TEROK_STATE_DIR for TEROK_USER (scripts/run.sh as root, natively).
 package main
 
 import (
