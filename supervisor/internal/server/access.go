@@ -85,8 +85,8 @@ func allowed(method string, c Caller) *xmlrpc.Fault {
 	if method == "supervisor.reloadConfig" {
 		code = FaultCantReread
 	}
-	return fault(code, fmt.Sprintf("%s needs root: %s may only read status and logs and start, stop or restart programs; run supervisorctl as root (in the image: docker exec CONTAINER supervisorctl %s)",
-		what, c.Who, ctlCommand(method)))
+	return fault(code, fmt.Sprintf("%s%s%s may only read status and logs and start, stop or restart programs; run supervisorctl as root (in the image: docker exec CONTAINER supervisorctl %s)",
+		what, xmlrpc.RefusedMark, c.Who, ctlCommand(method)))
 }
 
 // ctlCommand is the supervisorctl command that calls method, for the hint.

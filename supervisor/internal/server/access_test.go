@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 // TestAccessPolicy pins, for every method the server answers, whether a
@@ -54,6 +57,9 @@ func TestAccessPolicy(t *testing.T) {
 	}
 	if f := allowed("supervisor.reloadConfig", op); f.Code != FaultCantReread {
 		t.Errorf("reloadConfig refusal code %d, want CANT_REREAD (Python's reread prints it as ERROR: …)", f.Code)
+	}
+	if f := allowed("supervisor.shutdown", op); !errors.Is(f, unixhttp.ErrForbidden) {
+		t.Errorf("a refusal does not match unixhttp.ErrForbidden: %v", f)
 	}
 	if c := callerOf(context.Background()); c.Access != Operate {
 		t.Errorf("a request without a recorded caller counts as %v, want Operate", c.Access)
