@@ -57,7 +57,8 @@ RUN set -eu; \
     install -d -o podman -g podman /home/podman/.config /home/podman/.config/terok \
       /home/podman/.local /home/podman/.local/share /home/podman/.local/share/terok \
       /home/podman/.local/share/containers; \
-    install -d /etc/terok/supervisor.d /etc/terok/hooks.d /var/log/terok /usr/local/lib/terok /usr/share/terok
+    install -d /etc/terok/supervisor.d /etc/terok/hooks.d /usr/local/lib/terok /usr/share/terok; \
+    install -d -m 0700 /var/log/terok
 COPY --from=task /out/ /usr/share/terok/
 COPY image/supervisord.conf /etc/terok/supervisord.conf
 COPY image/supervisor.d/ /etc/terok/supervisor.d/

@@ -4,7 +4,13 @@
 # directory go under $TEROK_DEV_DIR (default .run/, git-ignored).
 #
 # As root: terok-shield runs as root, the other daemons as an unprivileged
-# user (rootless Podman needs one): $TEROK_USER, else $SUDO_USER.
+# user (rootless Podman needs one): $TEROK_USER, else $SUDO_USER. The tree
+# is laid out as in the image (docs/security.md): what root reads stays
+# root's — the dev dir itself, the overrides, hooks and logs; the sockets'
+# directory is root:<user's group> 01775; the config and state directories
+# are the user's but their system/ subtrees (bin/terok-entrypoint
+# --prepare-volumes). The user must not own the checkout either: root runs
+# its bin/terok-shield (terok-supervisord refuses it otherwise).
 # As a normal user: everything runs as you, and terok-shield (which needs
 # root to enter task network namespaces) is left stopped.
 set -euo pipefail
@@ -28,7 +34,7 @@ gate_port=${TEROK_GATE_LISTEN##*:}
 export TEROK_SHIELD_ENDPOINTS=${TEROK_SHIELD_ENDPOINTS:-tcp:10.0.2.2:$gate_port,tcp:169.254.1.2:$gate_port}
 
 die() { echo "make run-native: $*" >&2; exit 1; }
-for b in terok-supervisord terok-shield podman-service terok-gate terok-web terok-entry; do
+for b in terok-supervisord terok-shield podman-service terok-gate terok-web terok-entry terok-entrypoint; do
   [ -x "bin/$b" ] || die "bin/$b is not built; run make build"
 done
 
@@ -49,7 +55,17 @@ if [ "$(id -u)" = 0 ]; then
   # The daemons run as $user: it must reach the binaries and own the tree.
   runuser -u "$user" -- test -x "$PWD/bin/terok-gate" ||
     die "user $user cannot execute $PWD/bin; put the checkout where $user can read it"
-  chown -R "$user:$group" "$TEROK_DEV_DIR"
+  # Root's: the dev dir (so $user cannot swap what is in it), the overrides
+  # the supervisor reads, the hooks root writes, the logs (0700: program
+  # output may hold secrets; read them with supervisorctl tail).
+  chown root:root "$TEROK_DEV_DIR" && chmod 0755 "$TEROK_DEV_DIR"
+  chown -R root:root "$overrides" "$TEROK_HOOKS_DIR" "$TEROK_LOG_DIR"
+  chmod 0755 "$overrides" "$TEROK_HOOKS_DIR"
+  chmod 0700 "$TEROK_LOG_DIR"
+  # The sockets: $user's daemons make theirs, the sticky bit keeps root's.
+  chown "root:$group" "$TEROK_RUN_DIR" && chmod 01775 "$TEROK_RUN_DIR"
+  # Config and state: $user's, but system/ (the shield's, the vault's).
+  TEROK_USER=$user bin/terok-entrypoint --prepare-volumes
   # Rootless Podman keeps its runtime state in the user's XDG_RUNTIME_DIR.
   xdg=/run/user/$(id -u "$user")
   install -d -m 0700 -o "$user" -g "$group" "$xdg"
@@ -57,7 +73,7 @@ if [ "$(id -u)" = 0 ]; then
 ; Written by scripts/run.sh: the unprivileged daemons run as $user, and the
 ; shield's socket is reachable by that user's group (for the OCI hook).
 [program:terok-shield]
-command = $PWD/bin/terok-shield serve --socket-group $group --socket-mode 0660
+command = $PWD/bin/terok-shield serve --socket-group $group --socket-mode 0660 --config $TEROK_CONFIG_DIR/system/shield --state $TEROK_STATE_DIR/system/shield
 
 [program:podman-service]
 user = $user
@@ -108,7 +124,6 @@ mv "$tmp" "$local_conf"
 # The OCI hooks that arm the shield for annotated containers; podman-service
 # points rootless Podman at this directory (hooks_dir).
 bin/terok-shield install-hooks --dir "$TEROK_HOOKS_DIR" --socket "$TEROK_RUN_DIR/shield.sock" >/dev/null
-[ "$(id -u)" = 0 ] && chown -R "$user:$group" "$TEROK_HOOKS_DIR" "$overrides"
 
 # Check the whole configuration (overrides included) before anything runs,
 # so a bad override is reported alone, not after the banner.
