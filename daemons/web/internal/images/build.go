@@ -299,13 +299,10 @@ func (b *Builder) agents(ctx context.Context, req Request, baseID string, ca []b
 	defer unlock()
 
 	if req.Mode == Reuse {
-		if img, ok, err := b.newest(ctx, LabelSelection+"="+selection); err != nil {
+		if img, ok, err := b.newest(ctx, LabelSelection+"="+selection, AgentsRepo); err != nil {
 			return LayerResult{}, nil, fmt.Errorf("build %s: %w", req.Project, err)
 		} else if ok {
 			ref := AgentsRepo + ":" + short(img.Labels[LabelHash])
-			if err := b.ensureTag(ctx, img, ref); err != nil {
-				return LayerResult{}, nil, fmt.Errorf("build %s: %w", req.Project, err)
-			}
 			emit(Event{Kind: EventReused, Layer: LayerAgents, Ref: ref, Hash: img.Labels[LabelHash], ImageID: img.ID})
 			return LayerResult{Name: LayerAgents, Ref: ref, ImageID: img.ID, Hash: img.Labels[LabelHash], Reused: true}, versionsOf(img.Labels[LabelAgents]), nil
 		}
@@ -336,7 +333,6 @@ func (b *Builder) agents(ctx context.Context, req Request, baseID string, ca []b
 		h.add("recipe "+r.Name, string(r.Raw))
 	}
 	hash := h.sum()
-	ref := AgentsRepo + ":" + short(hash)
 	labels := map[string]string{
 		LabelLayer: LayerAgents, LabelHash: hash, LabelSelection: selection,
 		LabelAgents: strings.Join(agentsLabel, " "), LabelParent: baseID,
@@ -347,7 +343,7 @@ func (b *Builder) agents(ctx context.Context, req Request, baseID string, ca []b
 			files[contextFile(r.Name, i)] = []byte(f.Content)
 		}
 	}
-	l, err := b.layer(ctx, req, LayerAgents, ref, hash, cf+labelLine(labels), files, ca, emit)
+	l, err := b.layer(ctx, req, LayerAgents, AgentsRepo, hash, cf+labelLine(labels), files, ca, emit)
 	return l, versions, err
 }
 
@@ -378,23 +374,20 @@ func (b *Builder) project(ctx context.Context, req Request, parentID string, ca 
 	h.add("parent", parentID)
 	h.add("snippet", req.Snippet)
 	hash := h.sum()
-	ref := projectPrefix + req.Project + ":" + short(hash)
 	labels := map[string]string{LabelLayer: LayerProject, LabelHash: hash, LabelParent: parentID, LabelProject: req.Project}
-	return b.layer(ctx, req, LayerProject, ref, hash, cf+labelLine(labels), nil, ca, emit)
+	return b.layer(ctx, req, LayerProject, projectPrefix+req.Project, hash, cf+labelLine(labels), nil, ca, emit)
 }
 
-// layer reuses the image labelled with hash (unless Full) or builds it
-// from containerfile and files, tagged ref.
-func (b *Builder) layer(ctx context.Context, req Request, name, ref, hash, containerfile string, files map[string][]byte, ca []byte, emit func(Event)) (LayerResult, error) {
+// layer reuses the image labelled with hash and tagged repo:<hash prefix>
+// (unless Full) or builds it from containerfile and files under that tag.
+func (b *Builder) layer(ctx context.Context, req Request, name, repo, hash, containerfile string, files map[string][]byte, ca []byte, emit func(Event)) (LayerResult, error) {
+	ref := repo + ":" + short(hash)
 	if req.Mode != Full {
-		img, ok, err := b.newest(ctx, LabelHash+"="+hash)
+		img, ok, err := b.newest(ctx, LabelHash+"="+hash, repo)
 		if err != nil {
 			return LayerResult{}, fmt.Errorf("build %s: %w", req.Project, err)
 		}
 		if ok {
-			if err := b.ensureTag(ctx, img, ref); err != nil {
-				return LayerResult{}, fmt.Errorf("build %s: %w", req.Project, err)
-			}
 			emit(Event{Kind: EventReused, Layer: name, Ref: ref, Hash: hash, ImageID: img.ID})
 			return LayerResult{Name: name, Ref: ref, ImageID: img.ID, Hash: hash, Reused: true}, nil
 		}
@@ -426,8 +419,12 @@ func (b *Builder) layer(ctx context.Context, req Request, name, ref, hash, conta
 	return LayerResult{Name: name, Ref: ref, ImageID: out.ImageID, Hash: hash, Duration: d}, nil
 }
 
-// newest finds the newest local image carrying label (key=value).
-func (b *Builder) newest(ctx context.Context, label string) (podmanapi.Image, bool, error) {
+// newest finds the newest local image carrying label (key=value) that is
+// a layer of ours: tagged repo:<its own hash's prefix>. Images a build
+// derives from a layer inherit its labels (a failed build's dangling
+// intermediate images, the project layer on the agents layer); the tag
+// tells the layer itself from them.
+func (b *Builder) newest(ctx context.Context, label, repo string) (podmanapi.Image, bool, error) {
 	imgs, err := b.podman.ImagesByLabel(ctx, label)
 	if err != nil {
 		return podmanapi.Image{}, false, fmt.Errorf("list images labelled %s: %w", label, err)
@@ -436,8 +433,8 @@ func (b *Builder) newest(ctx context.Context, label string) (podmanapi.Image, bo
 	var best podmanapi.Image
 	found := false
 	for _, im := range imgs {
-		if im.Labels[k] != v {
-			continue // an older Podman that ignored the filter
+		if im.Labels[k] != v || !hasTag(im, repo+":"+short(im.Labels[LabelHash])) {
+			continue
 		}
 		if !found || im.Created > best.Created {
 			best, found = im, true
@@ -446,17 +443,13 @@ func (b *Builder) newest(ctx context.Context, label string) (podmanapi.Image, bo
 	return best, found, nil
 }
 
-// ensureTag gives img the name ref unless it has it.
-func (b *Builder) ensureTag(ctx context.Context, img podmanapi.Image, ref string) error {
-	for _, t := range img.RepoTags {
+func hasTag(im podmanapi.Image, ref string) bool {
+	for _, t := range im.RepoTags {
 		if t == ref {
-			return nil
+			return true
 		}
 	}
-	if err := b.podman.TagImage(ctx, img.ID, ref); err != nil {
-		return fmt.Errorf("tag %s as %s: %w", short(img.ID), ref, err)
-	}
-	return nil
+	return false
 }
 
 // versionsOf parses the LabelAgents label ("a@1 b@2").

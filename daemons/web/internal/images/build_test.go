@@ -166,11 +166,12 @@ func TestCAOff(t *testing.T) {
 // good one.
 func TestFailureKeepsImage(t *testing.T) {
 	r := newRig(t)
-	good, _, err := r.build("demo", Spec{}, "RUN echo fine", Reuse)
+	spec := Spec{Agents: []string{"tool"}}
+	good, _, err := r.build("demo", spec, "RUN echo fine", Reuse)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, log, err := r.build("demo", Spec{}, "RUN echo fine\nRUN sh -c 'exit 3'\nRUN echo never", Reuse)
+	_, log, err := r.build("demo", spec, "RUN echo fine\nRUN sh -c 'exit 3'\nRUN echo never", Reuse)
 	var be *BuildError
 	if !errors.As(err, &be) {
 		t.Fatalf("err = %v, want a *BuildError", err)
@@ -192,6 +193,15 @@ func TestFailureKeepsImage(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(log.lines, "\n"), "failed project") {
 		t.Fatalf("no failed event: %v", log.lines)
+	}
+	// The failed build's leftovers (a dangling image inheriting the agents
+	// layer's labels) are never taken for a layer: the good snippet and a
+	// refresh reuse what they built.
+	for _, mode := range []Mode{Reuse, RefreshAgents} {
+		again, log, err := r.build("demo", spec, "RUN echo fine", mode)
+		if err != nil || again.ImageID != good.ImageID || log.kinds() != "reused base, reused agents, reused project" {
+			t.Fatalf("mode %d after the failure: %v, %s", mode, err, log.kinds())
+		}
 	}
 }
 
@@ -361,5 +371,31 @@ func writeFile(t *testing.T, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTaskCA(t *testing.T) {
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, bundle, "-----BEGIN CERTIFICATE-----\n")
+	if m, env, err := TaskCA(bundle, Spec{}); m != nil || env != nil || err != nil {
+		t.Fatal("the default (build) gave a task the CA")
+	}
+	if m, _, _ := TaskCA(bundle, Spec{HostCA: CAOff}); m != nil {
+		t.Fatal("off gave a task the CA")
+	}
+	m, env, err := TaskCA(bundle, Spec{HostCA: CATasks})
+	if err != nil || m.Source != bundle || m.Destination != TaskCAPath || strings.Join(m.Options, ",") != "rbind,ro" || env["NODE_EXTRA_CA_CERTS"] != TaskCAPath || env["SSL_CERT_FILE"] != TaskCAPath {
+		t.Fatalf("%+v %v %v", m, env, err)
+	}
+	if _, _, err := TaskCA(filepath.Join(t.TempDir(), "missing"), Spec{HostCA: CATasks}); err == nil || !strings.Contains(err.Error(), EnvHostCA) {
+		t.Fatalf("missing bundle: %v", err)
+	}
+	env2 := map[string]string{EnvHostCA: "off"}
+	if CABundleFromEnv(func(k string) string { return env2[k] }) != "" {
+		t.Fatal("off")
+	}
+	env2[EnvHostCA] = bundle
+	if CABundleFromEnv(func(k string) string { return env2[k] }) != bundle {
+		t.Fatal("path")
 	}
 }

@@ -142,7 +142,17 @@ func (f *fakePodman) Build(ctx context.Context, r io.Reader, o podmanapi.BuildOp
 		}
 		steps = append(steps, strings.TrimSuffix(l, "\\"))
 	}
+	// An image inherits its parent's labels, as Podman's do.
 	labels := map[string]string{}
+	if from, ok := strings.CutPrefix(steps[0], "FROM "); ok {
+		f.mu.Lock()
+		if p := f.find(from); p != nil {
+			for k, v := range p.Labels {
+				labels[k] = v
+			}
+		}
+		f.mu.Unlock()
+	}
 	for i, s := range steps {
 		head := fmt.Sprintf("STEP %d/%d: %s\n", i+1, len(steps), s)
 		// The stream arrives in pieces not cut at line ends.
@@ -153,6 +163,12 @@ func (f *fakePodman) Build(ctx context.Context, r io.Reader, o podmanapi.BuildOp
 				each(podmanapi.BuildLine{Stream: "output line " + strconv.Itoa(n) + "\r\n"})
 			}
 			each(podmanapi.BuildLine{Stream: "progress 10%\rprogress 100%\rlast words"})
+			// The steps before stay as a dangling image carrying the
+			// parent's labels.
+			f.mu.Lock()
+			f.created++
+			f.images[fmt.Sprintf("dangling%d", f.created)] = &podmanapi.Image{ID: fmt.Sprintf("dangling%d", f.created), Labels: labels, Created: f.created}
+			f.mu.Unlock()
 			return podmanapi.BuildResult{}, &podmanapi.BuildError{Message: "building at STEP \"" + s + "\": while running runtime: exit status 3"}
 		}
 		if strings.HasPrefix(s, "LABEL ") {
