@@ -357,3 +357,85 @@ func runAgent(t *testing.T, ctx context.Context, pm *podmantest.Podman, store re
 	}
 	t.Logf("%s: %d requests to the fake; output %q", name, len(fake.Requests()), strings.TrimSpace(out))
 }
+
+// TestAllShippedAgents (opt-in: TEROK_TEST_ALL_AGENTS=1; it downloads
+// every shipped agent, over 1 GB) builds one agents layer with every
+// shipped recipe, logs each agent's share of the layer, runs each
+// agent's binary, and points each at a fake server through its recipe's
+// base-URL setting: the fake must see the agent's request (only the
+// Anthropic-speaking agents get an answer they understand).
+func TestAllShippedAgents(t *testing.T) {
+	if os.Getenv("TEROK_TEST_ALL_AGENTS") != "1" {
+		t.Skip("opt-in: TEROK_TEST_ALL_AGENTS=1 (downloads every shipped agent)")
+	}
+	pm := podmantest.StartTier(t, agentsTier(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	importBase(t, ctx, pm)
+	npm, err := NewNPM(DefaultRegistry, HostCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := recipes.New(t.TempDir())
+	names := recipes.ShippedNames()
+	b := New(pm.API, store, npm, Config{CABundle: HostCA})
+	start := time.Now()
+	res, err := b.Build(ctx, Request{Project: "all", Spec: Spec{Agents: names}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, pm.Log.String())
+	}
+	t.Logf("all agents built in %s: %v", time.Since(start).Round(time.Second), res.Versions)
+	reportSizes(t, ctx, pm.API, res)
+	for _, name := range names {
+		r, _ := store.Get(name)
+		out := runIn(t, ctx, pm, podmanapi.CreateSpec{Image: res.Image, Command: []string{r.Binary, "--version"}})
+		t.Logf("%s --version: %s", name, strings.TrimSpace(out))
+		fake, err := fakemodel.Start("127.0.0.1:0", "FAKE-ANSWER")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := r.Vault.Providers[0]
+		host, netns, opts := "10.0.2.2", "slirp4netns", map[string][]string{"slirp4netns": {"allow_host_loopback=true"}}
+		if pm.Tier.Network == "pasta" {
+			host, netns, opts = "169.254.1.2", "pasta", map[string][]string{"pasta": {"--map-host-loopback", "169.254.1.2"}}
+		}
+		url := p.BaseURL.URL(fmt.Sprintf("http://%s:%d", host, fake.Port()))
+		env := map[string]string{p.KeyEnv[0]: "test-key-" + name}
+		cmd := r.HeadlessArgv("Say hello.")
+		if p.BaseURL.Env != "" {
+			env[p.BaseURL.Env] = url
+		} else {
+			// A config key: the test writes the user's config file.
+			file := strings.Replace(p.BaseURL.File, "~", "/root", 1)
+			script := fmt.Sprintf(`mkdir -p %s && printf '%%s = "%%s"\n' %s %s > %s && exec "$@"`, filepath.Dir(file), p.BaseURL.Config, url, file)
+			cmd = append([]string{"sh", "-c", script, "sh"}, cmd...)
+		}
+		cr, err := pm.API.CreateContainer(ctx, podmanapi.CreateSpec{Image: res.Image, Command: append([]string{"timeout", "60"}, cmd...), Env: env, WorkDir: "/root",
+			NetNS: &podmanapi.Namespace{Mode: netns}, NetworkOptions: opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pm.API.StartContainer(ctx, cr.ID)
+		code, _ := pm.API.WaitContainer(ctx, cr.ID)
+		var o bytes.Buffer
+		pm.API.ContainerLogs(ctx, cr.ID, podmanapi.LogOptions{}, &o, &o)
+		pm.API.RemoveContainer(ctx, cr.ID, podmanapi.RemoveOptions{Force: true})
+		var paths []string
+		for _, rq := range fake.Requests() {
+			paths = append(paths, rq.Method+" "+rq.Path)
+		}
+		fake.Close()
+		t.Logf("%s against the fake: exit %d, requests %v\n%s", name, code, paths, lastLines(o.String(), 6))
+		if len(paths) == 0 {
+			t.Errorf("%s: the fake saw no request through %s", name, url)
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}

@@ -261,7 +261,7 @@ func syntaxErr(file string, err error) error {
 		}
 		if f := regexp.MustCompile(`field (\S+) not found in type \S+`).FindStringSubmatch(m); f != nil {
 			m = "unknown field " + f[1]
-			fix = "check its spelling (fields: name, description, package, node, install, post_install, files, binary, run, env, egress, vault)"
+			fix = "check its spelling; the fields are name, description, package, node, install, post_install, files, binary, run, env, egress, vault"
 		} else if strings.Contains(m, "cannot unmarshal") {
 			fix = "give the field the kind of value docs/images.md shows for it"
 		}

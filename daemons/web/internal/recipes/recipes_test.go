@@ -149,3 +149,22 @@ func TestBaseURL(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestDocsRecipe: the worked user recipe in docs/images.md validates.
+func TestDocsRecipe(t *testing.T) {
+	b, err := os.ReadFile("../../../../docs/images.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "```yaml\nname: claude-pinned\n")
+	if i < 0 {
+		t.Fatal("docs/images.md has no worked recipe claude-pinned")
+	}
+	body := doc[i+len("```yaml\n"):]
+	body = body[:strings.Index(body, "```")]
+	r, err := Parse("claude-pinned.yml", "claude-pinned", []byte(body))
+	if err != nil || r.Package.Version != "2.1.337" {
+		t.Fatalf("the docs' recipe: %+v %v", r, err)
+	}
+}
