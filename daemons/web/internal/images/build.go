@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -480,12 +482,7 @@ func contextTar(containerfile string, files map[string][]byte, ca []byte) ([]byt
 	if err := add("Containerfile", []byte(containerfile)); err != nil {
 		return nil, fmt.Errorf("pack the build context: %w", err)
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		if err := add(n, files[n]); err != nil {
 			return nil, fmt.Errorf("pack the build context: %w", err)
 		}

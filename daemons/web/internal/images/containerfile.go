@@ -2,7 +2,8 @@ package images
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,13 +96,8 @@ func agentsContainerfile(parentID, npmVersion string, plan []agentPlan, ca bool)
 			fmt.Fprintf(&b, "COPY %s %s\n", contextFile(r.Name, i), r.Files[i].Path)
 		}
 		if len(r.Env) > 0 {
-			keys := make([]string, 0, len(r.Env))
-			for k := range r.Env {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
 			var kv []string
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(r.Env)) {
 				kv = append(kv, k+"="+dq(r.Env[k]))
 			}
 			fmt.Fprintf(&b, "ENV %s\n", strings.Join(kv, " "))
@@ -190,13 +186,8 @@ func projectContainerfile(parentID, snippet string) string {
 // labels set by the last step, so a changed label never invalidates the
 // cached steps before it.
 func labelLine(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var kv []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		kv = append(kv, k+"="+dq(labels[k]))
 	}
 	return "LABEL " + strings.Join(kv, " ") + "\n"

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -372,12 +373,7 @@ func (v *validator) checkPackage(p Package) {
 }
 
 func (v *validator) checkInstall(in map[string]Install) {
-	keys := make([]string, 0, len(in))
-	for k := range in {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, fam := range keys {
+	for _, fam := range slices.Sorted(maps.Keys(in)) {
 		if !contains(Families, fam) {
 			v.bad(sp("install", fam), "%q is not a base family: use %s", fam, strings.Join(Families, " or "))
 			continue
@@ -458,12 +454,7 @@ func (v *validator) checkRun(r Recipe) {
 }
 
 func (v *validator) checkEnv(env map[string]string) {
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		switch {
 		case !envRE.MatchString(k):
 			v.bad(sp("env", k), "%q is not a variable name: use letters, digits and _", k)

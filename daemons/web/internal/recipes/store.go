@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -107,13 +109,8 @@ func (s Store) List() ([]Entry, error) {
 			}
 		}
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
 	var out []Entry
-	for _, n := range sorted {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		r, err := s.Get(n)
 		if err != nil {
 			r.Name = n
