@@ -95,7 +95,7 @@ func start(bin, userName string) (*service, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.stop()
-	return nil, fmt.Errorf("Podman's API did not answer within 60 s:\n%s", s.out.String())
+	return nil, fmt.Errorf("no answer from Podman's API within 60 s:\n%s", s.out.String())
 }
 
 func (s *service) stop() {
