@@ -2,7 +2,6 @@ package listenlimit
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,25 +15,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
-
-// syncBuf is a goroutine-safe log sink.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // identifyKey takes "Authorization: Key NAME" as the credential NAME.
 func identifyKey(r *http.Request) (Credential, bool) {
@@ -49,7 +32,7 @@ type testServer struct {
 	t    *testing.T
 	s    *Server
 	addr string
-	logs *syncBuf
+	logs *testkit.SyncBuffer
 }
 
 // hello answers 401 without a credential and "hello KEY" with one.
@@ -67,7 +50,7 @@ func start(t *testing.T, lim Limits, h http.Handler) *testServer {
 	if err := lim.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuf{}
+	logs := &testkit.SyncBuffer{}
 	s := NewServer(h, lim, Options{Identify: identifyKey, Log: zerolog.New(logs)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

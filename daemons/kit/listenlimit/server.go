@@ -120,21 +120,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// ServeUntil serves on ln until ctx ends, then shuts down within grace.
-func (s *Server) ServeUntil(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	_ = s.Shutdown(sctx)
-	return <-errc
-}
-
 // Stats returns the current counts.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()

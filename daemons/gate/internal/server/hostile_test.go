@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/uploadcases"
 )
 
 // The hostile suite: every family of request an agent could send the gate
@@ -379,54 +381,28 @@ func (h *hostile) familyMethods(t *testing.T) {
 	}
 }
 
-// uploadBodies are the upload-pack cases of the smart HTTP package's
-// table (testdata/upload-requests.txt) with proj's head for OID.
-func (h *hostile) uploadBodies(t *testing.T) []struct {
+// upload is one upload-pack body of the shared table.
+type upload struct {
 	name string
 	v2   bool
 	ok   bool
 	body []byte
-} {
-	b, err := os.ReadFile(filepath.Join("..", "smarthttp", "testdata", "upload-requests.txt"))
+}
+
+// uploadBodies are the upload-pack cases of the shared table (package
+// uploadcases) with proj's head for OID.
+func (h *hostile) uploadBodies(t *testing.T) []upload {
+	cs, err := uploadcases.All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []struct {
-		name string
-		v2   bool
-		ok   bool
-		body []byte
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "#") || strings.TrimSpace(l) == "" {
-			continue
+	var out []upload
+	for _, c := range cs {
+		b, err := c.Body(h.head)
+		if err != nil {
+			t.Fatal(err)
 		}
-		f := strings.SplitN(l, "|", 4)
-		var body bytes.Buffer
-		if p := strings.TrimSpace(f[3]); p != "" {
-			for _, pk := range strings.Split(p, " ; ") {
-				pk = strings.TrimSpace(pk)
-				switch {
-				case pk == "0000" || pk == "0001" || pk == "0002":
-					body.WriteString(pk)
-				case strings.HasPrefix(pk, "raw:"):
-					body.WriteString(strings.TrimPrefix(pk, "raw:"))
-				default:
-					s, err := strconv.Unquote(`"` + pk + `"`)
-					if err != nil {
-						t.Fatal(err)
-					}
-					s = strings.ReplaceAll(strings.ReplaceAll(s, "NOOID", strings.Repeat("1", 40)), "OID", h.head)
-					body.WriteString(pkt(s))
-				}
-			}
-		}
-		out = append(out, struct {
-			name string
-			v2   bool
-			ok   bool
-			body []byte
-		}{strings.TrimSpace(f[0]), strings.TrimSpace(f[1]) == "2", strings.TrimSpace(f[2]) == "ok", body.Bytes()})
+		out = append(out, upload{c.Name, c.V2, c.OK(), b})
 	}
 	return out
 }

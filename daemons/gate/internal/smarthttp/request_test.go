@@ -4,84 +4,37 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/uploadcases"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
 
-// reqCase is one line of testdata/upload-requests.txt.
-type reqCase struct {
-	name    string
-	v2      bool
-	want    string // "ok" or a piece of the error
-	stricty bool   // git would answer it; the gate refuses on purpose
-	packets []string
-}
-
 const fakeOID = "0123456789abcdef0123456789abcdef01234567"
 
-func loadCases(t testing.TB) []reqCase {
+func loadCases(t testing.TB) []uploadcases.Case {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "upload-requests.txt"))
+	cs, err := uploadcases.All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []reqCase
-	for i, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "#") || strings.TrimSpace(l) == "" {
-			continue
-		}
-		f := strings.SplitN(l, "|", 4)
-		if len(f) != 4 {
-			t.Fatalf("upload-requests.txt:%d: want 4 fields", i+1)
-		}
-		c := reqCase{name: strings.TrimSpace(f[0]), v2: strings.TrimSpace(f[1]) == "2", want: strings.TrimSpace(f[2])}
-		c.want, c.stricty = strings.CutPrefix(c.want, "!")
-		if p := strings.TrimSpace(f[3]); p != "" {
-			c.packets = strings.Split(p, " ; ")
-		}
-		out = append(out, c)
-	}
-	return out
+	return cs
 }
 
-// body builds a case's bytes with oid for OID.
-func (c reqCase) body(t testing.TB, oid string) []byte {
+func bodyOf(t testing.TB, c uploadcases.Case, oid string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	for _, p := range c.packets {
-		p = strings.TrimSpace(p)
-		switch {
-		case p == "0000" || p == "0001" || p == "0002":
-			b.WriteString(p)
-		case strings.HasPrefix(p, "raw:"):
-			b.WriteString(strings.TrimPrefix(p, "raw:"))
-		default:
-			s, err := strconv.Unquote(`"` + p + `"`)
-			if err != nil {
-				t.Fatalf("%s: packet %q: %v", c.name, p, err)
-			}
-			s = strings.ReplaceAll(strings.ReplaceAll(s, "NOOID", strings.Repeat("1", 40)), "OID", oid)
-			fmt.Fprintf(&b, "%04x%s", len(s)+4, s)
-		}
+	b, err := c.Body(oid)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.Bytes()
-}
-
-func (c reqCase) proto() string {
-	if c.v2 {
-		return "version=2"
-	}
-	return ""
+	return b
 }
 
 // check runs a body through the checks, read in pieces of the given size.
@@ -95,19 +48,19 @@ func check(body []byte, proto string, oneByte bool) ([]byte, error) {
 
 func TestUploadRequestChecks(t *testing.T) {
 	for _, c := range loadCases(t) {
-		body := c.body(t, fakeOID)
+		body := bodyOf(t, c, fakeOID)
 		for _, oneByte := range []bool{false, true} {
-			out, err := check(body, c.proto(), oneByte)
-			if c.want == "ok" {
+			out, err := check(body, c.Protocol(), oneByte)
+			if c.OK() {
 				if err != nil {
-					t.Errorf("%s: refused: %v", c.name, err)
+					t.Errorf("%s: refused: %v", c.Name, err)
 				} else if !bytes.HasPrefix(body, out) || !bytes.HasSuffix(out, []byte("0000")) && !bytes.HasSuffix(out, []byte("done")) && !bytes.HasSuffix(out, []byte("done\n")) {
-					t.Errorf("%s: passed on %q of %q", c.name, out, body)
+					t.Errorf("%s: passed on %q of %q", c.Name, out, body)
 				}
 				continue
 			}
-			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("%s (one byte at a time: %v): got %v, want an error saying %q", c.name, oneByte, err, c.want)
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.Want) {
+				t.Errorf("%s (one byte at a time: %v): got %v, want an error saying %q", c.Name, oneByte, err, c.Want)
 			}
 		}
 	}
@@ -151,20 +104,20 @@ func TestUploadRequestAgainstGit(t *testing.T) {
 		return o.String(), e.String(), err
 	}
 	for _, c := range loadCases(t) {
-		body := c.body(t, head)
-		passed, cerr := check(body, c.proto(), false)
+		body := bodyOf(t, c, head)
+		passed, cerr := check(body, c.Protocol(), false)
 		if cerr != nil {
-			out, _, gerr := serve(body, c.proto())
+			out, _, gerr := serve(body, c.Protocol())
 			answered := gerr == nil && out != ""
-			if answered != c.stricty {
-				t.Errorf("%s: the gate refuses it (%v); git answered: %v (%q)", c.name, cerr, answered, truncate(out, 80))
+			if answered != c.Stricter {
+				t.Errorf("%s: the gate refuses it (%v); git answered: %v (%q)", c.Name, cerr, answered, truncate(out, 80))
 			}
 			continue
 		}
-		_, stderr, gerr := serve(passed, c.proto())
+		_, stderr, gerr := serve(passed, c.Protocol())
 		if gerr != nil {
 			if _, ok := clientFault(stderr); !ok {
-				t.Errorf("%s: git failed with %v %q, which the gate would answer with 500", c.name, gerr, stderr)
+				t.Errorf("%s: git failed with %v %q, which the gate would answer with 500", c.Name, gerr, stderr)
 			}
 		}
 	}
@@ -190,10 +143,10 @@ func TestClientFault(t *testing.T) {
 // only a prefix of the body, and judge the same whether the body comes in
 // one piece or a byte at a time. `go test -fuzz FuzzUploadRequest` runs
 // it; plain `go test` runs the seed corpus (the cases of
-// testdata/upload-requests.txt).
+// the shared table (package uploadcases)).
 func FuzzUploadRequest(f *testing.F) {
 	for _, c := range loadCases(f) {
-		f.Add(c.body(f, fakeOID), c.v2)
+		f.Add(bodyOf(f, c, fakeOID), c.V2)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, v2 bool) {
 		proto := ""
