@@ -91,6 +91,16 @@ func (c *conn) startScan() {
 	c.scanning.Store(true)
 }
 
+// CloseWrite closes the sending half when the connection has one (TCP):
+// Go's server does so before closing a connection whose request it did not
+// read to the end, so the client reads the answer before a reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // Close closes the connection once and stops counting it.
 func (c *conn) Close() error {
 	err := net.ErrClosed
