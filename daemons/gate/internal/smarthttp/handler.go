@@ -393,8 +393,8 @@ func (rb rpcBody) refused() error {
 	switch {
 	case rb.lim != nil && rb.lim.exceeded.Load():
 		return ErrTooLarge
-	case rb.req != nil && rb.req.err != nil:
-		return rb.req.err
+	case rb.req != nil && rb.req.failed() != nil:
+		return rb.req.failed()
 	case rb.src != nil && rb.src.failed() != nil:
 		return rb.src.failed()
 	}
@@ -427,9 +427,9 @@ func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *cap
 	case rb.raw != nil && rb.raw.stalled():
 		status = http.StatusRequestTimeout
 		msg = msgStalled
-	case rb.req != nil && rb.req.err != nil:
+	case rb.req != nil && rb.req.failed() != nil:
 		status = http.StatusBadRequest
-		msg = rb.req.err.Error()
+		msg = rb.req.failed().Error()
 	case errors.Is(err, ErrMalformed):
 		status = http.StatusBadRequest
 		msg = err.Error()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // maxPkt is the largest pkt-line git sends (length header included).
@@ -69,7 +70,17 @@ type uploadRequest struct {
 	haves   int
 	done    bool
 
-	err error // sticky; wraps ErrMalformed
+	// err is sticky and wraps ErrMalformed; the handler reads it from
+	// another goroutine (failed).
+	mu  sync.Mutex
+	err error
+}
+
+// failed returns the request's error, nil while it is well-formed.
+func (u *uploadRequest) failed() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err
 }
 
 func newUploadRequest(r io.Reader, protocol string) *uploadRequest {
@@ -81,8 +92,8 @@ func newUploadRequest(r io.Reader, protocol string) *uploadRequest {
 // Read implements io.Reader.
 func (u *uploadRequest) Read(p []byte) (int, error) {
 	for u.off >= len(u.line) {
-		if u.err != nil {
-			return 0, u.err
+		if err := u.failed(); err != nil {
+			return 0, err
 		}
 		if u.done {
 			return 0, io.EOF
@@ -91,7 +102,9 @@ func (u *uploadRequest) Read(p []byte) (int, error) {
 			if !errors.Is(err, ErrMalformed) {
 				return 0, err // the body's own error (limit, timeout, gzip)
 			}
+			u.mu.Lock()
 			u.err = err
+			u.mu.Unlock()
 			return 0, err
 		}
 	}
