@@ -90,6 +90,12 @@ func TestHostileSlowloris(t *testing.T) {
 		held = append(held, c)
 	}
 	waitStats("a's four connections counted", func(s listenlimit.Stats) bool { return s.Credentialed == 4 })
+	// (How many held ones without a token are left depends on when each
+	// of a's connections showed its token; nothing moves now.)
+	want := fmt.Sprintf("map[with_token:4 without_token:%d]", stats().Uncredentialed)
+	if h, err := g.api.Health(g.ctx()); err != nil || fmt.Sprint(h.Details["git_connections"]) != want {
+		t.Fatalf("health: %+v %v, want git_connections %s", h.Details, err, want)
+	}
 	c := dialGate(t, g)
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: g\r\n%s\r\n", refs, basic(tokA))
 	resp, body := readAnswer(t, c)
