@@ -115,9 +115,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Servable is a server with the shape every terok server has: *Server,
+// and listenlimit.Server for TCP listeners.
+type Servable interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
 // ServeUntil serves on ln until ctx is cancelled, then shuts down within
 // grace. A unix socket file is removed by the listener on close.
-func ServeUntil(ctx context.Context, s *Server, ln net.Listener, grace time.Duration) error {
+func ServeUntil(ctx context.Context, s Servable, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ln) }()
 	select {
