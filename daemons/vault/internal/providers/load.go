@@ -1,0 +1,183 @@
+package providers
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+//go:embed shipped/*.provider
+var shipped embed.FS
+
+// Ext is the file name extension of provider files.
+const Ext = ".provider"
+
+// SourceShipped is the Source of a provider built into the vault.
+const SourceShipped = "shipped"
+
+// maxFile bounds a provider file.
+const maxFile = 256 << 10
+
+// Set is the providers the vault knows, by name.
+type Set struct {
+	byName map[string]*Provider
+}
+
+// Get returns the provider named name.
+func (s *Set) Get(name string) (*Provider, error) {
+	if p, ok := s.byName[name]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(s.Names(), ", "))
+}
+
+// Names lists the providers' names in order.
+func (s *Set) Names() []string {
+	out := make([]string, 0, len(s.byName))
+	for n := range s.byName {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// All lists the providers by name.
+func (s *Set) All() []*Provider {
+	var out []*Provider
+	for _, n := range s.Names() {
+		out = append(out, s.byName[n])
+	}
+	return out
+}
+
+// Shipped returns the providers built into the vault.
+func Shipped() (*Set, error) {
+	s := &Set{byName: map[string]*Provider{}}
+	entries, err := fs.ReadDir(shipped, "shipped")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		b, err := shipped.ReadFile("shipped/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSuffix(e.Name(), Ext)
+		p, err := Parse(name, "shipped/"+e.Name(), b)
+		if err != nil {
+			return nil, err
+		}
+		p.Source = SourceShipped
+		s.byName[name] = p
+	}
+	return s, nil
+}
+
+// Trust says which file owners may define providers: root and the vault's
+// own user.
+type Trust func(uid int) bool
+
+// Load returns the shipped providers with root's files in dir over them
+// (a file wins over a shipped provider of the same name). A missing dir
+// means no added providers. The directory and each file must be owned by
+// a trusted user and writable by nobody else, and not be symlinks; any
+// file with an error fails the whole load (fail closed), naming it.
+func Load(dir string, trusted Trust) (*Set, error) {
+	s, err := Shipped()
+	if err != nil {
+		return nil, fmt.Errorf("shipped providers: %w", err)
+	}
+	if dir == "" {
+		return s, nil
+	}
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("providers directory: %w", err)
+	}
+	if err := checkTrusted(dir, fi, trusted, true); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read providers directory: %w", err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), Ext) || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		p, err := LoadFile(filepath.Join(dir, e.Name()), trusted)
+		if err != nil {
+			return nil, err
+		}
+		s.byName[p.Name] = p
+	}
+	return s, nil
+}
+
+// LoadFile reads one provider file after checking who could have written
+// it (trusted nil: no check, for `terok-vault providers check`).
+func LoadFile(path string, trusted Trust) (*Provider, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%w: %s is a symlink; put the provider file itself there", ErrUntrusted, path)
+		}
+		return nil, fmt.Errorf("open provider file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalid, path)
+	}
+	if trusted != nil {
+		if err := checkTrusted(path, fi, trusted, false); err != nil {
+			return nil, err
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > maxFile {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalid, path, maxFile)
+	}
+	return Parse(strings.TrimSuffix(filepath.Base(path), Ext), path, b)
+}
+
+// checkTrusted refuses a symlink, an owner that is not trusted, and a
+// mode that lets group or others write.
+func checkTrusted(path string, fi os.FileInfo, trusted Trust, dir bool) error {
+	what := "provider file"
+	if dir {
+		what = "providers directory"
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%w: the %s %s is a symlink; make it a real %s owned by root", ErrUntrusted, what, path, map[bool]string{true: "directory", false: "file"}[dir])
+	case dir && !fi.IsDir():
+		return fmt.Errorf("%w: %s is not a directory", ErrUntrusted, path)
+	case !ok || !trusted(int(st.Uid)):
+		uid := -1
+		if ok {
+			uid = int(st.Uid)
+		}
+		return fmt.Errorf("%w: the %s %s belongs to uid %d, not root or the vault's user; a provider decides where real keys are sent, so only root may add one: check it, then chown root:root %s", ErrUntrusted, what, path, uid, path)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%w: the %s %s may be written by group or others (mode %04o); chmod go-w %s", ErrUntrusted, what, path, fi.Mode().Perm(), path)
+	}
+	return nil
+}
