@@ -181,9 +181,12 @@ func TestRefusedRefreshNeedsLogin(t *testing.T) {
 }
 
 func TestTransientFailureRetries(t *testing.T) {
-	r := newRig(t, time.Minute)
+	// The token has 8 s left: too little for Access (which refreshes),
+	// while the background refresh is due only a second before expiry,
+	// so the callers here meet the endpoint first.
+	r := newRig(t, time.Second)
 	r.ep.Set(func(e *fakeupstream.TokenEndpoint) { e.Fail = []string{"503"} })
-	r.store.toks["fake/"] = Token{AccessToken: "a0", RefreshToken: "rt-0", Expiry: time.Now().Add(-time.Second)}
+	r.store.toks["fake/"] = Token{AccessToken: "a0", RefreshToken: "rt-0", Expiry: time.Now().Add(8 * time.Second)}
 	if _, err := r.m.Access(context.Background(), r.p, ""); !errors.Is(err, ErrTransient) {
 		t.Fatalf("%v, want ErrTransient", err)
 	}
