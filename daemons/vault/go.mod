@@ -10,4 +10,13 @@ require (
 	golang.org/x/term v0.48.0
 )
 
+require (
+	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/sync v0.25.0
+)
+
 replace github.com/terok-ai/terok-in-docker/daemons/kit => ../kit

@@ -217,14 +217,25 @@ func (s *Store) List(project string) []Meta {
 // Resolve returns the value and metadata of the credential that applies
 // to provider in project: the project's own, else the global one.
 func (s *Store) Resolve(provider, project string) ([]byte, Meta, error) {
+	if project != "" {
+		if _, ok := s.Meta(provider, project); ok {
+			return s.Value(provider, project)
+		}
+	}
+	if _, ok := s.Meta(provider, ""); !ok {
+		return nil, Meta{}, fmt.Errorf("%w for provider %s (neither for project %s nor global)", ErrNotFound, provider, project)
+	}
+	return s.Value(provider, "")
+}
+
+// Value returns the value of the credential of exactly this provider and
+// scope (no fallback to the global one), for the OAuth refresher.
+func (s *Store) Value(provider, project string) ([]byte, Meta, error) {
 	s.mu.RLock()
 	r, ok := s.recs[scope{provider, project}]
-	if !ok && project != "" {
-		r, ok = s.recs[scope{provider, ""}]
-	}
 	s.mu.RUnlock()
 	if !ok {
-		return nil, Meta{}, fmt.Errorf("%w for provider %s (neither for project %s nor global)", ErrNotFound, provider, project)
+		return nil, Meta{}, fmt.Errorf("%w for %s", ErrNotFound, scopeName(provider, project))
 	}
 	v, err := s.key.Open(r.Nonce, r.Sealed, aad(r.Kind, r.Provider, r.Project))
 	if err != nil {
