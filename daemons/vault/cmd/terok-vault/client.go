@@ -141,8 +141,8 @@ func secretCommand() *cli.Command {
 				}},
 			{Name: "login", Usage: "log in to a provider's subscription; the vault runs the login and alone refreshes it (only providers that declare a login)",
 				ArgsUsage: "PROVIDER [-]",
-				Flags: append([]cli.Flag{&cli.BoolFlag{Name: "paste", Usage: "paste a refresh token (read like secret set) instead of the device flow"}}, flags...),
-				Action: login},
+				Flags:     append([]cli.Flag{&cli.BoolFlag{Name: "paste", Usage: "paste a refresh token (read like secret set) instead of the device flow"}}, flags...),
+				Action:    login},
 		},
 	}
 }
