@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -384,10 +386,73 @@ func TestHostileVaultDirOfAnotherUser(t *testing.T) {
 func TestRootNeedsAUser(t *testing.T) {
 	testkit.RequireRoot(t)
 	e := newEnv(t)
-	cmdEnv := e.environ()
-	_ = cmdEnv
 	out, code := e.serveOnceArgs([]string{"serve", "--listen", "127.0.0.1:0"})
 	if code != 2 || !strings.Contains(out, "needs a user of its own") {
 		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+// TestSecretWritersRoot: with secret writers = root, a member of the
+// socket's group (terok-web's user) may mint phantoms but neither set nor
+// remove a secret; root may.
+func TestSecretWritersRoot(t *testing.T) {
+	testkit.RequireRoot(t)
+	e := newEnv(t)
+	e.extraArgs = []string{"--secret-writers", "root"}
+	e.start()
+	// uid 1234 in the socket's group (nogroup, the vault user's group).
+	asMember := func(stdin string, args ...string) (string, int) {
+		cmd := exec.Command(e.bin, args...)
+		cmd.Env = e.environ()
+		cmd.Stdin = strings.NewReader(stdin)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1234, Gid: 65534}}
+		out, errOut, code := testkit.Run(cmd)
+		return out + errOut, code
+	}
+	if out, code := asMember("sk-x", "secret", "set", "fake"); code != 1 || !strings.Contains(out, "only root may set or remove secrets") {
+		t.Errorf("member set: %d %s", code, out)
+	}
+	if out, code := asMember("", "phantom", "mint", "--project", "p", "--task", "t", "fake"); code != 0 {
+		t.Errorf("member mint: %d %s", code, out)
+	}
+	if _, _, code := e.cli("sk-root", "secret", "set", "fake"); code != 0 {
+		t.Error("root could not set a secret")
+	}
+	if out, code := asMember("", "secret", "rm", "fake"); code != 1 || !strings.Contains(out, "only root") {
+		t.Errorf("member rm: %d %s", code, out)
+	}
+	if out, code := asMember("", "secret", "list"); code != 0 || !strings.Contains(out, "fake") {
+		t.Errorf("member list: %d %s", code, out)
+	}
+}
+
+// TestGivenKeyFile: a key the operator gives (a Docker secret readable by
+// root only) is read before root is dropped; no key is generated, and the
+// vault warns when the key shares the store's filesystem.
+func TestGivenKeyFile(t *testing.T) {
+	e := newEnv(t)
+	key, _ := seal.Generate()
+	keyFile := filepath.Join(e.base, "vault-key.secret")
+	os.WriteFile(keyFile, seal.Encode(key), 0o400)
+	e.extraEnv = []string{"TEROK_VAULT_KEY_FILE=" + keyFile}
+	e.start()
+	if _, _, code := e.cli("sk-given", "secret", "set", "fake"); code != 0 {
+		t.Fatal("secret set")
+	}
+	st, err := e.client.Health(ctx(t))
+	if err != nil || st.Details["key"] != "given in "+keyFile {
+		t.Errorf("health %+v %v", st, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.conf, "system", "vault", "vault.key")); !os.IsNotExist(err) {
+		t.Errorf("a key was generated beside the given one: %v", err)
+	}
+	if !strings.Contains(e.out.String(), "sits on the same filesystem as the encrypted store") {
+		t.Errorf("no warning about the key beside the store:\n%s", e.out.String())
+	}
+	e.stop()
+	// The same key again opens the store.
+	e.start()
+	if list, err := e.client.ListSecrets(ctx(t), ""); err != nil || len(list) != 1 || list[0].Problem != "" {
+		t.Errorf("after restart: %+v %v", list, err)
 	}
 }

@@ -57,6 +57,15 @@ func (s *Set) All() []*Provider {
 	return out
 }
 
+// NewSet makes a set of the given providers (for tests and tools).
+func NewSet(ps ...*Provider) *Set {
+	s := &Set{byName: map[string]*Provider{}}
+	for _, p := range ps {
+		s.byName[p.Name] = p
+	}
+	return s
+}
+
 // Shipped returns the providers built into the vault.
 func Shipped() (*Set, error) {
 	s := &Set{byName: map[string]*Provider{}}
