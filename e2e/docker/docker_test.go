@@ -48,7 +48,7 @@ func TestDocker(t *testing.T) {
 	t.Run("docker stop during the first task image import", func(t *testing.T) {
 		v := newVolumes(t)
 		c := startContainer(t, append(v.opts(), "--network", "host", "-e", fmt.Sprintf("TEROK_GATE_BIND=127.0.0.1:%d", freePort(t)),
-			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=127.0.0.1:%d", freePort(t))))
+			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=127.0.0.1:%d", freePort(t)), "-e", fmt.Sprintf("TEROK_VAULT_BIND=127.0.0.1:%d", freePort(t))))
 		waitFor(t, c, "the task image import", 2*time.Minute, func() (bool, string) {
 			l := c.logs(t)
 			return strings.Contains(l, "podman-tasks | importing"), tail(l, 10)
@@ -69,6 +69,7 @@ func TestDocker(t *testing.T) {
 		opts := append(vols.opts(), "--network", "host",
 			"-e", fmt.Sprintf("TEROK_GATE_BIND=0.0.0.0:%d", gatePort),
 			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=0.0.0.0:%d", webPort),
+			"-e", fmt.Sprintf("TEROK_VAULT_BIND=0.0.0.0:%d", freePort(t)),
 			// a program added from the environment: a plain web server the
 			// shield must keep tasks from reaching
 			"-e", fmt.Sprintf("TEROK_SUPERVISOR__E2E_HTTPD__COMMAND=busybox httpd -f -p %d -h /usr/share/terok/task-image", httpPort),
@@ -175,6 +176,7 @@ user = podman
 			"-v", override+":/etc/terok/supervisor.d/50-e2e.conf:ro",
 			"-e", fmt.Sprintf("TEROK_GATE_BIND=0.0.0.0:%d", gatePort),
 			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=0.0.0.0:%d", webPort),
+			"-e", fmt.Sprintf("TEROK_VAULT_BIND=0.0.0.0:%d", freePort(t)),
 			"-e", "TEROK_SUPERVISOR__E2E_FILE__ENVIRONMENT=E2E_WORD=from-env",
 			"-e", "TEROK_SUPERVISOR__TEROK_SHIELD__AUTOSTART=false")
 		c := startContainer(t, opts)

@@ -34,7 +34,7 @@ type env struct {
 	t                           *testing.T
 	bin, base, run, conf, state string
 	caFile                      string
-	ca                          *fakeupstream.CA
+	ca                          *testkit.CA
 	up                          *fakeupstream.Provider
 	extraArgs, extraEnv         []string
 
@@ -57,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	}
 	os.Chmod(base, 0o755)
 	t.Cleanup(func() { os.RemoveAll(base) })
-	ca, err := fakeupstream.NewCA()
+	ca, err := testkit.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/config"
-	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/fakeupstream"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/phantoms"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/providers"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
@@ -44,7 +44,7 @@ func (r *recAudit) Record(_, _ string, e vaultapi.AuditEntry) {
 // ways, with the real key in the upstream's handshake and the bytes
 // counted in the task's audit.
 func TestWebSocket(t *testing.T) {
-	ca, err := fakeupstream.NewCA()
+	ca, err := testkit.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}

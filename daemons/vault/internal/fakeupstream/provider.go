@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
 
 // Request is what the fake provider received.
@@ -38,7 +40,7 @@ type Provider struct {
 }
 
 // StartProvider serves a fake provider on loopback with ca's certificate.
-func StartProvider(ca *CA) (*Provider, error) {
+func StartProvider(ca *testkit.CA) (*Provider, error) {
 	ln, err := ca.Listen()
 	if err != nil {
 		return nil, err

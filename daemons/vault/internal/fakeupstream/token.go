@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
 
 // TokenEndpoint is a fake OAuth token endpoint with rotating refresh
@@ -39,7 +41,7 @@ type TokenEndpoint struct {
 
 // StartTokenEndpoint serves a fake token endpoint with ca's certificate;
 // initial is a refresh token it accepts.
-func StartTokenEndpoint(ca *CA, initial string) (*TokenEndpoint, error) {
+func StartTokenEndpoint(ca *testkit.CA, initial string) (*TokenEndpoint, error) {
 	ln, err := ca.Listen()
 	if err != nil {
 		return nil, err

@@ -3,7 +3,7 @@ package oauth
 import (
 	"crypto/tls"
 
-	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/fakeupstream"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
 
-func tlsConfig(ca *fakeupstream.CA) *tls.Config { return &tls.Config{RootCAs: ca.Pool} }
+func tlsConfig(ca *testkit.CA) *tls.Config { return &tls.Config{RootCAs: ca.Pool} }

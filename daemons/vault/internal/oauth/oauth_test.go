@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/fakeupstream"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/providers"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
@@ -63,7 +64,7 @@ type rig struct {
 
 func newRig(t *testing.T, before time.Duration) *rig {
 	t.Helper()
-	ca, err := fakeupstream.NewCA()
+	ca, err := testkit.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package fakeupstream
+package testkit
 
 import (
 	"crypto/ecdsa"
@@ -14,7 +14,9 @@ import (
 )
 
 // CA is a certificate authority made for one test run, and a server
-// certificate it signed for 127.0.0.1 and localhost.
+// certificate it signed for 127.0.0.1 and localhost: a stand-in for a
+// real TLS service on loopback (a fake API provider), whose clients are
+// told to trust PEM.
 type CA struct {
 	// PEM is the CA certificate, for the vault's test CA file.
 	PEM []byte
@@ -31,7 +33,7 @@ func NewCA() (*CA, error) {
 		return nil, err
 	}
 	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "terok-vault test CA"},
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "terok test CA"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
@@ -46,7 +48,7 @@ func NewCA() (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "fake provider"},
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "terok test server"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, DNSNames: []string{"localhost"},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
