@@ -28,6 +28,9 @@ import (
 type tree struct {
 	root, dev, run, gateAddr, adminToken, webAddr string
 	vaultAddr                                     string
+	// ca is trusted by the tree's vault for upstreams (its test-only
+	// TEROK_VAULT_TEST_CA_FILE): a fake provider on loopback uses it.
+	ca *testkit.CA
 	cmd                                           *exec.Cmd
 	out                                           *bytes.Buffer
 	exited                                        chan error
@@ -72,12 +75,19 @@ func startTree(t *testing.T, extraEnv ...string) *tree {
 		vaultAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		adminToken: "e2e-admin-" + hex.EncodeToString(tokenBytes),
 		out:        &bytes.Buffer{}, exited: make(chan error, 1)}
+	ca, err := testkit.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.ca = ca
+	caFile := filepath.Join(dev, "vault-test-ca.pem")
+	os.WriteFile(caFile, ca.PEM, 0o644)
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "run.sh"))
 	// Inherited TEROK_* settings must not leak in: the run script derives
 	// every directory from TEROK_DEV_DIR.
 	cmd.Env = append(withoutTerok(os.Environ()), "TEROK_DEV_DIR="+dev, "TEROK_USER="+e2eUser,
 		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken,
-		"TEROK_WEB_LISTEN="+tr.webAddr, "TEROK_VAULT_LISTEN="+tr.vaultAddr)
+		"TEROK_WEB_LISTEN="+tr.webAddr, "TEROK_VAULT_LISTEN="+tr.vaultAddr, "TEROK_VAULT_TEST_CA_FILE="+caFile)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = tr.out, tr.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -233,6 +243,7 @@ func TestNativeTree(t *testing.T) {
 	})
 
 	t.Run("gate", func(t *testing.T) { testGate(t, tr) })
+	t.Run("vault", func(t *testing.T) { testVault(t, tr) })
 	t.Run("shielded container", func(t *testing.T) { testShieldedContainer(t, tr) })
 }
 
