@@ -30,10 +30,10 @@ type tree struct {
 	vaultAddr                                     string
 	// ca is trusted by the tree's vault for upstreams (its test-only
 	// TEROK_VAULT_TEST_CA_FILE): a fake provider on loopback uses it.
-	ca *testkit.CA
-	cmd                                           *exec.Cmd
-	out                                           *bytes.Buffer
-	exited                                        chan error
+	ca     *testkit.CA
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	exited chan error
 }
 
 const e2eUser = "tke2e"
