@@ -23,8 +23,8 @@ type TokenEndpoint struct {
 	mu sync.Mutex
 	// ExpiresIn is the lifetime of issued access tokens in seconds.
 	ExpiresIn int
-	// Fail answers the next refreshes with this OAuth error
-	// ("invalid_grant") or, for "503", a server error.
+	// Fail answers the next refreshes, one entry each: an OAuth error
+	// ("invalid_grant"), "503" for a server error, "" for a normal answer.
 	Fail []string
 	// Rotate issues a new refresh token at every refresh.
 	Rotate bool
@@ -80,6 +80,13 @@ func (e *TokenEndpoint) Issued() []string {
 	return append([]string(nil), e.issued...)
 }
 
+// Accept makes rt a refresh token the endpoint takes.
+func (e *TokenEndpoint) Accept(rt string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.valid[rt] = true
+}
+
 // Set changes settings under the endpoint's lock.
 func (e *TokenEndpoint) Set(f func(e *TokenEndpoint)) {
 	e.mu.Lock()
@@ -125,12 +132,15 @@ func (e *TokenEndpoint) token(w http.ResponseWriter, r *http.Request) {
 		if len(e.Fail) > 0 {
 			f := e.Fail[0]
 			e.Fail = e.Fail[1:]
-			if f == "503" {
+			switch f {
+			case "":
+			case "503":
 				http.Error(w, "unavailable", http.StatusServiceUnavailable)
 				return
+			default:
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": f})
+				return
 			}
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": f})
-			return
 		}
 		if !e.valid[rt] {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "unknown refresh token"})
