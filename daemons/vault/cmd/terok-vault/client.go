@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 
 	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/prompt"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/providers"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/secrets"
@@ -60,19 +64,52 @@ func dash(s string) string {
 	return s
 }
 
+// checkSocketOwner refuses to send a secret to a socket that is not the
+// vault's: one that another user (the tree's user, who owns the run
+// directory in the image) could have put in its place to catch what is
+// sent. The vault's socket belongs to root, to the vault's user
+// ($TEROK_VAULT_USER, else terok-vault), or to the caller (a vault run
+// natively as oneself).
+func checkSocketOwner(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil // the call itself reports an absent socket
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return cli.Exit(fmt.Sprintf("%s is not a socket (a symlink or a file); refusing to send a secret to it", path), kitcli.ExitFailed)
+	}
+	uid := int(fi.Sys().(*syscall.Stat_t).Uid)
+	if uid == 0 || uid == os.Geteuid() {
+		return nil
+	}
+	name := os.Getenv(config.EnvUser)
+	if name == "" {
+		name = "terok-vault"
+	}
+	if u, err := user.Lookup(name); err == nil && u.Uid == strconv.Itoa(uid) {
+		return nil
+	}
+	return cli.Exit(fmt.Sprintf("%s belongs to uid %d, not root, you or the vault's user %s; refusing to send a secret to it (another user may have put it there); check who runs the vault (%s names its user)",
+		path, uid, name, config.EnvUser), kitcli.ExitFailed)
+}
+
 // readSecret takes a value from standard input or a prompt without echo,
-// refusing one given on the command line.
+// refusing one given on the command line, and one bound for a socket
+// that is not the vault's.
 func readSecret(c *cli.Context, command, what string) ([]byte, error) {
 	if c.Args().Len() > 1 && c.Args().Get(1) != "-" {
 		return nil, kitcli.Usagef(c, "a secret on the command line is refused: it would stay in your shell's history and every local user can read it in the process list; pipe it in (terok-vault %s %s < file) or type it at the prompt",
 			command, c.Args().First())
+	}
+	if err := checkSocketOwner(paths.Socket(c.String("socket"), paths.Vault)); err != nil {
+		return nil, err
 	}
 	v, err := prompt.Secret(os.Stdin, errWriter(c), what, secrets.MaxValue)
 	if err != nil {
 		return nil, err
 	}
 	if len(v) == 0 {
-		return nil, cli.Exit("terok-vault: the value is empty; nothing was stored", kitcli.ExitFailed)
+		return nil, cli.Exit("the value is empty; nothing was stored", kitcli.ExitFailed)
 	}
 	return v, nil
 }
@@ -181,7 +218,7 @@ func login(c *cli.Context) error {
 		}
 	}
 	if st.State != vaultapi.LoginDone {
-		return cli.Exit("terok-vault: login failed: "+st.Error, kitcli.ExitFailed)
+		return cli.Exit("login failed: "+st.Error, kitcli.ExitFailed)
 	}
 	fmt.Fprintf(w, "logged in: %s (%s), fingerprint %s; the vault refreshes it from now on\n", provider, scopeName(project), st.Secret.Fingerprint)
 	return nil

@@ -109,7 +109,13 @@ func (e *env) environ() []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "TEROK_RUN_DIR="+e.run, "TEROK_CONFIG_DIR="+e.conf, "TEROK_STATE_DIR="+e.state, "TEROK_LOG_LEVEL=debug")
+	out = append(out, "TEROK_RUN_DIR="+e.run, "TEROK_CONFIG_DIR="+e.conf, "TEROK_STATE_DIR="+e.state, "TEROK_LOG_LEVEL=debug")
+	if os.Geteuid() == 0 {
+		// The CLI sends secrets only to a socket of root, its caller or
+		// the vault's user.
+		out = append(out, "TEROK_VAULT_USER="+vaultUser)
+	}
+	return out
 }
 
 func (e *env) serveArgs() []string {
@@ -135,6 +141,8 @@ func (e *env) start() {
 	go func() { e.exited <- cmd.Wait() }()
 	e.t.Cleanup(e.stop)
 	e.client = vaultapi.New(filepath.Join(e.run, "vault.sock"))
+	// The banner of this start, not of an earlier one.
+	seen := len(brokerLine.FindAllStringSubmatch(e.out.String(), -1))
 	for range 200 { // bounded: 20 s
 		select {
 		case err := <-e.exited:
@@ -145,7 +153,7 @@ func (e *env) start() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := e.client.Health(ctx)
 		cancel()
-		if m := brokerLine.FindAllStringSubmatch(e.out.String(), -1); err == nil && len(m) > 0 {
+		if m := brokerLine.FindAllStringSubmatch(e.out.String(), -1); err == nil && len(m) > seen {
 			e.broker = "http://" + m[len(m)-1][1]
 			return
 		}
@@ -268,13 +276,18 @@ func ctx(t *testing.T) context.Context {
 
 var _ = fmt.Sprint
 
-// serveOnceArgs runs the binary with args expecting a refusal.
+// serveOnceArgs runs the binary with args expecting a refusal, without
+// TEROK_VAULT_USER.
 func (e *env) serveOnceArgs(args []string) (string, int) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.bin, args...)
-	cmd.Env = e.environ()
+	for _, kv := range e.environ() {
+		if !strings.HasPrefix(kv, "TEROK_VAULT_USER=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	stdout, stderr, code := testkit.Run(cmd)
 	if ctx.Err() != nil {
 		e.t.Fatalf("ran on instead of refusing:\n%s%s", stdout, stderr)

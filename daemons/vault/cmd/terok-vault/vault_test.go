@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -454,5 +455,47 @@ func TestGivenKeyFile(t *testing.T) {
 	e.start()
 	if list, err := e.client.ListSecrets(ctx(t), ""); err != nil || len(list) != 1 || list[0].Problem != "" {
 		t.Errorf("after restart: %+v %v", list, err)
+	}
+}
+
+// TestHostileSocketInPlace: in the image the tree's user owns the run
+// directory, so it could put a socket of its own where vault.sock is to
+// catch a secret root sets. The CLI does not send a value to a socket of
+// any other user than root, the caller or the vault's.
+func TestHostileSocketInPlace(t *testing.T) {
+	testkit.RequireRoot(t)
+	e := newEnv(t)
+	e.start()
+	e.stop()
+	sock := filepath.Join(e.run, "vault.sock")
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	caught := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		caught <- string(b[:n])
+		c.Close()
+	}()
+	os.Chown(sock, 1234, 1234)
+	value := secretValue("sk-caught-")
+	_, errOut, code := e.cli(value, "secret", "set", "fake")
+	if code != 1 || !strings.Contains(errOut, "belongs to uid 1234") {
+		t.Errorf("exit %d %q; want 1 naming the owner", code, errOut)
+	}
+	select {
+	case got := <-caught:
+		if strings.Contains(got, value) {
+			t.Fatal("the value was sent to the planted socket")
+		}
+	case <-time.After(500 * time.Millisecond):
 	}
 }
