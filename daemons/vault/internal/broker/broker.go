@@ -131,7 +131,7 @@ func New(o Options) *Broker {
 		FlushInterval:  -1,
 		ModifyResponse: func(r *http.Response) error { r.Header.Del("Set-Cookie"); return nil },
 		ErrorHandler:   b.upstreamError,
-		ErrorLog:       nil,
+		ErrorLog:       stdLog(o.Log),
 	}
 	return b
 }
