@@ -322,6 +322,25 @@ func TestConventionsMakeRunWithoutSession(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// The vault runs as the plain user too (no user of its own to drop
+	// to), with its directories the user's.
+	for {
+		c := exec.Command(filepath.Join(root, "bin", "terok-vault"), "secret", "list")
+		c.Env = append(withoutTerok(os.Environ()), "TEROK_RUN_DIR="+runDir)
+		c.Dir = dir
+		o, e, code := testkit.Run(c)
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dev, "log", "terok-vault.log"))
+			t.Fatalf("terok-vault does not answer as the plain user: %s%s\n%s", o, e, log)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if o, err := exec.Command("stat", "-c", "%U %a", filepath.Join(dev, "state", "system", "vault")).Output(); err != nil || strings.TrimSpace(string(o)) != user+" 700" {
+		t.Errorf("the vault's state directory natively as %s: %q %v", user, o, err)
+	}
 	// Ctrl-C stops the tree; make run exits 0 and accounts for the pause
 	// process (stopped, or left because other Podman processes of the
 	// user, e.g. a test running beside this one, still use it).
