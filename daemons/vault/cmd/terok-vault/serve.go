@@ -173,6 +173,9 @@ func run(ctx context.Context, log zerolog.Logger, cfg config.Config, banner io.W
 	srv, err := server.New(cfg, key, log)
 	if err != nil {
 		closeAll()
+		if errors.Is(err, secrets.ErrWrongKey) {
+			return fmt.Errorf("the key in %s does not open the store: %w", cfg.KeyPath(), err)
+		}
 		return err
 	}
 	srv.KeyNote = keyNote

@@ -325,7 +325,7 @@ func TestBadInput(t *testing.T) {
 	other, _ := seal.Generate()
 	os.WriteFile(wrong, seal.Encode(other), 0o400)
 	out, code = e.serveOnce("TEROK_VAULT_KEY_FILE=" + wrong)
-	if code != 2 || !strings.Contains(out, storePath) || !strings.Contains(out, "sealed with key") {
+	if code != 2 || !strings.Contains(out, storePath) || !strings.Contains(out, "sealed with key") || !strings.Contains(out, "the key in "+wrong) {
 		t.Errorf("wrong key: exit %d\n%s", code, out)
 	}
 	if after, _ := os.ReadFile(storePath); string(after) != string(store) {
