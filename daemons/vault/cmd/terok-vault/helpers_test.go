@@ -46,16 +46,17 @@ type env struct {
 	answered *bytes.Buffer // every API answer the test read, for grepping
 }
 
-// newEnv makes the directories (traversable by the vault's user), a
-// fake provider, and the provider files "fake" (x-api-key) and "fakeb"
-// (Authorization Bearer) pointing at it.
+// newEnv makes the directories, a fake provider, and the provider files
+// "fake" (x-api-key) and "fakeb" (Authorization Bearer) pointing at it.
+// The base directory is 0700 and root's, as /home/podman is in the image:
+// the vault reaches its own directories below it only through what it
+// opened before it dropped root.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	base, err := os.MkdirTemp("", "tkvault-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(base, 0o755)
 	t.Cleanup(func() { os.RemoveAll(base) })
 	ca, err := testkit.NewCA()
 	if err != nil {
@@ -69,8 +70,8 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, base: base, run: filepath.Join(base, "run"), conf: filepath.Join(base, "config"), state: filepath.Join(base, "state"),
 		caFile: filepath.Join(base, "ca.pem"), ca: ca, up: up, out: &testkit.SyncBuffer{}, answered: &bytes.Buffer{}}
 	os.WriteFile(e.caFile, ca.PEM, 0o644)
-	// The binary must be reachable by the vault's user: not in testkit's
-	// private build directory.
+	// A copy of the binary beside the rest (other users run it in some
+	// tests, which make base traversable).
 	e.bin = filepath.Join(base, "terok-vault")
 	copyFile(t, testkit.Build(t, "."), e.bin)
 	e.writeProvider("fake", "upstream "+up.URL+"\ninject x-api-key\naccept x-api-key\naccept Authorization Bearer\n"+

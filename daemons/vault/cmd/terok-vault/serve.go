@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -120,6 +121,24 @@ func run(ctx context.Context, log zerolog.Logger, cfg config.Config, banner io.W
 			log.Info().Msg(ch)
 		}
 	}
+	// The directories are opened now and used only through these handles,
+	// so the vault needs no right to their parents once root is gone (in
+	// the image they sit below /home/podman, 0700).
+	var dirs server.Dirs
+	if dirs.Config, err = startup.OpenDir(cfg.ConfigDir, id); err != nil {
+		return err
+	}
+	defer dirs.Config.Close()
+	if dirs.State, err = startup.OpenDir(cfg.StateDir, id); err != nil {
+		return err
+	}
+	defer dirs.State.Close()
+	var testCA []byte
+	if cfg.TestCAFile != "" {
+		if testCA, err = os.ReadFile(cfg.TestCAFile); err != nil {
+			return fmt.Errorf("%w: test CA file: %v", config.ErrInvalid, err)
+		}
+	}
 	var master []byte
 	var notes []string
 	keyNote := "given in " + cfg.KeyFile
@@ -130,6 +149,9 @@ func run(ctx context.Context, log zerolog.Logger, cfg config.Config, banner io.W
 		}
 		if warn != "" {
 			notes = append(notes, "warning: "+warn)
+		}
+		if startup.SameFilesystem(cfg.KeyFile, cfg.StateDir) {
+			notes = append(notes, "warning: the key file "+cfg.KeyFile+" sits on the same filesystem as the encrypted store "+cfg.StateDir+"; a copy of that one filesystem reads every secret")
 		}
 	}
 	brokerLn, err := net.Listen("tcp", cfg.Listen)
@@ -152,7 +174,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg config.Config, banner io.W
 	}
 	if master == nil {
 		var created bool
-		if master, created, err = seal.LoadOrCreate(cfg.KeyPath()); err != nil {
+		if master, created, err = seal.LoadOrCreate(dirs.Config, filepath.Base(cfg.KeyPath())); err != nil {
 			closeAll()
 			return err
 		}
@@ -161,8 +183,6 @@ func run(ctx context.Context, log zerolog.Logger, cfg config.Config, banner io.W
 			keyNote = "generated now into " + cfg.KeyPath()
 		}
 		notes = append(notes, "warning: the key is kept in the config volume ("+cfg.KeyPath()+"); whoever copies it and the state volume reads every secret: give the vault its key from elsewhere with "+config.EnvKeyFile+" (a Docker secret)")
-	} else if startup.SameFilesystem(cfg.KeyFile, cfg.StateDir) {
-		notes = append(notes, "warning: the key file "+cfg.KeyFile+" sits on the same filesystem as the encrypted store "+cfg.StateDir+"; a copy of that one filesystem reads every secret")
 	}
 	key, err := seal.New(master)
 	clear(master)
@@ -170,7 +190,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg config.Config, banner io.W
 		closeAll()
 		return err
 	}
-	srv, err := server.New(cfg, key, log)
+	srv, err := server.New(cfg, key, dirs, testCA, log)
 	if err != nil {
 		closeAll()
 		if errors.Is(err, secrets.ErrWrongKey) {

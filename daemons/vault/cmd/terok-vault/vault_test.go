@@ -399,6 +399,7 @@ func TestRootNeedsAUser(t *testing.T) {
 func TestSecretWritersRoot(t *testing.T) {
 	testkit.RequireRoot(t)
 	e := newEnv(t)
+	os.Chmod(e.base, 0o711) // the member must reach the binary and the socket
 	e.extraArgs = []string{"--secret-writers", "root"}
 	e.start()
 	// uid 1234 in the socket's group (nogroup, the vault user's group).

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -73,7 +72,7 @@ type line struct {
 
 // Log is the audit of one vault.
 type Log struct {
-	dir      string
+	dir      *os.Root
 	maxBytes int64
 	log      zerolog.Logger
 
@@ -87,19 +86,17 @@ type Log struct {
 // queueLen bounds the lines waiting for the writer.
 const queueLen = 4096
 
-// Open starts the audit log under dir; each task's file holds at most
-// maxBytes. Close flushes it.
-func Open(dir string, maxBytes int64, log zerolog.Logger) (*Log, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create audit directory: %w", err)
-	}
+// Open starts the audit log in the directory dir (opened before the vault
+// dropped root; every file is reached through it); each task's file holds
+// at most maxBytes. Close flushes it.
+func Open(dir *os.Root, maxBytes int64, log zerolog.Logger) (*Log, error) {
 	l := &Log{dir: dir, maxBytes: maxBytes, log: log, tasks: map[key]*taskState{},
 		queue: make(chan line, queueLen), done: make(chan struct{})}
 	go l.writer(l.queue)
 	return l, nil
 }
 
-func (l *Log) file(k key) string { return filepath.Join(l.dir, k.project, k.task+".jsonl") }
+func (l *Log) file(k key) string { return filepath.Join(k.project, k.task+".jsonl") }
 
 // state returns a task's state, reading its file once after a start.
 // Called with l.mu held.
@@ -108,7 +105,7 @@ func (l *Log) state(k key) *taskState {
 		return st
 	}
 	st := &taskState{}
-	f, err := os.Open(l.file(k))
+	f, err := l.dir.Open(l.file(k))
 	if err == nil {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -150,11 +147,11 @@ func (l *Log) writer(queue <-chan line) {
 	defer close(l.done)
 	for ln := range queue {
 		path := l.file(ln.k)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := l.dir.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			l.log.Error().Err(err).Msg("audit: create project directory")
 			continue
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := l.dir.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
 			l.log.Error().Err(err).Msg("audit: open task file")
 			continue
@@ -194,7 +191,7 @@ func (l *Log) Read(project, task string, limit int) (Report, error) {
 	if limit <= 0 {
 		return r, nil
 	}
-	b, err := tail(l.file(k), limit)
+	b, err := tail(l.dir, l.file(k), limit)
 	if err != nil {
 		return r, err
 	}
@@ -211,8 +208,8 @@ func (l *Log) Read(project, task string, limit int) (Report, error) {
 }
 
 // tail reads about the last n lines of a file (a missing file has none).
-func tail(path string, n int) ([]byte, error) {
-	f, err := os.Open(path)
+func tail(dir *os.Root, name string, n int) ([]byte, error) {
+	f, err := dir.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -244,7 +241,7 @@ func tail(path string, n int) ([]byte, error) {
 // Prune removes the files of tasks not written since cutoff and returns
 // how many.
 func (l *Log) Prune(cutoff time.Time) (int, error) {
-	projects, err := os.ReadDir(l.dir)
+	projects, err := readDir(l.dir, ".")
 	if err != nil {
 		return 0, err
 	}
@@ -255,19 +252,28 @@ func (l *Log) Prune(cutoff time.Time) (int, error) {
 		if !p.IsDir() {
 			continue
 		}
-		files, _ := os.ReadDir(filepath.Join(l.dir, p.Name()))
+		files, _ := readDir(l.dir, p.Name())
 		for _, f := range files {
 			fi, err := f.Info()
 			if err != nil || fi.ModTime().After(cutoff) {
 				continue
 			}
-			if os.Remove(filepath.Join(l.dir, p.Name(), f.Name())) == nil {
+			if l.dir.Remove(filepath.Join(p.Name(), f.Name())) == nil {
 				n++
 				task := f.Name()[:len(f.Name())-len(filepath.Ext(f.Name()))]
 				delete(l.tasks, key{p.Name(), task})
 			}
 		}
-		os.Remove(filepath.Join(l.dir, p.Name())) // only when empty
+		l.dir.Remove(p.Name()) // only when empty
 	}
 	return n, nil
+}
+
+func readDir(dir *os.Root, name string) ([]os.DirEntry, error) {
+	d, err := dir.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.ReadDir(-1)
 }

@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +73,12 @@ func TestWebSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ph, _ := phantoms.Open(filepath.Join(t.TempDir(), "phantoms.json"))
+	dir, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	ph, _ := phantoms.Open(dir, "phantoms.json")
 	minted, err := ph.Mint("demo", "t1", []*providers.Provider{p})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -53,18 +54,20 @@ type fileForm struct {
 
 // Store holds the phantoms of one vault.
 type Store struct {
-	path string
+	dir  *os.Root
+	name string
 
 	mu     sync.RWMutex
 	byHash map[string]*Phantom
 	byID   map[string]*Phantom
 }
 
-// Open reads the phantoms at path (missing: none). A damaged file is
-// refused naming it and left as it is.
-func Open(path string) (*Store, error) {
-	s := &Store{path: path, byHash: map[string]*Phantom{}, byID: map[string]*Phantom{}}
-	b, err := os.ReadFile(path)
+// Open reads the phantoms from name in the directory dir (missing: none).
+// A damaged file is refused naming it and left as it is.
+func Open(dir *os.Root, name string) (*Store, error) {
+	path := filepath.Join(dir.Name(), name)
+	s := &Store{dir: dir, name: name, byHash: map[string]*Phantom{}, byID: map[string]*Phantom{}}
+	b, err := dir.ReadFile(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
 	}
@@ -298,7 +301,7 @@ func (s *Store) save(all []*Phantom) error {
 	if all == nil {
 		all = []*Phantom{}
 	}
-	if err := atomicfile.WriteJSON(s.path, fileForm{Version: 1, Phantoms: all}, 0o600); err != nil {
+	if err := atomicfile.WriteJSONIn(s.dir, s.name, fileForm{Version: 1, Phantoms: all}, 0o600); err != nil {
 		return fmt.Errorf("write phantoms: %w", err)
 	}
 	return nil

@@ -11,6 +11,16 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/providers"
 )
 
+func open(t *testing.T, path string) (*Store, error) {
+	t.Helper()
+	r, err := os.OpenRoot(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return Open(r, filepath.Base(path))
+}
+
 func shipped(t *testing.T, names ...string) []*providers.Provider {
 	t.Helper()
 	s, err := providers.Shipped()
@@ -30,7 +40,7 @@ func shipped(t *testing.T, names ...string) []*providers.Provider {
 
 func TestMintLookupRevokeRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "phantoms.json")
-	s, err := Open(path)
+	s, err := open(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +76,7 @@ func TestMintLookupRevokeRestart(t *testing.T) {
 	}
 
 	// A restart: t1's stay revoked, t2's is live with its routes.
-	s2, err := Open(path)
+	s2, err := open(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +110,7 @@ func TestMintLookupRevokeRestart(t *testing.T) {
 func TestCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "phantoms.json")
 	os.WriteFile(path, []byte("[1,2"), 0o600)
-	if _, err := Open(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+	if _, err := open(t, path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
 		t.Errorf("corrupt: %v", err)
 	}
 }

@@ -93,38 +93,52 @@ func Shipped() (*Set, error) {
 // own user.
 type Trust func(uid int) bool
 
-// Load returns the shipped providers with root's files in dir over them
-// (a file wins over a shipped provider of the same name). A missing dir
-// means no added providers. The directory and each file must be owned by
-// a trusted user and writable by nobody else, and not be symlinks; any
-// file with an error fails the whole load (fail closed), naming it.
-func Load(dir string, trusted Trust) (*Set, error) {
+// Load returns the shipped providers with root's files in the directory
+// sub of dir over them (a file wins over a shipped provider of the same
+// name); dir nil or no sub means no added providers. Everything is read
+// through dir, opened before the vault dropped root. The directory and
+// each file must be owned by a trusted user and writable by nobody else,
+// and not be symlinks; any file with an error fails the whole load (fail
+// closed), naming it.
+func Load(dir *os.Root, sub string, trusted Trust) (*Set, error) {
 	s, err := Shipped()
 	if err != nil {
 		return nil, fmt.Errorf("shipped providers: %w", err)
 	}
-	if dir == "" {
+	if dir == nil {
 		return s, nil
 	}
-	fi, err := os.Lstat(dir)
+	path := filepath.Join(dir.Name(), sub)
+	fi, err := dir.Lstat(sub)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("providers directory: %w", err)
 	}
-	if err := checkTrusted(dir, fi, trusted, true); err != nil {
+	if err := checkTrusted(path, fi, trusted, true); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(dir)
+	pd, err := dir.OpenRoot(sub)
+	if err != nil {
+		return nil, fmt.Errorf("open providers directory: %w", err)
+	}
+	defer pd.Close()
+	d, err := pd.Open(".")
 	if err != nil {
 		return nil, fmt.Errorf("read providers directory: %w", err)
 	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read providers directory: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), Ext) || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		p, err := LoadFile(filepath.Join(dir, e.Name()), trusted)
+		p, err := loadIn(pd, e.Name(), trusted)
 		if err != nil {
 			return nil, err
 		}
@@ -133,19 +147,34 @@ func Load(dir string, trusted Trust) (*Set, error) {
 	return s, nil
 }
 
-// LoadFile reads one provider file after checking who could have written
-// it (trusted nil: no check, for `terok-vault providers check`).
+// LoadFile reads one provider file by its path, for
+// `terok-vault providers check` (trusted nil: no ownership check).
 func LoadFile(path string, trusted Trust) (*Provider, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	dir, err := os.OpenRoot(filepath.Dir(path))
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%w: %s is a symlink; put the provider file itself there", ErrUntrusted, path)
-		}
+		return nil, fmt.Errorf("open provider file: %w", err)
+	}
+	defer dir.Close()
+	return loadIn(dir, filepath.Base(path), trusted)
+}
+
+// loadIn reads the provider file name in dir after checking who could
+// have written it.
+func loadIn(dir *os.Root, name string, trusted Trust) (*Provider, error) {
+	path := filepath.Join(dir.Name(), name)
+	fi, err := dir.Lstat(name)
+	if err != nil {
+		return nil, fmt.Errorf("open provider file: %w", err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("%w: %s is a symlink; put the provider file itself there", ErrUntrusted, path)
+	}
+	f, err := dir.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
 		return nil, fmt.Errorf("open provider file: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
@@ -163,7 +192,7 @@ func LoadFile(path string, trusted Trust) (*Provider, error) {
 	if len(b) > maxFile {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalid, path, maxFile)
 	}
-	return Parse(strings.TrimSuffix(filepath.Base(path), Ext), path, b)
+	return Parse(strings.TrimSuffix(name, Ext), path, b)
 }
 
 // checkTrusted refuses a symlink, an owner that is not trusted, and a

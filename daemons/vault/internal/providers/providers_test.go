@@ -140,15 +140,28 @@ func TestHeaderTake(t *testing.T) {
 	}
 }
 
+// load opens the parent of dir and loads dir's providers through it, as
+// the vault does from its config directory.
+func load(t *testing.T, dir string, trusted Trust) (*Set, error) {
+	t.Helper()
+	r, err := os.OpenRoot(filepath.Dir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return Load(r, filepath.Base(dir), trusted)
+}
+
 func TestLoadDir(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "providers")
+	os.Mkdir(dir, 0o755)
 	os.Chmod(dir, 0o755)
 	me := os.Geteuid()
 	trustMe := func(uid int) bool { return uid == me }
 	good := "# A proxy of our own.\nupstream https://llm.internal.example/base/\ninject Authorization Bearer\nphantom tk-{hex:40}\nroute POST /v1/chat\n"
 	os.WriteFile(filepath.Join(dir, "anthropic.provider"), []byte(good), 0o644)
 	os.WriteFile(filepath.Join(dir, "README"), []byte("not a provider"), 0o644)
-	s, err := Load(dir, trustMe)
+	s, err := load(t, dir, trustMe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,36 +172,36 @@ func TestLoadDir(t *testing.T) {
 	if _, err := s.Get("openai"); err != nil {
 		t.Errorf("shipped providers lost: %v", err)
 	}
-	if _, err := Load(filepath.Join(dir, "missing"), trustMe); err != nil {
+	if _, err := load(t, filepath.Join(dir, "missing"), trustMe); err != nil {
 		t.Errorf("a missing directory: %v", err)
 	}
 
 	// Nobody trusted owns it: refused, naming the file.
-	if _, err := Load(dir, func(uid int) bool { return uid == me+1 }); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), dir) {
+	if _, err := load(t, dir, func(uid int) bool { return uid == me+1 }); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), dir) {
 		t.Errorf("untrusted dir: %v", err)
 	}
 	// A file others may write.
 	os.Chmod(filepath.Join(dir, "anthropic.provider"), 0o666)
-	if _, err := Load(dir, trustMe); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "anthropic.provider") {
+	if _, err := load(t, dir, trustMe); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "anthropic.provider") {
 		t.Errorf("writable file: %v", err)
 	}
 	os.Chmod(filepath.Join(dir, "anthropic.provider"), 0o644)
 	// A directory others may write.
 	os.Chmod(dir, 0o777)
-	if _, err := Load(dir, trustMe); !errors.Is(err, ErrUntrusted) {
+	if _, err := load(t, dir, trustMe); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("writable dir: %v", err)
 	}
 	os.Chmod(dir, 0o755)
 	// A symlinked file.
 	os.WriteFile(filepath.Join(t.TempDir(), "x"), []byte(good), 0o644)
 	os.Symlink("/etc/hostname", filepath.Join(dir, "link.provider"))
-	if _, err := Load(dir, trustMe); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "symlink") {
+	if _, err := load(t, dir, trustMe); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "symlink") {
 		t.Errorf("symlink: %v", err)
 	}
 	os.Remove(filepath.Join(dir, "link.provider"))
 	// A file with an error fails the load, naming file and line.
 	os.WriteFile(filepath.Join(dir, "broken.provider"), []byte("upstream https://x.example\nfrobnicate\n"), 0o644)
-	if _, err := Load(dir, trustMe); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "broken.provider:2") {
+	if _, err := load(t, dir, trustMe); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "broken.provider:2") {
 		t.Errorf("broken: %v", err)
 	}
 }

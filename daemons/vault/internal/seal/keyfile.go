@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -81,15 +82,17 @@ func ReadGiven(path string) (master []byte, warn string, err error) {
 	return master, warn, nil
 }
 
-// LoadOrCreate reads the key the vault keeps at path, or, when there is
-// no file at all, generates one and writes it with mode 0600 (created
-// reports that). An existing file is never replaced: a file that is not a
-// key, a symlink, a file of another user or one others may read or write
-// is refused, naming it, and left as it is.
-func LoadOrCreate(path string) (master []byte, created bool, err error) {
-	fi, err := os.Lstat(path)
+// LoadOrCreate reads the key the vault keeps as name in its directory
+// dir, or, when there is no file at all, generates one and writes it with
+// mode 0600 (created reports that). Everything goes through dir, opened
+// before the vault dropped root. An existing file is never replaced: a
+// file that is not a key, a symlink, a file of another user or one others
+// may read or write is refused, naming it, and left as it is.
+func LoadOrCreate(dir *os.Root, name string) (master []byte, created bool, err error) {
+	path := filepath.Join(dir.Name(), name)
+	fi, err := dir.Lstat(name)
 	if errors.Is(err, os.ErrNotExist) {
-		return create(path)
+		return create(dir, name)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %s: %v", ErrBadKeyFile, path, err)
@@ -97,7 +100,7 @@ func LoadOrCreate(path string) (master []byte, created bool, err error) {
 	if err := checkKept(path, fi); err != nil {
 		return nil, false, err
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := dir.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: open %s: %v", ErrBadKeyFile, path, err)
 	}
@@ -127,28 +130,31 @@ func checkKept(path string, fi os.FileInfo) error {
 	return nil
 }
 
-// create writes a new key to path only if nothing is there: the key goes
-// to a temp file (0600, synced) which is then hard-linked to path, and a
+// create writes a new key as name only if nothing is there: the key goes
+// to a temp file (0600, synced) which is then hard-linked to name, and a
 // link never replaces an existing file.
-func create(path string) ([]byte, bool, error) {
+func create(dir *os.Root, name string) ([]byte, bool, error) {
 	master, err := Generate()
 	if err != nil {
 		return nil, false, err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".vault-key-*")
-	if err != nil {
-		return nil, false, fmt.Errorf("create key file in %s: %w", dir, err)
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, false, err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
+	tmp := ".vault-key-" + hex.EncodeToString(rnd[:])
+	f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("create key file in %s: %w", dir.Name(), err)
+	}
+	defer dir.Remove(tmp)
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
 		return nil, false, err
 	}
 	if _, err := f.Write(Encode(master)); err != nil {
 		f.Close()
-		return nil, false, fmt.Errorf("write %s: %w", tmp, err)
+		return nil, false, fmt.Errorf("write the new key: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
@@ -157,14 +163,14 @@ func create(path string) ([]byte, bool, error) {
 	if err := f.Close(); err != nil {
 		return nil, false, err
 	}
-	if err := os.Link(tmp, path); err != nil {
+	if err := dir.Link(tmp, name); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			m, _, err := LoadOrCreate(path) // another start won the race
+			m, _, err := LoadOrCreate(dir, name) // another start won the race
 			return m, false, err
 		}
-		return nil, false, fmt.Errorf("create key file %s: %w", path, err)
+		return nil, false, fmt.Errorf("create key file %s: %w", filepath.Join(dir.Name(), name), err)
 	}
-	return master, true, atomicfile.SyncDir(dir)
+	return master, true, atomicfile.SyncDirIn(dir, ".")
 }
 
 func ownerOf(fi os.FileInfo) int {

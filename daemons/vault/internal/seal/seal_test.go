@@ -94,10 +94,21 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func openRoot(t *testing.T, dir string) *os.Root {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 func TestLoadOrCreate(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vault.key")
-	k1, created, err := LoadOrCreate(path)
+	root := openRoot(t, dir)
+	k1, created, err := LoadOrCreate(root, "vault.key")
 	if err != nil || !created || len(k1) != KeyLen {
 		t.Fatalf("first: %x %v %v", k1, created, err)
 	}
@@ -105,7 +116,7 @@ func TestLoadOrCreate(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
 	}
-	k2, created, err := LoadOrCreate(path)
+	k2, created, err := LoadOrCreate(root, "vault.key")
 	if err != nil || created || !bytes.Equal(k1, k2) {
 		t.Fatalf("second: created %v err %v equal %v", created, err, bytes.Equal(k1, k2))
 	}
@@ -132,10 +143,11 @@ func TestLoadOrCreateRefuses(t *testing.T) {
 		{"directory", "not a regular file", func(p string) { os.Mkdir(p, 0o700) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "vault.key")
+			dir := t.TempDir()
+			path := filepath.Join(dir, "vault.key")
 			tc.make(path)
 			before, _ := os.ReadFile(path)
-			_, _, err := LoadOrCreate(path)
+			_, _, err := LoadOrCreate(openRoot(t, dir), "vault.key")
 			if !errors.Is(err, ErrBadKeyFile) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v; want ErrBadKeyFile naming %s and %q", err, path, tc.want)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -56,20 +57,24 @@ type scope struct{ provider, project string }
 
 // Store is the encrypted credential store of one vault.
 type Store struct {
-	path string
+	dir  *os.Root
+	name string
+	path string // for messages
 	key  *seal.Key
 
 	mu   sync.RWMutex
 	recs map[scope]record
 }
 
-// Open reads the store at path (a missing file is an empty store). A file
-// that is not a store, or one sealed with another key while it holds
-// credentials, is refused naming the file; it is not changed. Records that
-// do not open with key are kept and marked with a Problem.
-func Open(path string, key *seal.Key) (*Store, error) {
-	s := &Store{path: path, key: key, recs: map[scope]record{}}
-	b, err := os.ReadFile(path)
+// Open reads the store name in the directory dir (a missing file is an
+// empty store). A file that is not a store, or one sealed with another key
+// while it holds credentials, is refused naming the file; it is not
+// changed. Records that do not open with key are kept and marked with a
+// Problem.
+func Open(dir *os.Root, name string, key *seal.Key) (*Store, error) {
+	path := filepath.Join(dir.Name(), name)
+	s := &Store{dir: dir, name: name, path: path, key: key, recs: map[scope]record{}}
+	b, err := dir.ReadFile(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
 	}
@@ -280,7 +285,7 @@ func (s *Store) saveLocked(next map[scope]record) error {
 		a, b := ff.Secrets[i], ff.Secrets[j]
 		return a.Provider < b.Provider || a.Provider == b.Provider && a.Project < b.Project
 	})
-	if err := atomicfile.WriteJSON(s.path, ff, 0o600); err != nil {
+	if err := atomicfile.WriteJSONIn(s.dir, s.name, ff, 0o600); err != nil {
 		return fmt.Errorf("write store: %w", err)
 	}
 	s.recs = next

@@ -21,6 +21,17 @@ func key(t *testing.T, b byte) *seal.Key {
 	return k
 }
 
+// open opens the store file at path.
+func open(t *testing.T, path string, k *seal.Key) (*Store, error) {
+	t.Helper()
+	r, err := os.OpenRoot(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return Open(r, filepath.Base(path), k)
+}
+
 func set(t *testing.T, s *Store, provider, project, value string) Meta {
 	t.Helper()
 	m, err := s.Set(SetRequest{Provider: provider, Project: project, Kind: KindAPIKey, Value: []byte(value)})
@@ -32,7 +43,7 @@ func set(t *testing.T, s *Store, provider, project, value string) Meta {
 
 func TestProjectWinsAndPersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "secrets.json")
-	s, err := Open(path, key(t, 1))
+	s, err := open(t, path, key(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +77,7 @@ func TestProjectWinsAndPersists(t *testing.T) {
 	}
 
 	// Reopened: everything there, same fingerprints.
-	s2, err := Open(path, key(t, 1))
+	s2, err := open(t, path, key(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,15 +104,15 @@ func TestProjectWinsAndPersists(t *testing.T) {
 
 func TestWrongKeyAndCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "secrets.json")
-	s, _ := Open(path, key(t, 1))
+	s, _ := open(t, path, key(t, 1))
 	set(t, s, "anthropic", "", "sk-x")
 	before, _ := os.ReadFile(path)
-	_, err := Open(path, key(t, 2))
+	_, err := open(t, path, key(t, 2))
 	if !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), key(t, 1).ID()) {
 		t.Fatalf("wrong key: %v", err)
 	}
 	os.WriteFile(path+".bad", []byte("{not json"), 0o600)
-	if _, err := Open(path+".bad", key(t, 1)); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path+".bad") {
+	if _, err := open(t, path+".bad", key(t, 1)); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path+".bad") {
 		t.Errorf("corrupt: %v", err)
 	}
 	after, _ := os.ReadFile(path)
@@ -115,7 +126,7 @@ func TestWrongKeyAndCorrupt(t *testing.T) {
 // provider's host). Neither opens.
 func TestHostileSwappedRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "secrets.json")
-	s, _ := Open(path, key(t, 1))
+	s, _ := open(t, path, key(t, 1))
 	set(t, s, "anthropic", "", "sk-ant-real")
 	set(t, s, "openai", "", "sk-openai-real")
 	var ff fileForm
@@ -126,7 +137,7 @@ func TestHostileSwappedRecords(t *testing.T) {
 	b, _ = json.Marshal(ff)
 	os.WriteFile(path, b, 0o600)
 
-	s2, err := Open(path, key(t, 1))
+	s2, err := open(t, path, key(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,26 +45,44 @@ type Server struct {
 	KeyNote string
 }
 
-// New opens the vault's state (the directories exist and are its own) and
-// loads the providers. Errors name the file and the fix.
-func New(cfg config.Config, key *seal.Key, log zerolog.Logger) (*Server, error) {
+// Dirs are the vault's two directories, opened (as root, before the
+// vault dropped it) so that everything is reached through them whatever
+// their paths' parents allow.
+type Dirs struct {
+	// Config holds the generated key and root's providers/.
+	Config *os.Root
+	// State holds the store, the phantoms and audit/.
+	State *os.Root
+}
+
+// New opens the vault's state through dirs (its own directories) and loads
+// the providers. testCA is the test-only CA (PEM; nil in use). Errors name
+// the file and the fix.
+func New(cfg config.Config, key *seal.Key, dirs Dirs, testCA []byte, log zerolog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, key: key, uid: os.Geteuid()}
 	var err error
 	trusted := func(uid int) bool { return uid == 0 || uid == s.uid }
-	if s.providers, err = providers.Load(cfg.ProvidersDir(), trusted); err != nil {
+	if s.providers, err = providers.Load(dirs.Config, "providers", trusted); err != nil {
 		return nil, err
 	}
-	if s.secrets, err = secrets.Open(filepath.Join(cfg.StateDir, "secrets.json"), key); err != nil {
+	if s.secrets, err = secrets.Open(dirs.State, "secrets.json", key); err != nil {
 		return nil, err
 	}
-	if s.phantoms, err = phantoms.Open(filepath.Join(cfg.StateDir, "phantoms.json")); err != nil {
+	if s.phantoms, err = phantoms.Open(dirs.State, "phantoms.json"); err != nil {
 		return nil, err
 	}
-	pool, err := rootCAs(cfg.TestCAFile)
+	pool, err := rootCAs(testCA)
 	if err != nil {
 		return nil, err
 	}
-	if s.audit, err = audit.Open(filepath.Join(cfg.StateDir, "audit"), cfg.AuditMaxBytes, log.With().Str("part", "audit").Logger()); err != nil {
+	if err := dirs.State.MkdirAll("audit", 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Join(cfg.StateDir, "audit"), err)
+	}
+	auditDir, err := dirs.State.OpenRoot("audit")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", filepath.Join(cfg.StateDir, "audit"), err)
+	}
+	if s.audit, err = audit.Open(auditDir, cfg.AuditMaxBytes, log.With().Str("part", "audit").Logger()); err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
@@ -79,21 +97,17 @@ func New(cfg config.Config, key *seal.Key, log zerolog.Logger) (*Server, error) 
 	return s, nil
 }
 
-// rootCAs is the system's pool with the test-only CA file added.
-func rootCAs(testCA string) (*x509.CertPool, error) {
+// rootCAs is the system's pool with the test-only CA added.
+func rootCAs(testCA []byte) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	if testCA == "" {
+	if testCA == nil {
 		return pool, nil
 	}
-	b, err := os.ReadFile(testCA)
-	if err != nil {
-		return nil, fmt.Errorf("%w: test CA file: %v", config.ErrInvalid, err)
-	}
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%w: test CA file %s holds no PEM certificate", config.ErrInvalid, testCA)
+	if !pool.AppendCertsFromPEM(testCA) {
+		return nil, fmt.Errorf("%w: the test CA file holds no PEM certificate", config.ErrInvalid)
 	}
 	return pool, nil
 }

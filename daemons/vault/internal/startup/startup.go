@@ -112,6 +112,26 @@ func EnsureDir(dir string, id Identity) (changed []string, err error) {
 	return changed, nil
 }
 
+// OpenDir opens dir (checked by EnsureDir) and checks again, through the
+// opened handle, that it is the vault's own: what was checked by its path
+// is what is used, even if a parent was swapped in between.
+func OpenDir(dir string, id Identity) (*os.Root, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	fi, err := r.Stat(".")
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("inspect %s: %w", dir, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != id.UID || fi.Mode().Perm()&0o077 != 0 {
+		r.Close()
+		return nil, fmt.Errorf("%w: %s changed while the vault opened it (now not %s's, or open to others); check who changes it", ErrUnsafeDir, dir, id.Name)
+	}
+	return r, nil
+}
+
 // mkdirParents creates dir and its missing parents with mode 0755 (as
 // root: root's system/ directory of the shared layout).
 func mkdirParents(dir string) error {
