@@ -26,6 +26,8 @@ const (
 	// REST API itself answers on Podman.
 	PodmanService = "podman-service"
 	Web           = "web"
+	// Vault is terok-vault's admin API (secrets, phantom tokens, audit).
+	Vault = "vault"
 )
 
 // Dir returns the run directory from the environment.

@@ -117,8 +117,10 @@ func run(args []string) error {
 		return err
 	}
 	os.Setenv("TEROK_WEB_TOKEN", webTok.Value)
-	// The shield lets tasks reach the gate's port (supervisord.conf).
+	// The shield lets tasks reach the gate's and the vault broker's ports
+	// (supervisord.conf).
 	os.Setenv("TEROK_GATE_PORT", entrypoint.PortOf(os.Getenv("TEROK_GATE_BIND"), "9418"))
+	os.Setenv("TEROK_VAULT_PORT", entrypoint.PortOf(os.Getenv("TEROK_VAULT_BIND"), "9419"))
 
 	envConf := filepath.Join(s.runDir, "supervisor-env.conf")
 	if err := entrypoint.WriteFile(envConf, entrypoint.RenderOverrides(ovs), 0o644, 0, 0); err != nil {
