@@ -49,7 +49,9 @@ RUN set -eu; \
       apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; \
       apt-get clean; rm -rf /var/lib/apt/lists/*; \
     fi
-# The user podman (uid 1000) runs rootless Podman and the daemons but the shield.
+# The user podman (uid 1000) runs rootless Podman and the daemons but the
+# shield (root) and the vault (its own system user terok-vault, so that a
+# compromise of podman does not reach the secrets).
 RUN set -eu; \
     useradd --create-home --uid 1000 --user-group --shell /bin/bash podman; \
     grep -q '^podman:' /etc/subuid || echo 'podman:100000:65536' >>/etc/subuid; \
@@ -57,7 +59,9 @@ RUN set -eu; \
     install -d -o podman -g podman /home/podman/.config /home/podman/.config/terok \
       /home/podman/.local /home/podman/.local/share /home/podman/.local/share/terok \
       /home/podman/.local/share/containers; \
-    install -d /etc/terok/supervisor.d /etc/terok/hooks.d /var/log/terok /usr/local/lib/terok /usr/share/terok
+    install -d /etc/terok/supervisor.d /etc/terok/hooks.d /usr/local/lib/terok /usr/share/terok; \
+    install -d -m 0700 /var/log/terok; \
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin terok-vault
 COPY --from=task /out/ /usr/share/terok/
 COPY image/supervisord.conf /etc/terok/supervisord.conf
 COPY image/supervisor.d/ /etc/terok/supervisor.d/
@@ -68,6 +72,7 @@ ENV TEROK_RUN_DIR=/run/terok \
     TEROK_LOG_DIR=/var/log/terok \
     TEROK_HOOKS_DIR=/etc/terok/hooks.d \
     TEROK_GATE_BIND=0.0.0.0 \
+    TEROK_VAULT_BIND=0.0.0.0 \
     TEROK_WEB_LISTEN=0.0.0.0:8566 \
     XDG_RUNTIME_DIR=/run/user/1000 \
     PODMAN_IGNORE_CGROUPSV1_WARNING=1

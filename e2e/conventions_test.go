@@ -79,6 +79,11 @@ var convBinaries = []convBinary{
 		extra:     []string{"status", "extra"},
 		flagAfter: []string{"status", "--socket", elsewhere}, flagAfterCode: 3, flagAfterText: elsewhere,
 		down: []string{"status"}, downCode: 3, socket: "podman-service"},
+	{name: "terok-vault", pkg: "../daemons/vault/cmd/terok-vault",
+		commands: []string{"serve", "secret", "providers", "phantom", "audit"}, unknownCode: 2, unknownText: `unknown command "bogus"`,
+		extra:     []string{"secret", "list", "extra"},
+		flagAfter: []string{"secret", "list", "--socket", elsewhere}, flagAfterCode: 3, flagAfterText: elsewhere,
+		down: []string{"secret", "list"}, downCode: 3, socket: "vault"},
 	{name: "terok-web", pkg: "../daemons/web/cmd/terok-web",
 		commands: []string{"serve"}, unknownCode: 2, unknownText: `unknown command "bogus"`,
 		extra: []string{"serve", "extra"},
@@ -168,7 +173,7 @@ func TestConventions(t *testing.T) {
 // starts nothing: no banner, no socket.
 func TestConventionsMakeRunChecksConfigFirst(t *testing.T) {
 	root := repoRoot(t)
-	for _, b := range []string{"terok-supervisord", "supervisorctl", "terok-gate", "terok-shield", "podman-service", "terok-web"} {
+	for _, b := range []string{"terok-supervisord", "supervisorctl", "terok-gate", "terok-shield", "podman-service", "terok-vault", "terok-web"} {
 		_, err := os.Stat(filepath.Join(root, "bin", b))
 		testkit.Require(t, err == nil, "bin/"+b+" is not built; run make build first")
 	}
@@ -224,7 +229,7 @@ func TestConventionsMakeRunWithoutSession(t *testing.T) {
 		}
 	}
 	root := repoRoot(t)
-	for _, b := range []string{"terok-supervisord", "supervisorctl", "terok-gate", "terok-shield", "podman-service", "terok-web"} {
+	for _, b := range []string{"terok-supervisord", "supervisorctl", "terok-gate", "terok-shield", "podman-service", "terok-vault", "terok-web"} {
 		_, err := os.Stat(filepath.Join(root, "bin", b))
 		testkit.Require(t, err == nil, "bin/"+b+" is not built; run make build first")
 	}
@@ -246,7 +251,8 @@ func TestConventionsMakeRunWithoutSession(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	gate := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	cmd := exec.Command("runuser", "-u", user, "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME="+home,
-		"TEROK_DEV_DIR="+dev, "TEROK_GATE_LISTEN="+gate, "bash", filepath.Join(root, "scripts", "run.sh"))
+		"TEROK_DEV_DIR="+dev, "TEROK_GATE_LISTEN="+gate, fmt.Sprintf("TEROK_VAULT_LISTEN=127.0.0.1:%d", testkit.FreePort(t)),
+		"bash", filepath.Join(root, "scripts", "run.sh"))
 	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -315,6 +321,25 @@ func TestConventionsMakeRunWithoutSession(t *testing.T) {
 			t.Fatalf("podman-service not healthy within 90 s: %+v %v\n%s", h, err, log)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	// The vault runs as the plain user too (no user of its own to drop
+	// to), with its directories the user's.
+	for {
+		c := exec.Command(filepath.Join(root, "bin", "terok-vault"), "secret", "list")
+		c.Env = append(withoutTerok(os.Environ()), "TEROK_RUN_DIR="+runDir)
+		c.Dir = dir
+		o, e, code := testkit.Run(c)
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dev, "log", "terok-vault.log"))
+			t.Fatalf("terok-vault does not answer as the plain user: %s%s\n%s", o, e, log)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if o, err := exec.Command("stat", "-c", "%U %a", filepath.Join(dev, "state", "system", "vault")).Output(); err != nil || strings.TrimSpace(string(o)) != user+" 700" {
+		t.Errorf("the vault's state directory natively as %s: %q %v", user, o, err)
 	}
 	// Ctrl-C stops the tree; make run exits 0 and accounts for the pause
 	// process (stopped, or left because other Podman processes of the

@@ -27,9 +27,13 @@ import (
 // running as the e2e user.
 type tree struct {
 	root, dev, run, gateAddr, adminToken, webAddr string
-	cmd                                           *exec.Cmd
-	out                                           *bytes.Buffer
-	exited                                        chan error
+	vaultAddr                                     string
+	// ca is trusted by the tree's vault for upstreams (its test-only
+	// TEROK_VAULT_TEST_CA_FILE): a fake provider on loopback uses it.
+	ca     *testkit.CA
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	exited chan error
 }
 
 const e2eUser = "tke2e"
@@ -52,7 +56,7 @@ func startTree(t *testing.T, extraEnv ...string) *tree {
 	_, err := exec.Command("id", e2eUser).Output()
 	testkit.Require(t, err == nil, "user "+e2eUser+" is missing; run make deps (scripts/setup.d/60-e2e.sh)")
 	root := repoRoot(t)
-	for _, b := range []string{"terok-supervisord", "supervisorctl", "terok", "terok-gate", "terok-shield", "podman-service", "terok-web"} {
+	for _, b := range []string{"terok-supervisord", "supervisorctl", "terok", "terok-gate", "terok-shield", "podman-service", "terok-vault", "terok-web"} {
 		_, err := os.Stat(filepath.Join(root, "bin", b))
 		testkit.Require(t, err == nil, "bin/"+b+" is not built; run make build first")
 	}
@@ -68,14 +72,22 @@ func startTree(t *testing.T, extraEnv ...string) *tree {
 	tr := &tree{root: root, dev: dev, run: filepath.Join(dev, "run"),
 		gateAddr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		webAddr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		vaultAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		adminToken: "e2e-admin-" + hex.EncodeToString(tokenBytes),
 		out:        &bytes.Buffer{}, exited: make(chan error, 1)}
+	ca, err := testkit.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.ca = ca
+	caFile := filepath.Join(dev, "vault-test-ca.pem")
+	os.WriteFile(caFile, ca.PEM, 0o644)
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "run.sh"))
 	// Inherited TEROK_* settings must not leak in: the run script derives
 	// every directory from TEROK_DEV_DIR.
 	cmd.Env = append(withoutTerok(os.Environ()), "TEROK_DEV_DIR="+dev, "TEROK_USER="+e2eUser,
 		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken,
-		"TEROK_WEB_LISTEN="+tr.webAddr)
+		"TEROK_WEB_LISTEN="+tr.webAddr, "TEROK_VAULT_LISTEN="+tr.vaultAddr, "TEROK_VAULT_TEST_CA_FILE="+caFile)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = tr.out, tr.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -186,7 +198,7 @@ func allRunning(status string) bool {
 			return false
 		}
 	}
-	return len(lines) == 4
+	return len(lines) == 5
 }
 
 func TestNativeTree(t *testing.T) {
@@ -207,7 +219,7 @@ func TestNativeTree(t *testing.T) {
 				state[f[0]] = f[1]
 			}
 		}
-		for _, p := range []string{"terok-shield", "podman-service", "terok-gate", "terok-web"} {
+		for _, p := range []string{"terok-shield", "podman-service", "terok-gate", "terok-vault", "terok-web"} {
 			if state[p] != "RUNNING" {
 				t.Fatalf("python supervisorctl: %s is %q, want RUNNING:\n%s", p, state[p], out)
 			}
@@ -223,7 +235,7 @@ func TestNativeTree(t *testing.T) {
 
 	t.Run("prefixed output", func(t *testing.T) {
 		// Every daemon's lines reach the supervisor's stdout with its name.
-		for _, p := range []string{"terok-shield | ", "terok-web | ", "terok-gate | "} {
+		for _, p := range []string{"terok-shield | ", "terok-web | ", "terok-gate | ", "terok-vault | "} {
 			if !strings.Contains(tr.out.String(), p) {
 				t.Errorf("no %q line on the supervisor's stdout", p)
 			}
@@ -231,6 +243,7 @@ func TestNativeTree(t *testing.T) {
 	})
 
 	t.Run("gate", func(t *testing.T) { testGate(t, tr) })
+	t.Run("vault", func(t *testing.T) { testVault(t, tr) })
 	t.Run("shielded container", func(t *testing.T) { testShieldedContainer(t, tr) })
 }
 

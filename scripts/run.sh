@@ -3,10 +3,19 @@
 # development config in dev/. Sockets, state, config, logs and the OCI hooks
 # directory go under $TEROK_DEV_DIR (default .run/, git-ignored).
 #
-# As root: terok-shield runs as root, the other daemons as an unprivileged
-# user (rootless Podman needs one): $TEROK_USER, else $SUDO_USER.
-# As a normal user: everything runs as you, and terok-shield (which needs
-# root to enter task network namespaces) is left stopped.
+# As root: terok-shield runs as root, terok-vault as its own system user
+# terok-vault (created here when missing), the other daemons as an
+# unprivileged user (rootless Podman needs one): $TEROK_USER, else
+# $SUDO_USER. The tree is laid out as in the image (docs/security.md): what
+# root reads stays root's — the dev dir itself, the overrides, hooks and
+# logs; the sockets' directory is root:<user's group> 01775; the config and
+# state directories are the user's but their system/ subtrees (the shield's
+# root's, the vault's terok-vault's; bin/terok-entrypoint
+# --prepare-volumes). The user must not own the checkout either: root runs
+# its bin/terok-shield (terok-supervisord refuses it otherwise).
+# As a normal user: everything runs as you (the vault too, see
+# docs/credentials.md), and terok-shield (which needs root to enter task
+# network namespaces) is left stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TEROK_ROOT=$PWD
@@ -20,15 +29,18 @@ export TEROK_GATE_LISTEN=${TEROK_GATE_LISTEN:-${TEROK_GATE_BIND:-127.0.0.1}:9418
 # terok-web's API and UI on TCP (the access token is in
 # $TEROK_STATE_DIR/web/token unless TEROK_WEB_TOKEN fixes it).
 export TEROK_WEB_LISTEN=${TEROK_WEB_LISTEN:-127.0.0.1:8566}
+# terok-vault's credential broker (tasks reach it as they reach the gate).
+export TEROK_VAULT_LISTEN=${TEROK_VAULT_LISTEN:-${TEROK_VAULT_BIND:-127.0.0.1}:9419}
 # Where a task reaches the gate, and so what the shield must let through:
 # the gate's port at 10.0.2.2 (Podman 4 with slirp4netns and
 # allow_host_loopback, Debian 12) and at 169.254.1.2 (Podman 5 with pasta,
 # host.containers.internal).
 gate_port=${TEROK_GATE_LISTEN##*:}
-export TEROK_SHIELD_ENDPOINTS=${TEROK_SHIELD_ENDPOINTS:-tcp:10.0.2.2:$gate_port,tcp:169.254.1.2:$gate_port}
+vault_port=${TEROK_VAULT_LISTEN##*:}
+export TEROK_SHIELD_ENDPOINTS=${TEROK_SHIELD_ENDPOINTS:-tcp:10.0.2.2:$gate_port,tcp:169.254.1.2:$gate_port,tcp:10.0.2.2:$vault_port,tcp:169.254.1.2:$vault_port}
 
 die() { echo "make run-native: $*" >&2; exit 1; }
-for b in terok-supervisord terok-shield podman-service terok-gate terok-web terok-entry; do
+for b in terok-supervisord terok-shield podman-service terok-gate terok-vault terok-web terok-entry terok-entrypoint; do
   [ -x "bin/$b" ] || die "bin/$b is not built; run make build"
 done
 
@@ -49,7 +61,23 @@ if [ "$(id -u)" = 0 ]; then
   # The daemons run as $user: it must reach the binaries and own the tree.
   runuser -u "$user" -- test -x "$PWD/bin/terok-gate" ||
     die "user $user cannot execute $PWD/bin; put the checkout where $user can read it"
-  chown -R "$user:$group" "$TEROK_DEV_DIR"
+  # The vault's system user (no home, no login); the vault starts as root
+  # and drops to it.
+  id terok-vault >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin terok-vault
+  # Root's: the dev dir (so $user cannot swap what is in it), the overrides
+  # the supervisor reads, the hooks root writes, the logs (0700: program
+  # output may hold secrets; read them with supervisorctl tail).
+  chown root:root "$TEROK_DEV_DIR" && chmod 0755 "$TEROK_DEV_DIR"
+  chown -R root:root "$overrides" "$TEROK_HOOKS_DIR" "$TEROK_LOG_DIR"
+  chmod 0755 "$overrides" "$TEROK_HOOKS_DIR"
+  chmod 0700 "$TEROK_LOG_DIR"
+  # The sockets: $user's daemons make theirs, the sticky bit keeps root's.
+  chown "root:$group" "$TEROK_RUN_DIR" && chmod 01775 "$TEROK_RUN_DIR"
+  # Config and state: $user's, but system/ (the shield's, the vault's).
+  TEROK_USER=$user bin/terok-entrypoint --prepare-volumes
+  runuser -u terok-vault -- test -x "$TEROK_DEV_DIR" ||
+    die "user terok-vault cannot reach $TEROK_DEV_DIR; put the checkout (or TEROK_DEV_DIR) where other users may enter it"
   # Rootless Podman keeps its runtime state in the user's XDG_RUNTIME_DIR.
   xdg=/run/user/$(id -u "$user")
   install -d -m 0700 -o "$user" -g "$group" "$xdg"
@@ -57,7 +85,7 @@ if [ "$(id -u)" = 0 ]; then
 ; Written by scripts/run.sh: the unprivileged daemons run as $user, and the
 ; shield's socket is reachable by that user's group (for the OCI hook).
 [program:terok-shield]
-command = $PWD/bin/terok-shield serve --socket-group $group --socket-mode 0660
+command = $PWD/bin/terok-shield serve --socket-group $group --socket-mode 0660 --config $TEROK_CONFIG_DIR/system/shield --state $TEROK_STATE_DIR/system/shield
 
 [program:podman-service]
 user = $user
@@ -65,6 +93,11 @@ environment = XDG_RUNTIME_DIR="$xdg"
 
 [program:terok-gate]
 user = $user
+
+; The vault starts as root, prepares its own directories, then runs as
+; terok-vault; vault.sock is for root, terok-vault and $user's group.
+[program:terok-vault]
+command = $PWD/bin/terok-vault serve --listen $TEROK_VAULT_LISTEN --user terok-vault --socket-group $group
 
 [program:terok-web]
 user = $user
@@ -75,7 +108,7 @@ user = $user
 chown = root:$group
 chmod = 0770
 CONF
-  shield_note="terok-shield runs as root; the others as $user"
+  shield_note="terok-shield runs as root, terok-vault as terok-vault; the others as $user"
 else
   user=$(id -un)
   # Rootless Podman keeps its runtime state in XDG_RUNTIME_DIR, which a
@@ -108,7 +141,6 @@ mv "$tmp" "$local_conf"
 # The OCI hooks that arm the shield for annotated containers; podman-service
 # points rootless Podman at this directory (hooks_dir).
 bin/terok-shield install-hooks --dir "$TEROK_HOOKS_DIR" --socket "$TEROK_RUN_DIR/shield.sock" >/dev/null
-[ "$(id -u)" = 0 ] && chown -R "$user:$group" "$TEROK_HOOKS_DIR" "$overrides"
 
 # Check the whole configuration (overrides included) before anything runs,
 # so a bad override is reported alone, not after the banner.
@@ -131,9 +163,10 @@ if kill -0 $sup 2>/dev/null; then
 terok (native development tree) — $shield_note${xdg_note:+
   $xdg_note}
   git (gate):     http://$TEROK_GATE_LISTEN/<project>.git (admin token: $admin_where)
+  vault broker:   http://$TEROK_VAULT_LISTEN/<provider>/ (keys: TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok-vault secret set PROVIDER)
   web API:        http://$TEROK_WEB_LISTEN/api/v1/ (token: TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok web url)
   tasks:          TEROK_RUN_DIR=$TEROK_RUN_DIR bin/terok project add NAME --cmd '...'; bin/terok task run NAME
-  sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,podman-service,web}.sock
+  sockets:        $TEROK_RUN_DIR/{supervisor,gate,shield,podman,podman-service,vault,web}.sock
   state:          $TEROK_STATE_DIR
   logs:           $TEROK_LOG_DIR/<program>.log
 In another shell, this reaches the tree with every CLI (bin/supervisorctl status, bin/terok health, ...):

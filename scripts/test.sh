@@ -21,5 +21,9 @@ CGO_ENABLED=1 TKSUP_RACE=1 go test -race -timeout 25m -count=1 "$@" ./supervisor
 race=$!
 rc=0
 go test -timeout 25m -count=1 "$@" "${pkgs[@]}" || rc=$?
+# The gate's checks of upload-pack requests under Go's fuzzer, bounded
+# (the seed corpus already ran above); a finding is saved under the
+# package's testdata/fuzz/ and fails the run.
+go test -run '^$' -fuzz '^FuzzUploadRequest$' -fuzztime 10s -parallel 1 ./daemons/gate/internal/smarthttp || rc=$?
 wait $race || rc=$?
 exit $rc

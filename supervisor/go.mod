@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/mattn/go-isatty v0.0.20
-	github.com/ochinchina/supervisord/logger v0.0.0-20210503132557-74b0760cc12e
 	github.com/ochinchina/supervisord/signals v0.0.0-20210503132557-74b0760cc12e
 	github.com/rs/zerolog v1.35.1
 	github.com/terok-ai/terok-in-docker/daemons/kit v0.0.0
@@ -14,12 +13,7 @@ require (
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
-	github.com/gorilla/rpc v1.2.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
-	github.com/ochinchina/gorilla-xmlrpc v0.0.0-20171012055324-ecf2fe693a2c // indirect
-	github.com/ochinchina/supervisord/events v0.0.0-20210503132557-74b0760cc12e // indirect
-	github.com/ochinchina/supervisord/faults v0.0.0-20210503132557-74b0760cc12e // indirect
-	github.com/rogpeppe/go-charset v0.0.0-20190617161244-0dc95cdf6f31 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/sirupsen/logrus v1.8.1 // indirect
 	github.com/stretchr/testify v1.4.0 // indirect

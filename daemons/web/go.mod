@@ -3,6 +3,7 @@ module github.com/terok-ai/terok-in-docker/daemons/web
 go 1.26.0
 
 require (
+	github.com/Masterminds/semver/v3 v3.4.0
 	github.com/coder/websocket v1.8.15
 	github.com/rs/zerolog v1.35.1
 	github.com/terok-ai/terok-in-docker/daemons/gate v0.0.0
@@ -11,6 +12,7 @@ require (
 	github.com/terok-ai/terok-in-docker/daemons/shield v0.0.0
 	github.com/terok-ai/terok-in-docker/supervisor v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
+	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0

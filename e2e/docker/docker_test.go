@@ -16,7 +16,7 @@ import (
 )
 
 // daemons are the four daemons every default container runs.
-var daemons = []string{"terok-shield", "podman-service", "terok-gate", "terok-web"}
+var daemons = []string{"terok-shield", "podman-service", "terok-gate", "terok-vault", "terok-web"}
 
 // TestDocker builds the image as `make image` does and runs it three times
 // on the same volumes: host network with a task behind the shield, again
@@ -48,7 +48,7 @@ func TestDocker(t *testing.T) {
 	t.Run("docker stop during the first task image import", func(t *testing.T) {
 		v := newVolumes(t)
 		c := startContainer(t, append(v.opts(), "--network", "host", "-e", fmt.Sprintf("TEROK_GATE_BIND=127.0.0.1:%d", freePort(t)),
-			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=127.0.0.1:%d", freePort(t))))
+			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=127.0.0.1:%d", freePort(t)), "-e", fmt.Sprintf("TEROK_VAULT_BIND=127.0.0.1:%d", freePort(t))))
 		waitFor(t, c, "the task image import", 2*time.Minute, func() (bool, string) {
 			l := c.logs(t)
 			return strings.Contains(l, "podman-tasks | importing"), tail(l, 10)
@@ -69,6 +69,7 @@ func TestDocker(t *testing.T) {
 		opts := append(vols.opts(), "--network", "host",
 			"-e", fmt.Sprintf("TEROK_GATE_BIND=0.0.0.0:%d", gatePort),
 			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=0.0.0.0:%d", webPort),
+			"-e", fmt.Sprintf("TEROK_VAULT_BIND=0.0.0.0:%d", freePort(t)),
 			// a program added from the environment: a plain web server the
 			// shield must keep tasks from reaching
 			"-e", fmt.Sprintf("TEROK_SUPERVISOR__E2E_HTTPD__COMMAND=busybox httpd -f -p %d -h /usr/share/terok/task-image", httpPort),
@@ -76,7 +77,7 @@ func TestDocker(t *testing.T) {
 		c := startContainer(t, opts)
 		c.waitHealthy(t)
 		c.waitPrograms(t, map[string]string{"terok-shield": "RUNNING", "podman-service": "RUNNING", "terok-gate": "RUNNING",
-			"terok-web": "RUNNING", "podman-tasks": "RUNNING", "e2e-httpd": "RUNNING"})
+			"terok-vault": "RUNNING", "terok-web": "RUNNING", "podman-tasks": "RUNNING", "e2e-httpd": "RUNNING"})
 		logs := c.logs(t)
 		adminToken = bannerValue(t, logs, "gate admin token:")
 		webToken = bannerValue(t, logs, "web token:")
@@ -139,6 +140,7 @@ func TestDocker(t *testing.T) {
 				t.Fatalf("the gate let a wrong token in:\n%s", out)
 			}
 		})
+		t.Run("vault", func(t *testing.T) { testImageVault(t, c, logs) })
 		t.Run("task behind the shield", func(t *testing.T) { testShieldedTask(t, c, gatePort, httpPort) })
 		t.Run("web API", func(t *testing.T) { testWebAPI(t, c, webPort, webToken) })
 		t.Run("project and task from the CLI", func(t *testing.T) { taskID = testProjectTask(t, c, adminToken, gatePort, httpPort) })
@@ -175,6 +177,7 @@ user = podman
 			"-v", override+":/etc/terok/supervisor.d/50-e2e.conf:ro",
 			"-e", fmt.Sprintf("TEROK_GATE_BIND=0.0.0.0:%d", gatePort),
 			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=0.0.0.0:%d", webPort),
+			"-e", fmt.Sprintf("TEROK_VAULT_BIND=0.0.0.0:%d", freePort(t)),
 			"-e", "TEROK_SUPERVISOR__E2E_FILE__ENVIRONMENT=E2E_WORD=from-env",
 			"-e", "TEROK_SUPERVISOR__TEROK_SHIELD__AUTOSTART=false")
 		c := startContainer(t, opts)
@@ -204,6 +207,11 @@ user = podman
 			}
 		}
 		c.mustExec(t, "podman", "podman", "image", "exists", "localhost/terok-base:latest")
+		// The vault's key and store survive: the secret set before is there.
+		waitFor(t, c, "the vault after a new container", time.Minute, func() (bool, string) {
+			out, errs, code := c.exec(t, "podman", "terok-vault", "secret", "list")
+			return code == 0 && strings.Contains(out, "anthropic"), out + errs
+		})
 		// The task that ran at the last docker stop ended on its SIGTERM.
 		if out := c.mustExec(t, "podman", "podman", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "image-e2e-long"); strings.TrimSpace(out) != "exited 0" {
 			t.Errorf("the task running at docker stop: %q, want \"exited 0\" (stopped by SIGTERM, not killed)", strings.TrimSpace(out))
@@ -488,4 +496,31 @@ func testProjectTask(t *testing.T, c *container, adminToken string, gatePort, ht
 		t.Errorf("the host's clone lacks the agent's push: %q %v", b, err)
 	}
 	return id
+}
+
+// testImageVault: the vault runs as its own user with its directories in
+// the volumes, root and podman can use it, and podman cannot read its
+// store.
+func testImageVault(t *testing.T, c *container, logs string) {
+	if out := c.mustExec(t, "", "sh", "-c", "ps -o user= -p $(supervisorctl pid terok-vault)"); strings.TrimSpace(out) != "terok-vault" {
+		t.Errorf("the vault runs as %q, want terok-vault", strings.TrimSpace(out))
+	}
+	out := c.mustExec(t, "", "stat", "-c", "%U %a", "/home/podman/.config/terok/system/vault", "/home/podman/.local/share/terok/system/vault")
+	if strings.TrimSpace(out) != "terok-vault 700\nterok-vault 700" {
+		t.Errorf("the vault's directories: %q, want terok-vault 700", out)
+	}
+	if out := c.mustExec(t, "", "sh", "-c", "echo sk-ant-e2e-image-key | terok-vault secret set anthropic"); !strings.Contains(out, "stored anthropic (global)") {
+		t.Errorf("secret set as root: %q", out)
+	}
+	if out := c.mustExec(t, "podman", "terok-vault", "secret", "list"); !strings.Contains(out, "anthropic") || strings.Contains(out, "sk-ant-e2e-image-key") {
+		t.Errorf("secret list as podman: %q", out)
+	}
+	if _, _, code := c.exec(t, "podman", "cat", "/home/podman/.local/share/terok/system/vault/secrets.json"); code == 0 {
+		t.Error("podman can read the vault's store")
+	}
+	for _, want := range []string{"terok-vault | ", "the key is kept in the config volume"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("docker logs lack %q", want)
+		}
+	}
 }

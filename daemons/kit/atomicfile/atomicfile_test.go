@@ -62,3 +62,32 @@ func TestWriteFileFailureLeavesOldContent(t *testing.T) {
 		t.Fatalf("old content lost: %q", b)
 	}
 }
+
+// TestWriteFileIn writes through an open directory, also into a
+// subdirectory, and refuses a name that leaves it.
+func TestWriteFileIn(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "sub"), 0o700)
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := WriteJSONIn(r, "sub/f.json", map[string]int{"a": 1}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "sub", "f.json"))
+	fi, _ := os.Stat(filepath.Join(dir, "sub", "f.json"))
+	if string(b) != "{\n  \"a\": 1\n}\n" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("content %q mode %v", b, fi.Mode())
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "sub")); len(ents) != 1 {
+		t.Fatalf("temp files left: %v", ents)
+	}
+	if err := WriteFileIn(r, "../escape", []byte("x"), 0o600); err == nil {
+		t.Fatal("a name outside the directory was written")
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
+		t.Fatal("the file outside exists")
+	}
+}

@@ -1,12 +1,14 @@
-// Package rundir resolves where terok's unix sockets live.
+// Package paths resolves where terok's unix sockets, config and state live.
 //
 // One variable, TEROK_RUN_DIR, points every daemon and CLI of a tree at the
 // same directory. Without it the directory is $XDG_RUNTIME_DIR/terok, and
 // without that /run/terok for root or /tmp/terok-<uid> for anybody else.
+// That last one lies in a directory everybody may write: it is created
+// mode 0700 and used only while it is the user's own with that mode
+// (PrepareSocketDir, CheckSocketDir).
 package paths
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -24,6 +26,8 @@ const (
 	// REST API itself answers on Podman.
 	PodmanService = "podman-service"
 	Web           = "web"
+	// Vault is terok-vault's admin API (secrets, phantom tokens, audit).
+	Vault = "vault"
 )
 
 // Dir returns the run directory from the environment.
@@ -37,7 +41,7 @@ func RunDir() string {
 	if os.Geteuid() == 0 {
 		return "/run/terok"
 	}
-	return fmt.Sprintf("/tmp/terok-%d", os.Geteuid())
+	return tmpRunDir(os.Geteuid())
 }
 
 // Socket returns flagValue when it is set, else <RunDir()>/<name>.sock.

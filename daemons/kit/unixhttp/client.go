@@ -10,8 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
 // Client calls a JSON API on a unix socket, or on a TCP address given
@@ -84,6 +87,9 @@ func NewClient(socket string, opts ...ClientOption) *Client {
 		}
 	} else if dial == nil {
 		dial = func(ctx context.Context) (net.Conn, error) {
+			if err := paths.CheckSocketDir(filepath.Dir(socket)); err != nil {
+				return nil, err
+			}
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socket)
 		}

@@ -12,16 +12,20 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
 // Listen opens a unix socket at path with the given file mode. The parent
-// directory is created (0755) when missing. A stale socket file (nobody
+// directory is created (0755) when missing; the /tmp fallback of
+// paths.RunDir is created 0700 and refused when it is not this user's own
+// (paths.PrepareSocketDir). A stale socket file (nobody
 // answers on it) is removed first; a live one yields ErrSocketInUse and a
 // non-socket file ErrNotSocket, so nothing that belongs to somebody else is
 // deleted.
 func Listen(path string, mode os.FileMode) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create socket directory: %w", err)
+	if err := paths.PrepareSocketDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
 	}
 	if err := ClearStale(path); err != nil {
 		return nil, fmt.Errorf("%w; stop the other process or choose another --socket", err)
@@ -111,9 +115,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Servable is a server with the shape every terok server has: *Server,
+// and listenlimit.Server for TCP listeners.
+type Servable interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
 // ServeUntil serves on ln until ctx is cancelled, then shuts down within
 // grace. A unix socket file is removed by the listener on close.
-func ServeUntil(ctx context.Context, s *Server, ln net.Listener, grace time.Duration) error {
+func ServeUntil(ctx context.Context, s Servable, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ln) }()
 	select {

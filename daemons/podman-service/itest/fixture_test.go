@@ -256,7 +256,7 @@ func busyboxTar(t *testing.T, dir string) string {
 	}
 	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
 	tw.Write(data)
-	for _, a := range []string{"sh", "echo", "cat", "ls", "sleep", "true", "false", "env", "nc"} {
+	for _, a := range []string{"sh", "echo", "cat", "ls", "sleep", "true", "false", "env", "nc", "grep"} {
 		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	passwd := "root:x:0:0:root:/root:/bin/sh\n"

@@ -21,3 +21,7 @@ var ErrBadFrame = errors.New("malformed log stream frame")
 
 // ErrNotRootfs means a tarball does not look like a root filesystem.
 var ErrNotRootfs = errors.New("tarball is not a root filesystem")
+
+// ErrBuildFailed matches a *BuildError: Podman ran the build and a step
+// (or the Containerfile itself) failed.
+var ErrBuildFailed = errors.New("image build failed")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // ImportImage imports a root filesystem tarball (plain or gzip) as image
@@ -51,4 +52,54 @@ func (c *Client) RemoveImage(ctx context.Context, name string, force bool) error
 		q.Set("force", "true")
 	}
 	return c.call(ctx, http.MethodDelete, withQuery(lp("/images/%s", name), q), nil, nil, http.StatusOK, http.StatusNoContent)
+}
+
+// ImagesByLabel lists the local images carrying every label given, each
+// "key" or "key=value" (Podman's label filter).
+func (c *Client) ImagesByLabel(ctx context.Context, labels ...string) ([]Image, error) {
+	if len(labels) == 0 {
+		return c.ListImages(ctx)
+	}
+	f, _ := json.Marshal(map[string][]string{"label": labels})
+	var out []Image
+	err := c.call(ctx, http.MethodGet, withQuery(lp("/images/json"), url.Values{"filters": {string(f)}}), nil, &out)
+	return out, err
+}
+
+// InspectImage returns a local image's details, by name or id. An unknown
+// image gives ErrNotFound.
+func (c *Client) InspectImage(ctx context.Context, name string) (ImageDetails, error) {
+	var d ImageDetails
+	err := c.call(ctx, http.MethodGet, lp("/images/%s/json", name), nil, &d)
+	return d, err
+}
+
+// ImageHistory returns the layers of a local image, newest first, each
+// with the instruction that made it and its size.
+func (c *Client) ImageHistory(ctx context.Context, name string) ([]ImageLayer, error) {
+	var h []ImageLayer
+	err := c.call(ctx, http.MethodGet, lp("/images/%s/history", name), nil, &h)
+	return h, err
+}
+
+// TagImage gives the local image name (or id) the further name ref,
+// e.g. "localhost/terok-project-demo:latest", moving ref from whatever
+// image held it before.
+func (c *Client) TagImage(ctx context.Context, name, ref string) error {
+	repo, tag := splitRef(ref)
+	if repo == "" || strings.ContainsAny(ref, " \t\n@") {
+		return fmt.Errorf("tag image %s: %q is not an image name: use e.g. localhost/name:tag", name, ref)
+	}
+	q := url.Values{"repo": {repo}, "tag": {tag}}
+	return c.call(ctx, http.MethodPost, withQuery(lp("/images/%s/tag", name), q), nil, nil, http.StatusCreated, http.StatusOK)
+}
+
+// splitRef splits "host/name:tag" into repository and tag ("latest" when
+// none); a colon before the last slash belongs to a registry's port.
+func splitRef(ref string) (repo, tag string) {
+	i := strings.LastIndexByte(ref, ':')
+	if i < 0 || strings.IndexByte(ref[i:], '/') >= 0 {
+		return ref, "latest"
+	}
+	return ref[:i], ref[i+1:]
 }

@@ -229,3 +229,36 @@ type ContainerSummary struct {
 	Pid      int               `json:"Pid"`
 	Created  time.Time         `json:"Created"`
 }
+
+// ImageDetails is the answer of GET /libpod/images/{name}/json (the
+// fields terok uses).
+type ImageDetails struct {
+	ID       string            `json:"Id"`
+	RepoTags []string          `json:"RepoTags"`
+	Created  time.Time         `json:"Created"`
+	Size     int64             `json:"Size"`
+	Labels   map[string]string `json:"Labels"`
+	Parent   string            `json:"Parent"`
+	Config   ImageConfig       `json:"Config"`
+}
+
+// ImageConfig is the Config block of an image inspect.
+type ImageConfig struct {
+	Env        []string          `json:"Env"`
+	Cmd        []string          `json:"Cmd"`
+	Entrypoint []string          `json:"Entrypoint"`
+	WorkingDir string            `json:"WorkingDir"`
+	User       string            `json:"User"`
+	Labels     map[string]string `json:"Labels"`
+}
+
+// ImageLayer is one entry of GET /libpod/images/{name}/history (the
+// Docker-compatible shape Podman answers there too).
+type ImageLayer struct {
+	ID        string   `json:"Id"`
+	Created   int64    `json:"Created"` // Unix seconds
+	CreatedBy string   `json:"CreatedBy"`
+	Tags      []string `json:"Tags"`
+	Size      int64    `json:"Size"`
+	Comment   string   `json:"Comment"`
+}

@@ -1,10 +1,13 @@
 // Command terok-entrypoint is the first process of the terok Docker image.
-// As root it prepares the container — volume ownership, device modes,
-// /run/terok, the gate admin and web tokens, supervisor overrides from
+// As root it prepares the container — volume ownership (the volumes'
+// root-owned system/ subtrees kept out of the hand-over), device modes,
+// /run/terok (root:podman 01775), the gate admin and web tokens, supervisor overrides from
 // TEROK_SUPERVISOR__<PROGRAM>__<KEY> variables, the shield's OCI hooks —
 // prints a banner, and then replaces itself with terok-supervisord (so the
 // supervisor is PID 1). Given arguments, it does the same preparation and
 // runs them as the user podman instead (docker run -it … terok-in-docker bash).
+// With the one argument --prepare-volumes it only lays out TEROK_CONFIG_DIR
+// and TEROK_STATE_DIR for TEROK_USER (scripts/run.sh as root, natively).
 package main
 
 import (
@@ -53,7 +56,14 @@ func main() {
 	}
 }
 
+// prepareVolumes is the argument that makes the entrypoint prepare only
+// the config and state volumes (scripts/run.sh as root, natively).
+const prepareVolumes = "--prepare-volumes"
+
 func run(args []string) error {
+	if len(args) == 1 && args[0] == prepareVolumes {
+		return volumesOnly()
+	}
 	if os.Geteuid() != 0 {
 		if len(args) > 0 {
 			return execve(args, os.Environ())
@@ -110,8 +120,10 @@ func run(args []string) error {
 		return err
 	}
 	os.Setenv("TEROK_WEB_TOKEN", webTok.Value)
-	// The shield lets tasks reach the gate's port (supervisord.conf).
+	// The shield lets tasks reach the gate's and the vault broker's ports
+	// (supervisord.conf).
 	os.Setenv("TEROK_GATE_PORT", entrypoint.PortOf(os.Getenv("TEROK_GATE_BIND"), "9418"))
+	os.Setenv("TEROK_VAULT_PORT", entrypoint.PortOf(os.Getenv("TEROK_VAULT_BIND"), "9419"))
 
 	envConf := filepath.Join(s.runDir, "supervisor-env.conf")
 	if err := entrypoint.WriteFile(envConf, entrypoint.RenderOverrides(ovs), 0o644, 0, 0); err != nil {
@@ -148,6 +160,37 @@ func run(args []string) error {
 	// Below the banner, where it is read first: nothing can run without it.
 	fmt.Print(warning)
 	return execve([]string{s.supervisord, "-c", s.conf}, os.Environ())
+}
+
+// volumesOnly prepares TEROK_CONFIG_DIR and TEROK_STATE_DIR for a native
+// tree run as root (scripts/run.sh): each is handed to TEROK_USER but its
+// system/ subtree, which is laid out as in the image. Nothing else
+// happens: no runtime directories, tokens or supervisor.
+func volumesOnly() error {
+	if os.Geteuid() != 0 {
+		return errors.New(prepareVolumes + " needs root (it gives the volumes to TEROK_USER and their system/ subtrees to root)")
+	}
+	name := os.Getenv("TEROK_USER")
+	u, err := user.Lookup(name)
+	if err != nil || name == "" {
+		return fmt.Errorf("TEROK_USER=%q: %v (name the unprivileged user the daemons run as)", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	s := settings{user: name, configDir: os.Getenv("TEROK_CONFIG_DIR"), stateDir: os.Getenv("TEROK_STATE_DIR")}
+	if s.configDir == "" || s.stateDir == "" {
+		return errors.New(prepareVolumes + " needs TEROK_CONFIG_DIR and TEROK_STATE_DIR")
+	}
+	vault, err := vaultOwner()
+	if err != nil {
+		return err
+	}
+	for _, dir := range []string{s.configDir, s.stateDir} {
+		if err := prepareVolume(s, dir, filepath.Dir(dir), uid, gid, vault); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runAs replaces the entrypoint with args run as the user u.
@@ -202,10 +245,15 @@ func setEnv(envv []string, name, value string) []string {
 	return append(out, name+"="+value)
 }
 
-// prepareRuntime makes the runtime directories: the sockets' (owned by the
-// user, who runs most daemons; root's sockets there are root-owned —
-// terok-shield sets the directory to 0755 when it starts, so a
-// group-writable one would not last), the user's XDG_RUNTIME_DIR, the logs'.
+// prepareRuntime makes the runtime directories. The sockets' directory
+// belongs to root, group gid (the user's), mode 01777 without "other"
+// write, i.e. 01775: the user's daemons create and remove their own
+// sockets there, and the sticky bit keeps them from removing, renaming or
+// replacing anything root put there (supervisor.sock, shield.sock, the
+// supervisor's pidfile, supervisor-env.conf, which root reads). The
+// user's XDG_RUNTIME_DIR is the user's, 0700. The logs' directory is
+// root's, 0700: program output can hold secrets, and the logs are read
+// through the supervisor (supervisorctl tail, terok-web).
 func prepareRuntime(s settings, xdg string, uid, gid int) error {
 	if os.Getpid() == 1 {
 		// A (re)started container is a fresh boot: what an earlier run left
@@ -217,13 +265,7 @@ func prepareRuntime(s settings, xdg string, uid, gid int) error {
 			}
 		}
 	}
-	if err := os.MkdirAll(s.runDir, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chown(s.runDir, uid, gid); err != nil {
-		return err
-	}
-	if err := os.Chmod(s.runDir, 0o755); err != nil {
+	if err := entrypoint.RunDir(s.runDir, gid); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(xdg), 0o755); err != nil {
@@ -235,26 +277,73 @@ func prepareRuntime(s settings, xdg string, uid, gid int) error {
 	if err := os.Chmod(xdg, 0o700); err != nil {
 		return err
 	}
-	return os.MkdirAll(s.logDir, 0o755)
+	return entrypoint.LogDir(s.logDir)
 }
 
 // ownVolumes gives the three volumes of docs/docker.md to the user: the
-// terok ones with their content, Podman's storage only at its top (files
-// below belong to sub-ids).
+// terok ones with their content but their system/ subtrees, which
+// belong to root (and the vault's user); Podman's storage only at its top
+// (files below belong to sub-ids).
 func ownVolumes(s settings, home string, uid, gid int) error {
-	for _, v := range []struct {
-		dir       string
-		recursive bool
-	}{{s.configDir, true}, {s.stateDir, true}, {s.containersDir, false}} {
-		changed, err := entrypoint.OwnDir(v.dir, home, uid, gid, v.recursive)
-		if err != nil {
-			return fmt.Errorf("volume %s: %w", v.dir, err)
-		}
-		if changed {
-			fmt.Printf("terok-entrypoint: %s now belongs to %s\n", v.dir, s.user)
+	vault, err := vaultOwner()
+	if err != nil {
+		return err
+	}
+	for _, dir := range []string{s.configDir, s.stateDir} {
+		if err := prepareVolume(s, dir, home, uid, gid, vault); err != nil {
+			return err
 		}
 	}
+	if err := entrypoint.NoLinksBelow(s.containersDir, home); err != nil {
+		return err
+	}
+	changed, err := entrypoint.OwnDir(s.containersDir, home, uid, gid, false)
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", s.containersDir, err)
+	}
+	if changed {
+		fmt.Printf("terok-entrypoint: %s now belongs to %s\n", s.containersDir, s.user)
+	}
 	return nil
+}
+
+// prepareVolume hands the terok volume dir (below stop) to the user with
+// its content, except its system/ subtree, which it then lays out
+// (entrypoint.System): root's, the shield's, the vault's.
+func prepareVolume(s settings, dir, stop string, uid, gid int, vault *entrypoint.Owner) error {
+	if err := entrypoint.NoLinksBelow(dir, stop); err != nil {
+		return err
+	}
+	changed, err := entrypoint.OwnDir(dir, stop, uid, gid, true, filepath.Join(dir, entrypoint.SystemDir))
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", dir, err)
+	}
+	if changed {
+		fmt.Printf("terok-entrypoint: %s now belongs to %s (but its %s/)\n", dir, s.user, entrypoint.SystemDir)
+	}
+	sys := entrypoint.System{Volume: dir, Vault: vault, Log: func(msg string) { fmt.Printf("terok-entrypoint: %s\n", msg) }}
+	return sys.Prepare()
+}
+
+// vaultUser is the account of terok-vault; system/vault/ of each volume
+// is made its own when the account exists.
+const vaultUser = "terok-vault"
+
+func vaultOwner() (*entrypoint.Owner, error) {
+	u, err := user.Lookup(vaultUser)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", vaultUser, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if uid == 0 {
+		return nil, fmt.Errorf("user %s has uid 0; the vault must run as an account of its own", vaultUser)
+	}
+	return &entrypoint.Owner{UID: uid, GID: gid}, nil
 }
 
 // usernsWarning asks podman-service, as the user of rootless Podman,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -99,7 +100,7 @@ func run(path string) error {
 	var logOut io.Writer = os.Stderr
 	var mainLog procs.LogFile
 	if f := cfg.Supervisord.Logfile; f != "" {
-		if err := os.MkdirAll(dirOf(f), 0o755); err != nil {
+		if err := os.MkdirAll(dirOf(f), procs.LogDirMode); err != nil {
 			return fmt.Errorf("log directory for %s: %w", f, err)
 		}
 		mainLog = procs.NewLogFile(f, cfg.Supervisord.LogfileMaxbytes, cfg.Supervisord.LogfileBackups)
@@ -145,7 +146,7 @@ func run(path string) error {
 				return fmt.Errorf("[unix_http_server] chown=%s: %w", h.Chown, err)
 			}
 		}
-		srv := unixhttp.NewServer(rpc.Handler(h.Username, h.Password), log)
+		srv := unixhttp.NewServer(rpc.Handler(h.Username, h.Password, unixCaller), log, unixhttp.WithPeerCred())
 		servers = append(servers, srv)
 		go srv.Serve(ln)
 		log.Info().Str("socket", h.File).Msg("XML-RPC listening")
@@ -155,12 +156,12 @@ func run(path string) error {
 		if err != nil {
 			return fmt.Errorf("[inet_http_server] port=%s: %w", h.Port, err)
 		}
-		srv := unixhttp.NewServer(rpc.Handler(h.Username, h.Password), log)
+		srv := unixhttp.NewServer(rpc.Handler(h.Username, h.Password, inetCaller(h.Username != "")), log)
 		servers = append(servers, srv)
 		go srv.Serve(ln)
 		log.Info().Str("address", ln.Addr().String()).Msg("XML-RPC listening")
 		if h.Username == "" {
-			log.Warn().Str("address", ln.Addr().String()).Msg("[inet_http_server] has no username/password: anyone who can reach this address controls every program")
+			log.Warn().Str("address", ln.Addr().String()).Msg("[inet_http_server] has no username/password: anyone who can reach this address can start and stop every program (changing the configuration needs a login)")
 		}
 	}
 	if err := server.WritePID(cfg.Supervisord.Pidfile); err != nil {
@@ -227,6 +228,32 @@ loop:
 		mainLog.Close()
 	}
 	return nil
+}
+
+// unixCaller gives full rights (server.Admin) to a peer on the unix socket
+// whose uid is root's or the supervisor's own, and server.Operate to any
+// other (a member of the socket's group: in the image, the user podman).
+// The uid comes from the kernel (SO_PEERCRED), not from the request.
+func unixCaller(req *http.Request) server.Caller {
+	p, ok := unixhttp.PeerCred(req.Context())
+	if !ok {
+		return server.Caller{Access: server.Operate, Who: "a caller of unknown uid"}
+	}
+	if p.UID == 0 || p.UID == os.Geteuid() {
+		return server.Caller{Access: server.Admin, Who: fmt.Sprintf("uid %d", p.UID)}
+	}
+	return server.Caller{Access: server.Operate, Who: fmt.Sprintf("uid %d", p.UID)}
+}
+
+// inetCaller gives full rights on [inet_http_server] to callers who logged
+// in (its username/password), and server.Operate when it asks for no login.
+func inetCaller(login bool) server.CallerFunc {
+	return func(*http.Request) server.Caller {
+		if login {
+			return server.Caller{Access: server.Admin, Who: "the inet_http_server login"}
+		}
+		return server.Caller{Access: server.Operate, Who: "a TCP caller without a login ([inet_http_server] has no username/password)"}
+	}
 }
 
 func dirOf(p string) string {

@@ -129,6 +129,9 @@ func Load(path string) (*Config, error) {
 	if err := c.build(doc); err != nil {
 		return nil, err
 	}
+	if err := checkTrust(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

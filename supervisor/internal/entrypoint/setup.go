@@ -17,9 +17,10 @@ import (
 // belongs to someone else (a fresh bind mount from the host), its top is
 // given to uid:gid, and with recursive also everything below it. A
 // directory already owned by uid is left alone, so files inside it that
-// rootless Podman gave to sub-ids keep their owners.
-// It reports whether it changed an owner.
-func OwnDir(dir, stop string, uid, gid int, recursive bool) (bool, error) {
+// rootless Podman gave to sub-ids keep their owners. The paths in skip
+// (root's SystemDir of a volume) are never handed over, nor is anything
+// below them. It reports whether it changed an owner.
+func OwnDir(dir, stop string, uid, gid int, recursive bool, skip ...string) (bool, error) {
 	if err := mkdirOwned(dir, stop, uid, gid); err != nil {
 		return false, err
 	}
@@ -34,9 +35,17 @@ func OwnDir(dir, stop string, uid, gid int, recursive bool) (bool, error) {
 	if !recursive {
 		return true, os.Lchown(dir, uid, gid)
 	}
-	return true, filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+	return true, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		for _, s := range skip {
+			if p == s {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil // a link or file there is refused by System.Prepare
+			}
 		}
 		return os.Lchown(p, uid, gid)
 	})
@@ -104,4 +113,80 @@ func EmptyDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// RunDirMode is the mode of the sockets' directory in the image, 01775:
+// the group (the unprivileged user's) may create entries, and the sticky
+// bit lets only an entry's owner (or the directory's, root) remove or
+// replace it.
+const RunDirMode = unix.S_ISVTX | 0o775
+
+// RunDir makes dir (TEROK_RUN_DIR) a directory of root's, group gid, mode
+// RunDirMode. A symlink in its place is refused.
+func RunDir(dir string, gid int) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		fi, err = os.Lstat(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (a symlink?); remove it and start again", dir)
+	}
+	return fixDir(dir, 0, gid, RunDirMode)
+}
+
+// LogDir makes dir (TEROK_LOG_DIR) a directory of root's, mode 0700.
+func LogDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (a symlink?); remove it and start again", dir)
+	}
+	return fixDir(dir, 0, 0, 0o700)
+}
+
+// fixDir sets owner and mode of the directory dir, opened without
+// following a symlink.
+func fixDir(dir string, uid, gid int, mode uint32) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchown(fd, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", dir, err)
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	return nil
+}
+
+// NoLinksBelow refuses a symlink at path or at any directory between stop
+// (excluded) and path: those lie in directories the unprivileged user
+// owns (its home), and root must not be led elsewhere through them.
+func NoLinksBelow(path, stop string) error {
+	p := filepath.Clean(path)
+	stop = filepath.Clean(stop)
+	for {
+		fi, err := os.Lstat(p)
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symlink; terok's volumes and the directories above them in %s must be real directories (or mount points): remove the link and start again", p, stop)
+		}
+		parent := filepath.Dir(p)
+		if parent == p || parent == stop || !strings.HasPrefix(parent, stop+"/") {
+			return nil
+		}
+		p = parent
+	}
 }

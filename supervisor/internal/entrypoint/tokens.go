@@ -5,9 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 )
@@ -52,7 +55,11 @@ func NewToken(prefix string) (string, error) {
 // envName (envValue) when set; else the one kept at path; else a new one
 // (prefix + 32 hex digits) written there atomically with mode 0600 and
 // owned by uid:gid. A given or stored token that fails ValidToken is an
-// error naming the variable or file and the fix.
+// error naming the variable or file and the fix. path lies in a directory
+// the user uid owns, and the entrypoint runs as root: the stored file is
+// read only when it is a regular file of uid's (or root's), never through
+// a symlink, and its directory is never a symlink either — so the user
+// cannot make root read, print or chown another file.
 func SettleToken(envName, envValue, path, prefix string, uid, gid int) (Token, error) {
 	if v := strings.TrimSpace(envValue); v != "" {
 		if err := ValidToken(v); err != nil {
@@ -60,7 +67,7 @@ func SettleToken(envName, envValue, path, prefix string, uid, gid int) (Token, e
 		}
 		return Token{Value: v, Source: FromEnv}, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readOwned(path, uid)
 	switch {
 	case err == nil:
 		v := strings.TrimSpace(string(b))
@@ -75,10 +82,7 @@ func SettleToken(envName, envValue, path, prefix string, uid, gid int) (Token, e
 	if err != nil {
 		return Token{}, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return Token{}, fmt.Errorf("store token: %w", err)
-	}
-	if err := os.Chown(filepath.Dir(path), uid, gid); err != nil {
+	if err := userDir(filepath.Dir(path), uid, gid); err != nil {
 		return Token{}, fmt.Errorf("store token: %w", err)
 	}
 	if err := WriteFile(path, []byte(v+"\n"), 0o600, uid, gid); err != nil {
@@ -94,7 +98,51 @@ func WriteFile(path string, data []byte, perm os.FileMode, uid, gid int) error {
 		return err
 	}
 	if uid >= 0 {
-		return os.Chown(path, uid, gid)
+		return os.Lchown(path, uid, gid)
 	}
 	return nil
+}
+
+// readOwned reads a small regular file that belongs to uid or root,
+// without following a symlink at path.
+func readOwned(path string, uid int) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%w: %s is a symlink; the token file must be a file of its own: remove the link", ErrBadToken, path)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%w: %s is not a regular file; remove it", ErrBadToken, path)
+	}
+	if int(st.Uid) != uid && st.Uid != 0 {
+		return nil, fmt.Errorf("%w: %s belongs to uid %d, not to uid %d who keeps it; remove it to have a new one generated", ErrBadToken, path, st.Uid, uid)
+	}
+	return io.ReadAll(io.LimitReader(f, 4096))
+}
+
+// userDir makes dir (mode 0700 when created) belong to uid:gid, refusing a
+// symlink in its place.
+func userDir(dir string, uid, gid int) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		fi, err = os.Lstat(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (a symlink?); remove it and start again", dir)
+	}
+	return os.Lchown(dir, uid, gid)
 }

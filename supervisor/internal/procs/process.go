@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ochinchina/supervisord/logger"
 	"github.com/ochinchina/supervisord/signals"
 	"github.com/rs/zerolog"
 
@@ -59,8 +58,8 @@ type Process struct {
 	timer      *time.Timer // startsecs, backoff delay or stop kill
 	changed    chan struct{}
 	stdin      io.WriteCloser
-	stdoutLog  *lockedLog
-	stderrLog  *lockedLog
+	stdoutLog  *fileLog
+	stderrLog  *fileLog
 	userStop   bool
 	closed     bool
 }
@@ -374,90 +373,6 @@ func (p *Process) openLogs() {
 	}
 }
 
-// LogFile is a size-rotated log file.
-type LogFile interface {
-	io.WriteCloser
-}
-
-// NewLogFile opens (appending) a log file rotated at maxBytes (0: never)
-// keeping backups old files, as the supervisor's own logfile= is.
-func NewLogFile(path string, maxBytes int64, backups int) LogFile {
-	return newFileLog(path, maxBytes, backups)
-}
-
-// newFileLog is the embedded ochinchina FileLogger; maxbytes 0 means no
-// rotation as in Python. A program's log holds whatever it prints, so it
-// is private: the file 0600, its directory 0700 when the supervisor
-// creates it (an existing directory keeps its mode).
-func newFileLog(path string, maxBytes int64, backups int) *lockedLog {
-	if maxBytes <= 0 {
-		maxBytes = 1 << 62
-	}
-	os.MkdirAll(filepath.Dir(path), 0o700)
-	privateLog(path)
-	return &lockedLog{path: path, max: maxBytes, size: logSize(path),
-		l: logger.NewFileLogger(path, maxBytes, backups, logger.NewNullLogEventEmitter(), logger.NewNullLocker())}
-}
-
-// privateLog creates path 0600, or makes an existing regular file 0600;
-// anything else (/dev/stdout, a symlink) is left alone.
-func privateLog(path string) {
-	fi, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
-			f.Close()
-		}
-	case err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() != 0o600:
-		_ = os.Chmod(path, 0o600)
-	}
-}
-
-func logSize(path string) int64 {
-	if fi, err := os.Stat(path); err == nil {
-		return fi.Size()
-	}
-	return 0
-}
-
-// lockedLog serialises every use of a FileLogger: its own lock covers
-// Write and clearing but not Close, so a Close racing a Write of the
-// output pump was a data race. It counts what is written as the logger
-// does, to make the file the logger starts afresh at a rotation private
-// too.
-type lockedLog struct {
-	mu        sync.Mutex
-	l         logger.Logger
-	path      string
-	max, size int64
-}
-
-// Write appends to the file, rotating it when it grows past its limit.
-func (w *lockedLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n, err := w.l.Write(p)
-	if w.size += int64(n); w.size >= w.max {
-		privateLog(w.path)
-		w.size = logSize(w.path)
-	}
-	return n, err
-}
-
-// Close closes the file.
-func (w *lockedLog) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.l.Close()
-}
-
-// ClearAllLogFile truncates the file and removes its backups.
-func (w *lockedLog) ClearAllLogFile() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.l.ClearAllLogFile()
-}
-
 // launch forks the child. Callers hold mu.
 func (p *Process) launch(path string, argv []string) error {
 	cmd := &exec.Cmd{Path: path, Args: argv, Dir: p.spec.Directory}
@@ -544,7 +459,7 @@ func spawnMessage(err error) string {
 	return msg
 }
 
-func writerOf(l *lockedLog) io.Writer {
+func writerOf(l *fileLog) io.Writer {
 	if l == nil {
 		return nil
 	}
@@ -685,7 +600,7 @@ func (p *Process) ClearLogs() error {
 	defer p.mu.Unlock()
 	for _, l := range []struct {
 		path string
-		log  *lockedLog
+		log  *fileLog
 	}{{p.stdoutPath, p.stdoutLog}, {p.stderrPath, p.stderrLog}} {
 		var err error
 		switch {

@@ -166,14 +166,22 @@ func (r *RPC) logtail(w http.ResponseWriter, req *http.Request) {
 }
 
 // Handler routes /RPC2, /logtail/ and /mainlogtail, with HTTP Basic auth
-// when user is set.
-func (r *RPC) Handler(user, pass string) http.Handler {
+// when user is set. caller decides what each request may do (see Access);
+// nil gives every caller Operate.
+func (r *RPC) Handler(user, pass string, caller CallerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/RPC2", r)
 	mux.HandleFunc("GET /logtail/", r.logtail)
 	mux.HandleFunc("GET /mainlogtail", r.logtail)
 	mux.Handle("GET "+health.Path, health.Handler("terok-supervisord", Version, r.healthProbe))
-	h := unixhttp.JSONErrors(mux) // unknown routes answer JSON like every terok socket
+	routes := unixhttp.JSONErrors(mux) // unknown routes answer JSON like every terok socket
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		c := Caller{Access: Operate, Who: "this caller"}
+		if caller != nil {
+			c = caller(req)
+		}
+		routes.ServeHTTP(w, req.WithContext(withCaller(req.Context(), c)))
+	})
 	if user == "" {
 		return h
 	}

@@ -174,6 +174,10 @@ func (r *RPC) call(ctx context.Context, name string, args []any) (any, error) {
 	if !ok {
 		return nil, fault(FaultUnknownMethod, "")
 	}
+	if c := callerOf(ctx); allowed(name, c) != nil {
+		r.s.log.Warn().Str("method", name).Str("caller", c.Who).Msg("refused: the caller may not change the configuration or the supervisor")
+		return nil, allowed(name, c)
+	}
 	r.s.mu.Lock()
 	st := r.s.state
 	r.s.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/config"
 	"github.com/terok-ai/terok-in-docker/supervisor/internal/procs"
 )
@@ -363,14 +364,15 @@ func (s *Supervisor) lookup(spec string) (*group, *procs.Process, error) {
 	return nil, nil, errBadName
 }
 
-// WritePID writes the pidfile when one is configured.
+// WritePID writes the pidfile when one is configured: atomically, through a
+// new temp file renamed over path, so a file or symlink someone else put
+// at path (or at a fixed temp name) is replaced, never written through.
 func WritePID(path string) error {
 	if path == "" {
 		return nil
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
 		return fmt.Errorf("write pidfile: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
@@ -38,6 +40,9 @@ func NewClient(serverURL, user, pass string) (*Client, error) {
 		c.endpoint = "http://localhost/RPC2"
 		c.hc = &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				if err := paths.CheckSocketDir(filepath.Dir(sock)); err != nil {
+					return nil, err
+				}
 				var d net.Dialer
 				return d.DialContext(ctx, "unix", sock)
 			},

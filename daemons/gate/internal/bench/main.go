@@ -36,6 +36,8 @@ func main() {
 	commits := flag.Int("commits", 5000, "commits of the generated repository")
 	files := flag.Int("files", 2000, "files of the generated repository")
 	flag.BoolVar(&serverSideToo, "server-side", true, "also time go-git's upload-pack server against git's (about a minute)")
+	flag.BoolVar(&limitsToo, "limits", true, "also clone with and without the listener limits, and count the idle connections a client can hold")
+	flag.BoolVar(&onlyLimits, "only-limits", false, "run only the listener limits part")
 	flag.Parse()
 	if err := run(*bin, *cache, *rounds, *commits, *files); err != nil {
 		fmt.Fprintln(os.Stderr, "bench gate:", err)
@@ -43,7 +45,7 @@ func main() {
 	}
 }
 
-var serverSideToo bool
+var serverSideToo, limitsToo, onlyLimits bool
 
 func run(bin, cache string, rounds, commits, files int) error {
 	bin, _ = filepath.Abs(bin)
@@ -53,6 +55,14 @@ func run(bin, cache string, rounds, commits, files int) error {
 	}
 	packMB := packSize(src) / 1e6
 	fmt.Printf("repository: %d commits, %d files, pack %.1f MB (%s)\n", commits, files, packMB, src)
+	if onlyLimits {
+		work, err := os.MkdirTemp("", "tkgate-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+		return limitsBench(src, work, append(os.Environ(), "HOME="+work, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0"), rounds)
+	}
 	if serverSideToo {
 		if err := serverSide(src); err != nil {
 			fmt.Printf("server side comparison failed: %v\n", err)
@@ -249,6 +259,9 @@ func run(bin, cache string, rounds, commits, files int) error {
 	hwm := statusKB(gatePID, "VmHWM")
 	fmt.Printf("gate RSS during clones: peak sampled %.1f MB (target < 60 MB; git children not included); VmHWM over the whole run %.1f MB\n",
 		float64(peak.Load())/1024, float64(hwm)/1024)
+	if limitsToo {
+		return limitsBench(src, work, env, rounds)
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
@@ -45,7 +46,15 @@ type Config struct {
 	BodyIdleTimeout Duration `json:"body_idle_timeout"`
 	// Git is the git binary.
 	Git string `json:"git"`
+	// Listener are the git HTTP listener's limits (timeouts, header size,
+	// connections per token, without a token, in all); each also from the
+	// environment as TEROK_GATE_<KEY>, e.g. TEROK_GATE_MAX_CONNS_PER_CREDENTIAL.
+	Listener listenlimit.Limits `json:"listener"`
 }
+
+// EnvListenerPrefix starts the environment variables of the listener
+// limits: TEROK_GATE_ + the key upper-cased.
+const EnvListenerPrefix = "TEROK_GATE_"
 
 // Duration is a time.Duration written as "5m" in JSON.
 type Duration time.Duration
@@ -78,6 +87,7 @@ func Default() Config {
 		MaxRequestBytes: 64 << 20,
 		BodyIdleTimeout: Duration(2 * time.Minute),
 		Git:             "git",
+		Listener:        listenlimit.Default(),
 	}
 }
 
@@ -115,6 +125,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		}
 		c.PollInterval = Duration(d)
 	}
+	if err := c.Listener.ApplyEnv(EnvListenerPrefix, getenv); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	return nil
 }
 
@@ -151,6 +164,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPushBytes <= 0 || c.MaxRequestBytes <= 0 {
 		return fmt.Errorf("%w: body limits must be positive", ErrInvalid)
+	}
+	if err := c.Listener.Validate(); err != nil {
+		return fmt.Errorf("%w: listener: %v", ErrInvalid, err)
 	}
 	return nil
 }

@@ -54,3 +54,39 @@ func TestFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestListenerLimits(t *testing.T) {
+	c := Default()
+	if c.Listener.MaxConnsPerCredential != 16 || c.Listener.MaxUncredentialedConns != 64 {
+		t.Fatalf("defaults: %+v", c.Listener)
+	}
+	p := filepath.Join(t.TempDir(), "gate.json")
+	os.WriteFile(p, []byte(`{"listener": {"max_uncredentialed_conns": 3, "idle_timeout": "30s"}}`), 0o600)
+	if err := c.LoadFile(p); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TEROK_GATE_MAX_CONNS_PER_CREDENTIAL": "4"}
+	if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listener.MaxUncredentialedConns != 3 || c.Listener.IdleTimeout != 30*time.Second ||
+		c.Listener.MaxConnsPerCredential != 4 || c.Listener.MaxCredentialedConns != 256 {
+		t.Fatalf("file and env: %+v", c.Listener)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, []byte(`{"listener": {"max_conns": 3}}`), 0o600)
+	if err := c.LoadFile(p); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unknown listener key: %v", err)
+	}
+	env["TEROK_GATE_IDLE_TIMEOUT"] = "soon"
+	if err := c.ApplyEnv(func(k string) string { return env[k] }); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad env: %v", err)
+	}
+	c = Default()
+	c.Listener.MaxConnsPerCredential = 1000
+	if err := c.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("per token above the total: %v", err)
+	}
+}

@@ -166,7 +166,8 @@ func TestBadBodies(t *testing.T) {
 		{"bad encoding", postReq(up, tok, upCT, "Content-Encoding: br\r\n", []byte("0000")), 415, `terok-gate: Content-Encoding "br" is not supported; use gzip or none`},
 		{"wrong content type", postReq(up, tok, "text/plain", "", []byte("0000")), 415, "Content-Type"},
 		{"malformed receive-pack", postReq(rp, tok, rpCT, "", []byte("00ffnot enough")), 400, "malformed"},
-		{"protocol error", postReq(up, tok, upCT, "", []byte(pkt("have "+zero+"\n")+"0000")), 400, "protocol error"},
+		{"have before want", postReq(up, tok, upCT, "", []byte(pkt("have "+zero+"\n")+"0000")), 400,
+			`terok-gate: malformed pkt-line: expected want, shallow, deepen, deepen-since, deepen-not or filter, not "have 0000000000000000000000000000000000000000"`},
 		{"bad command", postReq(rp, tok, rpCT, "", []byte(pkt("hello world\n")+"0000")), 400, "bad push command"},
 		{"empty receive-pack", postReq(rp, tok, rpCT, "", nil), 400, "empty push"},
 	}

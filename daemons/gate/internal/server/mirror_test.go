@@ -259,7 +259,9 @@ func TestTokensSurviveRestart(t *testing.T) {
 
 func TestParallelClonesAndPushes(t *testing.T) {
 	gr := newGit(t)
-	g := startGate(t, tempDir(t))
+	// Thirty git commands at once with one token: above the default limit
+	// of connections per token (TestHostileSlowloris tests that limit).
+	g := startGate(t, tempDir(t), func(c *cfgT) { c.Listener.MaxConnsPerCredential = 64 })
 	seedDir := seed(t, g, gr, "proj")
 	for i := 0; i < 20; i++ {
 		gr.commit(seedDir, fmt.Sprintf("f/%d.txt", i), strings.Repeat(fmt.Sprintf("line %d\n", i), 500), fmt.Sprintf("c%d", i))

@@ -23,6 +23,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
@@ -41,7 +42,9 @@ type Server struct {
 	repos  *repos.Manager
 	git    *smarthttp.Handler
 	guard  *guard.Guard
-	events *events.Store
+	// listener serves git behind the listener limits.
+	listener *listenlimit.Server
+	events   *events.Store
 	// stopping is closed when the gate begins to stop; event followers
 	// end their streams on it.
 	stopping chan struct{}
@@ -114,8 +117,15 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		},
 		AfterPush: s.afterPush,
 	}
+	s.listener = listenlimit.NewServer(s.git, cfg.Listener, listenlimit.Options{
+		Identify: s.git.Identify, Body: smarthttp.RefusalBody,
+		Log: log.With().Str("part", "listener").Logger(),
+	})
 	return s, nil
 }
+
+// ListenerStats are the git listener's connection counts.
+func (s *Server) ListenerStats() listenlimit.Stats { return s.listener.Stats() }
 
 // AdminToken returns the admin token and where it came from.
 func (s *Server) AdminToken() (token, source string) { return s.admin, s.adminSource }
@@ -131,7 +141,9 @@ func (s *Server) AdminHandler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"repos": len(list), "task_tokens": len(s.tokens.List(""))}, nil
+		st := s.listener.Stats()
+		return map[string]any{"repos": len(list), "task_tokens": len(s.tokens.List("")),
+			"git_connections": map[string]int{"with_token": st.Credentialed, "without_token": st.Uncredentialed}}, nil
 	}))
 	return mux
 }
@@ -140,15 +152,13 @@ func (s *Server) AdminHandler() http.Handler {
 // polling upstreams meanwhile.
 func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
-	gitSrv := &http.Server{Handler: s.git, ReadHeaderTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: nil}
+	gitSrv := s.listener
 	adminSrv := unixhttp.NewServer(s.AdminHandler(), s.log)
 	g.Go(func() error {
-		err := gitSrv.Serve(gitLn)
-		if err == http.ErrServerClosed {
-			return nil
+		if err := gitSrv.Serve(gitLn); err != nil {
+			return fmt.Errorf("git http: %w", err)
 		}
-		return fmt.Errorf("git http: %w", err)
+		return nil
 	})
 	g.Go(func() error { return adminSrv.Serve(adminLn) })
 	g.Go(func() error { s.poll(ctx); return nil })
@@ -158,9 +168,7 @@ func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = adminSrv.Shutdown(sctx)
-		if err := gitSrv.Shutdown(sctx); err != nil {
-			gitSrv.Close()
-		}
+		_ = gitSrv.Shutdown(sctx)
 		s.bgCancel()
 		s.bg.Wait()
 		return s.events.Close()

@@ -80,7 +80,8 @@ func (b *GitBackend) Serve(ctx context.Context, run Run, stdout, stderr io.Write
 	}
 	args = append(args, run.Dir)
 	cmd := exec.CommandContext(ctx, b.Git, args...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_PROTOCOL="+run.Protocol)
+	// LC_ALL=C: the handler reads git's messages (see clientFault).
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_PROTOCOL="+run.Protocol, "LC_ALL=C")
 	cmd.Env = append(cmd.Env, run.Env...)
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/names"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/repos"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 )
 
 // Realm is the HTTP Basic realm the gate asks for.
@@ -90,7 +92,9 @@ func parsePath(p string) (route, error) {
 	return route{project: name, rest: rest}, nil
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. The token is looked at first: a
+// request without a valid one learns nothing else (not whether its path,
+// method or repository exist) and its body is never read.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cw := &countingWriter{ResponseWriter: w}
@@ -99,18 +103,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// r.URL.Path is already percent-decoded: %2e%2e arrives as "..", %00
 	// as NUL, and both fail the name check before anything touches disk.
-	rt, err := parsePath(r.URL.Path)
-	if err != nil || strings.Contains(r.URL.RawPath, "%2f") || strings.Contains(r.URL.RawPath, "%2F") {
-		if err == nil {
-			err = errors.New("encoded '/' in path")
-		}
-		httpError(cw, http.StatusBadRequest, err.Error())
+	rt, perr := parsePath(r.URL.Path)
+	if perr == nil && (strings.Contains(r.URL.RawPath, "%2f") || strings.Contains(r.URL.RawPath, "%2F")) {
+		perr = errors.New("encoded '/' in path")
+	}
+	id, err := h.identity(r)
+	if err != nil {
+		tok, pass, _ := r.BasicAuth()
+		h.refuseAuth(cw, rt.project, tok, pass)
+		return
+	}
+	entry.id = id
+	if perr != nil {
+		httpError(cw, http.StatusBadRequest, perr.Error())
 		return
 	}
 	entry.project = rt.project
 	var svc Service
-	switch {
-	case rt.rest == "info/refs" && r.Method == http.MethodGet:
+	var allow string
+	switch rt.rest {
+	case "info/refs":
+		allow = "GET"
+		if r.Method != http.MethodGet {
+			break
+		}
 		switch r.URL.Query().Get("service") {
 		case "git-upload-pack":
 			svc = UploadPack
@@ -120,24 +136,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(cw, http.StatusBadRequest, "info/refs needs ?service=git-upload-pack or git-receive-pack; the gate speaks smart HTTP only")
 			return
 		}
-	case rt.rest == "git-upload-pack" && r.Method == http.MethodPost:
-		svc = UploadPack
-	case rt.rest == "git-receive-pack" && r.Method == http.MethodPost:
-		svc = ReceivePack
-	case rt.rest == "HEAD" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+	case "git-upload-pack":
+		allow, svc = "POST", UploadPack
+	case "git-receive-pack":
+		allow, svc = "POST", ReceivePack
+	case "HEAD":
+		allow = "GET, HEAD"
 	default:
-		httpError(cw, http.StatusNotFound, fmt.Sprintf("no %s %s on %s.git", r.Method, rt.rest, rt.project))
+		httpError(cw, http.StatusNotFound, fmt.Sprintf("no %s %s on %s.git", r.Method, truncate(rt.rest, 100), rt.project))
+		return
+	}
+	if !slices.Contains(strings.Split(allow, ", "), r.Method) {
+		cw.Header().Set("Allow", allow)
+		httpError(cw, http.StatusMethodNotAllowed, fmt.Sprintf("%s takes %s, not %s", rt.rest, allow, truncate(r.Method, 40)))
 		return
 	}
 	entry.service = string(svc)
-
-	tok, pass, _ := r.BasicAuth()
-	id, err := h.Auth.Lookup(tok)
-	if err != nil {
-		h.refuseAuth(cw, rt.project, tok, pass)
-		return
-	}
-	entry.id = id
 	if id.Kind == tokens.KindTask && id.Project != rt.project {
 		httpError(cw, http.StatusForbidden, fmt.Sprintf("this token is for project %s, not %s", id.Project, rt.project))
 		return
@@ -164,6 +178,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// identity is who the request's token belongs to: what the listener's
+// limits already looked up, else a lookup of the Basic user name.
+func (h *Handler) identity(r *http.Request) (tokens.Identity, error) {
+	if c, ok := listenlimit.CredentialOf(r); ok {
+		if id, ok := c.Value.(tokens.Identity); ok {
+			return id, nil
+		}
+	}
+	tok, _, _ := r.BasicAuth()
+	return h.Auth.Lookup(tok)
+}
+
+// Identify is the gate's credential for the listener's limits: a token the
+// gate knows, from the Basic user name, counted per task token (by its
+// id, never the secret) or as "admin".
+func (h *Handler) Identify(r *http.Request) (listenlimit.Credential, bool) {
+	tok, _, _ := r.BasicAuth()
+	id, err := h.Auth.Lookup(tok)
+	if err != nil {
+		return listenlimit.Credential{}, false
+	}
+	key := "admin"
+	if id.Kind == tokens.KindTask {
+		key = "task-token:" + id.ID
+	}
+	return listenlimit.Credential{Key: key, Value: id}, true
+}
+
 // refuseAuth answers a request without a usable token. Without any
 // credentials it is 401 with a Basic challenge, so git (or a credential
 // helper) can supply the token. Credentials that do not open the gate are
@@ -172,6 +214,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // never shows the reason, while for 403 it prints the text/plain body as
 // "remote: …" lines before its own error.
 func (h *Handler) refuseAuth(w http.ResponseWriter, project, tok, pass string) {
+	if project == "" {
+		project = "<project>"
+	}
 	url := "http://<token>@<host>:9418/" + project + ".git"
 	switch {
 	case tok == "" && pass == "":
@@ -207,17 +252,41 @@ func noCache(w http.ResponseWriter) {
 
 func (h *Handler) serveRefs(w *countingWriter, r *http.Request, dir string, svc Service, proto string) {
 	var stderr capBuffer
-	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-advertisement"}
-	if svc == ReceivePack || !strings.Contains(proto, "version=2") {
+	lw := h.newLazyWriter(w, "application/x-git-"+string(svc)+"-advertisement")
+	if svc == ReceivePack || protocolVersion(proto) != 2 {
 		var pre bytes.Buffer
 		line := "# service=git-" + string(svc) + "\n"
 		fmt.Fprintf(&pre, "%04x%s0000", len(line)+4, line)
 		lw.prefix = pre.Bytes()
 	}
-	err := h.Backend.Serve(r.Context(), Run{Dir: dir, Service: svc, Advertise: true, Protocol: proto}, lw, &stderr)
+	err := h.Backend.Serve(gitContext(r), Run{Dir: dir, Service: svc, Advertise: true, Protocol: proto}, lw, &stderr)
 	if err != nil {
-		h.fail(w, lw, err, &stderr, nil, nil, nil)
+		h.fail(w, lw, err, &stderr, rpcBody{})
 	}
+}
+
+// gitContext is the context git runs under: the request's values without
+// its cancellation. Go's server cancels a request when its client closes
+// the sending half of the connection, which a client may do once its
+// request is complete; git stops anyway when the answer cannot be written
+// (the client is gone) or the body cannot be read, and the server's
+// Shutdown closes every connection.
+func gitContext(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
+
+func (h *Handler) idle() time.Duration {
+	if h.BodyIdleTimeout > 0 {
+		return h.BodyIdleTimeout
+	}
+	return 2 * time.Minute
+}
+
+// rpcBody is the reader chain of one request body, for telling whose fault
+// a failure was.
+type rpcBody struct {
+	raw *bodyReader    // the bytes off the wire: counted, deadline pushed per read
+	lim *limitReader   // after gzip: the size limit
+	src *errRecorder   // what the handler read: the first error of the body itself
+	req *uploadRequest // upload-pack: the request's checks
 }
 
 func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir string, svc Service, proto string, id tokens.Identity, entry *accessEntry) {
@@ -228,17 +297,21 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 	}
 	rc := http.NewResponseController(w.ResponseWriter)
 	_ = rc.EnableFullDuplex()
-	idle := h.BodyIdleTimeout
-	if idle <= 0 {
-		idle = 2 * time.Minute
-	}
-	body := &bodyReader{r: r.Body, extend: func() { _ = rc.SetReadDeadline(time.Now().Add(idle)) }}
-	var in io.Reader = body
+	idle := h.idle()
+	var rb rpcBody
+	rb.raw = &bodyReader{r: r.Body, extend: func() { _ = rc.SetReadDeadline(time.Now().Add(idle)) }}
+	entry.inCounter = rb.raw
+	var in io.Reader = rb.raw
 	switch enc := r.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(body)
+		zr, err := gzip.NewReader(rb.raw)
 		if err != nil {
+			if rb.raw.stalled() {
+				httpError(w, http.StatusRequestTimeout, msgStalled)
+				return
+			}
+			closeAfter(w)
 			httpError(w, http.StatusBadRequest, "request body is not valid gzip: "+err.Error())
 			return
 		}
@@ -258,52 +331,81 @@ func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir stri
 			limit = 4 << 30
 		}
 	}
-	lim := &limitReader{r: in, left: limit}
-	entry.inCounter = body
+	rb.lim = &limitReader{r: in, left: limit}
+	rb.src = &errRecorder{r: rb.lim}
 
 	run := Run{Dir: dir, Service: svc, Protocol: proto}
 	var ticket PushTicket
-	var pv *pktValidator
 	if svc == UploadPack {
-		pv = &pktValidator{r: lim}
-		run.Stdin = pv
+		rb.req = newUploadRequest(rb.src, proto)
+		run.Stdin = rb.req
 	} else {
-		br := bufio.NewReaderSize(lim, 64<<10)
+		br := bufio.NewReaderSize(rb.src, 64<<10)
 		var raw []byte
 		var err error
 		_, raw, err = readCommands(br)
 		if err != nil {
-			status := http.StatusBadRequest
-			if errors.Is(err, ErrTooLarge) || lim.exceeded.Load() {
-				status = http.StatusRequestEntityTooLarge
+			closeAfter(w)
+			switch {
+			case rb.raw.stalled():
+				httpError(w, http.StatusRequestTimeout, msgStalled)
+			case errors.Is(err, ErrTooLarge) || rb.lim.exceeded.Load():
+				httpError(w, http.StatusRequestEntityTooLarge, err.Error())
+			case rb.src.failed() != nil:
+				httpError(w, http.StatusBadRequest, bodyErrorMessage(rb.src.failed()))
+			default:
+				httpError(w, http.StatusBadRequest, err.Error())
 			}
-			httpError(w, status, err.Error())
 			return
 		}
 		run.Stdin = io.MultiReader(bytes.NewReader(raw), br)
 		ticket = h.beginPush(project, id, &run)
 	}
 	var stderr capBuffer
-	// A body over the limit or one that stalled is the gate's to answer
-	// (413, 408): git's output about the cut-off input is held back, so
-	// the client gets the same answer however the race with git ends.
-	lw := &lazyWriter{w: w, contentType: "application/x-git-" + string(svc) + "-result",
-		hold: func() bool { return lim.exceeded.Load() || body.stalled() }}
-	err := h.Backend.Serve(r.Context(), run, lw, &stderr)
-	if lim.exceeded.Load() && err == nil {
-		err = ErrTooLarge
+	// A body the gate refuses (over the limit, stalled, malformed, cut
+	// off) is the gate's to answer: git's output about the input it got
+	// is held back, so the client gets the same answer however the race
+	// with git ends.
+	lw := h.newLazyWriter(w, "application/x-git-"+string(svc)+"-result")
+	lw.hold = func() bool { return rb.refused() != nil }
+	err := h.Backend.Serve(gitContext(r), run, lw, &stderr)
+	if err == nil {
+		// git may end well on a body the gate refused part of: it saw
+		// the body end early, which is a complete (empty) request to it.
+		err = rb.refused()
 	}
 	// What landed is recorded whatever the client sees.
 	h.finishPush(project, id, ticket)
 	if err != nil {
-		h.fail(w, lw, err, &stderr, lim, pv, body)
+		h.fail(w, lw, err, &stderr, rb)
 		return
 	}
 }
 
+// refused reports why the gate stopped passing the body on, nil when it
+// did not.
+func (rb rpcBody) refused() error {
+	switch {
+	case rb.lim != nil && rb.lim.exceeded.Load():
+		return ErrTooLarge
+	case rb.req != nil && rb.req.failed() != nil:
+		return rb.req.failed()
+	case rb.src != nil && rb.src.failed() != nil:
+		return rb.src.failed()
+	}
+	return nil
+}
+
+const msgStalled = "request body stalled; the client sent nothing for too long"
+
+// closeAfter ends the connection after the answer: the body may be unread.
+func closeAfter(w http.ResponseWriter) { w.Header().Set("Connection", "close") }
+
 // fail reports a backend failure: as an HTTP error when nothing was sent
-// yet, else only in the log (the client sees the stream end).
-func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *capBuffer, lim *limitReader, pv *pktValidator, body *bodyReader) {
+// yet, else only in the log (the client sees the stream end). A 4xx names
+// the client's mistake; a 500 means the gate or its git failed on its own
+// (a bug, a broken repository, a full disk).
+func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *capBuffer, rb rpcBody) {
 	msg := strings.TrimSpace(stderr.String())
 	w.failure = err.Error()
 	if msg != "" {
@@ -314,29 +416,32 @@ func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *cap
 	}
 	status := http.StatusInternalServerError
 	switch {
-	case lim != nil && lim.exceeded.Load():
+	case rb.lim != nil && rb.lim.exceeded.Load():
 		status = http.StatusRequestEntityTooLarge
-		msg = fmt.Sprintf("request body is larger than the gate's limit of %d bytes", lim.limit())
-	case pv != nil && pv.err != nil:
+		msg = fmt.Sprintf("request body is larger than the gate's limit of %d bytes", rb.lim.limit())
+	case rb.raw != nil && rb.raw.stalled():
+		status = http.StatusRequestTimeout
+		msg = msgStalled
+	case rb.req != nil && rb.req.failed() != nil:
 		status = http.StatusBadRequest
-		msg = pv.err.Error()
+		msg = rb.req.failed().Error()
 	case errors.Is(err, ErrMalformed):
 		status = http.StatusBadRequest
 		msg = err.Error()
-	case body != nil && body.stalled():
-		status = http.StatusRequestTimeout
-		msg = "request body stalled; the client sent nothing for too long"
+	case rb.src != nil && rb.src.failed() != nil:
+		status = http.StatusBadRequest
+		msg = bodyErrorMessage(rb.src.failed())
 	case errors.Is(err, context.Canceled):
 		return
-	case strings.Contains(msg, "protocol error"):
-		status = http.StatusBadRequest
+	default:
+		if line, ok := clientFault(msg); ok {
+			status = http.StatusBadRequest
+			msg = "git refused the request: " + line
+		} else {
+			msg = "git failed on the gate's side; the gate's log has more"
+		}
 	}
-	if msg == "" {
-		msg = err.Error()
-	}
-	// The body may be unread; do not keep the connection for another
-	// request.
-	w.Header().Set("Connection", "close")
+	closeAfter(w)
 	httpError(w, status, msg)
 }
 
@@ -349,7 +454,9 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 
 // lazyWriter sends the status and headers with the first byte of output,
 // so a service that fails before writing can still answer with an error.
-// Every write is flushed: pack data streams as git produces it.
+// Every write is flushed: pack data streams as git produces it. Each write
+// gets the idle timeout as its deadline, so a client that stops reading
+// does not hold git forever.
 type lazyWriter struct {
 	w           *countingWriter
 	contentType string
@@ -358,12 +465,19 @@ type lazyWriter struct {
 	// hold, when it reports true before the first byte, swallows the
 	// output so the handler can answer with an error status instead.
 	hold func() bool
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (h *Handler) newLazyWriter(w *countingWriter, contentType string) *lazyWriter {
+	return &lazyWriter{w: w, contentType: contentType, rc: http.NewResponseController(w.ResponseWriter), idle: h.idle()}
 }
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
 	if !l.started && l.hold != nil && l.hold() {
 		return len(p), nil
 	}
+	_ = l.rc.SetWriteDeadline(time.Now().Add(l.idle))
 	if !l.started {
 		l.started = true
 		l.w.Header().Set("Content-Type", l.contentType)

@@ -2,43 +2,12 @@ package smarthttp
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"testing/iotest"
 )
-
-func TestPktValidator(t *testing.T) {
-	cases := []struct {
-		file string
-		bad  bool
-	}{
-		{"upload-ok.pkt", false},
-		{"upload-bad-header.pkt", true},
-		{"upload-cut.pkt", true},
-		{"upload-short.pkt", true},
-	}
-	for _, c := range cases {
-		b, err := os.ReadFile(filepath.Join("testdata", c.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// One byte at a time exercises headers split across reads.
-		v := &pktValidator{r: iotest.OneByteReader(bytes.NewReader(b))}
-		out, err := io.ReadAll(v)
-		if c.bad != errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: err %v, want malformed=%v", c.file, err, c.bad)
-		}
-		if !c.bad && !bytes.Equal(out, b) {
-			t.Errorf("%s: validator changed the bytes", c.file)
-		}
-	}
-}
 
 func TestReadCommands(t *testing.T) {
 	z := strings.Repeat("0", 40)

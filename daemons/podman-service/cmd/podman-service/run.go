@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/ccconf"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
@@ -99,6 +100,12 @@ func socketDirCheck(sock string) preflight.Check {
 	dir := filepath.Dir(sock)
 	c := preflight.Check{Name: "socket-dir " + filepath.Base(sock), Status: preflight.OK, Detail: dir + " writable"}
 	fix := fmt.Sprintf("give uid %d a writable directory: set TEROK_RUN_DIR (or --socket/--podman-socket) to e.g. $XDG_RUNTIME_DIR/terok, or as root: install -d -o %d %s", os.Getuid(), os.Getuid(), dir)
+	if err := paths.CheckSocketDir(dir); err != nil {
+		// /tmp/terok-<uid> made by someone else: Podman's socket would be
+		// theirs to catch.
+		c.Status, c.Detail, c.Fix = preflight.Fail, err.Error(), "set TEROK_RUN_DIR (or XDG_RUNTIME_DIR) to a private directory of your own"
+		return c
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		c.Status, c.Detail, c.Fix = preflight.Fail, fmt.Sprintf("cannot create socket directory %s: %v", dir, errors.Unwrap(err)), fix
 		return c

@@ -298,10 +298,15 @@ func (s *Store) Save(p webapi.Project) (webapi.ProjectInfo, error) {
 	if err := enc.Encode(p); err != nil {
 		return webapi.ProjectInfo{}, fmt.Errorf("encode %s: %w", file, err)
 	}
-	if err := os.MkdirAll(s.Dir(p.Name), 0o755); err != nil {
+	// project.yml may hold agent.env values (keys, tokens): only its
+	// owner reads it, in a directory only its owner enters.
+	if err := os.MkdirAll(s.Dir(p.Name), 0o700); err != nil {
 		return webapi.ProjectInfo{}, fmt.Errorf("create %s: %w", s.Dir(p.Name), err)
 	}
-	if err := atomicfile.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+	if err := os.Chmod(s.Dir(p.Name), 0o700); err != nil {
+		return webapi.ProjectInfo{}, fmt.Errorf("chmod %s: %w", s.Dir(p.Name), err)
+	}
+	if err := atomicfile.WriteFile(file, buf.Bytes(), 0o600); err != nil {
 		return webapi.ProjectInfo{}, fmt.Errorf("write %s: %w", file, err)
 	}
 	return webapi.ProjectInfo{Project: p, File: file, Warnings: Warnings(file, p)}, nil

@@ -114,3 +114,33 @@ func TestParseMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectFilePrivate: project.yml can hold agent.env values, so it is
+// its owner's alone (0600 in a 0700 directory), also when an older
+// version left the directory open.
+func TestProjectFilePrivate(t *testing.T) {
+	s := New(t.TempDir())
+	if _, err := s.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		for p, want := range map[string]os.FileMode{s.File("demo"): 0o600, s.Dir("demo"): 0o700} {
+			st, err := os.Stat(p)
+			if err != nil || st.Mode().Perm() != want {
+				t.Errorf("%s: %v %v, want mode %o", p, st, err, want)
+			}
+		}
+	}
+	check()
+	os.Chmod(s.Dir("demo"), 0o755)
+	os.Chmod(s.File("demo"), 0o644)
+	info, err := s.Get("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Save(info.Project); err != nil {
+		t.Fatal(err)
+	}
+	check()
+}

@@ -1,0 +1,6 @@
+package listenlimit
+
+import "errors"
+
+// ErrInvalid marks a limit that cannot work.
+var ErrInvalid = errors.New("invalid listener limit")
