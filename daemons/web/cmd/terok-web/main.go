@@ -295,7 +295,7 @@ func loginURL(cfg Config, token string) string {
 
 // daemonSockets are the supervisor programs that answer a health check,
 // with their sockets.
-var daemonSockets = map[string]string{"terok-gate": paths.Gate, "terok-shield": paths.Shield, "podman-service": paths.PodmanService}
+var daemonSockets = map[string]string{"terok-gate": paths.Gate, "terok-shield": paths.Shield, "podman-service": paths.PodmanService, "terok-vault": paths.Vault}
 
 // daemonProblem asks a program's health check and returns the problem a
 // degraded answer names ("" when it is fine, does not answer, or has no
