@@ -351,7 +351,10 @@ func TestHostileShieldDirsNotRoot(t *testing.T) {
 		path  func(cfg config.Config) string
 		fix   string
 	}{
-		{"config dir of another user", func(t *testing.T, cfg *config.Config) { write(filepath.Join(cfg.ConfigDir, "config.json"), "{}"); chown(cfg.ConfigDir) },
+		{"config dir of another user", func(t *testing.T, cfg *config.Config) {
+			write(filepath.Join(cfg.ConfigDir, "config.json"), "{}")
+			chown(cfg.ConfigDir)
+		},
 			func(c config.Config) string { return c.ConfigDir }, "chmod 0700"},
 		{"config dir writable by its group", func(t *testing.T, cfg *config.Config) {
 			write(filepath.Join(cfg.ConfigDir, "config.json"), "{}")
@@ -531,7 +534,9 @@ func TestHostileUnshieldedTask(t *testing.T) {
 	netDNS := dnstest.Start(pc, 60) // the container network's resolver
 	defer netDNS.Close()
 	netDNS.Set("anything.example.test", "203.0.113.51")
-	h := newHarness(t, "", func(c *config.Config) { c.HostSide = []string{nstest.RouterAddr + "/32", "169.254.0.0/16", "fe80::/10"} })
+	h := newHarness(t, "", func(c *config.Config) {
+		c.HostSide = []string{nstest.RouterAddr + "/32", "169.254.0.0/16", "fe80::/10"}
+	})
 	ctx := context.Background()
 	id := "tksopen"
 	st, err := h.c.Arm(ctx, shieldapi.ArmRequest{ID: id, PID: tp.TaskPID, Project: "loose", Mode: shieldapi.ModeOpen})
