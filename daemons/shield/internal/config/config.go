@@ -73,9 +73,9 @@ func Default() Config {
 		TaskResolver:    true,
 		Receipts:        true,
 		HostSide:        []string{"10.0.2.0/24", "169.254.0.0/16", "fd00::/64", "fe80::/10"},
-		ResolverRate:    200,
-		ResolverBurst:   200,
-		ResolverWorkers: 8,
+		ResolverRate:    500,
+		ResolverBurst:   250,
+		ResolverWorkers: 16,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/net/netutil"
 	"golang.org/x/sys/unix"
 
@@ -70,7 +71,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits of a resolver started without any.
-var DefaultLimits = Limits{Rate: 200, Burst: 200, Workers: 8, Buffer: 64 << 10}
+var DefaultLimits = Limits{Rate: 500, Burst: 250, Workers: 16, Buffer: 64 << 10}
 
 // Server is one task's resolver.
 type Server struct {
@@ -80,6 +81,7 @@ type Server struct {
 	lim      Limits
 
 	pc     *net.UDPConn
+	src    []byte // IP_PKTINFO with the resolver's address: the source of every UDP answer
 	tcp    *dns.Server
 	bucket *bucket
 	done   chan struct{}
@@ -141,6 +143,13 @@ func Start(ns *netns.NS, o Options, p Policy) (*Server, error) {
 		return nil, fmt.Errorf("open task resolver %s in the namespace: %w", addr, err)
 	}
 	s.pc = pc.(*net.UDPConn)
+	// Answers leave from the resolver's own address, set on each one: a
+	// socket bound (with IP_FREEBIND) while the namespace's loopback was
+	// still down would otherwise answer from 127.0.0.1, which the asking
+	// stub ignores.
+	if a, err := netip.ParseAddr(o.Addr); err == nil && a.Is4() {
+		s.src = (&ipv4.ControlMessage{Src: a.AsSlice()}).Marshal()
+	}
 	// TCP: at most Workers connections at once; more wait in the
 	// listener's backlog (the kernel's, not ours).
 	srv := &dns.Server{Listener: netutil.LimitListener(ln, lim.Workers), Handler: dns.HandlerFunc(s.serveTCP), ReadTimeout: 5 * time.Second}
@@ -227,7 +236,7 @@ func (s *Server) udpWorker() {
 		}
 		if resp := s.answer(r, false); resp != nil {
 			if b, err := resp.Pack(); err == nil {
-				_, _ = s.pc.WriteToUDPAddrPort(b, from)
+				_, _, _ = s.pc.WriteMsgUDPAddrPort(b, s.src, from)
 			}
 		}
 	}

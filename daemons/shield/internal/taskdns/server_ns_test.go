@@ -2,7 +2,10 @@ package taskdns_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -299,5 +302,48 @@ func TestServerBoundsAFlood(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the resolver does not answer after the flood: %v %v", r, err)
 		}
+	}
+}
+
+// TestServerBeforeLoopbackUp: a resolver opened while the namespace's
+// loopback is still down (as the OCI hook may find it) answers from its
+// own address once the loopback is up, so a stub resolver (a connected
+// socket) takes the answer.
+func TestServerBeforeLoopbackUp(t *testing.T) {
+	nstest.Require(t)
+	name := fmt.Sprintf("tks2-lo-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	ns, err := netns.OpenPath("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := dnstest.Start(pc, 42)
+	defer up.Close()
+	up.Set("ok.example.test", "203.0.113.5")
+	p := &policy{allow: map[string]bool{"ok.example.test": true}, answered: map[string][]taskdns.Addr{}}
+	srv, err := taskdns.Start(ns, taskdns.Options{Addr: "127.0.0.53", Upstream: up.Addr, Timeout: 2 * time.Second}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("ok.example.test.", dns.TypeA)
+	var r *dns.Msg
+	if err := nstest.In(name, func() (err error) {
+		r, _, err = (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, "127.0.0.53:53")
+		return err
+	}); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("a stub's query: %v %v", r, err)
 	}
 }
