@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
-	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/nstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
@@ -22,53 +19,6 @@ import (
 var taskHardening = []string{"--cap-drop", "ALL", "--cap-add", "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,SETGID,SETUID",
 	"--sysctl", "net.ipv4.ip_unprivileged_port_start=1024"}
 
-// outsideHost puts a TCP listener on a TEST-NET address in a namespace of
-// the test's own, routed from the host's namespace over a veth pair, so
-// that slirp4netns (which connects from the host's namespace) reaches it
-// as it would reach any address outside the machine. It returns the
-// address:port.
-func outsideHost(t *testing.T, greeting string) string {
-	t.Helper()
-	testkit.RequireCommand(t, "ip")
-	id := fmt.Sprint(os.Getpid() % 100000)
-	ns, host, peer := "tksout-"+id, "tkso"+id+"h", "tkso"+id+"n"
-	const hostAddr, nsAddr = "203.0.113.253", "203.0.113.254"
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v %s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("ip", "netns", "add", ns)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	run("ip", "link", "add", host, "type", "veth", "peer", "name", peer, "netns", ns)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", host).Run() })
-	run("ip", "addr", "add", hostAddr+"/30", "dev", host)
-	run("ip", "link", "set", host, "up")
-	run("ip", "-n", ns, "addr", "add", nsAddr+"/30", "dev", peer)
-	run("ip", "-n", ns, "link", "set", peer, "up")
-	run("ip", "-n", ns, "link", "set", "lo", "up")
-	run("ip", "-n", ns, "route", "add", "default", "via", hostAddr)
-	// A listener inside that namespace: this test binary, on a thread
-	// switched into it.
-	var ln net.Listener
-	if err := nstest.In(ns, func() (err error) { ln, err = net.Listen("tcp", nsAddr+":80"); return }); err != nil {
-		t.Fatalf("listen in %s: %v", ns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(greeting + "\n"))
-			c.Close()
-		}
-	}()
-	return nsAddr + ":80"
-}
-
 // TestHostileUnshieldedTaskPodman: a real rootless container whose project
 // runs without the shield (terok.shield=open), with slirp4netns'
 // allow_host_loopback as terok-web gives it, reaches the gate's port on
@@ -76,7 +26,7 @@ func outsideHost(t *testing.T, greeting string) string {
 // else of the host's loopback. Without the daemon it does not start.
 func TestHostileUnshieldedTaskPodman(t *testing.T) {
 	e := requirePodman(t)
-	out := outsideHost(t, "hello-from-outside")
+	out := testkit.OutsideHost(t, "hello-from-outside")
 	suffix := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	script := fmt.Sprintf(`echo "gate:$(nc -w 3 10.0.2.2 %d </dev/null)"; o=$(nc -w 3 10.0.2.2 %d </dev/null); echo "other-rc:$?"; echo "other:$o"; `+
 		`echo "outside:$(nc -w 3 %s %s </dev/null)"`, e.gate, e.other, strings.Split(out, ":")[0], strings.Split(out, ":")[1])
