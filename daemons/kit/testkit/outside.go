@@ -46,6 +46,28 @@ func OutsideHost(t testing.TB, greeting string) string {
 	if err != nil {
 		t.Fatalf("outside host: listen in %s: %v", ns, err)
 	}
+	greet(t, ln, greeting)
+	return nsAddr + ":80"
+}
+
+// Greeter listens on addr (host or host:port; port 0 or none picks one)
+// and writes greeting and a newline to every connection until the test
+// ends. It returns the port.
+func Greeter(t testing.TB, addr, greeting string) int {
+	t.Helper()
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	greet(t, ln, greeting)
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// greet answers every connection to ln with greeting until the test ends.
+func greet(t testing.TB, ln net.Listener, greeting string) {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -57,7 +79,6 @@ func OutsideHost(t testing.TB, greeting string) string {
 			c.Close()
 		}
 	}()
-	return nsAddr + ":80"
 }
 
 // listenIn opens a TCP listener inside the named namespace (on a thread

@@ -174,20 +174,16 @@ func (c Config) ParseEndpoints() ([]ruleset.Endpoint, error) {
 		}
 		out = append(out, ruleset.Endpoint{Addr: ap.Addr().Unmap(), Proto: proto, Port: ap.Port()})
 	}
-	for _, d := range c.ContainerDNS {
-		if c.TaskResolver {
-			if _, err := netip.ParseAddr(d); err != nil {
-				return nil, fmt.Errorf("container DNS %q: want an IP address: %w", d, ErrInvalid)
-			}
-			continue
-		}
-		a, err := netip.ParseAddr(d)
-		if err != nil {
-			return nil, fmt.Errorf("container DNS %q: want an IP address: %w", d, ErrInvalid)
-		}
-		a = a.Unmap()
-		out = append(out, ruleset.Endpoint{Addr: a, Proto: "udp", Port: 53}, ruleset.Endpoint{Addr: a, Proto: "tcp", Port: 53})
+	if c.TaskResolver {
+		// Still checked: a task without the shield resolves there.
+		_, err := c.ParseContainerDNS()
+		return out, err
 	}
+	dns, err := c.ParseContainerDNS()
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, dns...)
 	return out, nil
 }
 

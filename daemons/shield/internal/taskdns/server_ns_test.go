@@ -72,19 +72,34 @@ func (p *policy) Answered(name string, _ uint16, addrs []taskdns.Addr) error {
 	return err
 }
 
-func TestServer(t *testing.T) {
-	tp := nstest.New(t)
-	ns, err := netns.Open(tp.TaskPID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+// upstream starts our DNS server on the host's loopback (answers with TTL
+// 42) until the test ends.
+func upstream(t *testing.T) *dnstest.Server {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	up := dnstest.Start(pc, 42)
-	defer up.Close()
+	t.Cleanup(up.Close)
+	return up
+}
+
+// taskNS opens the network namespace of a topology's task.
+func taskNS(t *testing.T, tp *nstest.Topo) *netns.NS {
+	t.Helper()
+	ns, err := netns.Open(tp.TaskPID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return ns
+}
+
+func TestServer(t *testing.T) {
+	tp := nstest.New(t)
+	ns := taskNS(t, tp)
+	up := upstream(t)
 	up.Set("ok.example.test", "203.0.113.5", "2001:db8::5")
 	p := &policy{allow: map[string]bool{"ok.example.test": true, "gone.example.test": true}, answered: map[string][]taskdns.Addr{}}
 	srv, err := taskdns.Start(ns, taskdns.Options{Addr: "127.0.0.53", Upstream: up.Addr, Timeout: 2 * time.Second}, p)
@@ -208,17 +223,8 @@ func TestServer(t *testing.T) {
 // the drops are counted and handed to the policy.
 func TestServerBoundsAFlood(t *testing.T) {
 	tp := nstest.New(t)
-	ns, err := netns.Open(tp.TaskPID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := dnstest.Start(pc, 42)
-	defer up.Close()
+	ns := taskNS(t, tp)
+	up := upstream(t)
 	up.Set("ok.example.test", "203.0.113.5")
 	p := &policy{allow: map[string]bool{"ok.example.test": true}, answered: map[string][]taskdns.Addr{},
 		hold: make(chan struct{}), called: make(chan struct{}, 1000)}
@@ -321,12 +327,7 @@ func TestServerBeforeLoopbackUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := dnstest.Start(pc, 42)
-	defer up.Close()
+	up := upstream(t)
 	up.Set("ok.example.test", "203.0.113.5")
 	p := &policy{allow: map[string]bool{"ok.example.test": true}, answered: map[string][]taskdns.Addr{}}
 	srv, err := taskdns.Start(ns, taskdns.Options{Addr: "127.0.0.53", Upstream: up.Addr, Timeout: 2 * time.Second}, p)

@@ -114,7 +114,7 @@ func TestHostileUnshieldedTaskReachesOnlyTerok(t *testing.T) {
 	listenOn := map[string]string{"slirp4netns": "127.0.0.1", "pasta": defaultSource(t)}
 	for _, tier := range podmantest.Tiers {
 		t.Run(tier.Name, func(t *testing.T) {
-			gate, other := greeter(t, listenOn[tier.Network], "hello-from-gate"), greeter(t, listenOn[tier.Network], "hello-from-other")
+			gate, other := testkit.Greeter(t, listenOn[tier.Network], "hello-from-gate"), testkit.Greeter(t, listenOn[tier.Network], "hello-from-other")
 			pm := podmantest.StartTier(t, tier)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -216,26 +216,4 @@ func defaultSource(t *testing.T) string {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).IP.String()
-}
-
-// greeter listens on addr (a random port) and writes greeting to every
-// connection, until the test ends; it returns the port.
-func greeter(t *testing.T, addr, greeting string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(greeting + "\n"))
-			c.Close()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
 }
