@@ -200,6 +200,12 @@ func TestHostilePlantedState(t *testing.T) {
 	// allowlist: Arm would refuse it.
 	writeState(t, h, "tksbadprof", map[string]any{"id": "tksbadprof", "pid": tpC.TaskPID, "netns_inode": inode(t, tpC.TaskPID),
 		"mode": "up", "profiles": []string{"no-such-profile"}, "static": []string{"0.0.0.0/0"}, "project": "planted"})
+	// A file that claims the task runs without the shield and carries
+	// an allowlist no such task has: blocked, and never open after.
+	tpE := nstest.New(t, "203.0.113.41")
+	tpE.Listen(tpE.Inet, "203.0.113.41:80")
+	writeState(t, h, "tksclaims", map[string]any{"id": "tksclaims", "pid": tpE.TaskPID, "netns_inode": inode(t, tpE.TaskPID),
+		"mode": "open", "unshielded": true, "static": []string{"203.0.113.41"}})
 	// A file whose content names another container than its name.
 	writeState(t, h, "tksnamed", map[string]any{"id": "tksother", "pid": tpD.TaskPID, "netns_inode": inode(t, tpD.TaskPID), "mode": "up",
 		"static": []string{"203.0.113.41"}})
@@ -235,14 +241,15 @@ func TestHostilePlantedState(t *testing.T) {
 		t.Error("a namespace named only by planted files holds a shield table")
 	}
 	// Blocked, not as written.
-	for id, want := range map[string]string{"tksreal": "belongs to uid 0", "tksbadprof": "unknown profile", "tksnamed": `names container "tksother"`} {
+	for id, want := range map[string]string{"tksreal": "belongs to uid 0", "tksbadprof": "unknown profile", "tksnamed": `names container "tksother"`,
+		"tksclaims": "takes no profiles or allow entries"} {
 		st, ok := got[id]
 		if !ok {
 			t.Errorf("%s: not in the daemon's care after a refused state", id)
 			continue
 		}
 		if st.Mode != shieldapi.ModeBlock || !strings.Contains(st.Reason, want) || len(st.Allowed)+len(st.Static)+len(st.Profiles) != 0 ||
-			st.Project != "" {
+			st.Project != "" || st.Unshielded {
 			t.Errorf("%s: %+v; want block, no entries, a reason naming %q", id, st, want)
 		}
 		eventually(t, 5*time.Second, id+": state-refused in the audit", auditHas(t, h, id, func(ev shieldapi.Event) bool {
@@ -252,7 +259,10 @@ func TestHostilePlantedState(t *testing.T) {
 	if got["tksreal"].Reason != "" && !strings.Contains(got["tksreal"].Reason, "4242") {
 		t.Errorf("tksreal's reason does not name the claimed owner: %q", got["tksreal"].Reason)
 	}
-	for _, tp := range []*nstest.Topo{tpA, tpC, tpD} {
+	if _, err := h.c.SetMode(ctx, "tksclaims", shieldapi.ModeOpen); unixhttp.StatusOf(err) != 400 {
+		t.Errorf("a refused state that claimed no shield was switched to open: %v", err)
+	}
+	for _, tp := range []*nstest.Topo{tpA, tpC, tpD, tpE} {
 		if r := tp.Dial("203.0.113.41:80", 3*time.Second); r.Err == nil {
 			t.Errorf("a container with a refused state connects (%s)", tp.Task)
 		}

@@ -421,11 +421,12 @@ func (m *Manager) restoreOne(ctx context.Context, path string) {
 	reason, kind := "", ""
 	if verr != nil {
 		// Not restored as written: blocked, with nothing of the file
-		// but what names the container, and its real owner.
+		// but what names the container, and its real owner. Nor does
+		// the file's word that the task runs without the shield count:
+		// from block such a container may go up or down, never open.
 		reason = fmt.Sprintf("its state failed the checks of an arm request (%v); blocked: run the task again to arm it with its project's settings", verr)
 		kind = shieldapi.EventStateRefused
-		st = State{ID: id, PID: st.PID, NetnsInode: ns.Inode, OwnerUID: owner, Mode: shieldapi.ModeBlock,
-			Unshielded: st.Unshielded && st.Mode.Valid(), ArmedAt: time.Now().UTC()}
+		st = State{ID: id, PID: st.PID, NetnsInode: ns.Inode, OwnerUID: owner, Mode: shieldapi.ModeBlock, ArmedAt: time.Now().UTC()}
 		ck = checked{}
 	}
 	nft, err := ruleset.Open(ns.Fd())
