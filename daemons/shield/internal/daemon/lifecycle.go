@@ -451,7 +451,11 @@ func (m *Manager) restoreOne(ctx context.Context, path string) {
 			}
 		}
 		if err != nil {
-			reason = fmt.Sprintf("re-arming it after the daemon's restart failed (%v); blocked: mode up or down re-opens it once that is fixed, or run the task again", err)
+			again := "mode up or down"
+			if st.Unshielded {
+				again = "mode open"
+			}
+			reason = fmt.Sprintf("re-arming it after the daemon's restart failed (%v); blocked: %s re-opens it once that is fixed, or run the task again", err, again)
 			kind = shieldapi.EventRearmFailed
 		}
 	}
