@@ -102,7 +102,8 @@ func TestHostileTaskBindsLowPorts(t *testing.T) {
 // loopback at 10.0.2.2) and Podman 5 (pasta, the host at 169.254.1.2 as in
 // the image): it reaches the gate's port and an address outside the
 // machine, and no other listener on the host's loopback. Without the
-// shield's daemon it does not start.
+// shield's daemon it does not start. A shielded task from the same spec
+// reaches the gate alone, and its resolver answers in its namespace.
 func TestHostileUnshieldedTaskReachesOnlyTerok(t *testing.T) {
 	shieldBin := testkit.Build(t, "github.com/terok-ai/terok-in-docker/daemons/shield/cmd/terok-shield")
 	outside := testkit.OutsideHost(t, "hello-from-outside")
@@ -201,6 +202,26 @@ func TestHostileUnshieldedTaskReachesOnlyTerok(t *testing.T) {
 			}
 			if strings.Contains(out, "hello-from-other") || !strings.Contains(out, "other-rc:1") {
 				t.Errorf("another listener on the host's loopback answered at %s:%d", host, other)
+			}
+
+			// The same task with the shield: the gate only, and its
+			// resolver (opened by the shield in a namespace where the task
+			// holds no low port) answers, refusing an unlisted name.
+			shielded := r.spec(webapi.Task{ID: "on1", Name: "tkhostile-on-" + tier.Name, Project: "tight", Image: task.Image},
+				webapi.Project{Name: "tight"}, "http://gate.invalid/tight.git", netns, netopts, 0)
+			shielded.Volumes, shielded.WorkDir, shielded.Mounts = nil, "/", nil
+			shielded.Entrypoint = []string{"/bin/sh", "-c", spec.Entrypoint[2] + "; busybox nslookup unlisted.example.test 127.0.0.53; echo lookup-done"}
+			spec = shielded
+			out, err = run(shielded.Name)
+			if err != nil {
+				t.Fatalf("run: %v\n%s\n%s", err, out, logs.String())
+			}
+			t.Logf("in the shielded task (%s):\n%s", tier.Name, out)
+			if !strings.Contains(out, "gate:hello-from-gate") || strings.Contains(out, "hello-from-other") || strings.Contains(out, "hello-from-outside") {
+				t.Errorf("the shielded task reaches more or less than the gate")
+			}
+			if !strings.Contains(out, "REFUSED") {
+				t.Errorf("the shield's resolver did not answer in the task (want REFUSED for an unlisted name)")
 			}
 		})
 	}
