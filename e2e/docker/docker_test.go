@@ -379,7 +379,7 @@ git clone -q http://%s@host.containers.internal:%d/demo.git /w
 cd /w
 git config user.email task@example.org; git config user.name task
 echo from-task > task.txt
-git add task.txt; git commit -qm task; git push -q origin HEAD
+git add task.txt; git commit -qm task; git push -q origin HEAD:agent/e2e-task
 echo PUSHED
 %s`, tok, gatePort, probe)
 	out, errs, code := c.exec(t, "podman", "podman", "run", "--name", "image-e2e-task",
@@ -491,7 +491,8 @@ func testProjectTask(t *testing.T, c *container, adminToken string, gatePort, ht
 		t.Errorf("the task's timeline lacks the shield's armed and blocked events:\n%s", timeline)
 	}
 	work := t.TempDir()
-	git(t, work, "clone", "-q", fmt.Sprintf("http://%s@127.0.0.1:%d/e2eproj.git", adminToken, gatePort), "p")
+	// the agent's plain push lands on its task's branch (terok-entry)
+	git(t, work, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@127.0.0.1:%d/e2eproj.git", adminToken, gatePort), "p")
 	if b, err := os.ReadFile(filepath.Join(work, "p", "agent.txt")); err != nil || string(b) != "from-agent\n" {
 		t.Errorf("the host's clone lacks the agent's push: %q %v", b, err)
 	}
