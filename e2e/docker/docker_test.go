@@ -200,7 +200,8 @@ user = podman
 			t.Errorf("web token changed across containers: %q, was %q", got, webToken)
 		}
 		work := t.TempDir()
-		git(t, work, "clone", "-q", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, gatePort), "w")
+		// the shielded task pushed its own branch (agent/e2e-task)
+		git(t, work, "clone", "-q", "-b", "agent/e2e-task", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, gatePort), "w")
 		for _, f := range []string{"README", "task.txt"} {
 			if _, err := os.Stat(filepath.Join(work, "w", f)); err != nil {
 				t.Errorf("the gate repository lost %s across containers", f)
