@@ -107,7 +107,7 @@ func newApp() *cli.App {
 		Name:    "terok-web",
 		Usage:   "terok's task orchestrator and API server",
 		Version: buildinfo.Version,
-		Commands: []*cli.Command{{
+		Commands: []*cli.Command{relayCommand, {
 			Name:  "serve",
 			Usage: "run the daemon in the foreground",
 			Flags: []cli.Flag{
