@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -274,10 +277,13 @@ func runWebTask(t *testing.T, tr *tree, project, prompt string) webapi.Task {
 // TestHostileRequests sends what a hostile page cannot send from a
 // browser but another program might, against the real tree: a rebinding
 // Host name on terok's listener, a terminal asked for from a task UI's
-// origin (no exec session may appear in Podman), the login URL with a
-// browser session, and a TAB in the login's next.
+// origin (no exec session may appear in Podman), the login URL and a
+// daemon log holding the gate's admin token with a browser session, and a
+// TAB in the login's next.
 func TestHostileRequests(t *testing.T) {
-	tr := startTree(t)
+	// The gate makes its admin token itself (and prints it where it logs
+	// it at all).
+	tr := startTree(t, "TEROK_GATE_ADMIN_TOKEN=")
 	tr.waitRunning(t)
 	importTaskImage(t, tr)
 	t.Cleanup(func() { removeTasks(t, tr) })
@@ -339,7 +345,7 @@ func TestHostileRequests(t *testing.T) {
 		tr.mustTerok(t, "task", "stop", id)
 	})
 
-	t.Run("login next and the login URL", func(t *testing.T) {
+	t.Run("login next, the login URL and logs", func(t *testing.T) {
 		form := "token=" + token + "&next=" + "/%09/evil.example"
 		req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -365,6 +371,32 @@ func TestHostileRequests(t *testing.T) {
 		}
 		if resp := do("GET", base+"/api/v1/web/url", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }); resp.StatusCode != 200 {
 			t.Fatalf("the login URL with the token: %d", resp.StatusCode)
+		}
+		// A daemon's log over TCP holds no token: the gate's admin token,
+		// the access token, a task token.
+		admin, err := os.ReadFile(filepath.Join(tr.dev, "state", "gate", "admin-token"))
+		if err != nil || len(strings.TrimSpace(string(admin))) < 16 {
+			t.Fatalf("the gate's admin token: %v %q", err, admin)
+		}
+		raw := tr.mustTerok(t, "daemons", "logs", "terok-gate") // web.sock: unredacted
+		t.Logf("the gate's own log holds its admin token: %v", strings.Contains(raw, strings.TrimSpace(string(admin))))
+		for _, name := range []string{"terok-gate", "terok-web"} {
+			req, _ := http.NewRequest("GET", base+"/api/v1/daemons/"+name+"/log?bytes=1000000", nil)
+			req.AddCookie(sess)
+			r3, err := nc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(r3.Body)
+			r3.Body.Close()
+			if r3.StatusCode != 200 || len(b) == 0 {
+				t.Fatalf("%s's log with a session: %d %q", name, r3.StatusCode, b)
+			}
+			for _, secret := range []string{strings.TrimSpace(string(admin)), token, "terok-g-"} {
+				if strings.Contains(string(b), secret) {
+					t.Errorf("%s's log, read with a session cookie, holds a secret:\n%s", name, b)
+				}
+			}
 		}
 		// No answer of terok carries CORS headers, not even a preflight's.
 		resp := do("OPTIONS", base+"/api/v1/projects", func(r *http.Request) {

@@ -158,7 +158,9 @@ func (u *taskUI) redeem(w http.ResponseWriter, r *http.Request, q url.Values) {
 		w.Header().Set("Clear-Site-Data", `"cache", "storage"`)
 	}
 	q.Del(TicketParam)
-	dest := r.URL.EscapedPath()
+	// A path of this origin only: "//host/..." would send the browser
+	// elsewhere.
+	dest := "/" + strings.TrimLeft(r.URL.EscapedPath(), "/\\")
 	if len(q) > 0 {
 		dest += "?" + q.Encode()
 	}

@@ -1,7 +1,9 @@
 package webproxy
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net"
@@ -199,6 +201,18 @@ func TestTaskUITicket(t *testing.T) {
 	resp, body = get(t, c, base+"/deep/path?q=1", nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"path":"/deep/path"`) || !strings.Contains(body, `"query":"q=1"`) || !strings.Contains(body, `"host":"127.0.0.1:`+strconv.Itoa(port)) {
 		t.Fatalf("with the grant: %d %s", resp.StatusCode, body)
+	}
+	// The redirect stays on the task's origin whatever the path.
+	tkx, _, _ := f.tickets.Mint("t1", "")
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET //evil.example/x?%s=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", TicketParam, tkx, port)
+	rr, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	conn.Close()
+	if err != nil || rr.StatusCode != 303 || rr.Header.Get("Location") != "/evil.example/x" {
+		t.Fatalf("ticket on //evil.example/x: %v %v", err, rr)
 	}
 	// A ticket works once.
 	resp, body = get(t, client(), base+"/?"+TicketParam+"="+tk, nil)
