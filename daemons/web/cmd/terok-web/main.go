@@ -241,7 +241,7 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		defer pub.Close(context.Background())
+		defer pub.Close()
 		rcfg.Ports = pub
 	}
 	rn = runner.New(rctx, rcfg, log.With().Str("component", "runner").Logger(), store, ps, gate, podman, shield, hub)

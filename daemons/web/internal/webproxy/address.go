@@ -130,10 +130,17 @@ func (a *Addresses) TerokOrigins(r *http.Request) []string {
 }
 
 // TaskPage is terok's page of task id, as a link for a request reaching
-// the task's listener.
+// the task's listener: under TEROK_PUBLIC_URL when the request came by the
+// public host, else the same host on terok's port.
 func (a *Addresses) TaskPage(r *http.Request, id string) string {
-	if a.viaPublic(r) || (a.public != nil && a.publicHost != "" && r != nil && strings.EqualFold(hostOnly(r.Host), a.publicHost)) {
-		return a.public.String() + "/task/" + url.PathEscape(id)
+	if a.public != nil && r != nil {
+		pub := a.public.Hostname()
+		if a.publicHost != "" {
+			pub = a.publicHost
+		}
+		if h := strings.Trim(hostOnly(r.Host), "[]"); strings.EqualFold(h, pub) || strings.EqualFold(h, a.public.Hostname()) {
+			return a.public.String() + "/task/" + url.PathEscape(id)
+		}
 	}
 	if o := a.TerokOrigins(r); len(o) > 0 {
 		return o[len(o)-1] + "/task/" + url.PathEscape(id)

@@ -122,7 +122,7 @@ func testProxyPodman(t *testing.T, tr podmantest.Tier) {
 	if pool.Relays() != 1 {
 		t.Fatalf("%d relays, want 1", pool.Relays())
 	}
-	pub.Close(context.Background())
+	pub.Close()
 	if pool.Relays() != 0 {
 		t.Fatalf("%d relays after the listener closed, want 0", pool.Relays())
 	}
@@ -133,7 +133,7 @@ func testProxyPodman(t *testing.T, tr podmantest.Tier) {
 		t.Fatal(err)
 	}
 	pub2, tickets2 := newPub()
-	defer pub2.Close(context.Background())
+	defer pub2.Close()
 	if err := pub2.Restore(PortsFromContainers(cs, "terok.task")); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package webproxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -190,15 +189,16 @@ func (p *Publisher) Restore(assigned map[string]int) error {
 	return errors.Join(errs...)
 }
 
-// Close closes every listener.
-func (p *Publisher) Close(ctx context.Context) {
+// Close closes every listener and its connections (an app's long
+// streams would hold a graceful shutdown forever).
+func (p *Publisher) Close() {
 	p.mu.Lock()
 	p.closed = true
 	all := p.byTask
 	p.byTask = map[string]*published{}
 	p.mu.Unlock()
 	for task, pb := range all {
-		_ = pb.srv.Shutdown(ctx)
+		_ = pb.srv.Close()
 		pb.ui.forget()
 		p.o.Dialer.ForgetTask(task)
 	}

@@ -144,7 +144,7 @@ func newFixtureAt(t *testing.T, base int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.pub.Close(context.Background()) })
+	t.Cleanup(func() { f.pub.Close() })
 	return f
 }
 
@@ -422,7 +422,7 @@ func TestPublisher(t *testing.T) {
 	}
 
 	// terok-web restarts: the running task's listener opens again.
-	f.pub.Close(context.Background())
+	f.pub.Close()
 	if dial(p2) == nil {
 		t.Fatal("a listener stayed open after Close")
 	}
