@@ -242,8 +242,10 @@ user = podman
 		opts := append(vols.opts(),
 			"-p", fmt.Sprintf("127.0.0.1:%d:9418", hostGate),
 			"-p", fmt.Sprintf("127.0.0.1:%d:8566", hostWeb),
-			// The seed's task web ports (on the loopback only, for the test).
-			"-p", "127.0.0.1:7860-7880:7860-7880",
+			// The seed's task web ports, on a loopback address of their own:
+			// make test runs the e2e package (native trees and nginx on
+			// 127.0.0.1/127.0.0.2:7860-7880) at the same time.
+			"-p", taskPortsHost+":7860-7880:7860-7880",
 			"-e", "TEROK_GATE_ADMIN_TOKEN="+fixedAdmin, "-e", "TEROK_WEB_TOKEN="+fixedWeb,
 			"-e", "TEROK_PUBLIC_URL=https://terok.example.org")
 		c := startContainer(t, opts)
@@ -496,6 +498,9 @@ func testProjectTask(t *testing.T, c *container, adminToken string, gatePort, ht
 	return id
 }
 
+// taskPortsHost is where the bridge-mode test maps the task ports.
+const taskPortsHost = "127.0.0.3"
+
 // testBridgeWebTask: in bridge mode (no host network) a web task's UI
 // answers through Docker's published port: terok-web itself listens on
 // the task's port on every address of the container, and lets in the
@@ -518,7 +523,7 @@ func testBridgeWebTask(t *testing.T, c *container) {
 		l, _, _ := c.exec(t, "podman", "terok", "task", "logs", task.ID)
 		return strings.Contains(l, "serving"), l
 	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", task.WebPort)
+	base := fmt.Sprintf("http://%s:%d", taskPortsHost, task.WebPort)
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second}
 	// Without the link: terok-web's refusal through the published port.
