@@ -15,6 +15,6 @@ import (
 // a browser session (with CSRF on mutations).
 func browserUI(cfg Config, log zerolog.Logger, token string, sessions *auth.Sessions, lim *auth.Limiter, addrs *webproxy.Addresses, h http.Handler) (http.Handler, error) {
 	a := &auth.Auth{Methods: []auth.Method{auth.Bearer(token, lim), auth.Cookie(sessions)}}
-	return ui.New(ui.Config{Token: token, Sessions: sessions, Limiter: lim, PublicURL: cfg.PublicURL, PublicHost: cfg.PublicHost,
+	return ui.New(ui.Config{Token: token, Sessions: sessions, Limiter: lim, PublicURL: cfg.PublicURL,
 		FrameSource: addrs.FrameSource, Log: log.With().Str("component", "ui").Logger()}, a.Require(h))
 }

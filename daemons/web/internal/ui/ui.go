@@ -39,8 +39,6 @@ type Config struct {
 	// PublicURL is TEROK_PUBLIC_URL: the browser-facing base URL behind a
 	// reverse proxy, e.g. https://terok.example.com/terok ("" for none).
 	PublicURL string
-	// PublicHost is TEROK_PUBLIC_HOST: the host shown in task URLs.
-	PublicHost string
 	// FrameSource is the Content-Security-Policy source of the task UIs
 	// the task page may embed, for a request (nil: none).
 	FrameSource func(r *http.Request) string
@@ -298,22 +296,10 @@ func (u *UI) page(name string) http.HandlerFunc {
 		cfg, _ := json.Marshal(map[string]any{
 			"page": name, "base": u.Base(r), "csrf": sess.CSRF,
 			"name": r.PathValue("name"), "id": r.PathValue("id"),
-			"publicHost": u.cfg.PublicHost, "publicURL": u.publicBase(r), "version": buildinfo.Version,
+			"version": buildinfo.Version,
 		})
 		u.render(w, r, http.StatusOK, "page.html", pageData{Page: name, Title: title(name), CSRF: sess.CSRF, Config: template.JS(cfg)})
 	}
-}
-
-// publicBase is the absolute browser-facing base URL for this request.
-func (u *UI) publicBase(r *http.Request) string {
-	if u.pub != nil && u.viaPublic(r) {
-		return u.pub.String()
-	}
-	scheme := "http"
-	if u.secure(r) {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 func title(page string) string {
