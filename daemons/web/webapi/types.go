@@ -114,6 +114,9 @@ type Task struct {
 	Started   *time.Time `json:"started,omitempty"`
 	Ended     *time.Time `json:"ended,omitempty"`
 	WebPort   int        `json:"web_port,omitempty"` // host port of a web-mode task
+	// WebURL is a running web task's UI address, for the caller's host
+	// (terok's UI gives a one-time link to it: POST .../web/ticket).
+	WebURL string `json:"web_url,omitempty"`
 	// StartMS is how long the last start's steps took, in milliseconds:
 	// gate (repository and token), create, start (the shield's arm
 	// included), shield_arm (the arm alone, as the shield measured it).
@@ -122,6 +125,13 @@ type Task struct {
 	Branches []string `json:"branches,omitempty"`
 	// LogOffset is where the current run's output starts in the log file.
 	LogOffset int64 `json:"log_offset,omitempty"`
+}
+
+// WebTicket is a one-time link to a web task's UI (POST
+// /api/v1/tasks/{id}/web/ticket): it opens the UI once, until Expires.
+type WebTicket struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
 }
 
 // RunRequest starts a task (POST /api/v1/tasks).

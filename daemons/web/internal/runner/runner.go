@@ -44,8 +44,18 @@ type Config struct {
 	TaskGateHost string
 	// StopTimeout is how long stop waits before it kills (seconds).
 	StopTimeout uint
-	// Ports hands out host ports to web-mode tasks; nil refuses web mode.
-	Ports *webproxy.Allocator
+	// Ports hands out host ports to web-mode tasks and opens their UIs'
+	// listeners (webproxy.Publisher); nil refuses web mode.
+	Ports Ports
+}
+
+// Ports is the web-mode port table: a task's port is held (its UI's
+// listener open) from Allocate to Release.
+type Ports interface {
+	Allocate(taskID string) (int, error)
+	Release(taskID string)
+	Restore(assigned map[string]int) error
+	HostPort(taskID string) (int, bool)
 }
 
 // Runner runs tasks. Create one with New and call Reconcile before use.
@@ -140,7 +150,7 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 			return webapi.Task{}, fmt.Errorf("%w: project %s has no run.web_port (where its agent serves): set it in %s or with terok project edit %s --web-port PORT", ErrBadRequest, p.Name, info.File, p.Name)
 		}
 		if r.cfg.Ports == nil {
-			return webapi.Task{}, fmt.Errorf("%w: web mode is off in this terok-web", ErrBadRequest)
+			return webapi.Task{}, fmt.Errorf("%w: web mode needs terok-web's TCP listener (TEROK_WEB_LISTEN is off)", ErrBadRequest)
 		}
 	default:
 		return webapi.Task{}, fmt.Errorf("%w: mode %q: use headless, interactive or web", ErrBadRequest, mode)
@@ -499,12 +509,10 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 		spec.DNSServers = []string{shieldapi.ResolverAddr}
 	}
 	if webPort > 0 {
-		spec.PortMapping = []podmanapi.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(p.Run.WebPort), HostPort: uint16(webPort), Protocol: "tcp"}}
+		// Podman publishes nothing: terok-web's listener on webPort
+		// reaches the app from inside the task's namespaces (WebTarget).
 		spec.Labels[webproxy.LabelWebPort] = strconv.Itoa(webPort)
 		env["TEROK_WEB_PORT"] = strconv.Itoa(p.Run.WebPort)
-		if p.Shield.On() {
-			ann[shieldapi.AnnotationPorts] = strconv.Itoa(p.Run.WebPort)
-		}
 	}
 	if res := limits(p.Limits); res != nil {
 		spec.ResourceLimits = res
