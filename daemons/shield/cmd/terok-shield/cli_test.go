@@ -113,7 +113,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"status", "--nope"}, "flag provided but not defined: -nope", 2},
 		{[]string{"deny", "nosuch", "203.0.113.1"}, "unknown container", 4},
 		{[]string{"allow", "nosuch", "example.org"}, "unknown container", 4},
-		{[]string{"mode", id, "sideways"}, "want up, down or block", 1},
+		{[]string{"mode", id, "sideways"}, "want up, down, block or open", 1},
 		{[]string{"--socket", filepath.Join(dir, "none.sock"), "status"}, "is the daemon running?", 3},
 		{[]string{"status", "--socket", filepath.Join(dir, "none.sock")}, "is the daemon running?", 3},
 	} {

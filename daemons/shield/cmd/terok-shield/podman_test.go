@@ -114,22 +114,7 @@ func requirePodman(t *testing.T) *podmanEnv {
 }
 
 func hostService(t *testing.T, greeting string) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(greeting + "\n"))
-			c.Close()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testkit.Greeter(t, "127.0.0.1", greeting)
 }
 
 func (e *podmanEnv) podman(ctx context.Context, args ...string) ([]byte, error) {

@@ -19,6 +19,14 @@ func TestValidate(t *testing.T) {
 	if err != nil || len(eps) != 1 || eps[0].Addr.String() != "169.254.1.2" || eps[0].Port != 9418 {
 		t.Fatalf("endpoints %+v %v", eps, err)
 	}
+	// A task without the shield resolves through the container network's
+	// resolvers (UDP and TCP) and is kept off the host side.
+	if cd, err := base.ParseContainerDNS(); err != nil || len(cd) != 4 || cd[0].Addr.String() != "10.0.2.3" || cd[0].Proto != "udp" || cd[1].Proto != "tcp" {
+		t.Fatalf("container DNS endpoints %+v %v", cd, err)
+	}
+	if hs, err := base.ParseHostSide(); err != nil || len(hs) != 4 || hs[0].Lo.String() != "10.0.2.0" || hs[0].Hi.String() != "10.0.2.255" {
+		t.Fatalf("host side %+v %v", hs, err)
+	}
 	old := base
 	old.TaskResolver = false
 	if eps, err := old.ParseEndpoints(); err != nil || len(eps) != 5 || eps[1].Addr.String() != "10.0.2.3" || eps[1].Port != 53 {
@@ -31,6 +39,10 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.ContainerDNS = []string{"dns.example"} },
 		func(c *Config) { c.Resolver = "8.8.8.8" },
 		func(c *Config) { c.SocketGroup = "no-such-group-tks" },
+		func(c *Config) { c.HostSide = []string{"10.0.2.2"} },
+		func(c *Config) { c.ResolverRate = 0 },
+		func(c *Config) { c.ResolverWorkers = -1 },
+		func(c *Config) { c.ResolverBurst = 1 << 20 },
 	}
 	for i, f := range bad {
 		c := base

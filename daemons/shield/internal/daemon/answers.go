@@ -105,6 +105,13 @@ func (p policy) Refused(name string, qtype uint16) {
 	}
 }
 
+// Dropped records queries the task's resolver dropped over its limits.
+func (p policy) Dropped(n uint64) {
+	p.m.audit(shieldapi.Event{Container: p.c.st.ID, Kind: shieldapi.EventDropped,
+		Detail: fmt.Sprintf("%d queries dropped unanswered: the task asked faster than its resolver's limits (%d a second, %d at once)",
+			n, p.m.opts.ResolverLimits.Rate, p.m.opts.ResolverLimits.Workers)})
+}
+
 // Answered puts the answer's addresses into the task's dns sets, in one
 // batch, before the resolver hands the answer back.
 func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr) error {
@@ -294,7 +301,8 @@ func aliveAnswers(c *container, now time.Time) int {
 // same namespace (from a previous arm) is taken over, else a new one is
 // opened inside the namespace.
 func (m *Manager) startResolverLocked(c *container, prev *container) error {
-	if !m.opts.TaskResolver {
+	if !m.opts.TaskResolver || c.st.Unshielded {
+		// A task without the shield uses its container network's resolver.
 		return nil
 	}
 	p := policy{m: m, c: c}
@@ -304,7 +312,7 @@ func (m *Manager) startResolverLocked(c *container, prev *container) error {
 		c.resFrom = prev
 		return nil
 	}
-	srv, err := taskdns.Start(c.ns, taskdns.Options{Addr: shieldapi.ResolverAddr, Upstream: m.opts.Upstream}, p)
+	srv, err := taskdns.Start(c.ns, taskdns.Options{Addr: shieldapi.ResolverAddr, Upstream: m.opts.Upstream, Limits: m.opts.ResolverLimits}, p)
 	if err != nil {
 		return err
 	}

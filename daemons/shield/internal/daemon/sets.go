@@ -114,6 +114,9 @@ func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []ipra
 // elements costs the kernel an RCU grace period (~8 ms) where adding one
 // costs ~0.2 ms. The next full apply prunes them.
 func (m *Manager) applyLocked(ctx context.Context, c *container, denyOnly bool) error {
+	if err := m.connLocked(c); err != nil {
+		return err
+	}
 	allow, deny, domains := m.compute(ctx, c)
 	now := time.Now()
 	d4o, d6o := iprange.Split(c.deny)

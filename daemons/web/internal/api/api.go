@@ -643,7 +643,7 @@ func (a *API) shieldMode(w http.ResponseWriter, r *http.Request) {
 	}
 	m := shieldapi.Mode(req.Mode)
 	if !m.Valid() {
-		fail(w, fmt.Errorf("%w: mode %q: use up, down or block", errBadRequest, req.Mode))
+		fail(w, fmt.Errorf("%w: mode %q: use up, down or block (open or block for a task without the shield)", errBadRequest, req.Mode))
 		return
 	}
 	st, err := a.d.Shield.SetMode(r.Context(), t.Container, m)

@@ -437,6 +437,17 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 	return t, nil
 }
 
+// TaskCapabilities are the only capabilities a task's root has (inside its
+// user namespace): what installing packages and running builds as root
+// need (chown and file modes, apt's drop to its own user, signalling its
+// own processes). Left out of Podman's defaults: NET_BIND_SERVICE (low
+// ports), SETFCAP, SETPCAP and SYS_CHROOT.
+var TaskCapabilities = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"}
+
+// UnprivilegedPortStart is the task's net.ipv4.ip_unprivileged_port_start:
+// without NET_BIND_SERVICE no port below it can be bound in the task.
+const UnprivilegedPortStart = 1024
+
 // spec builds the container of one run.
 func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string, webPort int) podmanapi.CreateSpec {
 	env := map[string]string{}
@@ -449,10 +460,12 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 	env["TEROK_PROMPT"] = t.Prompt
 	env["TEROK_AGENT_COMMAND"] = t.Command
 	env["TEROK_MODE"] = t.Mode
-	ann := map[string]string{}
+	// Without the shield the task still gets the shield's minimal
+	// ruleset (terok.shield=open): the host side only at terok's own
+	// endpoints. Its hook fails the start if it cannot apply it.
+	ann := map[string]string{shieldapi.AnnotationShield: shieldapi.ShieldOpen, shieldapi.AnnotationProject: t.Project}
 	if p.Shield.On() {
-		ann[shieldapi.AnnotationShield] = "on"
-		ann[shieldapi.AnnotationProject] = t.Project
+		ann[shieldapi.AnnotationShield] = shieldapi.ShieldOn
 		if len(p.Shield.Profiles) > 0 {
 			ann[shieldapi.AnnotationProfiles] = strings.Join(p.Shield.Profiles, ",")
 		}
@@ -472,6 +485,13 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 		Volumes:        []podmanapi.Volume{{Name: t.Volume, Dest: "/workspace"}},
 		NetNS:          netns,
 		NetworkOptions: netopts,
+		// An explicit set of capabilities (not the host's containers.conf
+		// defaults) and no low ports, so the agent cannot take the
+		// address of the shield's resolver (127.0.0.53:53) while the
+		// shield restarts. See docs/security.md.
+		CapDrop: []string{"ALL"},
+		CapAdd:  TaskCapabilities,
+		Sysctl:  map[string]string{"net.ipv4.ip_unprivileged_port_start": strconv.Itoa(UnprivilegedPortStart)},
 	}
 	if p.Shield.On() {
 		// The shield answers the task's DNS itself, inside its namespace,
