@@ -21,7 +21,8 @@ func TestComputePrivateRanges(t *testing.T) {
 		Allowed: []shieldapi.Entry{{Target: "203.0.113.0/24"}},
 		Denied:  []shieldapi.Entry{{Target: "203.0.113.7"}},
 	}}
-	allow, deny, _ := m.compute(context.Background(), c)
+	sn := m.compute(context.Background(), c)
+	allow, deny := sn.allow, sn.deny
 	in := func(rs []iprange.Range, a string) bool {
 		for _, r := range rs {
 			if r.Contains(netip.MustParseAddr(a)) {
