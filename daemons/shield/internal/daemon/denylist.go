@@ -4,14 +4,16 @@ package daemon
 // them. Each task's own (annotation terok.shield.deny, kept in its state)
 // and the daemon's (deny_names in config.json) both apply. A name on it is
 // refused by the task's resolver in every mode, also when an answer for
-// another name leads to it (CNAME); the addresses the daemon resolves for
-// it, and the listed addresses, go to the deny sets (checked before any
-// allow) and never into the allow or answer sets; a live allow cannot
-// lift it. Terok's endpoints are let through before any of this.
+// another name leads to it (CNAME); every address the daemon resolves for
+// it while the task runs (at arm time and on each refresh), and the listed
+// addresses, go to the deny sets (checked before any allow) and never into
+// the allow or answer sets; a live allow cannot lift it. Terok's endpoints
+// are let through before any of this.
 
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
@@ -129,6 +131,26 @@ func (c *container) withholds(t target.Target) string {
 		return "the addresses of a name on it"
 	}
 	return ""
+}
+
+// maxWithheldPerName bounds the addresses kept for one name of the deny
+// list (the oldest go first).
+const maxWithheldPerName = 64
+
+// withheldOf adds the addresses the daemon resolved now for a name of the
+// deny list to those seen for it before (kept in the task's state, so a
+// restart keeps them), and returns them all, oldest first.
+func withheldOf(before, now []netip.Addr) []netip.Addr {
+	seen := slices.Clone(before)
+	for _, a := range now {
+		if !slices.Contains(seen, a) {
+			seen = append(seen, a)
+		}
+	}
+	if len(seen) > maxWithheldPerName {
+		seen = seen[len(seen)-maxWithheldPerName:]
+	}
+	return seen
 }
 
 // withheldAddr reports whether the deny list withholds ip.

@@ -188,7 +188,7 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	if exists {
 		prev = old
 		if old.st.NetnsInode == c.st.NetnsInode {
-			c.answers = old.answers
+			c.answers, c.st.Withheld = old.answers, old.st.Withheld
 		}
 	}
 	if err := m.startResolverLocked(c, prev); err != nil {
@@ -435,11 +435,12 @@ func (m *Manager) restoreOne(ctx context.Context, path string) {
 		// the file's word that the task runs without the shield count:
 		// from block such a container may go up or down, never open.
 		// A deny only ever takes away: the file's deny entries that parse
-		// are kept, so a task leaving block is still kept from them.
+		// (and the addresses seen for them) are kept, so a task leaving
+		// block is still kept from them.
 		reason = fmt.Sprintf("its state failed the checks of an arm request (%v); blocked: run the task again to arm it with its project's settings", verr)
 		kind = shieldapi.EventStateRefused
 		st = State{ID: id, PID: st.PID, NetnsInode: ns.Inode, OwnerUID: owner, Mode: shieldapi.ModeBlock, ArmedAt: time.Now().UTC(),
-			DenyList: parseableDeny(st.DenyList)}
+			DenyList: parseableDeny(st.DenyList), Withheld: st.Withheld}
 		ck = checked{}
 	}
 	nft, err := ruleset.Open(ns.Fd())

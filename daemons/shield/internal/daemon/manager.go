@@ -63,14 +63,14 @@ type container struct {
 	armTime  time.Duration
 	profiles []profile.Profile
 
-	res         *taskdns.Server // the task's resolver (nil without one)
-	resFrom     *container      // the container res was taken over from (re-arm)
-	answers     map[netip.Addr]*answer
-	names       nameRules
+	res     *taskdns.Server // the task's resolver (nil without one)
+	resFrom *container      // the container res was taken over from (re-arm)
+	answers map[netip.Addr]*answer
+	names   nameRules
 	// denyList is the deny list in force (the task's and the daemon's);
 	// withheld what the deny sets hold for it now.
-	denyList []target.Target
-	withheld []iprange.Range
+	denyList    []target.Target
+	withheld    []iprange.Range
 	gone        bool // disarmed or replaced: its resolver refuses
 	lookupLimit *limiter
 }

@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -102,9 +103,20 @@ func (m *Manager) compute(ctx context.Context, c *container) sets {
 		return rs
 	}
 	var out sets
+	seen := map[string][]netip.Addr{}
 	for _, t := range c.denyList {
+		if t.IsDomain() && !t.IsWildcard() {
+			// Every address seen for a listed name while the task runs
+			// stays withheld (a name may answer a different one each time).
+			seen[t.Domain] = withheldOf(c.st.Withheld[t.Domain], addrs[t.Domain])
+			for _, a := range seen[t.Domain] {
+				out.withheld = append(out.withheld, iprange.Range{Lo: a, Hi: a})
+			}
+			continue
+		}
 		out.withheld = append(out.withheld, toRanges(t)...)
 	}
+	c.st.Withheld = seen
 	out.withheld = iprange.Merge(out.withheld)
 
 	private := iprange.Private()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -38,6 +39,9 @@ type State struct {
 	// DenyList is the task's own deny list (annotation terok.shield.deny),
 	// in canonical form; the daemon's deny_names are added when it is used.
 	DenyList []string `json:"deny_list,omitempty"`
+	// Withheld are the addresses the daemon resolved for each name of the
+	// deny list (the task's and the daemon's) while the task ran.
+	Withheld map[string][]netip.Addr `json:"withheld,omitempty"`
 }
 
 func (m *Manager) statePath(id string) string { return filepath.Join(m.stateDir, id+".json") }
