@@ -139,6 +139,9 @@ func TestHostileDenyListShieldedTask(t *testing.T) {
 	}
 	check("up")
 	refused(t, tp, hostOther)
+	eventually(t, 5*time.Second, "the deny list in the armed record", auditHas(t, h, id, func(ev shieldapi.Event) bool {
+		return ev.Kind == shieldapi.EventArmed && strings.HasSuffix(ev.Detail, " deny "+provider)
+	}))
 	eventually(t, 5*time.Second, "the refused lookup of the provider, denied by policy, in the audit", auditHas(t, h, id, deniedByPolicy(provider)))
 	eventually(t, 5*time.Second, "the refused CNAME to the provider in the audit", auditHas(t, h, id, func(ev shieldapi.Event) bool {
 		return ev.Kind == shieldapi.EventRefused && ev.Target == "alias.example.test" && strings.Contains(ev.Detail, "leads to "+provider)

@@ -217,8 +217,11 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	ok = true
 	m.log.Info().Str("container", req.ID).Int("pid", req.PID).Str("project", req.Project).Str("mode", string(req.Mode)).
 		Int("ranges", len(c.allow)).Dur("took", c.armTime).Msg("armed")
-	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed,
-		Detail: fmt.Sprintf("pid %d project %q mode %s profiles %s", req.PID, req.Project, req.Mode, strings.Join(req.Profiles, ","))})
+	detail := fmt.Sprintf("pid %d project %q mode %s profiles %s", req.PID, req.Project, req.Mode, strings.Join(req.Profiles, ","))
+	if len(st.DenyList) > 0 {
+		detail += " deny " + strings.Join(st.DenyList, ",")
+	}
+	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed, Detail: detail})
 	return m.statusLocked(c), nil
 }
 
