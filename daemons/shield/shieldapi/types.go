@@ -37,6 +37,12 @@ const (
 	AnnotationAllow    = "terok.shield.allow"    // comma list of domains, IPs, CIDRs
 	AnnotationPorts    = "terok.shield.ports"    // comma list of inbound TCP ports (task web ports)
 	AnnotationMode     = "terok.shield.mode"     // initial mode: up (default), down or block
+	// AnnotationDeny is the task's deny list: a comma list of names
+	// (and wildcards *.example.com), addresses and CIDRs the task may
+	// never reach, whatever allows them (profiles, allow entries, live
+	// allows, down mode). It applies to tasks without the shield
+	// (terok.shield=open) too. Build its value with DenyValue.
+	AnnotationDeny = "terok.shield.deny"
 )
 
 // Values of AnnotationShield.
@@ -55,6 +61,9 @@ type ArmRequest struct {
 	Allow    []string `json:"allow,omitempty"`
 	Ports    []uint16 `json:"ports,omitempty"`
 	Mode     Mode     `json:"mode,omitempty"`
+	// Deny is the task's deny list (AnnotationDeny): names, wildcards,
+	// addresses and CIDRs withheld from it whatever allows them.
+	Deny []string `json:"deny,omitempty"`
 }
 
 // TargetRequest is the body of allow and deny.
@@ -98,6 +107,13 @@ type Status struct {
 	// itself (its state failed the checks, or re-arming it failed after a
 	// daemon restart); empty otherwise.
 	Reason string `json:"reason,omitempty"`
+	// DenyList is the task's own deny list (AnnotationDeny), DenyGlobal
+	// the daemon's (deny_names in its config.json, for every task). Their
+	// names are refused by the task's resolver and the addresses the
+	// daemon resolves for them are refused by the rules, in every mode;
+	// a live allow cannot lift them.
+	DenyList   []string `json:"deny_list,omitempty"`
+	DenyGlobal []string `json:"deny_global,omitempty"`
 	// DroppedLookups counts queries the task's resolver dropped unanswered
 	// (the task asked faster than its limits).
 	DroppedLookups uint64    `json:"dropped_lookups,omitempty"`

@@ -85,6 +85,12 @@ func newApp(out io.Writer) *cli.App {
 		for _, e := range st.Denied {
 			fmt.Fprintf(out, "denied    %s\n", e.Target)
 		}
+		if len(st.DenyList) > 0 {
+			fmt.Fprintf(out, "deny list %s (this task's: refused in every mode, a live allow cannot lift it)\n", strings.Join(st.DenyList, ","))
+		}
+		if len(st.DenyGlobal) > 0 {
+			fmt.Fprintf(out, "deny all  %s (deny_names in config.json: every task)\n", strings.Join(st.DenyGlobal, ","))
+		}
 	}
 	socketFlag := &cli.StringFlag{Name: "socket", Usage: "daemon socket (default $TEROK_RUN_DIR/shield.sock)", EnvVars: []string{"TEROK_SHIELD_SOCKET"}}
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON"}

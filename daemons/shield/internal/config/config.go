@@ -14,6 +14,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/trust"
 )
 
@@ -59,6 +60,11 @@ type Config struct {
 	ResolverRate    int `json:"resolver_rate"`
 	ResolverBurst   int `json:"resolver_burst"`
 	ResolverWorkers int `json:"resolver_workers"`
+	// DenyNames is the deny list of every task, besides each task's own
+	// (annotation terok.shield.deny): names, wildcards (*.example.com),
+	// addresses and CIDRs no task may reach, whatever allows them. Only
+	// this file sets it (root's), not the environment or a flag.
+	DenyNames []string `json:"deny_names"`
 }
 
 // Default returns the built-in settings.
@@ -202,6 +208,24 @@ func (c Config) ParseContainerDNS() ([]ruleset.Endpoint, error) {
 	return out, nil
 }
 
+// ParseDenyNames parses DenyNames into targets, in canonical form
+// without repeats.
+func (c Config) ParseDenyNames() ([]target.Target, error) {
+	var out []target.Target
+	seen := map[string]bool{}
+	for _, d := range c.DenyNames {
+		t, err := target.Parse(d)
+		if err != nil {
+			return nil, fmt.Errorf("deny_names: %v: want host names, *.domains, IP addresses or CIDRs: %w", err, ErrInvalid)
+		}
+		if !seen[t.String()] {
+			seen[t.String()] = true
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
 // ParseHostSide parses HostSide.
 func (c Config) ParseHostSide() ([]iprange.Range, error) {
 	var out []iprange.Range
@@ -241,6 +265,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("grace_seconds %d: must not be negative: %w", c.GraceSeconds, ErrInvalid)
 	}
 	if _, err := c.ParseHostSide(); err != nil {
+		return err
+	}
+	if _, err := c.ParseDenyNames(); err != nil {
 		return err
 	}
 	for _, x := range []struct {

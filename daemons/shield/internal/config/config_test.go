@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,6 +44,8 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.ResolverRate = 0 },
 		func(c *Config) { c.ResolverWorkers = -1 },
 		func(c *Config) { c.ResolverBurst = 1 << 20 },
+		func(c *Config) { c.DenyNames = []string{"api.openai.com", "https://api.anthropic.com"} },
+		func(c *Config) { c.DenyNames = []string{""} },
 	}
 	for i, f := range bad {
 		c := base
@@ -59,6 +62,19 @@ func TestLoadFile(t *testing.T) {
 	c := Default()
 	if err := c.LoadFile(p); err != nil || c.LogGroup != 9 || c.Endpoints[0] != "udp:203.0.113.1:53" {
 		t.Fatalf("%+v %v", c, err)
+	}
+	_ = os.WriteFile(p, []byte(`{"deny_names":["API.OpenAI.com.","203.0.113.7","api.openai.com","*.provider.test"]}`), 0o600)
+	c = Default()
+	if err := c.LoadFile(p); err != nil {
+		t.Fatalf("deny_names: %v", err)
+	}
+	ds, err := c.ParseDenyNames()
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.String())
+	}
+	if err != nil || strings.Join(got, " ") != "api.openai.com 203.0.113.7 *.provider.test" {
+		t.Fatalf("deny_names parsed: %q %v", got, err)
 	}
 	_ = os.WriteFile(p, []byte(`{"endpoint":[]}`), 0o600)
 	if err := c.LoadFile(p); !errors.Is(err, ErrInvalid) {

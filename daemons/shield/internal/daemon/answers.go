@@ -62,16 +62,14 @@ func rulesOf(c *container, now time.Time) nameRules {
 }
 
 // verdict decides a query name for c (m.mu held): block refuses all, a
-// denied name is refused in every mode, down forwards the rest, up only
-// the listed names.
+// name on the deny list or denied live is refused in every mode, down
+// forwards the rest, up only the listed names.
 func (c *container) verdict(name string) taskdns.Verdict {
 	if c.gone || c.st.Mode == shieldapi.ModeBlock {
 		return taskdns.Refuse
 	}
-	for _, t := range c.names.deny {
-		if t.Matches(name) {
-			return taskdns.Refuse
-		}
+	if c.denied(name) != "" {
+		return taskdns.Refuse
 	}
 	if c.st.Mode == shieldapi.ModeDown {
 		return taskdns.Forward
@@ -98,11 +96,23 @@ func (p policy) Check(name string) taskdns.Verdict {
 
 func (p policy) Refused(name string, qtype uint16) {
 	p.m.mu.Lock()
+	why := p.c.denied(name)
 	ok := p.c.lookupLimit.allow()
 	p.m.mu.Unlock()
-	if ok {
-		p.m.audit(shieldapi.Event{Container: p.c.st.ID, Kind: shieldapi.EventRefused, Target: name, Detail: dns.TypeToString[qtype]})
+	p.refused(ok, name, qtype, why)
+}
+
+// refused records a refused lookup (when the rate limit let it through),
+// saying why when a deny refused it.
+func (p policy) refused(ok bool, name string, qtype uint16, why string) {
+	if !ok {
+		return
 	}
+	d := dns.TypeToString[qtype]
+	if why != "" {
+		d += ": " + why
+	}
+	p.m.audit(shieldapi.Event{Container: p.c.st.ID, Kind: shieldapi.EventRefused, Target: name, Detail: d})
 }
 
 // Dropped records queries the task's resolver dropped over its limits.
@@ -113,8 +123,9 @@ func (p policy) Dropped(n uint64) {
 }
 
 // Answered puts the answer's addresses into the task's dns sets, in one
-// batch, before the resolver hands the answer back.
-func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr) error {
+// batch, before the resolver hands the answer back. An answer that leads
+// to a denied name (a CNAME to it) is refused as that name would be.
+func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr, via []string) error {
 	m, c := p.m, p.c
 	m.mu.Lock()
 	if c.verdict(name) != taskdns.Forward {
@@ -122,6 +133,14 @@ func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr) error 
 		m.mu.Unlock()
 		p.Refused(name, qtype)
 		return taskdns.ErrRefused
+	}
+	for _, v := range via {
+		if why := c.denied(v); why != "" {
+			ok := c.lookupLimit.allow()
+			m.mu.Unlock()
+			p.refused(ok, name, qtype, fmt.Sprintf("its answer leads to %s, %s", v, why))
+			return taskdns.ErrRefused
+		}
 	}
 	var err error
 	if c.st.Mode == shieldapi.ModeUp {
@@ -152,7 +171,8 @@ const minAnswerLife = 5 * time.Second
 // addAnswersLocked adds addresses of an answer for name with TTL + grace.
 // Private addresses are never added (an answer cannot open the LAN), nor
 // any address that is not global unicast (multicast, broadcast, loopback),
-// nor addresses a lasting allow entry already covers. An address whose
+// nor addresses a lasting allow entry already covers, nor what the deny
+// list withholds. An address whose
 // element has at least half the grace left beyond the new TTL is left as
 // it is; otherwise its timeout is renewed (taken out and put back in the
 // same batch).
@@ -174,7 +194,7 @@ func (m *Manager) addAnswersLocked(c *container, name string, addrs []taskdns.Ad
 		ip := a.IP
 		// Only global unicast: no loopback, multicast, broadcast or
 		// unspecified address from an answer; private ranges neither.
-		if seen[ip] || !ip.IsGlobalUnicast() || inRanges(private, ip) || coveredLasting(c.allow, ip) {
+		if seen[ip] || !ip.IsGlobalUnicast() || inRanges(private, ip) || coveredLasting(c.allow, ip) || c.withheldAddr(ip) {
 			continue
 		}
 		seen[ip] = true

@@ -30,10 +30,18 @@ func (m *Manager) Allow(ctx context.Context, who Caller, id, raw, forDur string)
 	// An unknown container is reported before any lookup.
 	m.mu.Lock()
 	c, err := m.ownedLocked(who, id)
-	unshielded := err == nil && c.st.Unshielded
+	unshielded, withheld, cid := false, "", ""
+	if err == nil {
+		unshielded, withheld, cid = c.st.Unshielded, c.withholds(t), c.st.ID
+	}
 	m.mu.Unlock()
 	if err != nil {
 		return shieldapi.Status{}, err
+	}
+	if withheld != "" {
+		return shieldapi.Status{}, fmt.Errorf("allow %s: denied by policy: container %s's deny list withholds it (%s; from the annotation %s or deny_names in the shield's config.json), "+
+			"and a live allow cannot lift that: a provider's API host is reached through terok's credential broker, never directly: %w",
+			t, cid, withheld, shieldapi.AnnotationDeny, ErrBadRequest)
 	}
 	if unshielded {
 		return shieldapi.Status{}, fmt.Errorf("container %s runs without the shield: everything but the host side is open to it already (deny works, allow does not): %w", id, ErrBadRequest)

@@ -23,12 +23,13 @@ import (
 type checked struct {
 	static []target.Target
 	profs  []profile.Profile
+	deny   []string // the task's deny list, canonical
 }
 
 // check applies Arm's checks to what a container asks for: its id, mode,
-// allow entries, profiles and ports. Arm and Restore both go through it,
-// so a state file is held to exactly what an arm request is.
-func (m *Manager) check(id string, mode shieldapi.Mode, unshielded bool, allow, profiles []string, ports []uint16) (checked, error) {
+// allow entries, profiles, ports and deny list. Arm and Restore both go
+// through it, so a state file is held to exactly what an arm request is.
+func (m *Manager) check(id string, mode shieldapi.Mode, unshielded bool, allow, profiles []string, ports []uint16, deny []string) (checked, error) {
 	var ck checked
 	if !idRE.MatchString(id) {
 		return ck, fmt.Errorf("container id %q: want letters, digits, '_', '.', '-': %w", id, ErrBadRequest)
@@ -58,11 +59,15 @@ func (m *Manager) check(id string, mode shieldapi.Mode, unshielded bool, allow, 
 	if err != nil {
 		return ck, fmt.Errorf("allow entries: %v: %w", err, ErrBadRequest)
 	}
+	dl, err := parseDenyList(deny)
+	if err != nil {
+		return ck, err
+	}
 	profs, err := m.loadProfiles(profiles)
 	if err != nil {
 		return ck, err
 	}
-	return checked{static: static, profs: profs}, nil
+	return checked{static: static, profs: profs, deny: dl}, nil
 }
 
 // checkEntries applies Allow's and Deny's checks to the live changes a
@@ -101,7 +106,7 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 		req.Mode = shieldapi.ModeUp
 	}
 	unshielded := req.Mode == shieldapi.ModeOpen
-	ck, err := m.check(req.ID, req.Mode, unshielded, req.Allow, req.Profiles, req.Ports)
+	ck, err := m.check(req.ID, req.Mode, unshielded, req.Allow, req.Profiles, req.Ports, req.Deny)
 	if err != nil {
 		return shieldapi.Status{}, err
 	}
@@ -124,7 +129,7 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 		return shieldapi.Status{}, fmt.Errorf("pid %d: namespace owned by uid %d, caller uid %d: %w", req.PID, owner, who.UID, ErrForbidden)
 	}
 	st := State{ID: req.ID, PID: req.PID, NetnsInode: ns.Inode, OwnerUID: owner, Project: req.Project, Mode: req.Mode,
-		Profiles: req.Profiles, Ports: req.Ports, ArmedAt: time.Now().UTC(), Unshielded: unshielded}
+		Profiles: req.Profiles, Ports: req.Ports, ArmedAt: time.Now().UTC(), Unshielded: unshielded, DenyList: ck.deny}
 	for _, t := range static {
 		st.Static = append(st.Static, t.String())
 	}
@@ -132,6 +137,11 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	// Resolve the domains before taking the lock: a slow resolver must not
 	// stall every other container's requests.
 	var names []string
+	for _, t := range m.denyListOf(st) {
+		if t.IsDomain() && !t.IsWildcard() {
+			names = append(names, t.Domain)
+		}
+	}
 	for _, t := range static {
 		if t.IsDomain() && !t.IsWildcard() {
 			names = append(names, t.Domain)
@@ -173,12 +183,12 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	if unshielded {
 		st.Allowed = nil
 	}
-	c := newContainer(st, ns, nft, profs)
+	c := m.newContainer(st, ns, nft, profs)
 	var prev *container
 	if exists {
 		prev = old
 		if old.st.NetnsInode == c.st.NetnsInode {
-			c.answers = old.answers
+			c.answers, c.st.Withheld = old.answers, old.st.Withheld
 		}
 	}
 	if err := m.startResolverLocked(c, prev); err != nil {
@@ -207,8 +217,11 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	ok = true
 	m.log.Info().Str("container", req.ID).Int("pid", req.PID).Str("project", req.Project).Str("mode", string(req.Mode)).
 		Int("ranges", len(c.allow)).Dur("took", c.armTime).Msg("armed")
-	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed,
-		Detail: fmt.Sprintf("pid %d project %q mode %s profiles %s", req.PID, req.Project, req.Mode, strings.Join(req.Profiles, ","))})
+	detail := fmt.Sprintf("pid %d project %q mode %s profiles %s", req.PID, req.Project, req.Mode, strings.Join(req.Profiles, ","))
+	if len(st.DenyList) > 0 {
+		detail += " deny " + strings.Join(st.DenyList, ",")
+	}
+	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed, Detail: detail})
 	return m.statusLocked(c), nil
 }
 
@@ -234,8 +247,8 @@ func (m *Manager) loadLocked(ctx context.Context, c *container, why string) erro
 		return err
 	}
 	t0 := time.Now()
-	allow, deny, domains := m.compute(ctx, c)
-	spec := ruleset.Spec{Mode: ruleset.Mode(c.st.Mode), Endpoints: m.opts.Endpoints, Allow: allow, Deny: deny,
+	sn := m.compute(ctx, c)
+	spec := ruleset.Spec{Mode: ruleset.Mode(c.st.Mode), Endpoints: m.opts.Endpoints, Allow: sn.allow, Deny: sn.deny,
 		Inbound: c.st.Ports, LogGroup: m.opts.LogGroup, Answers: answerRanges(c, t0),
 		TaskResolver: m.opts.TaskResolver && !c.st.Unshielded, Receipts: m.opts.Receipts}
 	if c.st.Unshielded {
@@ -263,7 +276,7 @@ func (m *Manager) loadLocked(ctx context.Context, c *container, why string) erro
 		}
 		return fmt.Errorf("%s %s: %w", why, c.st.ID, err)
 	}
-	c.allow, c.deny, c.domains = allow, deny, domains
+	c.allow, c.deny, c.domains, c.withheld = sn.allow, sn.deny, sn.domains, sn.withheld
 	c.names = rulesOf(c, time.Now())
 	if err := m.pruneAnswersLocked(c); err != nil {
 		m.log.Error().Err(err).Str("container", c.st.ID).Msg("prune answers")
@@ -408,7 +421,7 @@ func (m *Manager) restoreOne(ctx context.Context, path string) {
 		return
 	}
 	// Content: what an arm request with the same fields would have to pass.
-	ck, verr := m.check(st.ID, st.Mode, st.Unshielded, st.Static, st.Profiles, st.Ports)
+	ck, verr := m.check(st.ID, st.Mode, st.Unshielded, st.Static, st.Profiles, st.Ports, st.DenyList)
 	switch {
 	case verr != nil:
 	case st.ID != id:
@@ -424,9 +437,13 @@ func (m *Manager) restoreOne(ctx context.Context, path string) {
 		// but what names the container, and its real owner. Nor does
 		// the file's word that the task runs without the shield count:
 		// from block such a container may go up or down, never open.
+		// A deny only ever takes away: the file's deny entries that parse
+		// (and the addresses seen for them) are kept, so a task leaving
+		// block is still kept from them.
 		reason = fmt.Sprintf("its state failed the checks of an arm request (%v); blocked: run the task again to arm it with its project's settings", verr)
 		kind = shieldapi.EventStateRefused
-		st = State{ID: id, PID: st.PID, NetnsInode: ns.Inode, OwnerUID: owner, Mode: shieldapi.ModeBlock, ArmedAt: time.Now().UTC()}
+		st = State{ID: id, PID: st.PID, NetnsInode: ns.Inode, OwnerUID: owner, Mode: shieldapi.ModeBlock, ArmedAt: time.Now().UTC(),
+			DenyList: parseableDeny(st.DenyList), Withheld: st.Withheld}
 		ck = checked{}
 	}
 	nft, err := ruleset.Open(ns.Fd())
@@ -435,7 +452,7 @@ func (m *Manager) restoreOne(ctx context.Context, path string) {
 		// (if any) stays in force. Kept in care all the same.
 		m.log.Error().Err(err).Str("container", id).Msg("re-arm: no netlink connection in its namespace")
 	}
-	c := newContainer(st, ns, nft, ck.profs)
+	c := m.newContainer(st, ns, nft, ck.profs)
 	if nft != nil {
 		answersFromKernel(c)
 	}

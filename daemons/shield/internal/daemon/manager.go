@@ -19,6 +19,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/profile"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/resolve"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/taskdns"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/trust"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -45,6 +46,9 @@ type Options struct {
 	// but for Endpoints and ContainerDNS.
 	HostSide     []iprange.Range
 	ContainerDNS []ruleset.Endpoint
+	// DenyNames is every task's deny list (deny_names in config.json),
+	// besides each task's own.
+	DenyNames []target.Target
 }
 
 type container struct {
@@ -59,17 +63,21 @@ type container struct {
 	armTime  time.Duration
 	profiles []profile.Profile
 
-	res         *taskdns.Server // the task's resolver (nil without one)
-	resFrom     *container      // the container res was taken over from (re-arm)
-	answers     map[netip.Addr]*answer
-	names       nameRules
+	res     *taskdns.Server // the task's resolver (nil without one)
+	resFrom *container      // the container res was taken over from (re-arm)
+	answers map[netip.Addr]*answer
+	names   nameRules
+	// denyList is the deny list in force (the task's and the daemon's);
+	// withheld what the deny sets hold for it now.
+	denyList    []target.Target
+	withheld    []iprange.Range
 	gone        bool // disarmed or replaced: its resolver refuses
 	lookupLimit *limiter
 }
 
-func newContainer(st State, ns *netns.NS, nft *nftables.Conn, profs []profile.Profile) *container {
+func (m *Manager) newContainer(st State, ns *netns.NS, nft *nftables.Conn, profs []profile.Profile) *container {
 	return &container{st: st, ns: ns, nft: nft, profiles: profs, answers: map[netip.Addr]*answer{},
-		lookupLimit: newLimiter(20, 50)}
+		lookupLimit: newLimiter(20, 50), denyList: m.denyListOf(st)}
 }
 
 // release closes the netlink connection and the namespace handle.
@@ -240,7 +248,8 @@ func (m *Manager) statusLocked(c *container) shieldapi.Status {
 	st := shieldapi.Status{ID: c.st.ID, PID: c.st.PID, Project: c.st.Project, Mode: c.st.Mode, Profiles: c.st.Profiles,
 		Static: c.st.Static, Allowed: c.st.Allowed, Denied: c.st.Denied, Ports: c.st.Ports, Ranges4: len(a4), Ranges6: len(a6),
 		Blocked: c.blocked, ArmedAt: c.st.ArmedAt, ArmMillis: float64(c.armTime.Microseconds()) / 1000,
-		Answers: aliveAnswers(c, time.Now()), Resolver: resolverOf(c), Unshielded: c.st.Unshielded, Reason: c.st.Reason}
+		Answers: aliveAnswers(c, time.Now()), Resolver: resolverOf(c), Unshielded: c.st.Unshielded, Reason: c.st.Reason,
+		DenyList: c.st.DenyList, DenyGlobal: m.globalDeny()}
 	if c.res != nil {
 		st.DroppedLookups = c.res.Dropped()
 	}

@@ -27,6 +27,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	eps, _ := cfg.ParseEndpoints()
 	cdns, _ := cfg.ParseContainerDNS()
 	hostSide, _ := cfg.ParseHostSide()
+	denyNames, _ := cfg.ParseDenyNames()
 	mode, _ := cfg.Mode()
 	gid, _ := cfg.GID()
 	// The config directory is made (root's, 0700) if missing, so that
@@ -54,7 +55,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	m, err := New(Options{TaskResolver: cfg.TaskResolver, Upstream: server, Receipts: cfg.Receipts, StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
 		Resolver: res, Endpoints: eps, LogGroup: cfg.LogGroup, Grace: time.Duration(cfg.GraceSeconds) * time.Second,
 		ResolverLimits: taskdns.Limits{Rate: cfg.ResolverRate, Burst: cfg.ResolverBurst, Workers: cfg.ResolverWorkers},
-		HostSide:       hostSide, ContainerDNS: cdns,
+		HostSide:       hostSide, ContainerDNS: cdns, DenyNames: denyNames,
 		Log: log.With().Str("part", "manager").Logger()})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,6 +36,12 @@ type State struct {
 	// Reason says why the daemon blocked the container by itself (a state
 	// that failed the checks, a failed re-arm); cleared by a mode change.
 	Reason string `json:"reason,omitempty"`
+	// DenyList is the task's own deny list (annotation terok.shield.deny),
+	// in canonical form; the daemon's deny_names are added when it is used.
+	DenyList []string `json:"deny_list,omitempty"`
+	// Withheld are the addresses the daemon resolved for each name of the
+	// deny list (the task's and the daemon's) while the task ran.
+	Withheld map[string][]netip.Addr `json:"withheld,omitempty"`
 }
 
 func (m *Manager) statePath(id string) string { return filepath.Join(m.stateDir, id+".json") }

@@ -63,12 +63,13 @@ func Request(st rspec.State) (req shieldapi.ArmRequest, ok bool, err error) {
 	}
 	if on == shieldapi.ShieldOpen {
 		// No shield for the project: only the host side is guarded.
-		// Nothing else of the annotations applies.
-		return shieldapi.ArmRequest{ID: st.ID, PID: st.Pid, Project: a[shieldapi.AnnotationProject], Mode: shieldapi.ModeOpen}, true, nil
+		// Nothing else of the annotations applies but the deny list.
+		return shieldapi.ArmRequest{ID: st.ID, PID: st.Pid, Project: a[shieldapi.AnnotationProject], Mode: shieldapi.ModeOpen,
+			Deny: list(a[shieldapi.AnnotationDeny])}, true, nil
 	}
 	req = shieldapi.ArmRequest{ID: st.ID, PID: st.Pid, Project: a[shieldapi.AnnotationProject],
 		Profiles: list(a[shieldapi.AnnotationProfiles]), Allow: list(a[shieldapi.AnnotationAllow]),
-		Mode: shieldapi.Mode(a[shieldapi.AnnotationMode])}
+		Mode: shieldapi.Mode(a[shieldapi.AnnotationMode]), Deny: list(a[shieldapi.AnnotationDeny])}
 	if req.Mode == shieldapi.ModeOpen {
 		return req, true, fmt.Errorf("%w: %s=open: a task without the shield is annotated %s=%s", ErrBadAnnotation,
 			shieldapi.AnnotationMode, shieldapi.AnnotationShield, shieldapi.ShieldOpen)

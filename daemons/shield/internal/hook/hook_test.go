@@ -33,7 +33,8 @@ func TestRequest(t *testing.T) {
 	}
 	if req.ID != "c0ffee1234" || req.PID != 4242 || req.Project != "demo" ||
 		!slices.Equal(req.Profiles, []string{"base", "dev-standard"}) ||
-		!slices.Equal(req.Allow, []string{"203.0.113.7", "example.org"}) || !slices.Equal(req.Ports, []uint16{7860}) {
+		!slices.Equal(req.Allow, []string{"203.0.113.7", "example.org"}) || !slices.Equal(req.Ports, []uint16{7860}) ||
+		!slices.Equal(req.Deny, []string{"api.example-provider.test", "198.51.100.9"}) {
 		t.Fatalf("request %+v", req)
 	}
 	st, _ = ReadState(state(t, "state-plain.json"))
@@ -41,11 +42,11 @@ func TestRequest(t *testing.T) {
 		t.Fatalf("plain container: %v %v", on, err)
 	}
 	// No shield for the project: the minimal ruleset, and nothing else of
-	// the annotations applies.
+	// the annotations applies but the deny list.
 	st, _ = ReadState(state(t, "state-open.json"))
 	req, on, err = Request(st)
 	if err != nil || !on || req.ID != "c0ffee5678" || req.PID != 4243 || req.Project != "loose" || req.Mode != shieldapi.ModeOpen ||
-		len(req.Profiles)+len(req.Allow)+len(req.Ports) != 0 {
+		len(req.Profiles)+len(req.Allow)+len(req.Ports) != 0 || !slices.Equal(req.Deny, []string{"api.example-provider.test", "*.provider.test"}) {
 		t.Fatalf("open: %+v %v %v", req, on, err)
 	}
 	// A shielded container cannot ask for open through its mode.

@@ -44,9 +44,11 @@ type Policy interface {
 	// Check decides a query name (lower case, no trailing dot).
 	Check(name string) Verdict
 	// Answered gets the A and AAAA addresses of a forwarded answer before
-	// it is handed back. An error withholds the answer: ErrRefused makes
-	// it REFUSED, anything else SERVFAIL.
-	Answered(name string, qtype uint16, addrs []Addr) error
+	// it is handed back, and via: the other names the answer passes
+	// through (owners and targets of its CNAME and DNAME records, lower
+	// case, no trailing dot). An error withholds the answer: ErrRefused
+	// makes it REFUSED, anything else SERVFAIL.
+	Answered(name string, qtype uint16, addrs []Addr, via []string) error
 	// Refused records a refused query.
 	Refused(name string, qtype uint16)
 	// Dropped records queries the resolver dropped unanswered since the
@@ -333,9 +335,25 @@ func (s *Server) answer(r *dns.Msg, tcp bool) *dns.Msg {
 		return reply(r, dns.RcodeServerFailure)
 	}
 	var addrs []Addr
+	var via []string
+	seen := map[string]bool{name: true}
+	alias := func(n string) {
+		n = strings.ToLower(strings.TrimSuffix(n, "."))
+		if !seen[n] {
+			seen[n] = true
+			via = append(via, n)
+		}
+	}
 	for _, rr := range resp.Answer {
+		alias(rr.Header().Name)
 		var a netip.Addr
 		switch v := rr.(type) {
+		case *dns.CNAME:
+			alias(v.Target)
+			continue
+		case *dns.DNAME:
+			alias(v.Target)
+			continue
 		case *dns.A:
 			a, _ = netip.AddrFromSlice(v.A.To4())
 		case *dns.AAAA:
@@ -347,7 +365,7 @@ func (s *Server) answer(r *dns.Msg, tcp bool) *dns.Msg {
 			addrs = append(addrs, Addr{IP: a.Unmap(), TTL: time.Duration(rr.Header().Ttl) * time.Second})
 		}
 	}
-	if err := p.Answered(name, q.Qtype, addrs); err != nil {
+	if err := p.Answered(name, q.Qtype, addrs, via); err != nil {
 		if errors.Is(err, ErrRefused) {
 			return reply(r, dns.RcodeRefused)
 		}

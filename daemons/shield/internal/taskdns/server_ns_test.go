@@ -51,7 +51,7 @@ func (p *policy) Refused(name string, _ uint16) {
 	p.refused = append(p.refused, name)
 }
 
-func (p *policy) Answered(name string, _ uint16, addrs []taskdns.Addr) error {
+func (p *policy) Answered(name string, _ uint16, addrs []taskdns.Addr, _ []string) error {
 	p.mu.Lock()
 	p.answered[name] = addrs
 	hold, called, err := p.hold, p.called, p.err
