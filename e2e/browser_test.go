@@ -39,7 +39,9 @@ printf '\033[32mpushed-ok\033[0m\n'`
 func TestBrowser(t *testing.T) {
 	b := newBrowser(t)
 	ngx := newNginx(t)
-	tr := startTree(t, "TEROK_PUBLIC_URL="+ngx.publicURL())
+	// terok-web on 127.0.0.2: nginx publishes the task ports on
+	// 127.0.0.1, the host of TEROK_PUBLIC_URL.
+	tr := startTreeOn(t, "127.0.0.2", "TEROK_PUBLIC_URL="+ngx.publicURL(), "TEROK_PUBLIC_HOST="+ngx.taskHost)
 	tr.waitRunning(t)
 	importTaskImage(t, tr)
 	up := upstream(t, tr)
@@ -66,7 +68,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("shield allow", func(t *testing.T) { testBrowserShield(t, b, direct, "web1") })
 	t.Run("terminal", func(t *testing.T) { testBrowserTerminal(t, b, direct, "web1") })
 	t.Run("panic and back", func(t *testing.T) { testBrowserPanic(t, b, tr, direct, "web1") })
-	t.Run("web task", func(t *testing.T) { testBrowserWebTask(t, b, direct) })
+	t.Run("web task", func(t *testing.T) { testBrowserWebTask(t, b, direct, "127.0.0.2") })
 	t.Run("image import", func(t *testing.T) { testBrowserImage(t, b, direct) })
 	t.Run("size units", func(t *testing.T) { checkSizeUnits(t, b, direct) })
 	t.Run("error words", func(t *testing.T) { checkErrorWords(t, b, tr, direct) })
@@ -95,6 +97,7 @@ func TestBrowser(t *testing.T) {
 		testBrowserReview(t, b, tr, pfx, up, "web2", id, "nginx-prefix")
 		testBrowserStop(t, b, pfx, "web2", "nginx-prefix")
 		testBrowserDaemons(t, b, pfx, "nginx-prefix")
+		testBrowserWebTaskTLS(t, b, tr, pfx, ngx)
 	})
 	// At the root of its own https origin (nginx at /).
 	t.Run("nginx root", func(t *testing.T) {
@@ -447,7 +450,7 @@ fetch('http://%s/api/v1/projects', {method: 'POST', mode: 'no-cors', credentials
   headers: {'Content-Type': 'text/plain'}, body: JSON.stringify({name: 'evil'})}).finally(() => { window.posted = true; });
 </script></body>`, target, target)
 	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", strings.Split(target, ":")[0]+":0") // another port of the same host
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,14 +470,15 @@ fetch('http://%s/api/v1/projects', {method: 'POST', mode: 'no-cors', credentials
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, "ws://"+target+"/api/v1/events", &websocket.DialOptions{HTTPHeader: http.Header{
-		"Cookie": {"terok_session=" + sessionOf(t, b, base)}, "Origin": {"http://evil.example"}}})
+		"Cookie": {sessionOf(t, b, base)}, "Origin": {"http://evil.example"}}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a foreign Origin with the cookie was not refused: %v %v", err, resp)
 	}
 	_ = token
 }
 
-// sessionOf reads the browser's session cookie (HttpOnly: over CDP).
+// sessionOf reads the browser's session cookie (HttpOnly: over CDP) as
+// name=value.
 func sessionOf(t *testing.T, b *browser, base string) string {
 	t.Helper()
 	var v string
@@ -484,8 +488,8 @@ func sessionOf(t *testing.T, b *browser, base string) string {
 			return err
 		}
 		for _, c := range r.Cookies {
-			if c.Name == "terok_session" {
-				v = c.Value
+			if strings.HasPrefix(c.Name, "terok_session_") {
+				v = c.Name + "=" + c.Value
 			}
 		}
 		return nil
@@ -550,14 +554,16 @@ func testBrowserPanic(t *testing.T, b *browser, tr *tree, base, project string) 
 }
 
 // taskUIServer is a tiny HTTP server in the task (perl-base is in every
-// Debian image): it answers every request with one page.
-const taskUIServer = `exec perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!";
+// Debian image), on the container's loopback: it answers every request
+// with one page and logs the request line with the scheme the proxy saw.
+const taskUIServer = `exec perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die "listen: $!";
 print "serving on 8080\n"; $| = 1;
-while ($c = $s->accept) { while (<$c>) { last if /^\r?$/ } print $c "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>hello from the task ui</h1>"; close $c }'`
+while ($c = $s->accept) { $r = <$c>; $r =~ s/\r?\n//; $p = "http"; while (<$c>) { last if /^\r?$/; $p = "https" if /^x-forwarded-proto: *https/i } print "ui-request $r via $p\n"; print $c "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>hello from the task ui</h1>"; close $c }'`
 
-// testBrowserWebTask: a web-mode task's UI shows in the page through
-// /tasks/<id>/ui/.
-func testBrowserWebTask(t *testing.T, b *browser, base string) {
+// testBrowserWebTask: a web-mode task's UI has its own address (the
+// task's port), linked from the task page, and shows in the page in a
+// sandboxed frame once asked for.
+func testBrowserWebTask(t *testing.T, b *browser, base, host string) {
 	b.open(t, base+"/new-project")
 	b.setValue(t, "#name", "webui")
 	b.setValue(t, "#web_port", "99999")
@@ -574,15 +580,40 @@ func testBrowserWebTask(t *testing.T, b *browser, base string) {
 	if evalAs[bool](t, b, `!!document.querySelector('#web-frame')`) {
 		t.Fatal("the task's UI was embedded before the user asked")
 	}
-	b.click(t, "#web-show")
-	b.waitJS(t, "the task's page in the frame", `(() => { const f = document.querySelector('#web-frame'); if (!f) return false;
-		try { f.contentWindow.location.reload(); } catch (e) {}
-		return f.contentDocument && f.contentDocument.body && f.contentDocument.body.textContent.includes('hello from the task ui'); })()`, 60*time.Second)
+	b.waitJS(t, "the link", `document.querySelector('#web-link')`, 30*time.Second)
 	href := evalAs[string](t, b, `document.querySelector('#web-link').getAttribute('href')`)
-	if !strings.HasSuffix(href, "/ui/") || !strings.Contains(href, "/tasks/") {
-		t.Fatalf("web link %q: want /tasks/<id>/ui/", href)
+	if !strings.HasPrefix(href, "http://"+host+":78") || strings.Contains(href, "ticket") {
+		t.Fatalf("web link %q: want the task's own port on this host", href)
 	}
+	b.click(t, "#web-show")
+	b.waitJS(t, "the frame", `document.querySelector('#web-frame')`, 30*time.Second)
+	if sb := evalAs[string](t, b, `document.querySelector('#web-frame').getAttribute('sandbox') || ''`); sb == "" || strings.Contains(sb, "allow-top-navigation") {
+		t.Fatalf("the frame's sandbox %q", sb)
+	}
+	// The app got the frame's request: the one-time link let it in.
+	b.waitText(t, "#log", "ui-request GET / HTTP", 60*time.Second)
 	b.shot(t, "direct-task-web")
+	b.click(t, "#stop")
+	b.waitJS(t, "stopped", `document.querySelector('#task-state .badge').dataset.state === 'stopped'`, 90*time.Second)
+}
+
+// testBrowserWebTaskTLS: behind the TLS proxy, the task page links to
+// the task's port on TEROK_PUBLIC_HOST over https (nginx publishes
+// 7860-7880 there), and the UI shows through it.
+func testBrowserWebTaskTLS(t *testing.T, b *browser, tr *tree, pfx string, ngx *nginx) {
+	b.open(t, pfx+"/project/webui")
+	b.setSelect(t, "#task-mode", "web")
+	b.click(t, "#task-run")
+	b.waitJS(t, "the task page", `location.pathname.includes('/task/') && document.body.dataset.ready === '1'`, 120*time.Second)
+	b.waitText(t, "#log", "serving on 8080", 120*time.Second)
+	b.waitJS(t, "the link", `document.querySelector('#web-link')`, 30*time.Second)
+	href := evalAs[string](t, b, `document.querySelector('#web-link').getAttribute('href')`)
+	if !strings.HasPrefix(href, "https://"+ngx.taskHost+":78") {
+		t.Fatalf("web link %q behind the proxy: want https://%s:<task port>/", href, ngx.taskHost)
+	}
+	b.click(t, "#web-show")
+	b.waitText(t, "#log", "via https", 60*time.Second)
+	b.shot(t, "nginx-prefix-task-web")
 	b.click(t, "#stop")
 	b.waitJS(t, "stopped", `document.querySelector('#task-state .badge').dataset.state === 'stopped'`, 90*time.Second)
 }

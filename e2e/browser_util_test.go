@@ -180,6 +180,7 @@ func sanitize(s string) string {
 type nginx struct {
 	dir                string
 	plainPort, pfxPort int
+	taskHost           string // the address nginx publishes task ports on
 	cmd                *exec.Cmd
 }
 
@@ -206,6 +207,22 @@ http {
     listen 127.0.0.1:{{.Plain}} ssl;
     location / {
       proxy_pass http://{{.Web}};
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+    }
+  }
+  # Web tasks' UIs: each on its own port, the same number as terok-web's
+  # task listener (TEROK_PUBLIC_HOST names this address; docs/web.md).
+  server {
+{{range .TaskPorts}}    listen {{$.TaskHost}}:{{.}} ssl;
+{{end}}    location / {
+      proxy_pass http://{{.WebHost}}:$server_port;
       proxy_http_version 1.1;
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-Proto https;
@@ -253,7 +270,7 @@ func newNginx(t *testing.T) *nginx {
 		os.Chmod(filepath.Join(dir, "tmp", d), 0o777)
 	}
 	selfSigned(t, dir)
-	return &nginx{dir: dir, plainPort: freePort(t), pfxPort: freePort(t)}
+	return &nginx{dir: dir, plainPort: freePort(t), pfxPort: freePort(t), taskHost: "127.0.0.1"}
 }
 
 func (n *nginx) publicURL() string { return fmt.Sprintf("https://127.0.0.1:%d/terok", n.pfxPort) }
@@ -261,8 +278,14 @@ func (n *nginx) publicURL() string { return fmt.Sprintf("https://127.0.0.1:%d/te
 func (n *nginx) start(t *testing.T, webAddr string) {
 	t.Helper()
 	var b strings.Builder
+	var ports []int
+	for p := 7860; p <= 7880; p++ {
+		ports = append(ports, p)
+	}
+	webHost, _, _ := net.SplitHostPort(webAddr)
 	template.Must(template.New("").Parse(nginxConf)).Execute(&b, map[string]any{
-		"Dir": n.dir, "Plain": n.plainPort, "Prefix": n.pfxPort, "Web": webAddr})
+		"Dir": n.dir, "Plain": n.plainPort, "Prefix": n.pfxPort, "Web": webAddr,
+		"TaskHost": n.taskHost, "TaskPorts": ports, "WebHost": webHost})
 	conf := filepath.Join(n.dir, "nginx.conf")
 	os.WriteFile(conf, []byte(b.String()), 0o644)
 	bin := "/usr/sbin/nginx"
@@ -308,7 +331,7 @@ func selfSigned(t *testing.T, dir string) {
 		Subject:      pkix.Name{CommonName: "terok test proxy"},
 		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2")}, DNSNames: []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

@@ -801,10 +801,13 @@ func testInteractive(t *testing.T, tr *tree) {
 	}
 }
 
-// testWebMode runs a web-mode task whose agent serves HTTP: it answers on
-// its published port and through terok-web at /tasks/<id>/ui/.
+// testWebMode runs a web-mode task whose agent serves HTTP on the
+// container's loopback: Podman publishes nothing; terok-web listens on the
+// task's port and answers only a holder of a one-time ticket (terok task
+// ui), reaching the app inside the task's namespaces; the listener closes
+// when the task ends.
 func testWebMode(t *testing.T, tr *tree, up string) {
-	serve := `exec perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalPort=>8080,Listen=>5,ReuseAddr=>1) or die "listen: $!"; print "serving\n"; $|=1; while($c=$s->accept){ $p=<$c>; while(<$c>){last if /^\r?$/} print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved-by-task $p"; close $c }'`
+	serve := `exec perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>8080,Listen=>5,ReuseAddr=>1) or die "listen: $!"; print "serving\n"; $|=1; while($c=$s->accept){ $p=<$c>; $k=""; while(<$c>){last if /^\r?$/; $k.=$_ if /^cookie:/i} print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved-by-task $p$k"; close $c }'`
 	tr.mustTerok(t, "project", "add", "site", "--upstream", up, "--web-port", "8080", "--cmd", serve)
 	out := tr.mustTerok(t, "task", "run", "site", "--mode", "web", "--json")
 	var task webapi.Task
@@ -814,38 +817,112 @@ func testWebMode(t *testing.T, tr *tree, up string) {
 	if task.WebPort < 7860 || task.WebPort > 7880 {
 		t.Fatalf("web port %d, want one of 7860-7880", task.WebPort)
 	}
-	get := func(url, token string) (int, string) {
-		req, _ := http.NewRequest("GET", url, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+	addr := fmt.Sprintf("http://127.0.0.1:%d/", task.WebPort)
+	if task.WebURL != "" && task.WebURL != "http://localhost:"+strconv.Itoa(task.WebPort)+"/" && task.WebURL != addr {
+		t.Fatalf("web_url %q, want the task's port on the listen host", task.WebURL)
+	}
+	if show := tr.mustTerok(t, "task", "show", task.ID); !strings.Contains(show, "web UI:") || !strings.Contains(show, strconv.Itoa(task.WebPort)) {
+		t.Fatalf("task show lacks the web UI address:\n%s", show)
+	}
+	// Podman publishes nothing for the task.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if raw := rawInspect(t, tr, ctx, task.Container); strings.Contains(raw, `"HostPort"`) {
+		t.Fatalf("Podman publishes a port of the web task:\n%s", raw)
+	}
+	nc := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string, cookie *http.Cookie) (int, string, *http.Response) {
+		req, _ := http.NewRequest("GET", u, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := nc.Do(req)
 		if err != nil {
-			return 0, err.Error()
+			return 0, err.Error(), nil
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return resp.StatusCode, string(b), resp
 	}
-	direct := fmt.Sprintf("http://127.0.0.1:%d/hello", task.WebPort)
-	waitFor(t, "the task's web app on its published port", 60*time.Second, func() bool {
-		code, body := get(direct, "")
-		return code == 200 && strings.Contains(body, "served-by-task GET /hello")
+	// Without a ticket: terok-web's refusal, not the app.
+	if code, body, _ := get(addr+"hello", nil); code != 401 || strings.Contains(body, "served-by-task") {
+		t.Fatalf("the task's port without a ticket: %d %q", code, body)
+	}
+	u := strings.TrimSpace(tr.mustTerok(t, "task", "ui", task.ID))
+	if !strings.Contains(u, ":"+strconv.Itoa(task.WebPort)+"/?terok-ui-ticket=") {
+		t.Fatalf("terok task ui printed %q", u)
+	}
+	u = strings.Replace(u, "localhost", "127.0.0.1", 1) + "&deep=1"
+	code, _, resp := get(u, nil)
+	if code != 303 || resp == nil || len(resp.Cookies()) != 1 {
+		t.Fatalf("the ticket: %d", code)
+	}
+	grant := resp.Cookies()[0]
+	var body string
+	waitFor(t, "the task's web app through terok-web", 60*time.Second, func() bool {
+		code, body, _ = get(addr+"hello?deep=1", grant)
+		return code == 200 && strings.Contains(body, "served-by-task GET /hello?deep=1")
 	})
-	u := strings.TrimSpace(tr.mustTerok(t, "web", "url"))
-	token := u[strings.Index(u, "token=")+len("token="):]
-	ui := "http://" + tr.webAddr + "/tasks/" + task.ID + "/ui/deep/path?q=1"
-	if code, body := get(ui, token); code != 200 || !strings.Contains(body, "served-by-task GET /deep/path?q=1") {
-		t.Fatalf("through /tasks/%s/ui/: %d %q", task.ID, code, body)
+	if strings.Contains(body, "terok_") {
+		t.Fatalf("a terok cookie reached the app:\n%s", body)
 	}
-	if code, _ := get(ui, ""); code != 401 {
-		t.Fatalf("the proxied UI without the token: %d, want 401", code)
+	// The ticket was for one use.
+	if code, _, _ := get(u, nil); code != 401 {
+		t.Fatalf("the ticket again: %d, want 401", code)
+	}
+	// DNS rebinding: the task's listener refuses an unknown host name.
+	req, _ := http.NewRequest("GET", addr, nil)
+	req.Host = "rebound.evil.example:" + strconv.Itoa(task.WebPort)
+	req.AddCookie(grant)
+	if resp, err := nc.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("rebinding Host on the task's port: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
 	}
 	tr.mustTerok(t, "task", "stop", task.ID)
-	if code, _ := get(ui, token); code != 404 {
-		t.Fatalf("the UI of a stopped task: %d, want 404", code)
-	}
+	waitFor(t, "the task's listener closed", 30*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", task.WebPort), 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	tr.mustTerok(t, "task", "rm", task.ID)
+}
+
+// rawInspect is Podman's own inspect answer for a container (the fields
+// podmanapi does not decode).
+func rawInspect(t *testing.T, tr *tree, ctx context.Context, id string) string {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", filepath.Join(tr.run, "podman.sock"))
+	}}}
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://podman/v4.0.0/libpod/containers/"+id+"/json", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", id, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("inspect %s: %d %s", id, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// execIDs lists the exec sessions Podman holds for a container.
+func execIDs(t *testing.T, tr *tree, id string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var c struct {
+		ExecIDs []string `json:"ExecIDs"`
+	}
+	if err := json.Unmarshal([]byte(rawInspect(t, tr, ctx, id)), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.ExecIDs
 }
 
 // testBigLine: a task prints one 10 MB line; the log keeps it whole, a

@@ -55,6 +55,14 @@ func freePort(t *testing.T) int { return testkit.FreePort(t) }
 
 func startTree(t *testing.T, extraEnv ...string) *tree {
 	t.Helper()
+	return startTreeOn(t, "127.0.0.1", extraEnv...)
+}
+
+// startTreeOn starts a tree whose terok-web listens on webHost (its task
+// UIs too): a loopback address other than 127.0.0.1 leaves 127.0.0.1's
+// ports 7860-7880 to a reverse proxy in front.
+func startTreeOn(t *testing.T, webHost string, extraEnv ...string) *tree {
+	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.RequireCommand(t, "podman")
 	_, err := exec.Command("id", e2eUser).Output()
@@ -75,7 +83,7 @@ func startTree(t *testing.T, extraEnv ...string) *tree {
 	rand.Read(tokenBytes)
 	tr := &tree{root: root, dev: dev, run: filepath.Join(dev, "run"),
 		gateAddr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		webAddr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		webAddr:    fmt.Sprintf("%s:%d", webHost, freePort(t)),
 		vaultAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		adminToken: "e2e-admin-" + hex.EncodeToString(tokenBytes),
 		out:        &bytes.Buffer{}, exited: make(chan error, 1)}

@@ -58,7 +58,10 @@ if [ "$(id -u)" = 0 ]; then
     die "as root, name the unprivileged user that runs rootless Podman: TEROK_USER=<name> make run-native (the user needs /etc/subuid and /etc/subgid ranges; useradd adds them)"
   id "$user" >/dev/null 2>&1 || die "TEROK_USER=$user: no such user; create it with useradd -m $user"
   group=$(id -gn "$user")
-  # The daemons run as $user: it must reach the binaries and own the tree.
+  # The daemons run as $user: it must reach the binaries and own the tree,
+  # all but the system/ subtrees of the config and state directories: the
+  # shield's config and state there are root's alone (it refuses them
+  # otherwise; docs/security.md).
   runuser -u "$user" -- test -x "$PWD/bin/terok-gate" ||
     die "user $user cannot execute $PWD/bin; put the checkout where $user can read it"
   # The vault's system user (no home, no login); the vault starts as root
@@ -134,7 +137,7 @@ autostart = false
 [program:podman-service]
 environment = XDG_RUNTIME_DIR="$xdg"
 CONF
-  shield_note="terok-shield is not started (it needs root)"
+  shield_note="terok-shield is not started (it needs root), so tasks do not start either"
 fi
 mv "$tmp" "$local_conf"
 

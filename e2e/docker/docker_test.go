@@ -3,9 +3,12 @@ package docker
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,7 +203,7 @@ user = podman
 			t.Errorf("web token changed across containers: %q, was %q", got, webToken)
 		}
 		work := t.TempDir()
-		// A task pushes its own branch (the default branch is the user's).
+		// the shielded task pushed its own branch (agent/e2e-task)
 		git(t, work, "clone", "-q", "-b", "agent/e2e-task", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, gatePort), "w")
 		for _, f := range []string{"README", "task.txt"} {
 			if _, err := os.Stat(filepath.Join(work, "w", f)); err != nil {
@@ -248,6 +251,10 @@ user = podman
 		opts := append(vols.opts(),
 			"-p", fmt.Sprintf("127.0.0.1:%d:9418", hostGate),
 			"-p", fmt.Sprintf("127.0.0.1:%d:8566", hostWeb),
+			// The seed's task web ports, on a loopback address of their own:
+			// make test runs the e2e package (native trees and nginx on
+			// 127.0.0.1/127.0.0.2:7860-7880) at the same time.
+			"-p", taskPortsHost+":7860-7880:7860-7880",
 			"-e", "TEROK_GATE_ADMIN_TOKEN="+fixedAdmin, "-e", "TEROK_WEB_TOKEN="+fixedWeb,
 			"-e", "TEROK_PUBLIC_URL=https://terok.example.org")
 		c := startContainer(t, opts)
@@ -274,6 +281,7 @@ user = podman
 			}
 		}
 		t.Run("web API", func(t *testing.T) { testWebAPI(t, c, hostWeb, fixedWeb) })
+		t.Run("web task through the published port", func(t *testing.T) { testBridgeWebTask(t, c) })
 		// Docker's own view through the image's HEALTHCHECK (every 5 s)
 		waitFor(t, c, "docker inspect: healthy", 2*time.Minute, func() (bool, string) {
 			out, _, _ := docker(t, "inspect", "-f", "{{.State.Health.Status}}", c.name)
@@ -380,7 +388,7 @@ git clone -q http://%s@host.containers.internal:%d/demo.git /w
 cd /w
 git config user.email task@example.org; git config user.name task
 echo from-task > task.txt
-git add task.txt; git commit -qm task; git push -q origin HEAD:refs/heads/agent/e2e-task
+git add task.txt; git commit -qm task; git push -q origin HEAD:agent/e2e-task
 echo PUSHED
 %s`, tok, gatePort, probe)
 	out, errs, code := c.exec(t, "podman", "podman", "run", "--name", "image-e2e-task",
@@ -492,7 +500,7 @@ func testProjectTask(t *testing.T, c *container, adminToken string, gatePort, ht
 		t.Errorf("the task's timeline lacks the shield's armed and blocked events:\n%s", timeline)
 	}
 	work := t.TempDir()
-	// The agent's push lands on its own branch agent/<id>.
+	// the agent's plain push lands on its task's branch (terok-entry)
 	git(t, work, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@127.0.0.1:%d/e2eproj.git", adminToken, gatePort), "p")
 	if b, err := os.ReadFile(filepath.Join(work, "p", "agent.txt")); err != nil || string(b) != "from-agent\n" {
 		t.Errorf("the host's clone lacks the agent's push: %q %v", b, err)
@@ -525,4 +533,65 @@ func testImageVault(t *testing.T, c *container, logs string) {
 			t.Errorf("docker logs lack %q", want)
 		}
 	}
+}
+
+// taskPortsHost is where the bridge-mode test maps the task ports.
+const taskPortsHost = "127.0.0.3"
+
+// testBridgeWebTask: in bridge mode (no host network) a web task's UI
+// answers through Docker's published port: terok-web itself listens on
+// the task's port on every address of the container, and lets in the
+// holder of a one-time link. Podman's own publish (pasta, on the
+// container's loopback only) answered such a mapping with a connection
+// reset.
+func testBridgeWebTask(t *testing.T, c *container) {
+	serve := `exec perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>8080,Listen=>5,ReuseAddr=>1) or die "listen: $!"; print "serving\n"; $|=1; while($c=$s->accept){ $p=<$c>; while(<$c>){last if /^\r?$/} print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved-by-task $p"; close $c }'`
+	c.mustExec(t, "podman", "terok", "project", "add", "bridgeweb", "--web-port", "8080", "--cmd", serve)
+	out := c.mustExec(t, "podman", "terok", "task", "run", "bridgeweb", "--mode", "web", "--json")
+	var task struct {
+		ID      string `json:"id"`
+		WebPort int    `json:"web_port"`
+	}
+	if err := json.Unmarshal([]byte(out), &task); err != nil || task.WebPort < 7860 || task.WebPort > 7880 {
+		t.Fatalf("run --json: %v\n%s", err, out)
+	}
+	defer c.exec(t, "podman", "terok", "task", "rm", "--force", task.ID)
+	waitFor(t, c, "the web task serving", 2*time.Minute, func() (bool, string) {
+		l, _, _ := c.exec(t, "podman", "terok", "task", "logs", task.ID)
+		return strings.Contains(l, "serving"), l
+	})
+	base := fmt.Sprintf("http://%s:%d", taskPortsHost, task.WebPort)
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	// Without the link: terok-web's refusal through the published port.
+	resp, err := hc.Get(base + "/hello")
+	if err != nil {
+		t.Fatalf("the published task port: %v (Docker's -p reaches nothing in the container)", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without the link: %d, want 401", resp.StatusCode)
+	}
+	link := strings.TrimSpace(c.mustExec(t, "podman", "terok", "task", "ui", task.ID))
+	i := strings.Index(link, "?")
+	if i < 0 {
+		t.Fatalf("terok task ui printed %q", link)
+	}
+	var body string
+	waitFor(t, c, "the task's UI through the published port", time.Minute, func() (bool, string) {
+		resp, err := hc.Get(base + "/hello" + link[i:])
+		if err != nil {
+			return false, err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if resp.StatusCode == http.StatusUnauthorized { // the link is used up: a new one
+			l := strings.TrimSpace(c.mustExec(t, "podman", "terok", "task", "ui", task.ID))
+			link = l
+			i = strings.Index(link, "?")
+		}
+		return resp.StatusCode == http.StatusOK && strings.Contains(body, "served-by-task GET /hello"), resp.Status + " " + body
+	})
+	c.mustExec(t, "podman", "terok", "task", "stop", task.ID)
 }

@@ -129,10 +129,17 @@ type CreateSpec struct {
 	PortMapping    []PortMapping       `json:"portmappings,omitempty"`
 	HostAdd        []string            `json:"hostadd,omitempty"` // "name:ip"
 	Ulimits        []Ulimit            `json:"r_limits,omitempty"`
-	CapDrop        []string            `json:"cap_drop,omitempty"`
-	NoNewPrivs     bool                `json:"no_new_privileges,omitempty"`
-	StopTimeout    *uint               `json:"stop_timeout,omitempty"`
-	Remove         bool                `json:"remove,omitempty"`
+	// CapDrop and CapAdd change the container's capabilities: "ALL" in
+	// CapDrop starts from none, then CapAdd's are given (names like
+	// "CHOWN", without CAP_).
+	CapDrop []string `json:"cap_drop,omitempty"`
+	CapAdd  []string `json:"cap_add,omitempty"`
+	// Sysctl sets namespaced kernel settings in the container, e.g.
+	// {"net.ipv4.ip_unprivileged_port_start": "1024"}.
+	Sysctl      map[string]string `json:"sysctl,omitempty"`
+	NoNewPrivs  bool              `json:"no_new_privileges,omitempty"`
+	StopTimeout *uint             `json:"stop_timeout,omitempty"`
+	Remove      bool              `json:"remove,omitempty"`
 	// ResourceLimits caps memory, CPU and process count (an OCI
 	// LinuxResources subset). Rootless Podman on cgroup v1 ignores them
 	// with a warning in CreateResult.Warnings.

@@ -175,6 +175,13 @@ func (c *Client) Task(ctx context.Context, id string) (Task, error) {
 	return out, err
 }
 
+// WebTicket returns a one-time link to a running web task's UI.
+func (c *Client) WebTicket(ctx context.Context, id string) (WebTicket, error) {
+	var out WebTicket
+	err := c.Do(ctx, http.MethodPost, "/tasks/"+esc(id)+"/web/ticket", struct{}{}, &out)
+	return out, err
+}
+
 // Run starts a task.
 func (c *Client) Run(ctx context.Context, req RunRequest) (Task, error) {
 	var out Task

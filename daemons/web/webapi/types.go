@@ -117,6 +117,9 @@ type Task struct {
 	// Waiting says what a starting task waits for (its image, still
 	// being imported), empty otherwise.
 	Waiting string `json:"waiting,omitempty"`
+	// WebURL is a running web task's UI address, for the caller's host
+	// (terok's UI gives a one-time link to it: POST .../web/ticket).
+	WebURL string `json:"web_url,omitempty"`
 	// StartMS is how long the last start's steps took, in milliseconds:
 	// gate (repository and token), create, start (the shield's arm
 	// included), shield_arm (the arm alone, as the shield measured it).
@@ -125,6 +128,13 @@ type Task struct {
 	Branches []string `json:"branches,omitempty"`
 	// LogOffset is where the current run's output starts in the log file.
 	LogOffset int64 `json:"log_offset,omitempty"`
+}
+
+// WebTicket is a one-time link to a web task's UI (POST
+// /api/v1/tasks/{id}/web/ticket): it opens the UI once, until Expires.
+type WebTicket struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
 }
 
 // RunRequest starts a task (POST /api/v1/tasks).

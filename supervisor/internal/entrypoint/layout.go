@@ -150,7 +150,8 @@ func ownerName(o Owner) string {
 
 // moveOld moves the directory old to new (an atomic rename within the
 // volume) when old exists and new does not, then gives what it holds to
-// root: the files were the unprivileged user's, so anything but
+// root, writable by root alone: the files were the unprivileged user's,
+// so anything but
 // directories and regular files (a symlink, a fifo) is removed, each
 // named in the log. Both existing is an error naming both.
 func moveOld(old, new string, logf func(string, ...any)) error {
@@ -179,7 +180,18 @@ func moveOld(old, new string, logf func(string, ...any)) error {
 			logf("removed %s from the moved directory: a %s has no place there", p, kindOf(d.Type()))
 			return os.Remove(p)
 		}
-		return os.Lchown(p, 0, 0)
+		if err := os.Lchown(p, 0, 0); err != nil {
+			return err
+		}
+		// The shield refuses anything group- or world-writable.
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if m := info.Mode().Perm(); m&0o022 != 0 {
+			return os.Chmod(p, m&^0o022)
+		}
+		return nil
 	})
 }
 

@@ -114,7 +114,8 @@ func TestSystemLayout(t *testing.T) {
 		old := filepath.Join(vol, "shield")
 		os.MkdirAll(filepath.Join(old, "profiles"), 0o755)
 		os.WriteFile(filepath.Join(old, "config.json"), []byte(`{"x":1}`), 0o644)
-		os.WriteFile(filepath.Join(old, "profiles", "p.json"), []byte(`{}`), 0o644)
+		os.WriteFile(filepath.Join(old, "profiles", "p.json"), []byte(`{}`), 0o664)
+		os.Chmod(filepath.Join(old, "profiles"), 0o777)
 		os.Symlink("/etc/shadow", filepath.Join(old, "profiles", "planted.json"))
 		for _, p := range []string{vol, old, filepath.Join(old, "config.json"), filepath.Join(old, "profiles"), filepath.Join(old, "profiles", "p.json")} {
 			os.Lchown(p, userUID, userGID)
@@ -133,6 +134,12 @@ func TestSystemLayout(t *testing.T) {
 		for _, p := range []string{moved, filepath.Join(moved, "config.json"), filepath.Join(moved, "profiles", "p.json")} {
 			if got := ownerOf(t, p); got != 0 {
 				t.Errorf("%s owned by %d after the move, want root's", p, got)
+			}
+		}
+		// the shield refuses anything others may write
+		for _, p := range []string{filepath.Join(moved, "profiles"), filepath.Join(moved, "profiles", "p.json")} {
+			if m := modeOf(t, p); m&0o022 != 0 {
+				t.Errorf("%s mode %v after the move: writable by group or others", p, m)
 			}
 		}
 		if modeOf(t, moved) != 0o700 {

@@ -25,6 +25,13 @@ func TestCLI(t *testing.T) {
 	tp.Listen(tp.Inet, "203.0.113.22:80")
 	dir, bin := buildBinary(t)
 	sock := filepath.Join(dir, "shield.sock")
+	// The operator's deny list for every task, in root's config.json.
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config", "config.json"), []byte(`{"deny_names":["api.other-provider.test"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d := exec.Command(bin, "--socket", sock, "serve", "--state", filepath.Join(dir, "state"), "--config", filepath.Join(dir, "config"),
 		"--resolver", "127.0.0.1:9", "--endpoint", "tcp:198.51.100.1:9418")
 	if err := d.Start(); err != nil {
@@ -43,7 +50,8 @@ func TestCLI(t *testing.T) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	id := "tkscli0123456789"
-	if _, err := c.Arm(ctx, shieldapi.ArmRequest{ID: id, PID: tp.TaskPID, Project: "demo", Allow: []string{"203.0.113.21"}}); err != nil {
+	if _, err := c.Arm(ctx, shieldapi.ArmRequest{ID: id, PID: tp.TaskPID, Project: "demo", Allow: []string{"203.0.113.21"},
+		Deny: []string{"API.Example-Provider.test", "203.0.113.23"}}); err != nil {
 		t.Fatal(err)
 	}
 	cli := func(args ...string) (string, error) {
@@ -60,9 +68,12 @@ func TestCLI(t *testing.T) {
 	}
 	must("tkscli012345", "status")
 	must("mode      UP", "status", "tkscli")
+	must("deny list api.example-provider.test,203.0.113.23 (this task's", "status", id)
+	must("deny all  api.other-provider.test (deny_names in config.json", "status", id)
 	out := must(`"mode": "up"`, "status", "--json", id)
 	var st shieldapi.Status
-	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Project != "demo" {
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Project != "demo" ||
+		strings.Join(st.DenyList, " ") != "api.example-provider.test 203.0.113.23" || strings.Join(st.DenyGlobal, " ") != "api.other-provider.test" {
 		t.Fatalf("status --json: %v %+v", err, st)
 	}
 	if r := tp.Dial("203.0.113.22:80", 2*time.Second); r.Err == nil {
@@ -106,6 +117,9 @@ func TestCLI(t *testing.T) {
 		code int
 	}{
 		{[]string{"allow", id, "not a host"}, "invalid target", 1},
+		{[]string{"allow", id, "api.example-provider.test"}, "denied by policy", 1},
+		{[]string{"allow", id, "api.other-provider.test"}, "deny list withholds it (api.other-provider.test", 1},
+		{[]string{"allow", id, "203.0.113.23"}, "deny list withholds it (203.0.113.23", 1},
 		{[]string{"allow", id}, "missing argument: needs CONTAINER TARGET; see 'terok-shield allow --help'", 2},
 		{[]string{"status", id, "extra"}, `unexpected argument "extra"`, 2},
 		{[]string{"panic", "now"}, `unexpected argument "now" (this command takes none)`, 2},
@@ -113,7 +127,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"status", "--nope"}, "flag provided but not defined: -nope", 2},
 		{[]string{"deny", "nosuch", "203.0.113.1"}, "unknown container", 4},
 		{[]string{"allow", "nosuch", "example.org"}, "unknown container", 4},
-		{[]string{"mode", id, "sideways"}, "want up, down or block", 1},
+		{[]string{"mode", id, "sideways"}, "want up, down, block or open", 1},
 		{[]string{"--socket", filepath.Join(dir, "none.sock"), "status"}, "is the daemon running?", 3},
 		{[]string{"status", "--socket", filepath.Join(dir, "none.sock")}, "is the daemon running?", 3},
 	} {

@@ -63,9 +63,18 @@ func newApp(out io.Writer) *cli.App {
 		if st.Mode == shieldapi.ModeDown {
 			fmt.Fprintln(out, "WARNING   shield is DOWN: every destination but private ranges is reachable")
 		}
+		if st.Unshielded {
+			fmt.Fprintln(out, "WARNING   no shield for this task's project: every destination but the host side is reachable")
+		}
+		if st.Reason != "" {
+			fmt.Fprintf(out, "BLOCKED   by the daemon: %s\n", st.Reason)
+		}
 		resolver := "none (the task may use its container's resolver)"
 		if st.Resolver != "" {
 			resolver = st.Resolver + ":53 (only allowed names; " + fmt.Sprint(st.Answers) + " answered addresses allowed)"
+			if st.DroppedLookups > 0 {
+				resolver += fmt.Sprintf("; %d queries dropped over its limits", st.DroppedLookups)
+			}
 		}
 		fmt.Fprintf(out, "profiles  %s\nstatic    %s\nsets      %d IPv4 / %d IPv6 ranges\nresolver  %s\nblocked   %d\narmed     %s (%.2f ms)\n",
 			orNone(st.Profiles), orNone(st.Static), st.Ranges4, st.Ranges6, resolver, st.Blocked,
@@ -75,6 +84,12 @@ func newApp(out io.Writer) *cli.App {
 		}
 		for _, e := range st.Denied {
 			fmt.Fprintf(out, "denied    %s\n", e.Target)
+		}
+		if len(st.DenyList) > 0 {
+			fmt.Fprintf(out, "deny list %s (this task's: refused in every mode, a live allow cannot lift it)\n", strings.Join(st.DenyList, ","))
+		}
+		if len(st.DenyGlobal) > 0 {
+			fmt.Fprintf(out, "deny all  %s (deny_names in config.json: every task)\n", strings.Join(st.DenyGlobal, ","))
 		}
 	}
 	socketFlag := &cli.StringFlag{Name: "socket", Usage: "daemon socket (default $TEROK_RUN_DIR/shield.sock)", EnvVars: []string{"TEROK_SHIELD_SOCKET"}}
@@ -91,8 +106,8 @@ func newApp(out io.Writer) *cli.App {
 				Name:  "serve",
 				Usage: "run the daemon in the foreground (as root)",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "state", Usage: "state directory (default $TEROK_STATE_DIR/shield)"},
-					&cli.StringFlag{Name: "config", Usage: "config directory (default $TEROK_CONFIG_DIR/shield)"},
+					&cli.StringFlag{Name: "state", Usage: "state directory, root's and 0700 (default $TEROK_STATE_DIR/system/shield)"},
+					&cli.StringFlag{Name: "config", Usage: "config directory, root's and 0700 (default $TEROK_CONFIG_DIR/system/shield)"},
 					&cli.StringFlag{Name: "socket-mode", Usage: "socket file mode, octal (default 0660)"},
 					&cli.StringFlag{Name: "socket-group", Usage: "group owning the socket, so the rootless hook can reach it (e.g. podman)"},
 					&cli.StringSliceFlag{Name: "endpoint", Usage: "[tcp:|udp:]ADDR:PORT always reachable from tasks (gate, web task endpoint); repeatable, replaces the default tcp:169.254.1.2:9418"},
@@ -100,6 +115,7 @@ func newApp(out io.Writer) *cli.App {
 					&cli.StringFlag{Name: "resolver", Usage: "IP:PORT the daemon resolves allowlisted domains at (default: /etc/resolv.conf)"},
 					&cli.UintFlag{Name: "log-group", Value: uint(config.Default().LogGroup), Usage: "NFLOG group used inside task namespaces"},
 					&cli.BoolFlag{Name: "task-resolver", Value: true, Usage: "serve DNS inside each task's namespace at " + shieldapi.ResolverAddr + " (only allowed names) and refuse port 53/853 elsewhere; =false lets tasks use --container-dns for any name"},
+					&cli.StringSliceFlag{Name: "host-side", Usage: "CIDR where tasks reach the host's listeners, refused to tasks without the shield but for endpoints; repeatable, replaces the defaults 10.0.2.0/24, 169.254.0.0/16, fd00::/64, fe80::/10"},
 					&cli.BoolFlag{Name: "receipts", Value: true, Usage: "audit allowed connections and answered lookups too (rate-limited)"},
 					&cli.BoolFlag{Name: "lenient-profiles", Usage: "skip bad profile lines (logged with file:line) instead of refusing the profile"},
 				},
@@ -111,11 +127,11 @@ func newApp(out io.Writer) *cli.App {
 					cfg := config.Default()
 					cfg.ConfigDir = c.String("config")
 					if cfg.ConfigDir == "" {
-						cfg.ConfigDir = filepath.Join(paths.ConfigDir(), "shield")
+						cfg.ConfigDir = filepath.Join(paths.ConfigDir(), "system", "shield")
 					}
 					cfg.StateDir = c.String("state")
 					if cfg.StateDir == "" {
-						cfg.StateDir = filepath.Join(paths.StateDir(), "shield")
+						cfg.StateDir = filepath.Join(paths.StateDir(), "system", "shield")
 					}
 					cfg.Socket = socketOf(c)
 					if err := cfg.LoadFile(filepath.Join(cfg.ConfigDir, "config.json")); err != nil {
@@ -142,6 +158,9 @@ func newApp(out io.Writer) *cli.App {
 					}
 					if c.IsSet("task-resolver") {
 						cfg.TaskResolver = c.Bool("task-resolver")
+					}
+					if c.IsSet("host-side") {
+						cfg.HostSide = c.StringSlice("host-side")
 					}
 					if c.IsSet("receipts") {
 						cfg.Receipts = c.Bool("receipts")
@@ -216,7 +235,11 @@ func newApp(out io.Writer) *cli.App {
 					tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "CONTAINER\tPROJECT\tMODE\tRANGES\tBLOCKED\tARMED")
 					for _, st := range sts {
-						fmt.Fprintf(tw, "%.12s\t%s\t%s\t%d\t%d\t%s\n", st.ID, st.Project, strings.ToUpper(string(st.Mode)),
+						mode := strings.ToUpper(string(st.Mode))
+						if st.Reason != "" {
+							mode += " (by the daemon: see status " + short(st.ID) + ")"
+						}
+						fmt.Fprintf(tw, "%.12s\t%s\t%s\t%d\t%d\t%s\n", st.ID, st.Project, mode,
 							st.Ranges4+st.Ranges6, st.Blocked, st.ArmedAt.Format(time.RFC3339))
 					}
 					return tw.Flush()
@@ -252,8 +275,8 @@ func newApp(out io.Writer) *cli.App {
 			},
 			{
 				Name:      "mode",
-				Usage:     "set a container's shield to up, down or block",
-				ArgsUsage: "CONTAINER up|down|block",
+				Usage:     "set a container's shield to up, down or block (open or block for a task without the shield)",
+				ArgsUsage: "CONTAINER up|down|block|open",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
 					st, err := client(c).SetMode(c.Context, c.Args().Get(0), shieldapi.Mode(c.Args().Get(1)))
@@ -352,6 +375,14 @@ func newApp(out io.Writer) *cli.App {
 			},
 		},
 	}
+}
+
+// short is the 12-character form of a container id.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 func until(e shieldapi.Entry) string {

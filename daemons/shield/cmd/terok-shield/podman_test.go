@@ -114,22 +114,7 @@ func requirePodman(t *testing.T) *podmanEnv {
 }
 
 func hostService(t *testing.T, greeting string) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(greeting + "\n"))
-			c.Close()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testkit.Greeter(t, "127.0.0.1", greeting)
 }
 
 func (e *podmanEnv) podman(ctx context.Context, args ...string) ([]byte, error) {
@@ -310,6 +295,41 @@ func TestPodmanRootlessHook(t *testing.T) {
 		}
 		if !answered || !refusedName {
 			t.Errorf("audit: answered lookup %v, refused lookup %v", answered, refusedName)
+		}
+	})
+
+	t.Run("the deny annotation reaches the daemon", func(t *testing.T) {
+		e.dns.Set("api.denied-provider.test", "203.0.113.79")
+		script := `echo "== denied"; nslookup api.denied-provider.test; echo "== done"`
+		out, err := e.runScript("tkshield-deny-"+suffix, script, []string{"--dns", shieldapi.ResolverAddr},
+			"terok.shield=on", "terok.shield.allow=api.denied-provider.test", "terok.shield.deny=api.denied-provider.test")
+		s := string(out)
+		if err != nil || !strings.Contains(s, "== done") {
+			t.Fatalf("podman run: %v\n%s", err, s)
+		}
+		if strings.Contains(s, "203.0.113.79") {
+			t.Errorf("a name on the task's deny list resolved:\n%s", s)
+		}
+		var denied bool
+		files, _ := filepath.Glob(filepath.Join(e.dir, "state", "audit", "*.jsonl"))
+		c := shieldapi.New(e.sock)
+		for _, f := range files {
+			id := strings.TrimSuffix(filepath.Base(f), ".jsonl")
+			_ = c.Audit(context.Background(), id, false, func(ev shieldapi.Event) error {
+				denied = denied || (ev.Kind == shieldapi.EventRefused && ev.Target == "api.denied-provider.test" && strings.Contains(ev.Detail, "denied by policy"))
+				return nil
+			})
+		}
+		if !denied {
+			t.Errorf("no lookup of api.denied-provider.test refused as denied by policy in the audit")
+		}
+		// A deny list that does not parse fails the start, with or
+		// without the shield.
+		for _, on := range []string{"on", "open"} {
+			out, err := e.run("tkshield-baddeny-"+on+"-"+suffix, "terok.shield="+on, "terok.shield.deny=https://api.denied-provider.test")
+			if err == nil || !strings.Contains(string(out), "terok.shield.deny") {
+				t.Errorf("terok.shield=%s with a bad deny list: want a failed start naming the annotation: %v\n%s", on, err, out)
+			}
 		}
 	})
 

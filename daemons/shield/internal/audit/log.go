@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -42,7 +43,9 @@ func (h *Hub) Write(ev shieldapi.Event) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f, err := os.OpenFile(h.path(ev.Container), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Never through a symbolic link (the directory is root's alone; this
+	// keeps it so should a link appear there anyway).
+	f, err := os.OpenFile(h.path(ev.Container), os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
 	}
@@ -95,7 +98,7 @@ func safeID(s string) bool {
 func (h *Hub) Read(id string, follow bool) ([]shieldapi.Event, <-chan shieldapi.Event, func(), error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f, err := os.Open(h.path(id))
+	f, err := os.OpenFile(h.path(id), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, nil, fmt.Errorf("%s: %w", id, ErrNoLog)

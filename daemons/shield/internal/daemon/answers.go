@@ -62,16 +62,14 @@ func rulesOf(c *container, now time.Time) nameRules {
 }
 
 // verdict decides a query name for c (m.mu held): block refuses all, a
-// denied name is refused in every mode, down forwards the rest, up only
-// the listed names.
+// name on the deny list or denied live is refused in every mode, down
+// forwards the rest, up only the listed names.
 func (c *container) verdict(name string) taskdns.Verdict {
 	if c.gone || c.st.Mode == shieldapi.ModeBlock {
 		return taskdns.Refuse
 	}
-	for _, t := range c.names.deny {
-		if t.Matches(name) {
-			return taskdns.Refuse
-		}
+	if c.denied(name) != "" {
+		return taskdns.Refuse
 	}
 	if c.st.Mode == shieldapi.ModeDown {
 		return taskdns.Forward
@@ -98,16 +96,36 @@ func (p policy) Check(name string) taskdns.Verdict {
 
 func (p policy) Refused(name string, qtype uint16) {
 	p.m.mu.Lock()
+	why := p.c.denied(name)
 	ok := p.c.lookupLimit.allow()
 	p.m.mu.Unlock()
-	if ok {
-		p.m.audit(shieldapi.Event{Container: p.c.st.ID, Kind: shieldapi.EventRefused, Target: name, Detail: dns.TypeToString[qtype]})
+	p.refused(ok, name, qtype, why)
+}
+
+// refused records a refused lookup (when the rate limit let it through),
+// saying why when a deny refused it.
+func (p policy) refused(ok bool, name string, qtype uint16, why string) {
+	if !ok {
+		return
 	}
+	d := dns.TypeToString[qtype]
+	if why != "" {
+		d += ": " + why
+	}
+	p.m.audit(shieldapi.Event{Container: p.c.st.ID, Kind: shieldapi.EventRefused, Target: name, Detail: d})
+}
+
+// Dropped records queries the task's resolver dropped over its limits.
+func (p policy) Dropped(n uint64) {
+	p.m.audit(shieldapi.Event{Container: p.c.st.ID, Kind: shieldapi.EventDropped,
+		Detail: fmt.Sprintf("%d queries dropped unanswered: the task asked faster than its resolver's limits (%d a second, %d at once)",
+			n, p.m.opts.ResolverLimits.Rate, p.m.opts.ResolverLimits.Workers)})
 }
 
 // Answered puts the answer's addresses into the task's dns sets, in one
-// batch, before the resolver hands the answer back.
-func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr) error {
+// batch, before the resolver hands the answer back. An answer that leads
+// to a denied name (a CNAME to it) is refused as that name would be.
+func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr, via []string) error {
 	m, c := p.m, p.c
 	m.mu.Lock()
 	if c.verdict(name) != taskdns.Forward {
@@ -115,6 +133,14 @@ func (p policy) Answered(name string, qtype uint16, addrs []taskdns.Addr) error 
 		m.mu.Unlock()
 		p.Refused(name, qtype)
 		return taskdns.ErrRefused
+	}
+	for _, v := range via {
+		if why := c.denied(v); why != "" {
+			ok := c.lookupLimit.allow()
+			m.mu.Unlock()
+			p.refused(ok, name, qtype, fmt.Sprintf("its answer leads to %s, %s", v, why))
+			return taskdns.ErrRefused
+		}
 	}
 	var err error
 	if c.st.Mode == shieldapi.ModeUp {
@@ -145,7 +171,8 @@ const minAnswerLife = 5 * time.Second
 // addAnswersLocked adds addresses of an answer for name with TTL + grace.
 // Private addresses are never added (an answer cannot open the LAN), nor
 // any address that is not global unicast (multicast, broadcast, loopback),
-// nor addresses a lasting allow entry already covers. An address whose
+// nor addresses a lasting allow entry already covers, nor what the deny
+// list withholds. An address whose
 // element has at least half the grace left beyond the new TTL is left as
 // it is; otherwise its timeout is renewed (taken out and put back in the
 // same batch).
@@ -167,7 +194,7 @@ func (m *Manager) addAnswersLocked(c *container, name string, addrs []taskdns.Ad
 		ip := a.IP
 		// Only global unicast: no loopback, multicast, broadcast or
 		// unspecified address from an answer; private ranges neither.
-		if seen[ip] || !ip.IsGlobalUnicast() || inRanges(private, ip) || coveredLasting(c.allow, ip) {
+		if seen[ip] || !ip.IsGlobalUnicast() || inRanges(private, ip) || coveredLasting(c.allow, ip) || c.withheldAddr(ip) {
 			continue
 		}
 		seen[ip] = true
@@ -294,7 +321,8 @@ func aliveAnswers(c *container, now time.Time) int {
 // same namespace (from a previous arm) is taken over, else a new one is
 // opened inside the namespace.
 func (m *Manager) startResolverLocked(c *container, prev *container) error {
-	if !m.opts.TaskResolver {
+	if !m.opts.TaskResolver || c.st.Unshielded {
+		// A task without the shield uses its container network's resolver.
 		return nil
 	}
 	p := policy{m: m, c: c}
@@ -304,7 +332,7 @@ func (m *Manager) startResolverLocked(c *container, prev *container) error {
 		c.resFrom = prev
 		return nil
 	}
-	srv, err := taskdns.Start(c.ns, taskdns.Options{Addr: shieldapi.ResolverAddr, Upstream: m.opts.Upstream}, p)
+	srv, err := taskdns.Start(c.ns, taskdns.Options{Addr: shieldapi.ResolverAddr, Upstream: m.opts.Upstream, Limits: m.opts.ResolverLimits}, p)
 	if err != nil {
 		return err
 	}

@@ -29,10 +29,22 @@ func (m *Manager) Allow(ctx context.Context, who Caller, id, raw, forDur string)
 	}
 	// An unknown container is reported before any lookup.
 	m.mu.Lock()
-	_, err = m.ownedLocked(who, id)
+	c, err := m.ownedLocked(who, id)
+	unshielded, withheld, cid := false, "", ""
+	if err == nil {
+		unshielded, withheld, cid = c.st.Unshielded, c.withholds(t), c.st.ID
+	}
 	m.mu.Unlock()
 	if err != nil {
 		return shieldapi.Status{}, err
+	}
+	if withheld != "" {
+		return shieldapi.Status{}, fmt.Errorf("allow %s: denied by policy: container %s's deny list withholds it (%s; from the annotation %s or deny_names in the shield's config.json), "+
+			"and a live allow cannot lift that: a provider's API host is reached through terok's credential broker, never directly: %w",
+			t, cid, withheld, shieldapi.AnnotationDeny, ErrBadRequest)
+	}
+	if unshielded {
+		return shieldapi.Status{}, fmt.Errorf("container %s runs without the shield: everything but the host side is open to it already (deny works, allow does not): %w", id, ErrBadRequest)
 	}
 	switch {
 	case t.IsDomain() && m.opts.TaskResolver:
@@ -76,7 +88,7 @@ func (m *Manager) Deny(ctx context.Context, who Caller, id, raw string) (shielda
 // SetMode switches a container's shield state (a whole-table reload).
 func (m *Manager) SetMode(ctx context.Context, who Caller, id string, mode shieldapi.Mode) (shieldapi.Status, error) {
 	if !mode.Valid() {
-		return shieldapi.Status{}, fmt.Errorf("mode %q: want up, down or block: %w", mode, ErrBadRequest)
+		return shieldapi.Status{}, fmt.Errorf("mode %q: want up, down, block or open: %w", mode, ErrBadRequest)
 	}
 	return m.change(who, id, func(c *container) (shieldapi.Event, error) {
 		return m.setModeLocked(ctx, c, mode)
@@ -84,12 +96,34 @@ func (m *Manager) SetMode(ctx context.Context, who Caller, id string, mode shiel
 }
 
 // setModeLocked switches c's mode (a whole-table reload); the caller
-// rolls back and audits through changeLocked.
+// rolls back and audits through changeLocked. A task without the shield
+// switches between open and block only, a shielded one among up, down and
+// block. Leaving block re-opens the task's resolver when it has none (the
+// daemon blocked it because its resolver could not open); a mode change
+// clears the reason the daemon blocked it for.
 func (m *Manager) setModeLocked(ctx context.Context, c *container, mode shieldapi.Mode) (shieldapi.Event, error) {
-	prev := c.st.Mode
+	ev := shieldapi.Event{Kind: shieldapi.EventMode, Detail: fmt.Sprintf("%s -> %s", c.st.Mode, mode)}
+	if c.st.Unshielded && mode != shieldapi.ModeOpen && mode != shieldapi.ModeBlock {
+		return ev, fmt.Errorf("container %s runs without the shield (its project has it off): its modes are open and block; run the task with the shield on for %s: %w",
+			c.st.ID, mode, ErrBadRequest)
+	}
+	if !c.st.Unshielded && mode == shieldapi.ModeOpen {
+		return ev, fmt.Errorf("mode open is for tasks without the shield; down opens a shielded task: %w", ErrBadRequest)
+	}
+	started := false
+	if mode != shieldapi.ModeBlock && c.res == nil && m.opts.TaskResolver && !c.st.Unshielded {
+		if err := m.startResolverLocked(c, nil); err != nil {
+			return ev, fmt.Errorf("%v: container %s stays blocked", err, c.st.ID)
+		}
+		started = true
+	}
 	c.st.Mode = mode
-	return shieldapi.Event{Kind: shieldapi.EventMode, Detail: fmt.Sprintf("%s -> %s", prev, mode)},
-		m.loadLocked(ctx, c, "switch mode of")
+	c.st.Reason = ""
+	err := m.loadLocked(ctx, c, "switch mode of")
+	if err != nil && started {
+		stopResolverLocked(c)
+	}
+	return ev, err
 }
 
 // change is every live change of one container: under the lock, find it

@@ -437,7 +437,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 				return err
 			}, http.StatusForbidden, "refusing to firewall the host"},
 			{"bad mode", func() error { _, err := h.c.SetMode(ctx, id, "sideways"); return err }, http.StatusBadRequest,
-				`mode "sideways": want up, down or block`},
+				`mode "sideways": want up, down, block or open`},
 		}
 		before, err := h.c.Rules(ctx, id)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,31 +19,100 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
+// checked is what Arm's checks make of a request or a state file.
+type checked struct {
+	static []target.Target
+	profs  []profile.Profile
+	deny   []string // the task's deny list, canonical
+}
+
+// check applies Arm's checks to what a container asks for: its id, mode,
+// allow entries, profiles, ports and deny list. Arm and Restore both go
+// through it, so a state file is held to exactly what an arm request is.
+func (m *Manager) check(id string, mode shieldapi.Mode, unshielded bool, allow, profiles []string, ports []uint16, deny []string) (checked, error) {
+	var ck checked
+	if !idRE.MatchString(id) {
+		return ck, fmt.Errorf("container id %q: want letters, digits, '_', '.', '-': %w", id, ErrBadRequest)
+	}
+	if !mode.Valid() {
+		return ck, fmt.Errorf("mode %q: want up, down, block or open: %w", mode, ErrBadRequest)
+	}
+	if unshielded {
+		// A task without the shield gets the minimal ruleset and nothing
+		// that only the shield's allowlist means.
+		if mode != shieldapi.ModeOpen && mode != shieldapi.ModeBlock {
+			return ck, fmt.Errorf("mode %q: a task without the shield is open or block: %w", mode, ErrBadRequest)
+		}
+		if len(allow) > 0 || len(profiles) > 0 {
+			return ck, fmt.Errorf("a task without the shield (mode open) takes no profiles or allow entries: %w", ErrBadRequest)
+		}
+	} else if mode == shieldapi.ModeOpen {
+		return ck, fmt.Errorf("mode open is for a task without the shield (annotation %s=%s); use down: %w",
+			shieldapi.AnnotationShield, shieldapi.ShieldOpen, ErrBadRequest)
+	}
+	for _, p := range ports {
+		if p == 0 {
+			return ck, fmt.Errorf("inbound port 0: want 1-65535: %w", ErrBadRequest)
+		}
+	}
+	static, err := target.ParseList(allow)
+	if err != nil {
+		return ck, fmt.Errorf("allow entries: %v: %w", err, ErrBadRequest)
+	}
+	dl, err := parseDenyList(deny)
+	if err != nil {
+		return ck, err
+	}
+	profs, err := m.loadProfiles(profiles)
+	if err != nil {
+		return ck, err
+	}
+	return checked{static: static, profs: profs, deny: dl}, nil
+}
+
+// checkEntries applies Allow's and Deny's checks to the live changes a
+// state file carries.
+func checkEntries(es ...[]shieldapi.Entry) error {
+	for _, l := range es {
+		for _, e := range l {
+			if _, err := target.Parse(e.Target); err != nil {
+				return fmt.Errorf("live entry: %v: %w", err, ErrBadRequest)
+			}
+		}
+	}
+	return nil
+}
+
+// openNetns opens pid's network namespace and refuses the daemon's own.
+func (m *Manager) openNetns(pid int) (*netns.NS, error) {
+	ns, err := netns.Open(pid)
+	if err != nil {
+		if errors.Is(err, netns.ErrGone) {
+			return nil, fmt.Errorf("pid %d: %v: %w", pid, err, ErrGone)
+		}
+		return nil, err
+	}
+	if ns.Inode == m.selfNetns {
+		ns.Close()
+		return nil, fmt.Errorf("pid %d: %v: %w", pid, netns.ErrHostNamespace, ErrForbidden)
+	}
+	return ns, nil
+}
+
 // Arm arms or re-arms a container from a hook request.
 func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest) (shieldapi.Status, error) {
 	start := time.Now()
-	if !idRE.MatchString(req.ID) {
-		return shieldapi.Status{}, fmt.Errorf("container id %q: want letters, digits, '_', '.', '-': %w", req.ID, ErrBadRequest)
-	}
 	if req.Mode == "" {
 		req.Mode = shieldapi.ModeUp
 	}
-	if !req.Mode.Valid() {
-		return shieldapi.Status{}, fmt.Errorf("mode %q: want up, down or block: %w", req.Mode, ErrBadRequest)
-	}
-	static, err := target.ParseList(req.Allow)
-	if err != nil {
-		return shieldapi.Status{}, fmt.Errorf("allow entries: %v: %w", err, ErrBadRequest)
-	}
-	profs, err := m.loadProfiles(req.Profiles)
+	unshielded := req.Mode == shieldapi.ModeOpen
+	ck, err := m.check(req.ID, req.Mode, unshielded, req.Allow, req.Profiles, req.Ports, req.Deny)
 	if err != nil {
 		return shieldapi.Status{}, err
 	}
-	ns, err := netns.Open(req.PID)
+	static, profs := ck.static, ck.profs
+	ns, err := m.openNetns(req.PID)
 	if err != nil {
-		if errors.Is(err, netns.ErrGone) {
-			return shieldapi.Status{}, fmt.Errorf("pid %d: %v: %w", req.PID, err, ErrGone)
-		}
 		return shieldapi.Status{}, err
 	}
 	ok := false
@@ -51,9 +121,6 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 			ns.Close()
 		}
 	}()
-	if ns.Inode == m.selfNetns {
-		return shieldapi.Status{}, fmt.Errorf("pid %d: %v: %w", req.PID, netns.ErrHostNamespace, ErrForbidden)
-	}
 	owner, err := ns.OwnerUID()
 	if err != nil {
 		return shieldapi.Status{}, fmt.Errorf("pid %d: %w", req.PID, err)
@@ -62,7 +129,7 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 		return shieldapi.Status{}, fmt.Errorf("pid %d: namespace owned by uid %d, caller uid %d: %w", req.PID, owner, who.UID, ErrForbidden)
 	}
 	st := State{ID: req.ID, PID: req.PID, NetnsInode: ns.Inode, OwnerUID: owner, Project: req.Project, Mode: req.Mode,
-		Profiles: req.Profiles, Ports: req.Ports, ArmedAt: time.Now().UTC()}
+		Profiles: req.Profiles, Ports: req.Ports, ArmedAt: time.Now().UTC(), Unshielded: unshielded, DenyList: ck.deny}
 	for _, t := range static {
 		st.Static = append(st.Static, t.String())
 	}
@@ -70,6 +137,11 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	// Resolve the domains before taking the lock: a slow resolver must not
 	// stall every other container's requests.
 	var names []string
+	for _, t := range m.denyListOf(st) {
+		if t.IsDomain() && !t.IsWildcard() {
+			names = append(names, t.Domain)
+		}
+	}
 	for _, t := range static {
 		if t.IsDomain() && !t.IsWildcard() {
 			names = append(names, t.Domain)
@@ -101,19 +173,22 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 		// one NFLOG group binds once per namespace.
 		st.Allowed, st.Denied = old.st.Allowed, old.st.Denied
 		m.dropLocked(old)
-	} else if prev, err := os.ReadFile(m.statePath(req.ID)); err == nil {
-		var ps State
-		// Live changes left by a previous run carry over only to the same owner.
-		if jsonUnmarshal(prev, &ps) == nil && ps.OwnerUID == owner {
+	} else if ps, err := readState(m.statePath(req.ID)); err == nil {
+		// Live changes left by a previous run carry over only to the same
+		// owner, and only when they pass Allow's and Deny's checks.
+		if ps.OwnerUID == owner && checkEntries(ps.Allowed, ps.Denied) == nil {
 			st.Allowed, st.Denied = ps.Allowed, ps.Denied
 		}
 	}
-	c := newContainer(st, ns, nft, profs)
+	if unshielded {
+		st.Allowed = nil
+	}
+	c := m.newContainer(st, ns, nft, profs)
 	var prev *container
 	if exists {
 		prev = old
 		if old.st.NetnsInode == c.st.NetnsInode {
-			c.answers = old.answers
+			c.answers, c.st.Withheld = old.answers, old.st.Withheld
 		}
 	}
 	if err := m.startResolverLocked(c, prev); err != nil {
@@ -142,8 +217,11 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	ok = true
 	m.log.Info().Str("container", req.ID).Int("pid", req.PID).Str("project", req.Project).Str("mode", string(req.Mode)).
 		Int("ranges", len(c.allow)).Dur("took", c.armTime).Msg("armed")
-	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed,
-		Detail: armedDetail(req)})
+	detail := armedDetail(req)
+	if len(st.DenyList) > 0 {
+		detail += " deny " + strings.Join(st.DenyList, ",")
+	}
+	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed, Detail: detail})
 	return m.statusLocked(c), nil
 }
 
@@ -175,11 +253,21 @@ func (m *Manager) loadProfiles(names []string) ([]profile.Profile, error) {
 // loadLocked computes the sets, starts the audit watcher and loads the
 // whole table in one batch; on error nothing is left running.
 func (m *Manager) loadLocked(ctx context.Context, c *container, why string) error {
+	if err := m.connLocked(c); err != nil {
+		return err
+	}
 	t0 := time.Now()
-	allow, deny, domains := m.compute(ctx, c)
-	spec := ruleset.Spec{Mode: ruleset.Mode(c.st.Mode), Endpoints: m.opts.Endpoints, Allow: allow, Deny: deny,
+	sn := m.compute(ctx, c)
+	spec := ruleset.Spec{Mode: ruleset.Mode(c.st.Mode), Endpoints: m.opts.Endpoints, Allow: sn.allow, Deny: sn.deny,
 		Inbound: c.st.Ports, LogGroup: m.opts.LogGroup, Answers: answerRanges(c, t0),
-		TaskResolver: m.opts.TaskResolver, Receipts: m.opts.Receipts}
+		TaskResolver: m.opts.TaskResolver && !c.st.Unshielded, Receipts: m.opts.Receipts}
+	if c.st.Unshielded {
+		// A task without the shield resolves through its container
+		// network's resolver, on the host side: an endpoint like the gate.
+		spec.Endpoints = append(append([]ruleset.Endpoint(nil), m.opts.Endpoints...), m.opts.ContainerDNS...)
+		spec.HostSide = m.opts.HostSide
+		spec.Receipts = false
+	}
 	t1 := time.Now()
 	if c.stop == nil {
 		m.startWatch(c)
@@ -198,7 +286,7 @@ func (m *Manager) loadLocked(ctx context.Context, c *container, why string) erro
 		}
 		return fmt.Errorf("%s %s: %w", why, c.st.ID, err)
 	}
-	c.allow, c.deny, c.domains = allow, deny, domains
+	c.allow, c.deny, c.domains, c.withheld = sn.allow, sn.deny, sn.domains, sn.withheld
 	c.names = rulesOf(c, time.Now())
 	if err := m.pruneAnswersLocked(c); err != nil {
 		m.log.Error().Err(err).Str("container", c.st.ID).Msg("prune answers")
@@ -206,6 +294,23 @@ func (m *Manager) loadLocked(ctx context.Context, c *container, why string) erro
 	if err := m.save(&c.st); err != nil {
 		return err
 	}
+	return nil
+}
+
+// connLocked gives c a netlink connection in its namespace if it has none
+// (one could not be opened when it was restored).
+func (m *Manager) connLocked(c *container) error {
+	if c.nft != nil {
+		return nil
+	}
+	if c.ns == nil {
+		return fmt.Errorf("container %s: %w", c.st.ID, ruleset.ErrNotArmed)
+	}
+	nft, err := ruleset.Open(c.ns.Fd())
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.st.ID, err)
+	}
+	c.nft = nft
 	return nil
 }
 
@@ -265,57 +370,149 @@ func (m *Manager) dropLocked(c *container) {
 
 // Restore re-arms the containers of a previous run whose namespaces are
 // still alive (same pid, same namespace inode) and forgets the others.
+//
+// Each state file passes the checks of an arm request first. A file that
+// does not (planted, corrupt, naming another owner, an unknown profile) is
+// not restored as written: its container is blocked, and so is a container
+// whose re-arm fails (its resolver's address taken, say). Either way it
+// stays in the daemon's care — status, panic, deny and the audit reach it —
+// and the reason is in its status, the log and its audit.
 func (m *Manager) Restore(ctx context.Context) error {
-	states, err := m.loadStates()
+	files, err := filepath.Glob(filepath.Join(m.stateDir, "*.json"))
 	if err != nil {
 		return err
 	}
-	for _, st := range states {
-		ns, err := netns.Open(st.PID)
-		if err == nil && ns.Inode != st.NetnsInode {
-			ns.Close()
-			err = fmt.Errorf("pid %d now lives in another namespace", st.PID)
+	for _, f := range files {
+		m.restoreOne(ctx, f)
+	}
+	return nil
+}
+
+// restoreOne restores one state file (see Restore).
+func (m *Manager) restoreOne(ctx context.Context, path string) {
+	id := strings.TrimSuffix(filepath.Base(path), ".json")
+	refuse := func(why string) {
+		m.log.Error().Str("file", path).Str("why", why).Msg("container state refused: set aside as .bad, nothing armed from it")
+		m.setAside(path)
+		if idRE.MatchString(id) {
+			m.audit(shieldapi.Event{Container: id, Kind: shieldapi.EventStateRefused, Detail: why + "; nothing armed from it"})
 		}
-		if err != nil {
-			m.log.Info().Str("container", st.ID).Err(err).Msg("container gone; state dropped")
-			_ = os.Remove(m.statePath(st.ID))
-			m.audit(shieldapi.Event{Container: st.ID, Kind: shieldapi.EventDisarmed, Detail: "namespace gone while the daemon was down"})
-			continue
-		}
-		profs, perr := m.loadProfiles(st.Profiles)
-		if perr != nil {
-			m.log.Error().Err(perr).Str("container", st.ID).Msg("re-arm with its profiles failed; blocking it")
-			st.Mode = shieldapi.ModeBlock
-		}
-		nft, err := ruleset.Open(ns.Fd())
-		if err != nil {
-			ns.Close()
-			m.log.Error().Err(err).Str("container", st.ID).Msg("re-arm failed")
-			continue
-		}
-		c := newContainer(st, ns, nft, profs)
+	}
+	if !idRE.MatchString(id) {
+		refuse(fmt.Sprintf("file name %q is not a container id", filepath.Base(path)))
+		return
+	}
+	st, err := readState(path)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	// Identity: the namespace the file names must still be the one it
+	// was armed in, and never the daemon's own.
+	ns, err := m.openNetns(st.PID)
+	if err == nil && ns.Inode != st.NetnsInode {
+		ns.Close()
+		err = fmt.Errorf("pid %d now lives in another namespace", st.PID)
+	}
+	if errors.Is(err, ErrForbidden) {
+		refuse(fmt.Sprintf("names the daemon's own namespace (pid %d)", st.PID))
+		return
+	}
+	if err != nil {
+		m.log.Info().Str("container", id).Err(err).Msg("container gone; state dropped")
+		_ = os.Remove(path)
+		m.audit(shieldapi.Event{Container: id, Kind: shieldapi.EventDisarmed, Detail: "namespace gone while the daemon was down"})
+		return
+	}
+	owner, err := ns.OwnerUID()
+	if err != nil {
+		ns.Close()
+		refuse(fmt.Sprintf("owner of pid %d's namespace: %v", st.PID, err))
+		return
+	}
+	// Content: what an arm request with the same fields would have to pass.
+	ck, verr := m.check(st.ID, st.Mode, st.Unshielded, st.Static, st.Profiles, st.Ports, st.DenyList)
+	switch {
+	case verr != nil:
+	case st.ID != id:
+		verr = fmt.Errorf("the file of %s names container %q", id, st.ID)
+	case st.OwnerUID != owner:
+		verr = fmt.Errorf("it names owner uid %d; the namespace belongs to uid %d", st.OwnerUID, owner)
+	default:
+		verr = checkEntries(st.Allowed, st.Denied)
+	}
+	reason, kind := "", ""
+	if verr != nil {
+		// Not restored as written: blocked, with nothing of the file
+		// but what names the container, and its real owner. Nor does
+		// the file's word that the task runs without the shield count:
+		// from block such a container may go up or down, never open.
+		// A deny only ever takes away: the file's deny entries that parse
+		// (and the addresses seen for them) are kept, so a task leaving
+		// block is still kept from them.
+		reason = fmt.Sprintf("its state failed the checks of an arm request (%v); blocked: run the task again to arm it with its project's settings", verr)
+		kind = shieldapi.EventStateRefused
+		st = State{ID: id, PID: st.PID, NetnsInode: ns.Inode, OwnerUID: owner, Mode: shieldapi.ModeBlock, ArmedAt: time.Now().UTC(),
+			DenyList: parseableDeny(st.DenyList), Withheld: st.Withheld}
+		ck = checked{}
+	}
+	nft, err := ruleset.Open(ns.Fd())
+	if err != nil {
+		// Nothing can be loaded into it; its table of the previous run
+		// (if any) stays in force. Kept in care all the same.
+		m.log.Error().Err(err).Str("container", id).Msg("re-arm: no netlink connection in its namespace")
+	}
+	c := m.newContainer(st, ns, nft, ck.profs)
+	if nft != nil {
 		answersFromKernel(c)
-		start := time.Now()
-		m.mu.Lock()
-		err = m.startResolverLocked(c, nil)
-		if err == nil {
-			err = m.loadLocked(ctx, c, "re-arm")
-			if err != nil {
+	}
+	start := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if reason == "" {
+		if nft == nil {
+			err = fmt.Errorf("open nftables in its namespace failed")
+		} else if err = m.startResolverLocked(c, nil); err == nil {
+			if err = m.loadLocked(ctx, c, "re-arm"); err != nil {
 				stopResolverLocked(c)
 			}
 		}
-		if err == nil {
-			c.armTime = time.Since(start)
-			m.containers[st.ID] = c
-		}
-		m.mu.Unlock()
 		if err != nil {
-			_ = ruleset.CloseConn(nft)
-			ns.Close()
-			m.log.Error().Err(err).Str("container", st.ID).Msg("re-arm failed")
-			continue
+			again := "mode up or down"
+			if st.Unshielded {
+				again = "mode open"
+			}
+			reason = fmt.Sprintf("re-arming it after the daemon's restart failed (%v); blocked: %s re-opens it once that is fixed, or run the task again", err, again)
+			kind = shieldapi.EventRearmFailed
 		}
-		m.audit(shieldapi.Event{Container: st.ID, Kind: shieldapi.EventArmed, Detail: "re-armed after daemon restart"})
 	}
-	return nil
+	if reason != "" {
+		m.blockLocked(ctx, c, reason)
+		m.log.Error().Str("container", id).Str("reason", reason).Msg("container blocked")
+		m.audit(shieldapi.Event{Container: id, Kind: kind, Detail: reason})
+	} else {
+		m.audit(shieldapi.Event{Container: id, Kind: shieldapi.EventArmed, Detail: "re-armed after daemon restart"})
+	}
+	c.armTime = time.Since(start)
+	m.containers[id] = c
+}
+
+// blockLocked puts c in block mode by the daemon's own decision: no
+// resolver, the block table, reason in its state and status. If even the
+// block table does not load, c stays in care with the table it had (the
+// reason says so), so a later panic or mode change tries again.
+func (m *Manager) blockLocked(ctx context.Context, c *container, reason string) {
+	stopResolverLocked(c)
+	c.st.Mode = shieldapi.ModeBlock
+	c.st.Reason = reason
+	if c.nft == nil {
+		c.st.Reason += "; its rules could not be replaced (no netlink connection), the previous ones stay in force"
+		return
+	}
+	if err := m.loadLocked(ctx, c, "block"); err != nil {
+		c.st.Reason += fmt.Sprintf("; loading the block rules failed too (%v), the previous rules stay in force", err)
+		if serr := m.save(&c.st); serr != nil {
+			m.log.Error().Err(serr).Str("container", c.st.ID).Msg("save state")
+		}
+	}
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -20,13 +19,15 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/profile"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/resolve"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/taskdns"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/trust"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
 // Options configure a Manager.
 type Options struct {
-	StateDir  string // <state>/shield
+	StateDir  string // <state>/system/shield
 	Profiles  profile.Store
 	Resolver  *resolve.Resolver // nil: domains cannot be resolved (entries naming them fail)
 	Endpoints []ruleset.Endpoint
@@ -39,6 +40,15 @@ type Options struct {
 	Upstream     string
 	// Receipts records allowed connections and answered lookups.
 	Receipts bool
+	// ResolverLimits bound each task's resolver.
+	ResolverLimits taskdns.Limits
+	// HostSide is where a task without the shield (mode open) may not go
+	// but for Endpoints and ContainerDNS.
+	HostSide     []iprange.Range
+	ContainerDNS []ruleset.Endpoint
+	// DenyNames is every task's deny list (deny_names in config.json),
+	// besides each task's own.
+	DenyNames []target.Target
 }
 
 type container struct {
@@ -53,17 +63,21 @@ type container struct {
 	armTime  time.Duration
 	profiles []profile.Profile
 
-	res         *taskdns.Server // the task's resolver (nil without one)
-	resFrom     *container      // the container res was taken over from (re-arm)
-	answers     map[netip.Addr]*answer
-	names       nameRules
+	res     *taskdns.Server // the task's resolver (nil without one)
+	resFrom *container      // the container res was taken over from (re-arm)
+	answers map[netip.Addr]*answer
+	names   nameRules
+	// denyList is the deny list in force (the task's and the daemon's);
+	// withheld what the deny sets hold for it now.
+	denyList    []target.Target
+	withheld    []iprange.Range
 	gone        bool // disarmed or replaced: its resolver refuses
 	lookupLimit *limiter
 }
 
-func newContainer(st State, ns *netns.NS, nft *nftables.Conn, profs []profile.Profile) *container {
+func (m *Manager) newContainer(st State, ns *netns.NS, nft *nftables.Conn, profs []profile.Profile) *container {
 	return &container{st: st, ns: ns, nft: nft, profiles: profs, answers: map[netip.Addr]*answer{},
-		lookupLimit: newLimiter(20, 50)}
+		lookupLimit: newLimiter(20, 50), denyList: m.denyListOf(st)}
 }
 
 // release closes the netlink connection and the namespace handle.
@@ -95,13 +109,21 @@ type Manager struct {
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
-// New prepares the state and audit directories.
+// New prepares the state and audit directories. As root they must be
+// root's and writable by root alone (so must the state directory's parent):
+// the daemon refuses to start on a directory another user could fill.
 func New(o Options) (*Manager, error) {
-	sd := filepath.Join(o.StateDir, "containers")
-	if err := os.MkdirAll(sd, 0o700); err != nil {
-		return nil, fmt.Errorf("create state dir: %w", err)
+	if o.ResolverLimits == (taskdns.Limits{}) {
+		o.ResolverLimits = taskdns.DefaultLimits
 	}
-	hub, err := audit.NewHub(filepath.Join(o.StateDir, "audit"))
+	sd := filepath.Join(o.StateDir, "containers")
+	ad := filepath.Join(o.StateDir, "audit")
+	for _, d := range []string{o.StateDir, sd, ad} {
+		if err := trust.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+	}
+	hub, err := audit.NewHub(ad)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +216,9 @@ func (m *Manager) Rules(id string) (shieldapi.Rules, error) {
 	if err != nil {
 		return shieldapi.Rules{}, err
 	}
+	if err := m.connLocked(c); err != nil {
+		return shieldapi.Rules{}, err
+	}
 	txt, err := ruleset.Render(c.nft)
 	if err != nil {
 		return shieldapi.Rules{}, fmt.Errorf("read rules of %s: %w", c.st.ID, err)
@@ -220,10 +245,15 @@ func (m *Manager) Profiles() ([]shieldapi.Profile, error) {
 
 func (m *Manager) statusLocked(c *container) shieldapi.Status {
 	a4, a6 := iprange.Split(c.allow)
-	return shieldapi.Status{ID: c.st.ID, PID: c.st.PID, Project: c.st.Project, Mode: c.st.Mode, Profiles: c.st.Profiles,
+	st := shieldapi.Status{ID: c.st.ID, PID: c.st.PID, Project: c.st.Project, Mode: c.st.Mode, Profiles: c.st.Profiles,
 		Static: c.st.Static, Allowed: c.st.Allowed, Denied: c.st.Denied, Ports: c.st.Ports, Ranges4: len(a4), Ranges6: len(a6),
 		Blocked: c.blocked, ArmedAt: c.st.ArmedAt, ArmMillis: float64(c.armTime.Microseconds()) / 1000,
-		Answers: aliveAnswers(c, time.Now()), Resolver: resolverOf(c)}
+		Answers: aliveAnswers(c, time.Now()), Resolver: resolverOf(c), Unshielded: c.st.Unshielded, Reason: c.st.Reason,
+		DenyList: c.st.DenyList, DenyGlobal: m.globalDeny()}
+	if c.res != nil {
+		st.DroppedLookups = c.res.Dropped()
+	}
+	return st
 }
 
 // Close stops every watcher and releases namespaces; tables stay loaded.

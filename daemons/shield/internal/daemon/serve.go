@@ -14,6 +14,8 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/profile"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/resolve"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/taskdns"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/trust"
 )
 
 // Run serves the shield API on cfg.Socket until ctx ends. It re-arms the
@@ -23,8 +25,16 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return err
 	}
 	eps, _ := cfg.ParseEndpoints()
+	cdns, _ := cfg.ParseContainerDNS()
+	hostSide, _ := cfg.ParseHostSide()
+	denyNames, _ := cfg.ParseDenyNames()
 	mode, _ := cfg.Mode()
 	gid, _ := cfg.GID()
+	// The config directory is made (root's, 0700) if missing, so that
+	// nobody else can make it first and fill it with profiles.
+	if err := trust.MkdirAll(cfg.ConfigDir, 0o700); err != nil {
+		return fmt.Errorf("config directory: %w", err)
+	}
 	var res *resolve.Resolver
 	server := cfg.Resolver
 	if server == "" {
@@ -44,6 +54,8 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	m, err := New(Options{TaskResolver: cfg.TaskResolver, Upstream: server, Receipts: cfg.Receipts, StateDir: cfg.StateDir, Profiles: profile.Store{Dir: cfg.ProfileDir(), Lenient: cfg.LenientProfiles},
 		Resolver: res, Endpoints: eps, LogGroup: cfg.LogGroup, Grace: time.Duration(cfg.GraceSeconds) * time.Second,
+		ResolverLimits: taskdns.Limits{Rate: cfg.ResolverRate, Burst: cfg.ResolverBurst, Workers: cfg.ResolverWorkers},
+		HostSide:       hostSide, ContainerDNS: cdns, DenyNames: denyNames,
 		Log: log.With().Str("part", "manager").Logger()})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -15,14 +16,29 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
-// compute turns profiles, static entries and live changes into set contents.
-func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []iprange.Range, domains []string) {
+// sets is what compute makes of a container's entries.
+type sets struct {
+	allow, deny []iprange.Range
+	// withheld is the deny list's share of deny: its addresses and CIDRs
+	// and the addresses the daemon resolved for its names.
+	withheld []iprange.Range
+	domains  []string // domains the sets depend on (re-resolved by TTL)
+}
+
+// compute turns profiles, static entries, live changes and the deny list
+// into set contents. Names on the deny list are left out of the allow
+// sets, and what it withholds is cut out of them; its addresses join the
+// deny sets with the live denies.
+func (m *Manager) compute(ctx context.Context, c *container) sets {
 	now := time.Now()
 	var ents []struct {
 		t   target.Target
 		exp time.Time
 	}
 	add := func(t target.Target, exp time.Time) {
+		if _, listed := listedName(c.denyList, t.Domain); t.IsDomain() && listed {
+			return
+		}
 		ents = append(ents, struct {
 			t   target.Target
 			exp time.Time
@@ -52,6 +68,12 @@ func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []ipra
 		}
 		add(t, exp)
 	}
+	var denied []target.Target
+	for _, e := range c.st.Denied {
+		if t, err := target.Parse(e.Target); err == nil {
+			denied = append(denied, t)
+		}
+	}
 	// Resolve every domain first (in parallel, outside any netlink work).
 	var names []string
 	for _, e := range ents {
@@ -59,8 +81,8 @@ func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []ipra
 			names = append(names, e.t.Domain)
 		}
 	}
-	for _, e := range c.st.Denied {
-		if t, err := target.Parse(e.Target); err == nil && t.IsDomain() && !t.IsWildcard() {
+	for _, t := range append(append([]target.Target(nil), denied...), c.denyList...) {
+		if t.IsDomain() && !t.IsWildcard() {
 			names = append(names, t.Domain)
 		}
 	}
@@ -68,7 +90,37 @@ func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []ipra
 	names = slices.Compact(names)
 	addrs := m.resolveAll(ctx, names)
 
+	// toRanges gives the addresses of a denied target: the resolved ones of
+	// a name, the prefix of an address or CIDR (private ones included).
+	toRanges := func(t target.Target) []iprange.Range {
+		if !t.IsDomain() {
+			return []iprange.Range{iprange.FromPrefix(t.Prefix, time.Time{})}
+		}
+		var rs []iprange.Range
+		for _, a := range addrs[t.Domain] {
+			rs = append(rs, iprange.Range{Lo: a, Hi: a})
+		}
+		return rs
+	}
+	var out sets
+	seen := map[string][]netip.Addr{}
+	for _, t := range c.denyList {
+		if t.IsDomain() && !t.IsWildcard() {
+			// Every address seen for a listed name while the task runs
+			// stays withheld (a name may answer a different one each time).
+			seen[t.Domain] = withheldOf(c.st.Withheld[t.Domain], addrs[t.Domain])
+			for _, a := range seen[t.Domain] {
+				out.withheld = append(out.withheld, iprange.Range{Lo: a, Hi: a})
+			}
+			continue
+		}
+		out.withheld = append(out.withheld, toRanges(t)...)
+	}
+	c.st.Withheld = seen
+	out.withheld = iprange.Merge(out.withheld)
+
 	private := iprange.Private()
+	var allow []iprange.Range
 	for _, e := range ents {
 		var rs []iprange.Range
 		explicit := false
@@ -90,20 +142,14 @@ func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []ipra
 		}
 		allow = append(allow, rs...)
 	}
-	for _, e := range c.st.Denied {
-		t, err := target.Parse(e.Target)
-		if err != nil {
-			continue
-		}
-		if t.IsDomain() {
-			for _, a := range addrs[t.Domain] {
-				deny = append(deny, iprange.Range{Lo: a, Hi: a})
-			}
-		} else {
-			deny = append(deny, iprange.FromPrefix(t.Prefix, time.Time{}))
-		}
+	deny := append([]iprange.Range(nil), out.withheld...)
+	for _, t := range denied {
+		deny = append(deny, toRanges(t)...)
 	}
-	return iprange.Merge(allow), iprange.Merge(deny), names
+	out.allow = iprange.Merge(iprange.Subtract(allow, out.withheld))
+	out.deny = iprange.Merge(deny)
+	out.domains = names
+	return out
 }
 
 // applyLocked recomputes a container's sets and changes only the elements
@@ -114,7 +160,11 @@ func (m *Manager) compute(ctx context.Context, c *container) (allow, deny []ipra
 // elements costs the kernel an RCU grace period (~8 ms) where adding one
 // costs ~0.2 ms. The next full apply prunes them.
 func (m *Manager) applyLocked(ctx context.Context, c *container, denyOnly bool) error {
-	allow, deny, domains := m.compute(ctx, c)
+	if err := m.connLocked(c); err != nil {
+		return err
+	}
+	sn := m.compute(ctx, c)
+	allow, deny := sn.allow, sn.deny
 	now := time.Now()
 	d4o, d6o := iprange.Split(c.deny)
 	d4n, d6n := iprange.Split(deny)
@@ -134,7 +184,7 @@ func (m *Manager) applyLocked(ctx context.Context, c *container, denyOnly bool) 
 	if !denyOnly {
 		c.allow = allow
 	}
-	c.deny, c.domains = deny, domains
+	c.deny, c.domains, c.withheld = deny, sn.domains, sn.withheld
 	c.names = rulesOf(c, now)
 	if err := m.pruneAnswersLocked(c); err != nil {
 		return err

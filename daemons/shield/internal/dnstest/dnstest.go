@@ -20,6 +20,7 @@ type Server struct {
 	mu      sync.Mutex
 	recs    map[string][]netip.Addr
 	rotate  map[string]int // next index of a rotating name; absent: answer all
+	cname   map[string]string
 	ttl     uint32
 	queries []string
 	srv     *dns.Server
@@ -28,7 +29,7 @@ type Server struct {
 // Start serves on pc (a UDP socket the caller opened, possibly inside a
 // test namespace) with the given TTL.
 func Start(pc net.PacketConn, ttl uint32) *Server {
-	s := &Server{Addr: pc.LocalAddr().String(), recs: map[string][]netip.Addr{}, rotate: map[string]int{}, ttl: ttl}
+	s := &Server{Addr: pc.LocalAddr().String(), recs: map[string][]netip.Addr{}, rotate: map[string]int{}, cname: map[string]string{}, ttl: ttl}
 	started := make(chan struct{})
 	s.srv = &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(s.serve), NotifyStartedFunc: func() { close(started) }}
 	go func() { _ = s.srv.ActivateAndServe() }()
@@ -42,6 +43,14 @@ func (s *Server) Set(name string, addrs ...string) {
 	defer s.mu.Unlock()
 	s.set(name, addrs)
 	delete(s.rotate, dns.Fqdn(strings.ToLower(name)))
+}
+
+// SetCNAME makes name an alias of target: its answers hold the CNAME
+// record and target's addresses, as a recursive resolver's do.
+func (s *Server) SetCNAME(name, target string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cname[dns.Fqdn(strings.ToLower(name))] = dns.Fqdn(strings.ToLower(target))
 }
 
 // SetRotating makes name answer one of addrs per query, in turn (as a CDN
@@ -99,6 +108,11 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 		q := r.Question[0]
 		key := strings.ToLower(q.Name)
 		s.queries = append(s.queries, strings.TrimSuffix(key, "."))
+		owner := q.Name
+		if tgt, ok := s.cname[key]; ok {
+			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: s.ttl}, Target: tgt})
+			key, owner = tgt, tgt
+		}
 		addrs, ok := s.recs[key]
 		if !ok || len(addrs) == 0 {
 			m.Rcode = dns.RcodeNameError
@@ -116,7 +130,7 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 			}
 		}
 		for _, a := range addrs {
-			h := dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: s.ttl}
+			h := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: s.ttl}
 			switch {
 			case a.Is4() && q.Qtype == dns.TypeA:
 				h.Rrtype = dns.TypeA

@@ -50,18 +50,30 @@ func list(s string) []string {
 }
 
 // Request turns the OCI state into an arm request; ok is false when the
-// container does not ask for the shield.
+// container asks for neither the shield (terok.shield=on) nor the minimal
+// ruleset of a task without it (terok.shield=open).
 func Request(st rspec.State) (req shieldapi.ArmRequest, ok bool, err error) {
 	a := st.Annotations
-	if a[shieldapi.AnnotationShield] != "on" {
+	on := a[shieldapi.AnnotationShield]
+	if on != shieldapi.ShieldOn && on != shieldapi.ShieldOpen {
 		return req, false, nil
 	}
 	if st.Pid <= 0 {
 		return req, true, fmt.Errorf("%w: no pid for container %s", ErrBadState, st.ID)
 	}
+	if on == shieldapi.ShieldOpen {
+		// No shield for the project: only the host side is guarded.
+		// Nothing else of the annotations applies but the deny list.
+		return shieldapi.ArmRequest{ID: st.ID, PID: st.Pid, Project: a[shieldapi.AnnotationProject], Mode: shieldapi.ModeOpen,
+			Deny: list(a[shieldapi.AnnotationDeny])}, true, nil
+	}
 	req = shieldapi.ArmRequest{ID: st.ID, PID: st.Pid, Project: a[shieldapi.AnnotationProject],
 		Profiles: list(a[shieldapi.AnnotationProfiles]), Allow: list(a[shieldapi.AnnotationAllow]),
-		Mode: shieldapi.Mode(a[shieldapi.AnnotationMode])}
+		Mode: shieldapi.Mode(a[shieldapi.AnnotationMode]), Deny: list(a[shieldapi.AnnotationDeny])}
+	if req.Mode == shieldapi.ModeOpen {
+		return req, true, fmt.Errorf("%w: %s=open: a task without the shield is annotated %s=%s", ErrBadAnnotation,
+			shieldapi.AnnotationMode, shieldapi.AnnotationShield, shieldapi.ShieldOpen)
+	}
 	for _, p := range list(a[shieldapi.AnnotationPorts]) {
 		n, err := strconv.ParseUint(p, 10, 16)
 		if err != nil || n == 0 {
@@ -103,7 +115,7 @@ func Run(ctx context.Context, stage string, stdin io.Reader, c *shieldapi.Client
 }
 
 // Files returns the hooks JSON files (name → content) that run bin as the
-// hook for every container annotated terok.shield=on.
+// hook for every container annotated terok.shield=on or =open.
 func Files(bin, socket string) (map[string][]byte, error) {
 	if !filepath.IsAbs(bin) {
 		return nil, fmt.Errorf("hook binary %q must be an absolute path", bin)
@@ -115,7 +127,8 @@ func Files(bin, socket string) (map[string][]byte, error) {
 			Version: current.Version,
 			Hook: rspec.Hook{Path: bin, Args: []string{"terok-shield", "hook", "--socket", socket, stage},
 				Timeout: &timeout},
-			When:   current.When{Annotations: map[string]string{"^" + strings.ReplaceAll(shieldapi.AnnotationShield, ".", `\.`) + "$": "^on$"}},
+			When: current.When{Annotations: map[string]string{
+				"^" + strings.ReplaceAll(shieldapi.AnnotationShield, ".", `\.`) + "$": "^(" + shieldapi.ShieldOn + "|" + shieldapi.ShieldOpen + ")$"}},
 			Stages: []string{stage},
 		}
 		if err := h.Validate(nil); err != nil {

@@ -1,5 +1,5 @@
 // Package profile loads allowlist profiles: text files with one domain, IP
 // or CIDR per line and # comments. Bundled profiles are compiled in; files
-// in <config>/shield/profiles/NAME.txt add new profiles or shadow bundled
+// in <config>/system/shield/profiles/NAME.txt add new profiles or shadow bundled
 // ones of the same name.
 package profile

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/trust"
 )
 
 //go:embed bundled/*.txt
@@ -30,7 +31,7 @@ type Profile struct {
 
 // Store finds profiles in a user directory and the bundled set.
 type Store struct {
-	Dir     string // <config>/shield/profiles; may not exist
+	Dir     string // <config>/system/shield/profiles; may not exist
 	Lenient bool   // skip bad lines (reported as warnings) instead of failing
 }
 
@@ -55,14 +56,14 @@ func (s Store) Load(name string) (Profile, error) {
 	isBundled := bErr == nil
 	if s.Dir != "" {
 		path := filepath.Join(s.Dir, name+".txt")
-		b, err := os.ReadFile(path)
+		b, err := s.readUser(path)
 		if err == nil {
 			p, err := s.parse(name, path, b)
 			p.Shadows = isBundled
 			return p, err
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return Profile{}, fmt.Errorf("read profile %s: %w", path, err)
+			return Profile{}, fmt.Errorf("profile %s: %w", name, err)
 		}
 	}
 	if !isBundled {
@@ -74,6 +75,20 @@ func (s Store) Load(name string) (Profile, error) {
 	}
 	return s.parse(name, "bundled", b)
 }
+
+// readUser reads a user profile file: the profiles directory and the file
+// must pass trust's checks (as root: root's, writable by root alone; never
+// through a symbolic link). A missing directory or file matches
+// os.ErrNotExist.
+func (s Store) readUser(path string) ([]byte, error) {
+	if err := trust.CheckDir(s.Dir); err != nil {
+		return nil, err
+	}
+	return trust.ReadFile(path, maxProfile)
+}
+
+// maxProfile bounds one profile file (a 10,000-entry list is ~200 KB).
+const maxProfile = 16 << 20
 
 func (s Store) parse(name, source string, b []byte) (Profile, error) {
 	p := Profile{Name: name, Source: source}
@@ -112,6 +127,9 @@ func (s Store) List() ([]Profile, error) {
 		names[strings.TrimSuffix(e.Name(), ".txt")] = true
 	}
 	if s.Dir != "" {
+		if err := trust.CheckDir(s.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("list profiles: %w", err)
+		}
 		files, err := os.ReadDir(s.Dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("list %s: %w", s.Dir, err)

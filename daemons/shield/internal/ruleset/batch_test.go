@@ -181,6 +181,9 @@ func TestBatch(t *testing.T) {
 			Endpoints: append(ep, ruleset.Endpoint{Addr: netip.MustParseAddr("10.0.2.3"), Proto: "udp", Port: 53})}},
 		{"down", ruleset.Spec{Mode: ruleset.ModeDown, Endpoints: ep, Allow: allow[:1], LogGroup: 7318, TaskResolver: true}},
 		{"block", ruleset.Spec{Mode: ruleset.ModeBlock, Endpoints: ep, Allow: allow[:1], LogGroup: 7318, TaskResolver: true}},
+		{"open", ruleset.Spec{Mode: ruleset.ModeOpen, LogGroup: 7318,
+			Endpoints: append(ep, ruleset.Endpoint{Addr: netip.MustParseAddr("10.0.2.3"), Proto: "udp", Port: 53}),
+			HostSide:  []iprange.Range{pr("10.0.2.0/24"), pr("169.254.0.0/16"), pr("fe80::/10")}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

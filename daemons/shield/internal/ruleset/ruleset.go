@@ -37,6 +37,9 @@ const (
 	ModeUp    Mode = "up"
 	ModeDown  Mode = "down"
 	ModeBlock Mode = "block"
+	// ModeOpen is the minimal ruleset of a task without the shield: every
+	// destination but the host side (HostSide), endpoints excepted.
+	ModeOpen Mode = "open"
 )
 
 // Endpoint is one address+protocol+port always let through (the gate, the
@@ -64,6 +67,10 @@ type Spec struct {
 	TaskResolver bool
 	// Receipts logs each new allowed connection (rate-limited) to the audit.
 	Receipts bool
+	// HostSide are the ranges where the host's own listeners answer (the
+	// container network's gateway and resolver: slirp4netns' 10.0.2.0/24,
+	// pasta's 169.254.1.x): ModeOpen refuses them, endpoints excepted.
+	HostSide []iprange.Range
 }
 
 func table() *nftables.Table {
@@ -101,6 +108,8 @@ const (
 	Priv6  = "private6"
 	DNS4   = "dns4" // addresses from the task resolver's answers
 	DNS6   = "dns6"
+	Host4  = "host4" // ModeOpen: the host side (Spec.HostSide)
+	Host6  = "host6"
 )
 
 // AnswerElements turns single addresses with expiries into hash set
@@ -195,6 +204,24 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 		sets[x.name] = st
 	}
 
+	if s.Mode == ModeOpen {
+		h4, h6 := iprange.Split(s.HostSide)
+		for _, x := range []struct {
+			name string
+			v6   bool
+			rs   []iprange.Range
+		}{{Host4, false, h4}, {Host6, true, h6}} {
+			st := set(x.name, x.v6)
+			if err := c.AddSet(st, nil); err != nil {
+				return fmt.Errorf("add set %s: %w", x.name, err)
+			}
+			if err := addElements(c, st, Elements(x.rs, now)); err != nil {
+				return err
+			}
+			sets[x.name] = st
+		}
+	}
+
 	reject := c.AddChain(&nftables.Chain{Name: refuseChain, Table: t})
 	dest := c.AddChain(&nftables.Chain{Name: destChain, Table: t})
 	out := c.AddChain(&nftables.Chain{
@@ -221,9 +248,22 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 
 	// output
 	rule(out, ifname(expr.MetaKeyOIFNAME, "lo"), accept())
-	if s.Mode == ModeBlock {
+	switch s.Mode {
+	case ModeBlock:
 		rule(out, &expr.Counter{}, drop())
-	} else {
+	case ModeOpen:
+		// A task without the shield: the outside is open, the host side
+		// (where the host's loopback listeners answer) only at endpoints.
+		rule(out, ctEstablished(), accept())
+		rule(out, icmp6ND(), accept())
+		for _, e := range s.Endpoints {
+			rule(out, endpoint(e), accept())
+		}
+		rule(out, lookup(false, sets[Deny4]), jump(refuseChain))
+		rule(out, lookup(true, sets[Deny6]), jump(refuseChain))
+		rule(out, lookup(false, sets[Host4]), jump(refuseChain))
+		rule(out, lookup(true, sets[Host6]), jump(refuseChain))
+	default:
 		// Ping beyond the rate is refused, also within a running ping
 		// (whose later echoes conntrack sees as established).
 		rule(out, echoRequest(false), echoOver(), jump(refuseChain))
@@ -274,7 +314,11 @@ func build(c *nftables.Conn, s Spec, now time.Time, replace bool) error {
 
 	// input
 	rule(in, ifname(expr.MetaKeyIIFNAME, "lo"), accept())
-	if s.Mode != ModeBlock {
+	if s.Mode == ModeOpen {
+		// Only egress is guarded: inbound reaches the task only through
+		// the ports Podman publishes.
+		rule(in, accept())
+	} else if s.Mode != ModeBlock {
 		rule(in, ctEstablished(), accept())
 		rule(in, icmp6ND(), accept())
 		for _, p := range s.Inbound {

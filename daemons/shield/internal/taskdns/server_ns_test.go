@@ -2,7 +2,10 @@ package taskdns_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +27,15 @@ type policy struct {
 	hold     chan struct{} // Answered waits on it when set
 	called   chan struct{} // Answered signals its call when set
 	err      error
+	dropped  uint64 // sum of what Dropped was told
+	inside   int    // calls of Answered under way now
+	most     int    // the most ever under way at once
+}
+
+func (p *policy) Dropped(n uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropped += n
 }
 
 func (p *policy) Check(name string) taskdns.Verdict {
@@ -39,11 +51,18 @@ func (p *policy) Refused(name string, _ uint16) {
 	p.refused = append(p.refused, name)
 }
 
-func (p *policy) Answered(name string, _ uint16, addrs []taskdns.Addr) error {
+func (p *policy) Answered(name string, _ uint16, addrs []taskdns.Addr, _ []string) error {
 	p.mu.Lock()
 	p.answered[name] = addrs
 	hold, called, err := p.hold, p.called, p.err
+	p.inside++
+	p.most = max(p.most, p.inside)
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inside--
+		p.mu.Unlock()
+	}()
 	if called != nil {
 		called <- struct{}{}
 	}
@@ -53,19 +72,34 @@ func (p *policy) Answered(name string, _ uint16, addrs []taskdns.Addr) error {
 	return err
 }
 
-func TestServer(t *testing.T) {
-	tp := nstest.New(t)
-	ns, err := netns.Open(tp.TaskPID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+// upstream starts our DNS server on the host's loopback (answers with TTL
+// 42) until the test ends.
+func upstream(t *testing.T) *dnstest.Server {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	up := dnstest.Start(pc, 42)
-	defer up.Close()
+	t.Cleanup(up.Close)
+	return up
+}
+
+// taskNS opens the network namespace of a topology's task.
+func taskNS(t *testing.T, tp *nstest.Topo) *netns.NS {
+	t.Helper()
+	ns, err := netns.Open(tp.TaskPID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return ns
+}
+
+func TestServer(t *testing.T) {
+	tp := nstest.New(t)
+	ns := taskNS(t, tp)
+	up := upstream(t)
 	up.Set("ok.example.test", "203.0.113.5", "2001:db8::5")
 	p := &policy{allow: map[string]bool{"ok.example.test": true, "gone.example.test": true}, answered: map[string][]taskdns.Addr{}}
 	srv, err := taskdns.Start(ns, taskdns.Options{Addr: "127.0.0.53", Upstream: up.Addr, Timeout: 2 * time.Second}, p)
@@ -109,8 +143,11 @@ func TestServer(t *testing.T) {
 	if err != nil || r.Rcode != dns.RcodeRefused {
 		t.Fatalf("unlisted name: %v %v", r, err)
 	}
-	if up.Asked("leak.example.test") || len(p.refused) != 1 || p.refused[0] != "leak.example.test" {
-		t.Fatalf("refused name: upstream log %v, refused %v", up.Queries(), p.refused)
+	p.mu.Lock()
+	refused := append([]string(nil), p.refused...)
+	p.mu.Unlock()
+	if up.Asked("leak.example.test") || len(refused) != 1 || refused[0] != "leak.example.test" {
+		t.Fatalf("refused name: upstream log %v, refused %v", up.Queries(), refused)
 	}
 
 	// Two questions in one message (no stub resolver sends that, and it
@@ -177,5 +214,137 @@ func TestServer(t *testing.T) {
 	srv.Close()
 	if _, err := ask(q("ok.example.test", dns.TypeA), true); err == nil {
 		t.Fatal("a closed resolver answered")
+	}
+}
+
+// TestServerBoundsAFlood: a task that asks far faster than its limits gets
+// no more than Workers queries handled at once, the rest wait in the
+// socket's small buffer and are dropped by the kernel when it is full;
+// the drops are counted and handed to the policy.
+func TestServerBoundsAFlood(t *testing.T) {
+	tp := nstest.New(t)
+	ns := taskNS(t, tp)
+	up := upstream(t)
+	up.Set("ok.example.test", "203.0.113.5")
+	p := &policy{allow: map[string]bool{"ok.example.test": true}, answered: map[string][]taskdns.Addr{},
+		hold: make(chan struct{}), called: make(chan struct{}, 1000)}
+	lim := taskdns.Limits{Rate: 1000, Burst: 1000, Workers: 3, Buffer: 8 << 10}
+	srv, err := taskdns.Start(ns, taskdns.Options{Addr: "127.0.0.53", Upstream: up.Addr, Timeout: 2 * time.Second, Limits: lim}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	// 5,000 queries sent without waiting for answers, while every
+	// answer is held: three are handled, the buffer fills, the kernel
+	// drops the rest.
+	m := new(dns.Msg)
+	m.SetQuestion("ok.example.test.", dns.TypeA)
+	b, _ := m.Pack()
+	if err := nstest.In(tp.Task, func() error {
+		c, err := net.Dial("udp", "127.0.0.53:53")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := 0; i < 5000; i++ {
+			_, _ = c.Write(b)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < lim.Workers; i++ {
+		select {
+		case <-p.called:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d queries reached the policy", i)
+		}
+	}
+	// Bounded: give a fourth call every chance to show up.
+	select {
+	case <-p.called:
+		t.Fatalf("more than %d queries handled at once", lim.Workers)
+	case <-time.After(500 * time.Millisecond):
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.Dropped() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if srv.Dropped() == 0 {
+		t.Fatal("a flood past the buffer counted no drops")
+	}
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		d := p.dropped
+		p.mu.Unlock()
+		if d > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.mu.Lock()
+	got, most := p.dropped, p.most
+	p.mu.Unlock()
+	if got == 0 || got > srv.Dropped() {
+		t.Fatalf("the policy was told of %d drops; the server counted %d", got, srv.Dropped())
+	}
+	if most > lim.Workers {
+		t.Fatalf("%d queries handled at once, limit %d", most, lim.Workers)
+	}
+	close(p.hold)
+	// Released, it answers again.
+	p.mu.Lock()
+	p.hold, p.called = nil, nil
+	p.mu.Unlock()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		c := &dns.Client{Timeout: 2 * time.Second}
+		var r *dns.Msg
+		err := nstest.In(tp.Task, func() (err error) { r, _, err = c.Exchange(m, "127.0.0.53:53"); return })
+		if err == nil && r.Rcode == dns.RcodeSuccess {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the resolver does not answer after the flood: %v %v", r, err)
+		}
+	}
+}
+
+// TestServerBeforeLoopbackUp: a resolver opened while the namespace's
+// loopback is still down (as the OCI hook may find it) answers from its
+// own address once the loopback is up, so a stub resolver (a connected
+// socket) takes the answer.
+func TestServerBeforeLoopbackUp(t *testing.T) {
+	nstest.Require(t)
+	name := fmt.Sprintf("tks2-lo-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	ns, err := netns.OpenPath("/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	up := upstream(t)
+	up.Set("ok.example.test", "203.0.113.5")
+	p := &policy{allow: map[string]bool{"ok.example.test": true}, answered: map[string][]taskdns.Addr{}}
+	srv, err := taskdns.Start(ns, taskdns.Options{Addr: "127.0.0.53", Upstream: up.Addr, Timeout: 2 * time.Second}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("ok.example.test.", dns.TypeA)
+	var r *dns.Msg
+	if err := nstest.In(name, func() (err error) {
+		r, _, err = (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, "127.0.0.53:53")
+		return err
+	}); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("a stub's query: %v %v", r, err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,6 +34,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/api"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
@@ -56,6 +56,10 @@ type Config struct {
 	TaskGateHost string // override of the gate's host as tasks see it
 	Entry        string // host path of terok-entry
 	PublicURL    string // browser-facing base URL (TEROK_PUBLIC_URL)
+	PublicHost   string // host of task UI addresses (TEROK_PUBLIC_HOST)
+	AllowedHosts string // more Host names accepted (TEROK_WEB_ALLOWED_HOSTS)
+	SessionIdle  time.Duration
+	SessionMax   time.Duration
 }
 
 // Validate checks the configuration.
@@ -67,6 +71,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := gatePort(c.GateListen); err != nil {
 		return err
+	}
+	if c.SessionIdle <= 0 || c.SessionMax <= 0 || c.SessionIdle > c.SessionMax {
+		return fmt.Errorf("session lifetimes idle %s, max %s: give positive durations, idle at most max (TEROK_WEB_SESSION_IDLE, TEROK_WEB_SESSION_MAX, e.g. 12h and 168h)", c.SessionIdle, c.SessionMax)
 	}
 	if st, err := os.Stat(c.Entry); err != nil || st.IsDir() {
 		return fmt.Errorf("entry binary %s: not found: build it with make build, or pass --entry", c.Entry)
@@ -95,6 +102,19 @@ func gateListen() string {
 	return "127.0.0.1:9418"
 }
 
+// durationEnv reads a Go duration (12h, 30m) from k, def when unset.
+func durationEnv(k string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(k)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a duration such as 12h or 90m", k, v)
+	}
+	return d, nil
+}
+
 func envOr(k, def string) string {
 	if v, ok := os.LookupEnv(k); ok {
 		return v
@@ -107,7 +127,7 @@ func newApp() *cli.App {
 		Name:    "terok-web",
 		Usage:   "terok's task orchestrator and API server",
 		Version: buildinfo.Version,
-		Commands: []*cli.Command{{
+		Commands: []*cli.Command{relayCommand, {
 			Name:  "serve",
 			Usage: "run the daemon in the foreground",
 			Flags: []cli.Flag{
@@ -132,6 +152,14 @@ func newApp() *cli.App {
 					TaskGateHost: os.Getenv("TEROK_TASK_GATE_HOST"),
 					Entry:        filepath.Join(filepath.Dir(exe), "terok-entry"),
 					PublicURL:    os.Getenv("TEROK_PUBLIC_URL"),
+					PublicHost:   os.Getenv("TEROK_PUBLIC_HOST"),
+					AllowedHosts: os.Getenv(auth.AllowedHostsVar),
+				}
+				if cfg.SessionIdle, err = durationEnv("TEROK_WEB_SESSION_IDLE", auth.DefaultIdle); err != nil {
+					return err
+				}
+				if cfg.SessionMax, err = durationEnv("TEROK_WEB_SESSION_MAX", auth.DefaultMax); err != nil {
+					return err
 				}
 				if c.IsSet("listen") {
 					cfg.Listen = c.String("listen")
@@ -173,38 +201,69 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	sup := supervisorapi.New(paths.Socket("", paths.Supervisor))
 	hub := events.New()
 
-	ports, err := webproxy.NewAllocator(webproxy.FirstPort, webproxy.LastPort)
+	// Browser-facing pieces: hosts answered, sessions, the login limit,
+	// and each web task's UI on its own port (when TCP is on).
+	hosts, err := auth.NewHosts(cfg.PublicURL, cfg.PublicHost, cfg.AllowedHosts)
 	if err != nil {
 		return err
 	}
+	addrs, err := webproxy.NewAddresses(cfg.PublicURL, cfg.PublicHost, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	instance, err := auth.Instance(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	sessions, err := auth.OpenSessions(cfg.StateDir, token, auth.CookieName(instance), auth.SessionOptions{Idle: cfg.SessionIdle, Max: cfg.SessionMax})
+	if err != nil {
+		return err
+	}
+	limiter := auth.NewLimiter(auth.LimitOptions{})
+	tickets := webproxy.NewTickets(0, nil)
+
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
+	var rn *runner.Runner
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find terok-web's own binary (the relay into web tasks runs it): %w", err)
+	}
+	relays := nsdial.NewPool(func(ctx context.Context, task string) (nsdial.Target, error) { return rn.WebTarget(ctx, task) },
+		nsdial.Options{Command: []string{exe, nsdial.RelayCommand}})
+	defer relays.Close()
+	var pub *webproxy.Publisher
 	// The tree's shutdown (podman-tasks) marks the task containers it
 	// stops here, so their end is recorded as stopped.
 	treeStops := filepath.Join(cfg.StateDir, "web", "tree-stops")
 	if err := os.MkdirAll(treeStops, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	rn := runner.New(rctx, runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost, Ports: ports,
-		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(paths.RunDir(), "task-image.json")},
-		log.With().Str("component", "runner").Logger(), store, ps, gate, podman, shield, hub)
+	rcfg := runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost,
+		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(paths.RunDir(), "task-image.json")}
+	if cfg.Listen != "" {
+		pub, err = webproxy.NewPublisher(webproxy.Options{Addresses: addrs, Hosts: hosts, Tickets: tickets,
+			SessionAlive: sessions.Alive, Instance: instance, Dialer: poolDialer{relays},
+			Log: log.With().Str("component", "taskui").Logger()})
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		rcfg.Ports = pub
+	}
+	rn = runner.New(rctx, rcfg, log.With().Str("component", "runner").Logger(), store, ps, gate, podman, shield, hub)
 
 	gateHost, _, _ := net.SplitHostPort(cfg.GateListen)
 	if gateHost == "" || gateHost == "0.0.0.0" || gateHost == "::" {
 		gateHost = "127.0.0.1"
 	}
-	var origins []string
+	var origins []auth.Origin
 	if cfg.PublicURL != "" {
 		// The browser's Origin is scheme://host[:port], never the path
 		// prefix.
-		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
-			origins = append(origins, u.Host)
+		if o, ok := auth.ParseOrigin(cfg.PublicURL); ok {
+			origins = append(origins, o)
 		}
-	}
-	proxy, err := webproxy.New(rn, webproxy.Options{PublicURL: cfg.PublicURL, DropQuery: []string{"token"}, DropCookies: []string{auth.CookieName},
-		Log: log.With().Str("component", "webproxy").Logger()})
-	if err != nil {
-		return err
 	}
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Runner: rn, Hub: hub, Gate: gate, Shield: shield, Images: podman, Supervisor: sup,
@@ -213,7 +272,9 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 		Probe:         probe(podman, gate, shield, rn),
 		LoginURL:      loginURL(cfg, token),
 		Exec:          podman,
-		WebProxy:      proxy,
+		Tickets:       tickets,
+		Addresses:     addrs,
+		Secrets:       secrets(cfg, token),
 		DaemonProblem: daemonProblem,
 	})
 
@@ -234,15 +295,15 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 		if generated {
 			msg = "API and UI on TCP with a new access token in " + auth.TokenFile(cfg.StateDir)
 		}
-		log.Info().Str("listen", cfg.Listen).Msg(msg)
-		web, err := browserUI(cfg, log, token, h) // the UI at /, the API behind token or cookie
+		log.Info().Str("listen", cfg.Listen).Str("instance", instance).Msg(msg)
+		web, err := browserUI(cfg, log, token, sessions, limiter, addrs, h) // the UI at /, the API behind token or cookie
 		if err != nil {
 			tl.Close()
 			ln.Close()
 			return err
 		}
 		g.Go(func() error {
-			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(web, log), tl, 5*time.Second)
+			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(hosts.Guard(web), log), tl, 5*time.Second)
 		})
 	}
 	g.Go(func() error { watchDaemons(gctx, sup, hub); return nil })
@@ -275,6 +336,30 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 		err = nil
 	}
 	return err
+}
+
+// poolDialer reaches web tasks' apps through relays in their namespaces.
+type poolDialer struct{ p *nsdial.Pool }
+
+func (d poolDialer) DialTask(ctx context.Context, task string) (net.Conn, error) {
+	return d.p.Dial(ctx, task)
+}
+
+func (d poolDialer) ForgetTask(task string) { d.p.Forget(task) }
+
+// secrets are the strings a daemon's log never shows over TCP: the
+// access token, and the gate's admin token when terok-web can know it.
+func secrets(cfg Config, token string) []string {
+	out := []string{token}
+	if v := os.Getenv("TEROK_GATE_ADMIN_TOKEN"); v != "" {
+		out = append(out, v)
+	}
+	if b, err := os.ReadFile(filepath.Join(cfg.StateDir, "gate", "admin-token")); err == nil {
+		if v := strings.TrimSpace(string(b)); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // loginURL is where a browser logs in with the token.

@@ -83,7 +83,7 @@ func itoa(n int) string { return string(rune('0' + n)) }
 // says the token is wrong (exit 1), not that one is needed.
 func TestWrongToken(t *testing.T) {
 	dir := terokBin(t)
-	srv := httptest.NewServer(auth.New("0123456789abcdef-right").Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer((&auth.Auth{Methods: []auth.Method{auth.Bearer("0123456789abcdef-right", nil)}}).Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("[]"))
 	})))

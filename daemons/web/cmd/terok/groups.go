@@ -139,6 +139,12 @@ func printShield(w io.Writer, st shieldapi.Status) {
 		de = append(de, e.Target)
 	}
 	fmt.Fprintf(w, "allowed:   %s\ndenied:    %s\nblocked:   %d connections\n", orDash(strings.Join(al, ", ")), orDash(strings.Join(de, ", ")), st.Blocked)
+	if st.Unshielded {
+		fmt.Fprintln(w, "WARNING:   no shield for this project: everything but the host side is reachable")
+	}
+	if st.Reason != "" {
+		fmt.Fprintf(w, "BLOCKED by the shield: %s\n", st.Reason)
+	}
 }
 
 func shieldCommand() *cli.Command {
@@ -172,7 +178,7 @@ func shieldCommand() *cli.Command {
 				Action: status(func(c *cli.Context, cl *webapi.Client) (shieldapi.Status, error) {
 					return cl.Deny(ctx(c), c.Args().Get(0), c.Args().Get(1))
 				})},
-			{Name: "mode", Usage: "up (allowlist), down (allow all, log) or block (nothing)", ArgsUsage: "ID MODE", Flags: []cli.Flag{jsonFlag},
+			{Name: "mode", Usage: "up (allowlist), down (allow all, log) or block (nothing); a task without the shield: open or block", ArgsUsage: "ID MODE", Flags: []cli.Flag{jsonFlag},
 				Action: status(func(c *cli.Context, cl *webapi.Client) (shieldapi.Status, error) {
 					return cl.SetMode(ctx(c), c.Args().Get(0), c.Args().Get(1))
 				})},

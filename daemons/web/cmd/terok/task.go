@@ -50,6 +50,9 @@ func printTask(w io.Writer, t webapi.Task) {
 	if len(t.Branches) > 0 {
 		fmt.Fprintf(w, "branches:   %v\n", t.Branches)
 	}
+	if t.WebURL != "" {
+		fmt.Fprintf(w, "web UI:     %s  (open it with terok task ui %s: a one-time link)\n", t.WebURL, t.ID)
+	}
 }
 
 // waitStarted polls a task that waits for its image until it runs or
@@ -116,8 +119,8 @@ func taskCommand() *cli.Command {
 					}
 					return out(c, t, func(w io.Writer) {
 						fmt.Fprintln(w, t.ID)
-						if t.Mode == webapi.ModeWeb && t.WebPort > 0 {
-							fmt.Fprintf(c.App.ErrWriter, "web UI: http://127.0.0.1:%d/ and /tasks/%s/ui/ on terok-web's listener\n", t.WebPort, t.ID)
+						if t.WebURL != "" {
+							fmt.Fprintf(c.App.ErrWriter, "web UI: %s (terok task ui %s prints a one-time link; the task page has it too)\n", t.WebURL, t.ID)
 						}
 					})
 				},
@@ -133,6 +136,16 @@ func taskCommand() *cli.Command {
 				},
 			},
 			one("show", "show a task", func(c *cli.Context, cl *webapi.Client, id string) (webapi.Task, error) { return cl.Task(ctx(c), id) }),
+			{
+				Name: "ui", Usage: "print a one-time link to a running web task's UI (valid for a minute)", ArgsUsage: "ID", Flags: []cli.Flag{jsonFlag},
+				Action: func(c *cli.Context) error {
+					tk, err := client(c).WebTicket(ctx(c), c.Args().First())
+					if err != nil {
+						return err
+					}
+					return out(c, tk, func(w io.Writer) { fmt.Fprintln(w, tk.URL) })
+				},
+			},
 			{
 				Name: "logs", Usage: "print a task's output", ArgsUsage: "ID",
 				Flags: []cli.Flag{

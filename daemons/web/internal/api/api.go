@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
@@ -24,10 +23,12 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -47,16 +48,23 @@ type Deps struct {
 	// GateHostURL is the gate's base URL for the host, e.g.
 	// http://127.0.0.1:9418 (clone URLs shown to users).
 	GateHostURL string
-	// Origins are extra host patterns allowed as WebSocket Origin.
-	Origins []string
+	// Origins are the origins allowed as a WebSocket's Origin besides the
+	// request's own (TEROK_PUBLIC_URL's).
+	Origins []auth.Origin
 	// Probe reports the daemons terok-web depends on, for health.
 	Probe health.Probe
 	// LoginURL is the browser login URL with the token ("" without TCP).
 	LoginURL string
 	// Exec runs terminals in task containers (Podman's exec API).
 	Exec attach.Execer
-	// WebProxy serves /tasks/<id>/ui/ of web-mode tasks (nil: none).
-	WebProxy http.Handler
+	// Tickets are the one-time passes to web tasks' UIs (nil: no web
+	// tasks).
+	Tickets *webproxy.Tickets
+	// Addresses says where browsers reach task UIs (nil: no web tasks).
+	Addresses *webproxy.Addresses
+	// Secrets are strings never shown in a daemon's log over TCP (the
+	// access token, the gate's admin token when terok-web knows it).
+	Secrets []string
 	// DaemonProblem returns what a running supervisor program's health
 	// check says is wrong ("" when fine or not a daemon); nil: not asked.
 	DaemonProblem func(ctx context.Context, program string) string
@@ -100,11 +108,9 @@ func New(d Deps) *API {
 	m.HandleFunc("GET "+Prefix+"/tasks/{id}/timeline", a.timeline)
 	if d.Exec != nil {
 		m.Handle("GET "+Prefix+"/tasks/{id}/attach", attach.Handler(d.Exec, a.attachTarget,
-			attach.Options{Log: d.Log, Accept: &websocket.AcceptOptions{OriginPatterns: d.Origins}}))
+			attach.Options{Log: d.Log, Origin: a.originOK}))
 	}
-	if d.WebProxy != nil {
-		m.Handle("/tasks/", d.WebProxy)
-	}
+	m.HandleFunc("POST "+Prefix+"/tasks/{id}/web/ticket", a.webTicket)
 
 	m.HandleFunc("GET "+Prefix+"/tasks/{id}/shield", a.shieldStatus)
 	m.HandleFunc("POST "+Prefix+"/tasks/{id}/shield/allow", a.shieldAllow)
@@ -215,6 +221,9 @@ func (a *API) listProjects(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	for i := range ps {
+		ps[i] = hideEnv(r, ps[i])
+	}
 	ok(w, ps)
 }
 
@@ -224,7 +233,38 @@ func (a *API) getProject(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ok(w, p)
+	ok(w, hideEnv(r, p))
+}
+
+// HiddenValue stands for an agent.env value in a project shown to a
+// browser session; sent back unchanged, it keeps the stored value.
+const HiddenValue = "<hidden>"
+
+// hideEnv replaces agent.env's values (API keys live there) for a browser
+// session: a cookie-authenticated read never returns a secret.
+func hideEnv(r *http.Request, p webapi.ProjectInfo) webapi.ProjectInfo {
+	if auth.From(r).Via != auth.ViaCookie || len(p.Agent.Env) == 0 {
+		return p
+	}
+	env := make(map[string]string, len(p.Agent.Env))
+	for k := range p.Agent.Env {
+		env[k] = HiddenValue
+	}
+	p.Agent.Env = env
+	return p
+}
+
+// keepHidden puts the stored values back for HiddenValue entries.
+func keepHidden(p *webapi.Project, stored map[string]string) {
+	for k, v := range p.Agent.Env {
+		if v == HiddenValue {
+			if old, ok := stored[k]; ok {
+				p.Agent.Env[k] = old
+			} else {
+				delete(p.Agent.Env, k)
+			}
+		}
+	}
 }
 
 func (a *API) createProject(w http.ResponseWriter, r *http.Request) {
@@ -233,6 +273,7 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	keepHidden(&p, nil)
 	info, err := a.d.Projects.Create(p)
 	if err != nil {
 		fail(w, err)
@@ -245,7 +286,7 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) {
 	if err := a.d.Runner.EnsureGateRepo(r.Context(), info.Project); err != nil {
 		info.Warnings = append(info.Warnings, "gate repository not created yet (the first task tries again): "+err.Error())
 	}
-	unixhttp.WriteJSON(w, http.StatusCreated, info)
+	unixhttp.WriteJSON(w, http.StatusCreated, hideEnv(r, info))
 }
 
 func (a *API) putProject(w http.ResponseWriter, r *http.Request) {
@@ -262,16 +303,18 @@ func (a *API) putProject(w http.ResponseWriter, r *http.Request) {
 		fail(w, fmt.Errorf("%w: the body names project %q, the path %q: a project cannot be renamed", errBadRequest, p.Name, name))
 		return
 	}
-	if _, err := a.d.Projects.Get(name); err != nil && errors.Is(err, projects.ErrNotFound) {
+	cur, err := a.d.Projects.Get(name)
+	if err != nil && errors.Is(err, projects.ErrNotFound) {
 		fail(w, err)
 		return
 	}
+	keepHidden(&p, cur.Agent.Env)
 	info, err := a.d.Projects.Save(p)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	ok(w, info)
+	ok(w, hideEnv(r, info))
 }
 
 func (a *API) deleteProject(w http.ResponseWriter, r *http.Request) {
@@ -387,6 +430,28 @@ func (a *API) task(w http.ResponseWriter, r *http.Request) (webapi.Task, bool) {
 	return t, true
 }
 
+// withURL fills a web task's UI address (while its listener is open) for
+// the caller: the host it reached terok by.
+func (a *API) withURL(r *http.Request, t webapi.Task) webapi.Task {
+	t.WebURL = ""
+	if a.d.Addresses == nil || t.Mode != webapi.ModeWeb || webapi.Ended(t.State) {
+		return t
+	}
+	if port, ok := a.d.Runner.HostPort(t.ID); ok {
+		var req *http.Request
+		if auth.From(r).Via != auth.ViaSocket {
+			req = r
+		}
+		t.WebURL = a.d.Addresses.TaskURL(req, port)
+	}
+	return t
+}
+
+// okTask answers one task with its UI address.
+func (a *API) okTask(w http.ResponseWriter, r *http.Request, status int, t webapi.Task) {
+	unixhttp.WriteJSON(w, status, a.withURL(r, t))
+}
+
 func (a *API) listTasks(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query().Get("project")
 	if p != "" {
@@ -395,12 +460,16 @@ func (a *API) listTasks(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ok(w, a.d.Runner.Store().List(p))
+	ts := a.d.Runner.Store().List(p)
+	for i := range ts {
+		ts[i] = a.withURL(r, ts[i])
+	}
+	ok(w, ts)
 }
 
 func (a *API) getTask(w http.ResponseWriter, r *http.Request) {
 	if t, good := a.task(w, r); good {
-		ok(w, t)
+		a.okTask(w, r, http.StatusOK, t)
 	}
 }
 
@@ -418,7 +487,7 @@ func (a *API) runTask(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	unixhttp.WriteJSON(w, http.StatusCreated, t)
+	a.okTask(w, r, http.StatusCreated, t)
 }
 
 func (a *API) followupTask(w http.ResponseWriter, r *http.Request) {
@@ -432,7 +501,7 @@ func (a *API) followupTask(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ok(w, t)
+	a.okTask(w, r, http.StatusOK, t)
 }
 
 func (a *API) restartTask(w http.ResponseWriter, r *http.Request) {
@@ -441,7 +510,7 @@ func (a *API) restartTask(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ok(w, t)
+	a.okTask(w, r, http.StatusOK, t)
 }
 
 func (a *API) stopTask(w http.ResponseWriter, r *http.Request) {
@@ -450,7 +519,7 @@ func (a *API) stopTask(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ok(w, t)
+	a.okTask(w, r, http.StatusOK, t)
 }
 
 func (a *API) waitTask(w http.ResponseWriter, r *http.Request) {
@@ -459,7 +528,7 @@ func (a *API) waitTask(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ok(w, t)
+	a.okTask(w, r, http.StatusOK, t)
 }
 
 func (a *API) removeTask(w http.ResponseWriter, r *http.Request) {
@@ -668,7 +737,7 @@ func (a *API) shieldMode(w http.ResponseWriter, r *http.Request) {
 	}
 	m := shieldapi.Mode(req.Mode)
 	if !m.Valid() {
-		fail(w, fmt.Errorf("%w: mode %q: use up, down or block", errBadRequest, req.Mode))
+		fail(w, fmt.Errorf("%w: mode %q: use up, down or block (open or block for a task without the shield)", errBadRequest, req.Mode))
 		return
 	}
 	st, err := a.d.Shield.SetMode(r.Context(), t.Container, m)
@@ -863,7 +932,13 @@ func (a *API) daemonLog(w http.ResponseWriter, r *http.Request) {
 		fail(w, unavailable("terok-supervisord", err))
 		return
 	}
+	if auth.From(r).Via != auth.ViaSocket {
+		// Over TCP a log is never a way to a secret (web.sock's callers
+		// can read the log files anyway).
+		s = Redact(s, a.d.Secrets...)
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	io.WriteString(w, s)
 }
 
@@ -881,12 +956,51 @@ func (a *API) attachTarget(w http.ResponseWriter, r *http.Request) (attach.Targe
 	return tg, true
 }
 
-// webURL answers the login URL (the caller has the token already: the
-// socket is trusted, TCP needed the token).
+// webURL answers the login URL, which holds the token: only to callers
+// that have it already (web.sock, the bearer token), never to a browser
+// session.
 func (a *API) webURL(w http.ResponseWriter, r *http.Request) {
+	if auth.From(r).Via == auth.ViaCookie {
+		unixhttp.WriteErrorDetail(w, http.StatusForbidden, "the login URL holds the access token: it is only given to the bearer token or web.sock (terok web url)", "forbidden")
+		return
+	}
 	if a.d.LoginURL == "" {
 		fail(w, fmt.Errorf("%w: terok-web has no TCP listener (TEROK_WEB_LISTEN is off)", runner.ErrConflict))
 		return
 	}
 	ok(w, map[string]string{"url": a.d.LoginURL})
+}
+
+// originOK checks a WebSocket's Origin: the request's own origin or one
+// of Deps.Origins, scheme, host and port exactly.
+func (a *API) originOK(r *http.Request) bool { return auth.SameOrigin(r, a.d.Origins...) }
+
+// webTicket mints a one-time pass to a running web task's UI and answers
+// its address with the pass.
+func (a *API) webTicket(w http.ResponseWriter, r *http.Request) {
+	t, good := a.task(w, r)
+	if !good {
+		return
+	}
+	if a.d.Tickets == nil || a.d.Addresses == nil {
+		fail(w, fmt.Errorf("%w: web mode needs terok-web's TCP listener (TEROK_WEB_LISTEN is off)", runner.ErrConflict))
+		return
+	}
+	if t.Mode != webapi.ModeWeb {
+		fail(w, fmt.Errorf("%w: task %s is a %s task: only web tasks have a UI", runner.ErrConflict, t.ID, t.Mode))
+		return
+	}
+	t = a.withURL(r, t)
+	if t.WebURL == "" {
+		fail(w, fmt.Errorf("%w: task %s is %s: its UI is open only while it runs", runner.ErrConflict, t.ID, t.State))
+		return
+	}
+	id := auth.From(r)
+	tk, exp, err := a.d.Tickets.Mint(t.ID, id.Session)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	ok(w, webapi.WebTicket{URL: t.WebURL + "?" + webproxy.TicketParam + "=" + tk, Expires: exp.UTC()})
 }

@@ -31,11 +31,13 @@ type fakeExec struct {
 	mu      sync.Mutex
 	resizes []string
 	cfg     podmanapi.ExecConfig
+	created int
 }
 
 func (f *fakeExec) CreateExec(_ context.Context, _ string, cfg podmanapi.ExecConfig) (string, error) {
 	f.mu.Lock()
 	f.cfg = cfg
+	f.created++
 	f.mu.Unlock()
 	return "exec1", nil
 }
@@ -257,4 +259,41 @@ func TestDialUnixSocket(t *testing.T) {
 	if code, ok := s.ExitCode(); !ok || code != 0 {
 		t.Fatalf("exit code %d %v", code, ok)
 	}
+}
+
+// TestHostileAttachOrigin: a page of another origin (a task's UI on
+// another port of the same host) asking for a terminal, or a request that
+// is no WebSocket upgrade, is refused before any exec exists.
+func TestHostileAttachOrigin(t *testing.T) {
+	f := &fakeExec{}
+	u := fakeServer(t, f)
+	host := strings.TrimPrefix(u, "http://")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, origin := range []string{"http://127.0.0.1:7860", "http://evil.example", "null"} {
+		_, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("Origin %s: %v %v, want 403", origin, err, resp)
+		}
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a plain GET: %d, want 400", resp.StatusCode)
+	}
+	f.mu.Lock()
+	n := f.created
+	f.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d exec(s) created for refused requests", n)
+	}
+	// The page's own origin gets its terminal.
+	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"http://" + host}}})
+	if err != nil {
+		t.Fatalf("own origin: %v", err)
+	}
+	c.CloseNow()
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,10 +50,11 @@ type Target struct {
 type Options struct {
 	// Log receives one line per session (zero value: nothing logged).
 	Log zerolog.Logger
-	// Accept is passed to websocket.Accept; nil checks that a browser's
-	// Origin matches the request's Host (requests without an Origin, as
-	// from the CLI, are accepted).
-	Accept *websocket.AcceptOptions
+	// Origin decides whether a browser's Origin may open a terminal; it
+	// runs before anything else (nil: the Origin's host and port must be
+	// the request's Host; requests without an Origin, as from the CLI,
+	// pass).
+	Origin func(r *http.Request) bool
 	// ExitTimeout bounds the wait for Podman to report the exit code after
 	// the terminal closed (default 30s).
 	ExitTimeout time.Duration
@@ -66,16 +69,61 @@ type Options struct {
 // request itself (for example 404 for an unknown task) and returns false.
 type Resolver func(w http.ResponseWriter, r *http.Request) (Target, bool)
 
-// Handler serves attach requests: resolve picks the container, Serve
+// Handler serves attach requests: the request is checked (a WebSocket
+// upgrade from an allowed Origin), resolve picks the container, Serve
 // relays the terminal.
 func Handler(ex Execer, resolve Resolver, o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !check(w, r, o) {
+			return
+		}
 		t, ok := resolve(w, r)
 		if !ok {
 			return
 		}
 		Serve(w, r, ex, t, o)
 	})
+}
+
+// check answers a request that may not open a terminal, before any
+// exec exists: not a WebSocket upgrade (400), or from an Origin that is
+// not allowed (403).
+func check(w http.ResponseWriter, r *http.Request, o Options) bool {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || !headerHas(r.Header, "Connection", "upgrade") {
+		unixhttp.WriteError(w, http.StatusBadRequest, errors.New("attach needs a WebSocket upgrade (terok task attach, or the task page's terminal)"))
+		return false
+	}
+	allowed := o.Origin
+	if allowed == nil {
+		allowed = sameHost
+	}
+	if !allowed(r) {
+		o.Log.Warn().Str("origin", r.Header.Get("Origin")).Msg("attach: refused a terminal for another origin")
+		unixhttp.WriteError(w, http.StatusForbidden, fmt.Errorf("a terminal for the page at %s is refused: only terok's own pages open terminals", r.Header.Get("Origin")))
+		return false
+	}
+	return true
+}
+
+// sameHost accepts no Origin, or one whose host and port are the Host's.
+func sameHost(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // maxFrame bounds one frame from the client: keystrokes and pastes.
@@ -85,6 +133,9 @@ const maxFrame = 1 << 20
 // the request asks for, until the process exits or the client leaves.
 // Errors before the upgrade are answered as JSON HTTP errors.
 func Serve(w http.ResponseWriter, r *http.Request, ex Execer, t Target, o Options) {
+	if !check(w, r, o) {
+		return
+	}
 	log := o.Log.With().Str("container", t.ContainerID).Logger()
 	rows, cols, err := initialSize(r)
 	if err != nil {
@@ -114,7 +165,8 @@ func Serve(w http.ResponseWriter, r *http.Request, ex Execer, t Target, o Option
 		return
 	}
 	defer stream.Close()
-	c, err := websocket.Accept(w, r, o.Accept)
+	// The Origin was checked before the exec was made (check).
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		log.Warn().Err(err).Msg("attach: websocket upgrade refused")
 		return // Accept answered the request.

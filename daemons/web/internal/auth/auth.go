@@ -1,20 +1,20 @@
-// Package auth guards terok-web's TCP listener: every request carries the
-// access token as "Authorization: Bearer TOKEN" (the events WebSocket may
-// pass it as ?token=, which browsers can set). The comparison takes
-// constant time. Methods is a list so a cookie login can join later.
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
@@ -22,9 +22,6 @@ import (
 
 // MinTokenLen is the shortest access token accepted from TEROK_WEB_TOKEN.
 const MinTokenLen = 16
-
-// ErrWeakToken means TEROK_WEB_TOKEN is too short.
-var ErrWeakToken = errors.New("access token too short")
 
 // TokenFile is where a generated token is kept, below the state dir.
 func TokenFile(stateDir string) string { return filepath.Join(stateDir, "web", "token") }
@@ -61,52 +58,167 @@ func LoadToken(stateDir, fixed string) (token string, generated bool, err error)
 	return token, true, nil
 }
 
-// Method decides whether a request is authenticated.
-type Method func(r *http.Request) bool
+// Via says how a request was authenticated.
+type Via string
+
+// The ways in.
+const (
+	ViaSocket Via = "socket" // web.sock: trusted by its file mode
+	ViaBearer Via = "bearer" // the access token
+	ViaCookie Via = "cookie" // a browser session
+)
+
+// Identity is who a request comes from.
+type Identity struct {
+	Via Via
+	// Session is the session's id (a hash of the cookie) for ViaCookie.
+	Session string
+}
+
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying id.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// From returns the request's Identity; a request that went through no
+// Require (web.sock) counts as the socket.
+func From(r *http.Request) Identity {
+	if id, ok := r.Context().Value(identityKey{}).(Identity); ok {
+		return id
+	}
+	return Identity{Via: ViaSocket}
+}
+
+// Method checks one kind of credential. It returns ErrNoCredential when
+// the request carries none of its kind (the next method is tried),
+// ErrBadCredential when it carries a wrong one, a *LimitedError when the
+// client is locked out, and ErrForbidden (wrapped with why) when the
+// credential is right but the request may not use it.
+type Method func(r *http.Request) (Identity, error)
 
 // Auth checks requests against its methods.
 type Auth struct {
 	Methods []Method
 }
 
-// New returns an Auth accepting the bearer token.
-func New(token string) *Auth {
-	return &Auth{Methods: []Method{Bearer(token)}}
+// Require wraps next so that unauthenticated requests get 401 (429 when
+// the client is locked out, 403 when refused for another reason).
+func (a *Auth) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var refused error
+		wrong := false
+		for _, m := range a.Methods {
+			id, err := m(r)
+			if err == nil {
+				next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+				return
+			}
+			wrong = wrong || errors.Is(err, ErrBadCredential)
+			if !errors.Is(err, ErrNoCredential) && !errors.Is(err, ErrBadCredential) && refused == nil {
+				refused = err
+			}
+		}
+		var le *LimitedError
+		switch {
+		case errors.As(refused, &le):
+			WriteLimited(w, le)
+		case refused != nil:
+			unixhttp.WriteErrorDetail(w, http.StatusForbidden, refused.Error(), "forbidden")
+		case wrong:
+			// A token came and is not this terok-web's: say so, not that
+			// one is needed.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="terok", error="invalid_token"`)
+			unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "that token is wrong: it is not this terok-web's access token",
+				"terok web url on the tree prints the right one (in Docker: the login URL in docker logs); TEROK_WEB_TOKEN sets it")
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="terok"`)
+			unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "this request needs the access token",
+				"send Authorization: Bearer TOKEN (terok --token, or TEROK_WEB_TOKEN); terok web url prints it (in Docker: the login URL in docker logs)")
+		}
+	})
+}
+
+// WriteLimited answers 429 with Retry-After.
+func WriteLimited(w http.ResponseWriter, le *LimitedError) {
+	secs := int(le.Retry/time.Second) + 1
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	unixhttp.WriteErrorDetail(w, http.StatusTooManyRequests, le.Error(), "too many failed logins")
+}
+
+// ClientAddr is the request's peer address without its port (the key of
+// the login rate limit; behind a reverse proxy every client is the
+// proxy).
+func ClientAddr(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
 }
 
 // Bearer accepts "Authorization: Bearer TOKEN", and ?token=TOKEN on a
-// WebSocket upgrade.
-func Bearer(token string) Method {
+// WebSocket upgrade. Wrong tokens count against lim (nil: no limit), and
+// a locked-out client is refused before its token is compared.
+func Bearer(token string, lim *Limiter) Method {
 	want := []byte(token)
-	return func(r *http.Request) bool {
+	return func(r *http.Request) (Identity, error) {
 		got := ""
 		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 			got = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
 		} else if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			got = r.URL.Query().Get("token")
 		}
-		return got != "" && subtle.ConstantTimeCompare([]byte(got), want) == 1
+		if got == "" {
+			return Identity{}, ErrNoCredential
+		}
+		addr := ClientAddr(r)
+		if err := lim.Check(addr); err != nil {
+			return Identity{}, err
+		}
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			lim.Fail(addr)
+			return Identity{}, ErrBadCredential
+		}
+		return Identity{Via: ViaBearer}, nil
 	}
 }
 
-// Require wraps next so that unauthenticated requests get 401.
-func (a *Auth) Require(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, m := range a.Methods {
-			if m(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
+// safe reports whether a method only reads.
+func safe(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// CrossSite reports whether the browser marks the request as coming from
+// another origin (Sec-Fetch-Site same-site or cross-site): another port
+// of the same host is "same-site", so a task's page is one.
+func CrossSite(r *http.Request) bool {
+	s := r.Header.Get("Sec-Fetch-Site")
+	return s == "same-site" || s == "cross-site"
+}
+
+// Cookie accepts a live session of s. A mutation (anything but GET,
+// HEAD, OPTIONS) must also carry CSRFHeader with the session's CSRF
+// value, and a request the browser marks as coming from another origin is
+// refused whatever its method. A WebSocket upgrade is a GET whose Origin
+// the handler checks as well.
+func Cookie(s *Sessions) Method {
+	return func(r *http.Request) (Identity, error) {
+		c, err := r.Cookie(s.CookieName())
+		if err != nil || c.Value == "" {
+			return Identity{}, ErrNoCredential
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="terok"`)
-		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") && strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")) != "" {
-			// A token came and is not this terok-web's: say so, not that
-			// one is needed.
-			unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "that token is wrong: it is not this terok-web's access token",
-				"terok web url on the tree prints the right one (in Docker: the login URL in docker logs); TEROK_WEB_TOKEN sets it")
-			return
+		sess, ok := s.Lookup(c.Value)
+		if !ok {
+			return Identity{}, ErrNoCredential // expired or revoked: log in again
 		}
-		unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "this request needs the access token",
-			"send Authorization: Bearer TOKEN (terok --token, or TEROK_WEB_TOKEN); terok web url prints it (in Docker: the login URL in docker logs)")
-	})
+		if CrossSite(r) {
+			return Identity{}, fmt.Errorf("%w: a page of another origin (%s) may not use terok's session", ErrForbidden, r.Header.Get("Sec-Fetch-Site"))
+		}
+		if !safe(r.Method) && subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(sess.CSRF)) != 1 {
+			return Identity{}, fmt.Errorf("%w: a change made with the session cookie needs the page's %s header", ErrForbidden, CSRFHeader)
+		}
+		return Identity{Via: ViaCookie, Session: sess.ID}, nil
+	}
 }

@@ -11,7 +11,11 @@
 //   - N tasks started at once: time until every agent ran;
 //   - API latency with 200 concurrent clients on the TCP listener (GET of
 //     a task, token checked), against GET /api/v1/health on the same
-//     listener as the floor.
+//     listener as the floor;
+//   - the same API latency side by side with terok-web built at a baseline
+//     commit (--base, default 0089361: before task UIs moved to their own
+//     origins and sessions went server-side): both run beside the tree on
+//     copies of its state, measured in turn, twice each.
 //
 // scripts/bench/web.sh runs it; it is not a test and asserts nothing.
 package main
@@ -48,12 +52,14 @@ func main() {
 	userName := flag.String("user", "tke2e", "the unprivileged user of the tree")
 	rootfs := flag.String("rootfs", "/var/cache/terok/taskfs-trixie", "root filesystem of the task image")
 	floor := flag.String("floor", "", "internal: serve the floor server on this address")
+	base := flag.String("base", "0089361", "git commit whose terok-web the API is compared with")
+	apiOnly := flag.Bool("api-only", false, "measure only the API (skip task starts)")
 	flag.Parse()
 	if *floor != "" {
 		serveFloor(*floor)
 		return
 	}
-	if err := run(*root, *userName, *rootfs, *runs, *parallel, *clients); err != nil {
+	if err := run(*root, *userName, *rootfs, *runs, *parallel, *clients, *base, *apiOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "bench web:", err)
 		os.Exit(1)
 	}
@@ -204,7 +210,7 @@ func pct(xs []float64, p float64) float64 {
 	return s[i]
 }
 
-func run(root, userName, rootfs string, runs, parallel, clients int) error {
+func run(root, userName, rootfs string, runs, parallel, clients int, baseRev string, apiOnly bool) error {
 	root, _ = filepath.Abs(root)
 	binDir = filepath.Join(root, "bin")
 	if _, err := os.Stat(filepath.Join(rootfs, ".terok-rootfs-complete")); err != nil {
@@ -235,6 +241,9 @@ func run(root, userName, rootfs string, runs, parallel, clients int) error {
 	agent := `echo "agent-start $(date +%s%N)"`
 	if _, err := c.CreateProject(ctx, webapi.Project{Name: "bench", Git: webapi.Git{UpstreamURL: up}, Agent: webapi.Agent{Command: agent}}); err != nil {
 		return err
+	}
+	if apiOnly {
+		return apiBench(ctx, root, tr, c, clients, baseRev)
 	}
 	fmt.Printf("task start: %d runs, local image, a 1,000-file repository, shield on\n", runs)
 	if _, err := one(ctx, c); err != nil { // warm-up: mirror, caches
@@ -308,7 +317,7 @@ func run(root, userName, rootfs string, runs, parallel, clients int) error {
 	fmt.Printf("%d tasks at once: every agent running after %.1f s (per task: median %.0f ms, slowest %.0f ms); all done and removed after %.1f s\n",
 		parallel, pct(lat, 1)/1000, pct(lat, 0.5), pct(lat, 1), time.Since(t0).Seconds())
 
-	return apiBench(ctx, tr, c, clients)
+	return apiBench(ctx, root, tr, c, clients, baseRev)
 }
 
 // baseline times `podman run` of the same image as the same user with the
@@ -349,50 +358,65 @@ var binDir string
 
 func binPath(name string) string { return filepath.Join(binDir, name) }
 
-// apiBench: clients concurrent keep-alive clients on the TCP listener.
-func apiBench(ctx context.Context, tr *tree, c *webapi.Client, clients int) error {
+// apiBench measures the API on the TCP listener with clients concurrent
+// keep-alive clients, beside a floor, then side by side with the baseline
+// commit's terok-web.
+func apiBench(ctx context.Context, root string, tr *tree, c *webapi.Client, clients int, baseRev string) error {
 	t, err := c.Run(ctx, webapi.RunRequest{Project: "bench"})
 	if err != nil {
 		return err
 	}
 	c.Wait(ctx, t.ID)
 	defer c.Remove(context.Background(), t.ID, true)
-	measure := func(base, path string) ([]float64, error) {
-		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}}
-		var mu sync.Mutex
-		var lat []float64
-		var firstErr error
-		var wg sync.WaitGroup
-		const per = 25
-		for range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range per {
-					req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+base+path, nil)
-					req.Header.Set("Authorization", "Bearer bench-token-0123456789")
-					t0 := time.Now()
-					resp, err := hc.Do(req)
-					if err == nil {
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != 200 {
-							err = errors.New(resp.Status)
-						}
-					}
-					d := float64(time.Since(t0).Microseconds()) / 1000
-					mu.Lock()
-					if err != nil && firstErr == nil {
-						firstErr = err
-					}
-					lat = append(lat, d)
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		return lat, firstErr
+	if err := apiFloor(ctx, tr, t.ID, clients); err != nil {
+		return err
 	}
+	return apiCompare(ctx, root, tr, t.ID, clients, baseRev)
+}
+
+// measureAPI: clients concurrent keep-alive clients, 25 GETs each; the
+// latencies in ms.
+func measureAPI(ctx context.Context, base, path string, clients int) ([]float64, error) {
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}}
+	defer hc.CloseIdleConnections()
+	var mu sync.Mutex
+	var lat []float64
+	var firstErr error
+	var wg sync.WaitGroup
+	const per = 25
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+base+path, nil)
+				req.Header.Set("Authorization", "Bearer bench-token-0123456789")
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = errors.New(resp.Status)
+					}
+				}
+				d := float64(time.Since(t0).Microseconds()) / 1000
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return lat, firstErr
+}
+
+// apiFloor measures the tree's API beside a bare net/http floor.
+func apiFloor(ctx context.Context, tr *tree, taskID string, clients int) error {
+	measure := func(base, path string) ([]float64, error) { return measureAPI(ctx, base, path, clients) }
 	// The floor: a bare net/http server in its own process answering a
 	// small JSON body, measured the same way.
 	faddr := fmt.Sprintf("127.0.0.1:%d", freePort())
@@ -413,7 +437,7 @@ func apiBench(ctx context.Context, tr *tree, c *webapi.Client, clients int) erro
 	results := map[string]res{}
 	for _, p := range []struct{ name, base, path string }{
 		{"floor: bare net/http", faddr, "/"},
-		{"GET /api/v1/tasks/{id}", tr.web, "/api/v1/tasks/" + t.ID},
+		{"GET /api/v1/tasks/{id}", tr.web, "/api/v1/tasks/" + taskID},
 		{"GET /api/v1/tasks", tr.web, "/api/v1/tasks"},
 	} {
 		if _, err := measure(p.base, p.path); err != nil { // warm-up

@@ -193,6 +193,10 @@ func Validate(file string, p webapi.Project) error {
 	if w := p.Run.WebPort; w < 0 || w > 65535 {
 		return bad("run.web_port", "%d is not a port: use 1-65535", w)
 	}
+	if w := p.Run.WebPort; w > 0 && w < 1024 {
+		// A task holds no privilege for low ports (docs/security.md).
+		return bad("run.web_port", "%d is below 1024, where a task cannot listen: use 1024-65535, e.g. 8080", w)
+	}
 	if p.Limits.Memory != "" {
 		if _, err := ParseMemory(p.Limits.Memory); err != nil {
 			return bad("limits.memory", "%v", err)

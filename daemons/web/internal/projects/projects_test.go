@@ -47,6 +47,7 @@ func TestValidationNamesFileFieldAndFix(t *testing.T) {
 		{"security_class: online\n", "security_class", "set it or use gatekeeping"},
 		{"limits:\n  memory: lots\n", "limits.memory", "use e.g. 512m or 2g"},
 		{"run:\n  web_port: 70000\n", "run.web_port", "use 1-65535"},
+		{"run:\n  web_port: 80\n", "run.web_port", "below 1024, where a task cannot listen"},
 		{"agent:\n  env:\n    TEROK_X: y\n", "agent.env", "rename it"},
 		{"shield:\n  allow: [\"a.example b.example\"]\n", "shield.allow", "one domain, IP or CIDR per entry"},
 		{"name: other\n", "name", "make them the same"},

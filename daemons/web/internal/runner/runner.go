@@ -45,8 +45,9 @@ type Config struct {
 	TaskGateHost string
 	// StopTimeout is how long stop waits before it kills (seconds).
 	StopTimeout uint
-	// Ports hands out host ports to web-mode tasks; nil refuses web mode.
-	Ports *webproxy.Allocator
+	// Ports hands out host ports to web-mode tasks and opens their UIs'
+	// listeners (webproxy.Publisher); nil refuses web mode.
+	Ports Ports
 	// ImageStatusFile is where the image's podman-tasks says how the
 	// default task image is being provided ($TEROK_RUN_DIR/task-image.json);
 	// empty: not read.
@@ -54,6 +55,15 @@ type Config struct {
 	// TreeStopDir holds the TreeStop markers the tree's shutdown leaves
 	// ($TEROK_STATE_DIR/web/tree-stops); empty: none are read.
 	TreeStopDir string
+}
+
+// Ports is the web-mode port table: a task's port is held (its UI's
+// listener open) from Allocate to Release.
+type Ports interface {
+	Allocate(taskID string) (int, error)
+	Release(taskID string)
+	Restore(assigned map[string]int) error
+	HostPort(taskID string) (int, bool)
 }
 
 // Runner runs tasks. Create one with New and call Reconcile before use.
@@ -154,7 +164,7 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 			return webapi.Task{}, fmt.Errorf("%w: project %s has no run.web_port (where its agent serves): set it in %s or with terok project edit %s --web-port PORT", ErrBadRequest, p.Name, info.File, p.Name)
 		}
 		if r.cfg.Ports == nil {
-			return webapi.Task{}, fmt.Errorf("%w: web mode is off in this terok-web", ErrBadRequest)
+			return webapi.Task{}, fmt.Errorf("%w: web mode needs terok-web's TCP listener (TEROK_WEB_LISTEN is off)", ErrBadRequest)
 		}
 	default:
 		return webapi.Task{}, fmt.Errorf("%w: mode %q: use headless, interactive or web", ErrBadRequest, mode)
@@ -496,6 +506,17 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 	return t, nil
 }
 
+// TaskCapabilities are the only capabilities a task's root has (inside its
+// user namespace): what installing packages and running builds as root
+// need (chown and file modes, apt's drop to its own user, signalling its
+// own processes). Left out of Podman's defaults: NET_BIND_SERVICE (low
+// ports), SETFCAP, SETPCAP and SYS_CHROOT.
+var TaskCapabilities = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"}
+
+// UnprivilegedPortStart is the task's net.ipv4.ip_unprivileged_port_start:
+// without NET_BIND_SERVICE no port below it can be bound in the task.
+const UnprivilegedPortStart = 1024
+
 // spec builds the container of one run.
 func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string, webPort int) podmanapi.CreateSpec {
 	env := map[string]string{}
@@ -508,10 +529,12 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 	env["TEROK_PROMPT"] = t.Prompt
 	env["TEROK_AGENT_COMMAND"] = t.Command
 	env["TEROK_MODE"] = t.Mode
-	ann := map[string]string{}
+	// Without the shield the task still gets the shield's minimal
+	// ruleset (terok.shield=open): the host side only at terok's own
+	// endpoints. Its hook fails the start if it cannot apply it.
+	ann := map[string]string{shieldapi.AnnotationShield: shieldapi.ShieldOpen, shieldapi.AnnotationProject: t.Project}
 	if p.Shield.On() {
-		ann[shieldapi.AnnotationShield] = "on"
-		ann[shieldapi.AnnotationProject] = t.Project
+		ann[shieldapi.AnnotationShield] = shieldapi.ShieldOn
 		if len(p.Shield.Profiles) > 0 {
 			ann[shieldapi.AnnotationProfiles] = strings.Join(p.Shield.Profiles, ",")
 		}
@@ -531,6 +554,13 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 		Volumes:        []podmanapi.Volume{{Name: t.Volume, Dest: "/workspace"}},
 		NetNS:          netns,
 		NetworkOptions: netopts,
+		// An explicit set of capabilities (not the host's containers.conf
+		// defaults) and no low ports, so the agent cannot take the
+		// address of the shield's resolver (127.0.0.53:53) while the
+		// shield restarts. See docs/security.md.
+		CapDrop: []string{"ALL"},
+		CapAdd:  TaskCapabilities,
+		Sysctl:  map[string]string{"net.ipv4.ip_unprivileged_port_start": strconv.Itoa(UnprivilegedPortStart)},
 	}
 	if p.Shield.On() {
 		// The shield answers the task's DNS itself, inside its namespace,
@@ -538,12 +568,10 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 		spec.DNSServers = []string{shieldapi.ResolverAddr}
 	}
 	if webPort > 0 {
-		spec.PortMapping = []podmanapi.PortMapping{{HostIP: "127.0.0.1", ContainerPort: uint16(p.Run.WebPort), HostPort: uint16(webPort), Protocol: "tcp"}}
+		// Podman publishes nothing: terok-web's listener on webPort
+		// reaches the app from inside the task's namespaces (WebTarget).
 		spec.Labels[webproxy.LabelWebPort] = strconv.Itoa(webPort)
 		env["TEROK_WEB_PORT"] = strconv.Itoa(p.Run.WebPort)
-		if p.Shield.On() {
-			ann[shieldapi.AnnotationPorts] = strconv.Itoa(p.Run.WebPort)
-		}
 	}
 	if res := limits(p.Limits); res != nil {
 		spec.ResourceLimits = res

@@ -329,3 +329,54 @@ func TestPushesReachTheirTask(t *testing.T) {
 		t.Fatalf("a push to another project's repository reached task %s: %+v", other.ID, es)
 	}
 }
+
+// TestSpecHardensEveryTask: every task (shielded or not) gets an explicit
+// capability set without NET_BIND_SERVICE and no low ports, and a task
+// whose project has the shield off is still annotated for the shield's
+// minimal ruleset (terok.shield=open) with none of the allowlist's
+// annotations.
+func TestSpecHardensEveryTask(t *testing.T) {
+	off := false
+	for _, tc := range []struct {
+		name   string
+		shield webapi.Shield
+		want   string
+	}{
+		{"shielded", webapi.Shield{Allow: []string{"a.example"}}, shieldapi.ShieldOn},
+		{"unshielded", webapi.Shield{Enabled: &off, Allow: []string{"a.example"}, Profiles: []string{"base"}}, shieldapi.ShieldOpen},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true, exit: make(chan int, 1)}
+			r, ps := newRunner(t, pm, &fakeGate{})
+			ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}, Shield: tc.shield})
+			task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := pm.specs[0]
+			if strings.Join(s.CapDrop, ",") != "ALL" || strings.Join(s.CapAdd, ",") != "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,SETGID,SETUID" {
+				t.Errorf("capabilities: drop %v add %v", s.CapDrop, s.CapAdd)
+			}
+			if s.Sysctl["net.ipv4.ip_unprivileged_port_start"] != "1024" {
+				t.Errorf("sysctls %v", s.Sysctl)
+			}
+			if s.Annotations[shieldapi.AnnotationShield] != tc.want || s.Annotations[shieldapi.AnnotationProject] != "demo" {
+				t.Errorf("annotations %v", s.Annotations)
+			}
+			if tc.want == shieldapi.ShieldOpen {
+				for _, k := range []string{shieldapi.AnnotationAllow, shieldapi.AnnotationProfiles, shieldapi.AnnotationPorts} {
+					if v, ok := s.Annotations[k]; ok {
+						t.Errorf("an unshielded task carries %s=%q", k, v)
+					}
+				}
+				if len(s.DNSServers) != 0 {
+					t.Errorf("an unshielded task's nameservers are %v; want its network's own", s.DNSServers)
+				}
+			}
+			pm.exit <- 0
+			if _, err := r.WaitEnded(context.Background(), task.ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -30,12 +32,17 @@ var files embed.FS
 type Config struct {
 	// Token is the access token the login checks.
 	Token string
+	// Sessions keeps the logins.
+	Sessions *auth.Sessions
+	// Limiter rate-limits failed logins (nil: none).
+	Limiter *auth.Limiter
 	// PublicURL is TEROK_PUBLIC_URL: the browser-facing base URL behind a
 	// reverse proxy, e.g. https://terok.example.com/terok ("" for none).
 	PublicURL string
-	// PublicHost is TEROK_PUBLIC_HOST: the host shown in task URLs.
-	PublicHost string
-	Log        zerolog.Logger
+	// FrameSource is the Content-Security-Policy source of the task UIs
+	// the task page may embed, for a request (nil: none).
+	FrameSource func(r *http.Request) string
+	Log         zerolog.Logger
 }
 
 // UI serves the pages and hands every other path (/api/..., /tasks/...)
@@ -69,6 +76,9 @@ var pages = map[string]string{
 // New builds the UI in front of next (the authenticated API and task
 // proxies). PublicURL must be an absolute http(s) URL if set.
 func New(cfg Config, next http.Handler) (*UI, error) {
+	if cfg.Sessions == nil {
+		return nil, errors.New("ui: no session store")
+	}
 	u := &UI{cfg: cfg, next: next, mux: http.NewServeMux(), assets: map[string]asset{}}
 	if cfg.PublicURL != "" {
 		p, err := url.Parse(cfg.PublicURL)
@@ -115,6 +125,9 @@ func New(cfg Config, next http.Handler) (*UI, error) {
 	u.mux.HandleFunc("GET /login", u.loginForm)
 	u.mux.HandleFunc("POST /login", u.login)
 	u.mux.HandleFunc("POST /logout", u.logout)
+	// Task UIs used to be proxied here; they have their own origins now.
+	u.mux.HandleFunc("GET /tasks/{id}/ui/{rest...}", u.oldTaskUI)
+	u.mux.HandleFunc("GET /tasks/{id}/ui", u.oldTaskUI)
 	u.mux.Handle("/", next)
 	return u, nil
 }
@@ -147,24 +160,85 @@ func (u *UI) secure(r *http.Request) bool {
 		u.pub != nil && u.pub.Scheme == "https" && u.viaPublic(r)
 }
 
-// loggedIn reports whether the request carries the session cookie.
-func (u *UI) loggedIn(r *http.Request) bool {
-	c, err := r.Cookie(auth.CookieName)
-	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(auth.SessionValue(u.cfg.Token))) == 1
+// session returns the request's live session, if any.
+func (u *UI) session(r *http.Request) (auth.Session, string, bool) {
+	c, err := r.Cookie(u.cfg.Sessions.CookieName())
+	if err != nil || c.Value == "" {
+		return auth.Session{}, "", false
+	}
+	s, ok := u.cfg.Sessions.Lookup(c.Value)
+	return s, c.Value, ok
 }
 
-func (u *UI) setSession(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: value, Path: u.Base(r) + "/",
+// setSession sets (value) or clears ("") the session cookie.
+func (u *UI) setSession(w http.ResponseWriter, r *http.Request, value string) {
+	maxAge := int(u.cfg.Sessions.Max() / time.Second)
+	if value == "" {
+		maxAge = -1
+	}
+	http.SetCookie(w, &http.Cookie{Name: u.cfg.Sessions.CookieName(), Value: value, Path: u.Base(r) + "/",
 		MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.secure(r)})
 }
 
-func (u *UI) tokenOK(tok string) bool {
-	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(u.cfg.Token)) == 1
+// checkToken compares a login's token, under the failed-login limit: a
+// *auth.LimitedError when the client is locked out (the token is then not
+// compared), auth.ErrBadCredential when wrong.
+func (u *UI) checkToken(r *http.Request, tok string) error {
+	addr := auth.ClientAddr(r)
+	if err := u.cfg.Limiter.Check(addr); err != nil {
+		return err
+	}
+	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(u.cfg.Token)) != 1 {
+		u.cfg.Limiter.Fail(addr)
+		return auth.ErrBadCredential
+	}
+	return nil
+}
+
+// loginFailed answers a refused login: 429 (locked out) or 401 with the
+// form.
+func (u *UI) loginFailed(w http.ResponseWriter, r *http.Request, err error, next, msg string) {
+	var le *auth.LimitedError
+	status := http.StatusUnauthorized
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(le.Retry/time.Second)+1))
+		status, msg = http.StatusTooManyRequests, "Too many failed logins: "+le.Error()+"."
+	}
+	u.render(w, r, status, "login.html", pageData{Page: "login", Title: "Log in", Next: next, Error: msg})
+}
+
+// login starts a session and sends the browser to next.
+func (u *UI) startSession(w http.ResponseWriter, r *http.Request, next string) {
+	value, _, err := u.cfg.Sessions.Create()
+	if err != nil {
+		u.cfg.Log.Error().Err(err).Msg("create a session")
+		headers(w)
+		http.Error(w, "terok-web could not keep the login: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	u.setSession(w, r, value)
+	http.Redirect(w, r, u.Base(r)+next, http.StatusSeeOther)
+}
+
+// oldTaskUI sends the old /tasks/ID/ui/ address to the task's page,
+// which links to the UI at its own address.
+func (u *UI) oldTaskUI(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, u.Base(r)+"/task/"+url.PathEscape(r.PathValue("id")), http.StatusSeeOther)
+}
+
+// csp is the pages' Content-Security-Policy; frames names the task UIs
+// the page may embed ("" for none).
+func csp(frames string) string {
+	if frames != "" {
+		frames = " " + frames
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-src 'self'" + frames +
+		"; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
 }
 
 // security headers for every page.
 func headers(w http.ResponseWriter) {
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
+	w.Header().Set("Content-Security-Policy", csp(""))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
@@ -180,6 +254,9 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	d.Base = u.Base(r)
 	d.Static = d.Base + "/static/"
 	headers(w)
+	if u.cfg.FrameSource != nil && d.Page == "task" {
+		w.Header().Set("Content-Security-Policy", csp(u.cfg.FrameSource(r)))
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var b bytes.Buffer
 	if err := u.tmpl.ExecuteTemplate(&b, name, struct {
@@ -198,43 +275,31 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 func (u *UI) page(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if q := r.URL.Query(); q.Has("token") {
-			if !u.tokenOK(q.Get("token")) {
-				u.render(w, r, http.StatusUnauthorized, "login.html", pageData{Page: "login", Title: "Log in",
-					Error: "That access token is not right: copy the login URL again (terok web url prints it).", Next: r.URL.Path})
-				return
-			}
-			u.setSession(w, r, auth.SessionValue(u.cfg.Token), 0)
+			tok := q.Get("token")
 			q.Del("token")
-			dest := u.Base(r) + r.URL.Path
+			dest := r.URL.Path
 			if len(q) > 0 {
 				dest += "?" + q.Encode()
 			}
-			http.Redirect(w, r, dest, http.StatusSeeOther)
+			if err := u.checkToken(r, tok); err != nil {
+				u.loginFailed(w, r, err, safeNext(dest), "That access token is not right: copy the login URL again (terok web url prints it).")
+				return
+			}
+			u.startSession(w, r, dest)
 			return
 		}
-		if !u.loggedIn(r) {
+		sess, _, ok := u.session(r)
+		if !ok {
 			http.Redirect(w, r, u.Base(r)+"/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		cfg, _ := json.Marshal(map[string]any{
-			"page": name, "base": u.Base(r), "csrf": auth.CSRFValue(u.cfg.Token),
+			"page": name, "base": u.Base(r), "csrf": sess.CSRF,
 			"name": r.PathValue("name"), "id": r.PathValue("id"),
-			"publicHost": u.cfg.PublicHost, "publicURL": u.publicBase(r), "version": buildinfo.Version,
+			"version": buildinfo.Version,
 		})
-		u.render(w, r, http.StatusOK, "page.html", pageData{Page: name, Title: title(name), CSRF: auth.CSRFValue(u.cfg.Token), Config: template.JS(cfg)})
+		u.render(w, r, http.StatusOK, "page.html", pageData{Page: name, Title: title(name), CSRF: sess.CSRF, Config: template.JS(cfg)})
 	}
-}
-
-// publicBase is the absolute browser-facing base URL for this request.
-func (u *UI) publicBase(r *http.Request) string {
-	if u.pub != nil && u.viaPublic(r) {
-		return u.pub.String()
-	}
-	scheme := "http"
-	if u.secure(r) {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 func title(page string) string {
@@ -255,16 +320,28 @@ func title(page string) string {
 	return "terok"
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: a path of this
+// origin ("/..."), else "/". Refused: "//host" and "/\\host" (other
+// hosts), a scheme, and any control character — browsers drop TAB, CR and
+// LF from URLs, so "/\t/evil.example" would become "//evil.example".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/"
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return "/"
+		}
+	}
+	// A path whose decoded form leaves the origin is refused too.
+	if dec, err := url.PathUnescape(next); err != nil || strings.HasPrefix(dec, "//") || strings.Contains(dec, "\\") || strings.ContainsAny(dec, "\x00\t\r\n") {
 		return "/"
 	}
 	return next
 }
 
 func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
-	if u.loggedIn(r) {
+	if _, _, ok := u.session(r); ok {
 		http.Redirect(w, r, u.Base(r)+safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -274,25 +351,33 @@ func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	next := safeNext(r.FormValue("next"))
-	if !u.tokenOK(strings.TrimSpace(r.FormValue("token"))) {
-		u.render(w, r, http.StatusUnauthorized, "login.html", pageData{Page: "login", Title: "Log in", Next: next,
-			Error: "That access token is not right. terok web url prints the login URL with it; the token is also in the state directory's web/token."})
+	if err := u.checkToken(r, strings.TrimSpace(r.FormValue("token"))); err != nil {
+		u.loginFailed(w, r, err, next, "That access token is not right. terok web url prints the login URL with it; the token is also in the state directory's web/token.")
 		return
 	}
-	u.setSession(w, r, auth.SessionValue(u.cfg.Token), 0)
-	http.Redirect(w, r, u.Base(r)+next, http.StatusSeeOther)
+	u.startSession(w, r, next)
 }
 
-// logout clears the cookie. It needs the CSRF token (a form field) so a
-// foreign page cannot log the user out.
+// logout ends the session (server-side: the cookie is worthless after).
+// It needs the session's CSRF value (a form field) so a foreign page
+// cannot log the user out.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(auth.CSRFValue(u.cfg.Token))) != 1 {
+	sess, value, ok := u.session(r)
+	if !ok {
+		u.setSession(w, r, "")
+		http.Redirect(w, r, u.Base(r)+"/login", http.StatusSeeOther)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(sess.CSRF)) != 1 || auth.CrossSite(r) {
 		headers(w)
 		http.Error(w, "logout needs the page's CSRF token: use the Log out button", http.StatusForbidden)
 		return
 	}
-	u.setSession(w, r, "", -1)
+	if err := u.cfg.Sessions.Revoke(value); err != nil {
+		u.cfg.Log.Error().Err(err).Msg("revoke a session")
+	}
+	u.setSession(w, r, "")
 	http.Redirect(w, r, u.Base(r)+"/login", http.StatusSeeOther)
 }
 

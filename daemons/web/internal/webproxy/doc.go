@@ -1,44 +1,48 @@
-// Package webproxy publishes web-mode tasks: each gets a host port from
-// 7860–7880 (Allocator), and its web UI is reverse-proxied at
-// /tasks/<id>/ui/ on terok-web's listener (Proxy), so it is reachable
-// wherever terok-web is, LAN included, behind terok's access token.
+// Package webproxy publishes web-mode tasks' UIs, each on its own origin:
+// terok-web itself listens on the task's port from 7860–7880, on the host
+// address its main listener binds (Publisher), and proxies to the app in
+// the task's container through a connection opened inside the task's
+// network namespace (a Dialer: package nsdial). Podman publishes nothing,
+// so nothing but terok-web reaches the app from the host.
 //
 // # Ports
 //
 // Allocate gives a task the next port of the range that no task holds and
-// no program on the host listens on (probed by binding the wildcard
-// address), going round the range so a just-released port is reused last.
-// Release frees it when the task ends or is removed. The allocator keeps
-// no file: the runner puts the port in the container's LabelWebPort label
-// (and its PortMapping, host IP 127.0.0.1), and at start-up
-// PortsFromContainers and Restore rebuild the table from Podman.
+// that the listen address can bind, going round the range so a
+// just-released port is reused last; the listener opens then and closes
+// at Release (the task ended). The runner records the port in the
+// container's LabelWebPort label, and at start-up PortsFromContainers and
+// Restore open the listeners of running tasks again.
 //
-// # Proxy
+// # Who gets in
 //
-// A request for <prefix>/tasks/<id>/ui/<path>?<query> goes to
-// http://127.0.0.1:<port>/<path>?<query> (escapes in <path> kept), with
-// the Host of the target (dev servers that check it accept it), the
-// standard X-Forwarded-For, -Host and -Proto (from TEROK_PUBLIC_URL when
-// set, otherwise from the request; a client's own are not trusted), and
-// X-Forwarded-Prefix: <prefix>/tasks/<id>/ui for apps that build links
-// from it. WebSocket upgrades pass through; responses stream unbuffered.
-// /tasks/<id>/ui without the slash redirects to the slash form, and the
-// app's redirects to its own root ("/x" or http://127.0.0.1:<port>/x)
-// are moved below the UI path. <prefix> is the path of TEROK_PUBLIC_URL:
-// requests are accepted with it (an outer proxy that keeps it) and
-// without it (one that strips it).
+// A task's listener answers only a browser holding a grant for that task:
+// terok's UI asks the API for a ticket (Tickets: one use, a minute) and
+// links to http://HOST:PORT/...?terok-ui-ticket=T; the listener swaps the
+// ticket for a cookie whose name is the listener's own
+// (terok_ui_<instance>_<port>, HttpOnly, SameSite=Strict) and redirects to
+// the same URL without the ticket. A grant made from a browser session
+// ends with that session. Without one, a page says to open the UI from
+// terok's task page.
 //
-// terok's credentials never reach the task: the Authorization header is
-// removed, and so are the cookies named in Options.DropCookies and the
-// query parameters named in Options.DropQuery. The
-// task's own cookies are kept to its UI path (Path moved below it, Domain
-// dropped), and it cannot set a cookie named in DropCookies.
+// Browsers send a host's cookies to all its ports: terok's own session and
+// other tasks' grants reach every task listener. Every cookie whose name
+// starts with terok_ is removed before a request reaches the app, a
+// terok session is never accepted here, and the app's answers cannot set
+// such a cookie.
 //
-// An unknown task, or one without a port, answers 404; a task whose app
-// does not answer (yet) 502, naming the task and the port.
+// # What the app may not do
 //
-// The UI is served from terok-web's own origin: a task's pages can run
-// scripts in it. Agents are untrusted, so do not open the UI of a task
-// whose code you do not trust in the browser that holds terok's token;
-// its published port (a different origin) is the safer door.
+// Removed from the app's answers: Set-Cookie for terok_ names (and the
+// Domain of every other cookie), Service-Worker-Allowed, Clear-Site-Data
+// (it could clear terok's cookies: they share the host) and
+// Strict-Transport-Security (it would hold for every port of the host). A
+// Content-Security-Policy frame-ancestors lets only the task's own origin
+// and terok's embed the UI. Service worker scripts are refused (a port is
+// used again by later tasks, whose pages a worker would control), and the
+// first visit of a task clears what the browser kept for the port
+// (Clear-Site-Data: "cache", "storage", honoured on secure origins).
+// Requests the browser marks as coming from another origin (another
+// task's page, Sec-Fetch-Site) may only navigate; WebSocket upgrades
+// must come from the task's own origin.
 package webproxy

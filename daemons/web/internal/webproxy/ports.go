@@ -49,13 +49,25 @@ func NewAllocator(first, last int) (*Allocator, error) {
 
 // listening reports whether some program holds port on the host: binding
 // the wildcard address (IPv4 and IPv6) fails if any address has it.
-func listening(port int) bool {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+func listening(port int) bool { return !bindable("", port) }
+
+// bindable reports whether host:port can be bound now.
+func bindable(host string, port int) bool {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return true
+		return false
 	}
 	ln.Close()
-	return false
+	return true
+}
+
+// SetHost makes the allocator skip the ports host cannot bind (the
+// default checks the wildcard address: any address holding the port).
+// Call it before the first Allocate.
+func (a *Allocator) SetHost(host string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inUse = func(port int) bool { return !bindable(host, port) }
 }
 
 // Allocate returns taskID's port, choosing a free one the first time.

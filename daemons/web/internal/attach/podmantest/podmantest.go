@@ -168,6 +168,17 @@ func StartTier(t *testing.T, tr Tier) *Podman {
 	}
 }
 
+// Credential is the test user's (the owner of the Podman's user
+// namespace), for running a process as terok-web would run.
+func Credential(t *testing.T) *syscall.Credential {
+	t.Helper()
+	u, err := user.Lookup(testUser)
+	testkit.Require(t, err == nil, "test user "+testUser+" is missing; run scripts/setup.d/20-podman.sh as root (make deps)")
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+}
+
 // checkVersion fails the test when the tier runs another Podman than it
 // names.
 func (p *Podman) checkVersion(t *testing.T) {

@@ -866,20 +866,49 @@ pages.task = async function () {
     term.focus();
   }
 
+  // The task's web UI lives at its own address (another port: another
+  // origin), opened with a one-time link the API mints; the app never
+  // runs in terok's origin.
   function renderWeb() {
-    if (t.mode !== 'web' || webBox.childElementCount) return;
-    const u = C.base + `/tasks/${id}/ui/`;
-    const shown = (C.publicURL || '') + `/tasks/${id}/ui/`;
+    if (t.mode !== 'web') return;
+    if (ended(t.state) || !t.web_url) {
+      if (webBox.dataset.open !== '0') { webBox.dataset.open = '0'; fill(webBox, card('Web view', el('p', {class: 'muted'}, 'The task\u2019s web UI is open while the task runs.'))); }
+      return;
+    }
+    if (webBox.dataset.open === '1') return;
+    webBox.dataset.open = '1';
+    const out = el('div', {'aria-live': 'polite'});
+    const ticket = async () => (await post(`/tasks/${id}/web/ticket`)).url;
+    const link = el('a', {href: t.web_url, target: '_blank', rel: 'noopener noreferrer', id: 'web-link', class: 'mono'}, t.web_url);
+    link.onclick = async (ev) => {
+      ev.preventDefault();
+      // Opened now, while the click counts as the user's; the link with
+      // its one-time ticket follows.
+      const w = window.open('about:blank', '_blank');
+      if (w) w.opener = null;
+      try {
+        const u = await ticket();
+        if (w) w.location.replace(u); else location.href = u;
+      } catch (e) {
+        if (w) w.close();
+        fill(out, errBox(e, 'Open the web UI'));
+      }
+    };
     const show = el('button', {type: 'button', id: 'web-show'}, 'Show it here');
     const frameBox = el('div', {});
-    // The task's UI is served from terok's own origin: it is shown only
-    // when asked, so opening the task page does not run the agent's page.
-    show.onclick = () => { fill(frameBox, el('iframe', {src: u, title: 'Task web UI', class: 'webview', id: 'web-frame'})); show.remove(); };
+    // Shown only when asked, sandboxed: no top navigation, no escape from
+    // the sandbox for its pop-ups; its own origin is another port's, so it
+    // can neither read terok's pages nor use terok's session.
+    show.onclick = () => busy(show, 'Opening\u2026', async () => {
+      const u = await ticket();
+      fill(frameBox, el('iframe', {src: u, title: 'Task web UI', class: 'webview', id: 'web-frame', referrerpolicy: 'no-referrer',
+        sandbox: 'allow-scripts allow-forms allow-same-origin allow-popups allow-downloads allow-modals'}));
+      show.remove();
+    }, out);
     fill(webBox, card('Web view',
-      el('p', {}, 'The task\u2019s web UI: ', el('a', {href: u, target: '_blank', rel: 'noopener', id: 'web-link'}, shown),
-        t.web_port && C.publicHost ? el('span', {class: 'muted'}, ` (published at http://${C.publicHost}:${t.web_port}/)`) : null),
-      el('p', {class: 'muted'}, 'It runs in terok\u2019s origin, with your session: show only the UIs of agents you trust.'),
-      el('div', {class: 'row'}, show), frameBox));
+      el('p', {}, 'The task\u2019s web UI: ', link),
+      el('p', {class: 'muted'}, 'It runs at its own address, apart from terok: its pages cannot act with your terok session. The link works for you only: terok gives your browser a one-time pass to it.'),
+      el('div', {class: 'row'}, show), out, frameBox));
   }
 
   // Shield panel: mode, allowlist, blocked connections live.
@@ -974,8 +1003,13 @@ pages.task = async function () {
   events.on((ev) => {
     if (ev.task !== id && !(ev.task_state && ev.task_state.id === id)) return;
     if (ev.type === 'task' && ev.task_state) {
-      const was = t.state;
+      const was = t.state, webURL = t.web_url;
       t = ev.task_state;
+      // Events carry the record; the UI's address is the API's answer.
+      if (t.mode === 'web' && !ended(t.state)) {
+        if (webURL) t.web_url = webURL;
+        else get(`/tasks/${id}`).then((x) => { if (!ended(x.state) && !ended(t.state)) { t.web_url = x.web_url; renderWeb(); } }).catch(() => {});
+      }
       renderState();
       if (ended(was) && !ended(t.state)) { followLog(); loadShield().then(followAudit); }
       if (ended(t.state) && !ended(was)) loadShield();

@@ -1,0 +1,205 @@
+package webproxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
+)
+
+// Options are what a Publisher needs.
+type Options struct {
+	// First and Last bound the ports (default FirstPort, LastPort).
+	First, Last int
+	// Addresses says where browsers reach terok; its ListenHost is where
+	// the task listeners bind.
+	Addresses *Addresses
+	// Hosts refuses unknown Host names on every task listener.
+	Hosts *auth.Hosts
+	// Tickets are the passes terok's API mints.
+	Tickets *Tickets
+	// SessionAlive tells whether the browser session a grant came from
+	// is still live (nil: grants from sessions are refused).
+	SessionAlive func(id string) bool
+	// Instance names the grant cookies (auth.Instance).
+	Instance string
+	// Dialer reaches the tasks' apps.
+	Dialer Dialer
+	// GrantTTL bounds a grant (default DefaultGrantTTL).
+	GrantTTL time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	Log zerolog.Logger
+}
+
+// Publisher opens a listener for each web task on a port of the range,
+// serving its UI (see the package doc), and closes it when the task's UI
+// goes. It is the runner's port table. Safe for concurrent use.
+type Publisher struct {
+	o     Options
+	alloc *Allocator
+
+	mu     sync.Mutex
+	byTask map[string]*published
+	closed bool
+}
+
+type published struct {
+	port int
+	ln   net.Listener
+	srv  *http.Server
+	ui   *taskUI
+}
+
+// NewPublisher checks o and returns a publisher with no listener open.
+func NewPublisher(o Options) (*Publisher, error) {
+	if o.First == 0 && o.Last == 0 {
+		o.First, o.Last = FirstPort, LastPort
+	}
+	if o.Addresses == nil || o.Hosts == nil || o.Tickets == nil || o.Dialer == nil {
+		return nil, errors.New("webproxy: publisher needs addresses, hosts, tickets and a dialer")
+	}
+	if o.GrantTTL <= 0 {
+		o.GrantTTL = DefaultGrantTTL
+	}
+	a, err := NewAllocator(o.First, o.Last)
+	if err != nil {
+		return nil, err
+	}
+	a.SetHost(o.Addresses.ListenHost())
+	return &Publisher{o: o, alloc: a, byTask: map[string]*published{}}, nil
+}
+
+func (p *Publisher) now() time.Time {
+	if p.o.Now != nil {
+		return p.o.Now()
+	}
+	return time.Now()
+}
+
+// Allocate gives taskID a port and opens its listener (its own port
+// again when it has one).
+func (p *Publisher) Allocate(taskID string) (int, error) {
+	p.mu.Lock()
+	if pb, ok := p.byTask[taskID]; ok {
+		p.mu.Unlock()
+		return pb.port, nil
+	}
+	p.mu.Unlock()
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := p.alloc.Allocate(taskID)
+		if err != nil {
+			return 0, err
+		}
+		if err := p.open(taskID, port); err != nil {
+			p.alloc.Release(taskID)
+			lastErr = err
+			continue
+		}
+		return port, nil
+	}
+	return 0, lastErr
+}
+
+// open binds port for taskID and serves its UI there.
+func (p *Publisher) open(taskID string, port int) error {
+	addr := net.JoinHostPort(p.o.Addresses.ListenHost(), strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for task %s's web UI: %w", addr, taskID, err)
+	}
+	ui := newTaskUI(p, taskID, port)
+	srv := &http.Server{Handler: p.o.Hosts.Guard(ui), ReadHeaderTimeout: 10 * time.Second}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		ln.Close()
+		return errors.New("publisher closed")
+	}
+	if old, ok := p.byTask[taskID]; ok {
+		p.mu.Unlock()
+		ln.Close()
+		if old.port != port {
+			return fmt.Errorf("task %s already has port %d", taskID, old.port)
+		}
+		return nil
+	}
+	p.byTask[taskID] = &published{port: port, ln: ln, srv: srv, ui: ui}
+	p.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.o.Log.Warn().Err(err).Str("task", taskID).Int("port", port).Msg("task UI listener ended")
+		}
+	}()
+	p.o.Log.Info().Str("task", taskID).Str("listen", addr).Msg("task UI listening")
+	return nil
+}
+
+// Release closes taskID's listener and frees its port (a no-op without
+// one).
+func (p *Publisher) Release(taskID string) {
+	p.mu.Lock()
+	pb, ok := p.byTask[taskID]
+	delete(p.byTask, taskID)
+	p.mu.Unlock()
+	p.alloc.Release(taskID)
+	if !ok {
+		return
+	}
+	pb.srv.Close()
+	pb.ui.forget()
+	p.o.Dialer.ForgetTask(taskID)
+	p.o.Log.Info().Str("task", taskID).Int("port", pb.port).Msg("task UI closed")
+}
+
+// HostPort returns taskID's port while its listener is open.
+func (p *Publisher) HostPort(taskID string) (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pb, ok := p.byTask[taskID]
+	if !ok {
+		return 0, false
+	}
+	return pb.port, true
+}
+
+// Restore opens the listeners of tasks that still run (found with
+// PortsFromContainers when terok-web starts). Ports outside the range or
+// claimed twice are refused before anything opens; a port another
+// program took meanwhile is reported, the others open.
+func (p *Publisher) Restore(assigned map[string]int) error {
+	if err := p.alloc.Restore(assigned); err != nil {
+		return err
+	}
+	var errs []error
+	for task, port := range assigned {
+		if err := p.open(task, port); err != nil {
+			p.alloc.Release(task)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every listener and its connections (an app's long
+// streams would hold a graceful shutdown forever).
+func (p *Publisher) Close() {
+	p.mu.Lock()
+	p.closed = true
+	all := p.byTask
+	p.byTask = map[string]*published{}
+	p.mu.Unlock()
+	for task, pb := range all {
+		_ = pb.srv.Close()
+		pb.ui.forget()
+		p.o.Dialer.ForgetTask(task)
+	}
+}
