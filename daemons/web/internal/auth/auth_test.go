@@ -176,6 +176,7 @@ func openTest(t *testing.T, dir, token string, clk *fakeClock) *Sessions {
 	}
 	return s
 }
+
 // TestWrongTokenIsCalledWrong: a token that is not the right one is told
 // apart from no token at all.
 func TestWrongTokenIsCalledWrong(t *testing.T) {
