@@ -30,60 +30,55 @@ func Ended(state string) bool {
 	return state == StateExited || state == StateFailed || state == StateStopped
 }
 
-// Project is one project.yml (and its wire form). Extra keeps keys this
-// version does not know, so rewriting a file never drops them.
+// Project is a project as the API shows and takes it (project.yml on
+// disk holds the same fields and keys this version does not know).
 type Project struct {
-	Name          string         `yaml:"name" json:"name"`
-	SecurityClass string         `yaml:"security_class,omitempty" json:"security_class,omitempty"`
-	Git           Git            `yaml:"git,omitempty" json:"git"`
-	Image         string         `yaml:"image,omitempty" json:"image,omitempty"`
-	Agent         Agent          `yaml:"agent,omitempty" json:"agent"`
-	Shield        Shield         `yaml:"shield,omitempty" json:"shield"`
-	Run           Run            `yaml:"run,omitempty" json:"run"`
-	Limits        Limits         `yaml:"limits,omitempty" json:"limits"`
-	Extra         map[string]any `yaml:",inline" json:"-"`
+	Name          string `json:"name"`
+	SecurityClass string `json:"security_class,omitempty"`
+	Git           Git    `json:"git"`
+	Image         string `json:"image,omitempty"`
+	Agent         Agent  `json:"agent"`
+	Shield        Shield `json:"shield"`
+	Run           Run    `json:"run"`
+	Limits        Limits `json:"limits"`
 }
 
 // Git is a project's repository: its upstream (none: a local-only
 // repository in the gate) and default branch.
 type Git struct {
-	UpstreamURL   string         `yaml:"upstream_url,omitempty" json:"upstream_url,omitempty"`
-	DefaultBranch string         `yaml:"default_branch,omitempty" json:"default_branch,omitempty"`
-	Extra         map[string]any `yaml:",inline" json:"-"`
+	UpstreamURL   string `json:"upstream_url,omitempty"`
+	DefaultBranch string `json:"default_branch,omitempty"`
 }
 
 // Agent is what a task runs: Command with sh -c in /workspace, the prompt
 // in $TEROK_PROMPT and on stdin.
 type Agent struct {
-	Command string            `yaml:"command,omitempty" json:"command,omitempty"`
-	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
-	Extra   map[string]any    `yaml:",inline" json:"-"`
+	Command string            `json:"command,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
 }
+
+// HiddenValue stands for an agent.env value in a project shown to a
+// browser session; sent back unchanged, it keeps the stored value.
+const HiddenValue = "<hidden>"
 
 // Shield is a project's egress policy. Enabled defaults to true.
 type Shield struct {
-	Enabled  *bool          `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	Profiles []string       `yaml:"profiles,omitempty" json:"profiles,omitempty"`
-	Allow    []string       `yaml:"allow,omitempty" json:"allow,omitempty"`
-	Extra    map[string]any `yaml:",inline" json:"-"`
+	Enabled  *bool    `json:"enabled,omitempty"`
+	Profiles []string `json:"profiles,omitempty"`
+	Allow    []string `json:"allow,omitempty"`
 }
-
-// On reports whether the shield arms this project's tasks (default yes).
-func (s Shield) On() bool { return s.Enabled == nil || *s.Enabled }
 
 // Run holds run-time settings: where a web-mode agent listens.
 type Run struct {
-	WebPort int            `yaml:"web_port,omitempty" json:"web_port,omitempty"`
-	Extra   map[string]any `yaml:",inline" json:"-"`
+	WebPort int `json:"web_port,omitempty"`
 }
 
 // Limits are a task container's resources: Memory like "2g" or "512m",
 // CPUs like 1.5, Pids a count. Zero means no limit.
 type Limits struct {
-	Memory string         `yaml:"memory,omitempty" json:"memory,omitempty"`
-	CPUs   float64        `yaml:"cpus,omitempty" json:"cpus,omitempty"`
-	Pids   int64          `yaml:"pids,omitempty" json:"pids,omitempty"`
-	Extra  map[string]any `yaml:",inline" json:"-"`
+	Memory string  `json:"memory,omitempty"`
+	CPUs   float64 `json:"cpus,omitempty"`
+	Pids   int64   `json:"pids,omitempty"`
 }
 
 // ProjectInfo is a project as the API shows it: the file's content, the
@@ -126,8 +121,6 @@ type Task struct {
 	StartMS map[string]float64 `json:"start_ms,omitempty"`
 	// Branches lists the branches the task pushed to the gate.
 	Branches []string `json:"branches,omitempty"`
-	// LogOffset is where the current run's output starts in the log file.
-	LogOffset int64 `json:"log_offset,omitempty"`
 }
 
 // WebTicket is a one-time link to a web task's UI (POST
@@ -174,12 +167,6 @@ type Entry struct {
 	Event    string    `json:"event,omitempty"`  // shield event kind
 	Target   string    `json:"target,omitempty"` // shield target or destination
 	Detail   string    `json:"detail,omitempty"`
-}
-
-// Error is the body of every error answer.
-type Error struct {
-	Error  string `json:"error"`
-	Detail string `json:"detail,omitempty"`
 }
 
 // Event is one message of the /api/v1/events WebSocket.
@@ -268,11 +255,4 @@ type Image struct {
 	Names   []string `json:"names"`
 	Size    int64    `json:"size"`
 	Created int64    `json:"created"`
-}
-
-// Health is terok-web's own health plus each daemon it depends on.
-type Health struct {
-	Status  string            `json:"status"`
-	Version string            `json:"version"`
-	Daemons map[string]string `json:"daemons"` // name → "ok" or the error
 }

@@ -114,8 +114,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	webTok, err := entrypoint.SettleToken("TEROK_WEB_TOKEN", os.Getenv("TEROK_WEB_TOKEN"),
-		filepath.Join(s.stateDir, "web", "access-token"), "terok-web-", uid, gid)
+	// The web token lives where terok-web keeps it (web/token); volumes
+	// of earlier versions have it as web/access-token.
+	webTokFile := filepath.Join(s.stateDir, "web", "token")
+	if err := entrypoint.MoveToken(filepath.Join(s.stateDir, "web", "access-token"), webTokFile); err != nil {
+		return err
+	}
+	webTok, err := entrypoint.SettleToken("TEROK_WEB_TOKEN", os.Getenv("TEROK_WEB_TOKEN"), webTokFile, "terok-web-", uid, gid)
 	if err != nil {
 		return err
 	}

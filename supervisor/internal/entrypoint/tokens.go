@@ -1,8 +1,6 @@
 package entrypoint
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/accesstoken"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 )
 
@@ -29,26 +28,29 @@ type Token struct {
 	Path   string // where it is kept (empty for FromEnv)
 }
 
-// ValidToken reports why tok cannot serve as a token (nil when it can): at
-// least 16 characters that need no escaping in a URL. The gate applies the
-// same rule to its admin token.
-func ValidToken(tok string) error {
-	if len(tok) < 16 {
-		return errors.New("shorter than 16 characters")
-	}
-	if strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") != "" {
-		return errors.New("may only hold letters, digits, '.', '_', '~' and '-' (it is used in URLs)")
-	}
-	return nil
-}
+// ValidToken reports why tok cannot serve as a token (nil when it can):
+// kit/accesstoken's rule, which terok-web applies to its token too.
+func ValidToken(tok string) error { return accesstoken.Check(tok) }
 
 // NewToken returns prefix followed by 32 random hex digits.
-func NewToken(prefix string) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("random token: %w", err)
+func NewToken(prefix string) (string, error) { return accesstoken.New(prefix) }
+
+// MoveToken renames the token file old to path when path does not exist
+// yet (a volume of an earlier version kept the web token under another
+// name), so the token it holds stays the same. It renames whatever is
+// there without following it; SettleToken then refuses anything that is
+// not a regular file of the user's.
+func MoveToken(old, path string) error {
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil // there already (or unreadable: SettleToken says so)
 	}
-	return prefix + hex.EncodeToString(b[:]), nil
+	if _, err := os.Lstat(old); err != nil {
+		return nil
+	}
+	if err := os.Rename(old, path); err != nil {
+		return fmt.Errorf("move the token %s to %s: %w", old, path, err)
+	}
+	return nil
 }
 
 // SettleToken decides a token: the value of the environment variable

@@ -43,7 +43,7 @@ func TestSettleToken(t *testing.T) {
 		}
 	})
 	for _, tt := range []struct{ name, env, stored, want string }{
-		{"short env", "short", "", "X_TOKEN shorter than 16"},
+		{"short env", "short", "", "X_TOKEN has 5 characters, fewer than 16"},
 		{"env with a slash", "abcdefgh/ijklmnopq", "", "X_TOKEN may only hold"},
 		{"stored garbage", "", "not a token: at all\n", "delete it"},
 	} {
@@ -63,9 +63,46 @@ func TestSettleToken(t *testing.T) {
 	}
 }
 
+// TestMoveToken: a volume of an earlier version keeps its web token as
+// web/access-token; it moves to web/token once, keeping its value, and
+// never over a token already there. A symlink in its place moves as the
+// link, which SettleToken then refuses.
+func TestMoveToken(t *testing.T) {
+	uid, gid := os.Getuid(), os.Getgid()
+	dir := t.TempDir()
+	old, path := filepath.Join(dir, "access-token"), filepath.Join(dir, "token")
+	os.WriteFile(old, []byte("terok-web-kept0123456789\n"), 0o600)
+	if err := MoveToken(old, path); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := SettleToken("X_TOKEN", "", path, "terok-web-", uid, gid)
+	if err != nil || tok.Value != "terok-web-kept0123456789" || tok.Source != FromStored {
+		t.Fatalf("after the move: %+v %v", tok, err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("the old file is still there: %v", err)
+	}
+	os.WriteFile(old, []byte("terok-web-other0123456789\n"), 0o600)
+	if err := MoveToken(old, path); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "terok-web-kept0123456789\n" {
+		t.Fatalf("the token was replaced: %q", b)
+	}
+	link := filepath.Join(t.TempDir(), "access-token")
+	os.Symlink("/etc/shadow", link)
+	to := filepath.Join(filepath.Dir(link), "token")
+	if err := MoveToken(link, to); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SettleToken("X_TOKEN", "", to, "terok-web-", uid, gid); !errors.Is(err, ErrBadToken) {
+		t.Fatalf("a moved symlink was read: %v", err)
+	}
+}
+
 func TestBanner(t *testing.T) {
 	b := BannerInfo{Version: "v1", WebListen: "0.0.0.0:8566", GateBind: "0.0.0.0",
-		WebToken:  Token{Value: "terok-web-aaaaaaaaaaaaaaaa", Source: FromCreated, Path: "/s/web/access-token"},
+		WebToken:  Token{Value: "terok-web-aaaaaaaaaaaaaaaa", Source: FromCreated, Path: "/s/web/token"},
 		GateToken: Token{Value: "terok-admin-bbbbbbbbbbbbbbbb", Source: FromStored, Path: "/s/gate/admin-token"}}
 	var out bytes.Buffer
 	b.Write(&out)

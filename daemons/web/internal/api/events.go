@@ -8,7 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -19,7 +19,7 @@ import (
 // port; the TCP listener's auth has checked the token before this runs.
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	if !a.originOK(r) {
-		unixhttp.WriteErrorDetail(w, http.StatusForbidden, "the events of terok are only for terok's own pages: Origin "+r.Header.Get("Origin")+" refused", "forbidden")
+		writeErr(w, fail.Forbidden("the events of terok are only for terok's own pages: Origin %s refused", r.Header.Get("Origin")))
 		return
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // Origin checked above

@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,39 +14,51 @@ import (
 	"strings"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/accesstoken"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 )
 
-// MinTokenLen is the shortest access token accepted from TEROK_WEB_TOKEN.
-const MinTokenLen = 16
-
-// TokenFile is where a generated token is kept, below the state dir.
+// TokenFile is where the access token is kept, below the state dir (the
+// image's entrypoint writes it there too).
 func TokenFile(stateDir string) string { return filepath.Join(stateDir, "web", "token") }
 
-// LoadToken returns the access token: fixed (from TEROK_WEB_TOKEN, at
-// least MinTokenLen characters), else the one kept in the token file,
-// else a new one written there (0600). generated tells whether it is new.
+// oldTokenFile is where the image's entrypoint kept it before.
+func oldTokenFile(stateDir string) string { return filepath.Join(stateDir, "web", "access-token") }
+
+// LoadToken returns the access token: fixed (TEROK_WEB_TOKEN, checked by
+// the configuration) when given, else the one kept in TokenFile, else a
+// new one written there (0600). A token kept under the file's old name
+// (web/access-token) is moved to TokenFile first, so no volume loses its
+// token. A kept token that fails kit/accesstoken's check is an error
+// naming the file and the fix. generated tells whether it is new.
 func LoadToken(stateDir, fixed string) (token string, generated bool, err error) {
 	if fixed != "" {
-		if len(fixed) < MinTokenLen {
-			return "", false, fmt.Errorf("%w: TEROK_WEB_TOKEN has %d characters: give at least %d, or unset it to have one generated", ErrWeakToken, len(fixed), MinTokenLen)
-		}
 		return fixed, false, nil
 	}
 	f := TokenFile(stateDir)
-	b, err := os.ReadFile(f)
-	if err == nil && len(strings.TrimSpace(string(b))) >= MinTokenLen {
-		return strings.TrimSpace(string(b)), false, nil
+	if _, err := os.Lstat(f); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(oldTokenFile(stateDir)); err == nil {
+			if err := os.Rename(oldTokenFile(stateDir), f); err != nil {
+				return "", false, fmt.Errorf("move the access token %s to %s: %w", oldTokenFile(stateDir), f, err)
+			}
+		}
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	b, err := os.ReadFile(f)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if err := accesstoken.Check(tok); err != nil {
+			return "", false, fmt.Errorf("%w: the access token in %s %v: delete the file to have a new one generated, or set TEROK_WEB_TOKEN", ErrWeakToken, f, err)
+		}
+		return tok, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
 		return "", false, fmt.Errorf("read the access token %s: %w", f, err)
 	}
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
+	if token, err = accesstoken.New("terok-web-"); err != nil {
 		return "", false, err
 	}
-	token = hex.EncodeToString(raw)
 	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
 		return "", false, fmt.Errorf("create %s: %w", filepath.Dir(f), err)
 	}
@@ -94,7 +104,7 @@ func From(r *http.Request) Identity {
 // Method checks one kind of credential. It returns ErrNoCredential when
 // the request carries none of its kind (the next method is tried),
 // ErrBadCredential when it carries a wrong one, a *LimitedError when the
-// client is locked out, and ErrForbidden (wrapped with why) when the
+// client is locked out, and an error of kind unixhttp.ErrForbidden (fail.Forbidden) when the
 // credential is right but the request may not use it.
 type Method func(r *http.Request) (Identity, error)
 
@@ -214,10 +224,10 @@ func Cookie(s *Sessions) Method {
 			return Identity{}, ErrNoCredential // expired or revoked: log in again
 		}
 		if CrossSite(r) {
-			return Identity{}, fmt.Errorf("%w: a page of another origin (%s) may not use terok's session", ErrForbidden, r.Header.Get("Sec-Fetch-Site"))
+			return Identity{}, fail.Forbidden("a page of another origin (%s) may not use terok's session", r.Header.Get("Sec-Fetch-Site"))
 		}
 		if !safe(r.Method) && subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(sess.CSRF)) != 1 {
-			return Identity{}, fmt.Errorf("%w: a change made with the session cookie needs the page's %s header", ErrForbidden, CSRFHeader)
+			return Identity{}, fail.Forbidden("a change made with the session cookie needs the page's %s header", CSRFHeader)
 		}
 		return Identity{Via: ViaCookie, Session: sess.ID}, nil
 	}

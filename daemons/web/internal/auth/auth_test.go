@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/accesstoken"
 )
 
 func TestRequireBearer(t *testing.T) {
@@ -51,13 +54,15 @@ func TestRequireBearer(t *testing.T) {
 	}
 }
 
+// TestLoadToken: a token is made once (0600, kit/accesstoken's form) and
+// kept; TEROK_WEB_TOKEN's wins (the configuration has checked it).
 func TestLoadToken(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := LoadToken(dir, "short"); !errors.Is(err, ErrWeakToken) {
-		t.Fatalf("a 5-character token: %v", err)
+	if got, gen, err := LoadToken(dir, "fixed-token-0123456789"); err != nil || gen || got != "fixed-token-0123456789" {
+		t.Fatalf("fixed: %q %v %v", got, gen, err)
 	}
 	tok, gen, err := LoadToken(dir, "")
-	if err != nil || !gen || len(tok) < MinTokenLen {
+	if err != nil || !gen || accesstoken.Check(tok) != nil {
 		t.Fatalf("generate: %q %v %v", tok, gen, err)
 	}
 	st, err := os.Stat(TokenFile(dir))
@@ -67,6 +72,27 @@ func TestLoadToken(t *testing.T) {
 	again, gen, err := LoadToken(dir, "")
 	if err != nil || gen || again != tok {
 		t.Fatalf("second load gave %q (generated %v), want the kept %q: %v", again, gen, tok, err)
+	}
+}
+
+// TestLoadTokenMovesTheOldFile: a volume whose token the image's
+// entrypoint kept as web/access-token keeps it: it moves to web/token. A
+// kept token that fails the check is an error naming the file and the
+// fix, never silently replaced.
+func TestLoadTokenMovesTheOldFile(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "web"), 0o700)
+	os.WriteFile(filepath.Join(dir, "web", "access-token"), []byte("terok-web-kept0123456789\n"), 0o600)
+	tok, gen, err := LoadToken(dir, "")
+	if err != nil || gen || tok != "terok-web-kept0123456789" {
+		t.Fatalf("the old token: %q generated %v %v", tok, gen, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "web", "access-token")); !os.IsNotExist(err) {
+		t.Fatalf("the old file stayed: %v", err)
+	}
+	os.WriteFile(TokenFile(dir), []byte("short\n"), 0o600)
+	if _, _, err := LoadToken(dir, ""); !errors.Is(err, ErrWeakToken) || !strings.Contains(err.Error(), TokenFile(dir)) || !strings.Contains(err.Error(), "delete the file") {
+		t.Fatalf("a bad kept token: %v", err)
 	}
 }
 

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// ErrWeakToken means TEROK_WEB_TOKEN is too short.
-var ErrWeakToken = errors.New("access token too short")
+// ErrWeakToken means a kept access token fails kit/accesstoken's check.
+var ErrWeakToken = errors.New("unusable access token")
 
 // ErrNoCredential means a request carries no credential of a method's
 // kind (or an expired session).
@@ -15,9 +15,6 @@ var ErrNoCredential = errors.New("no credential")
 
 // ErrBadCredential means a request carries a wrong credential.
 var ErrBadCredential = errors.New("wrong credential")
-
-// ErrForbidden means the credential is right but may not be used so.
-var ErrForbidden = errors.New("forbidden")
 
 // ErrBadSessions means the sessions file cannot be read or written.
 var ErrBadSessions = errors.New("sessions file")

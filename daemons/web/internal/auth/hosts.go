@@ -24,27 +24,21 @@ type Hosts struct {
 	suffixes []string // ".x.org" for "*.x.org"
 }
 
-// NewHosts builds the list from TEROK_PUBLIC_URL, TEROK_PUBLIC_HOST and
-// the comma list of TEROK_WEB_ALLOWED_HOSTS.
-func NewHosts(publicURL, publicHost, allowed string) (*Hosts, error) {
+// NewHosts builds the list from TEROK_PUBLIC_URL (public, nil for none),
+// TEROK_PUBLIC_HOST and TEROK_WEB_ALLOWED_HOSTS (allowed, as package
+// config checked them).
+func NewHosts(public *url.URL, publicHost string, allowed []string) *Hosts {
 	h := &Hosts{names: map[string]bool{"localhost": true}}
-	if publicURL != "" {
-		u, err := url.Parse(publicURL)
-		if err != nil || u.Hostname() == "" {
-			return nil, fmt.Errorf("TEROK_PUBLIC_URL %q: want an absolute URL such as https://terok.example.com", publicURL)
-		}
-		h.names[normHost(u.Hostname())] = true
+	if public != nil {
+		h.names[normHost(public.Hostname())] = true
 	}
 	if publicHost != "" {
 		h.names[normHost(hostOnly(publicHost))] = true
 	}
-	for _, a := range strings.Split(allowed, ",") {
+	for _, a := range allowed {
 		a = strings.TrimSpace(a)
 		if a == "" {
 			continue
-		}
-		if strings.ContainsAny(a, "/ :@") && !strings.HasPrefix(a, "[") {
-			return nil, fmt.Errorf("%s entry %q: give host names only, e.g. terok.lan,*.example.org", AllowedHostsVar, a)
 		}
 		if rest, ok := strings.CutPrefix(a, "*."); ok {
 			h.suffixes = append(h.suffixes, "."+normHost(rest))
@@ -52,7 +46,7 @@ func NewHosts(publicURL, publicHost, allowed string) (*Hosts, error) {
 		}
 		h.names[normHost(hostOnly(a))] = true
 	}
-	return h, nil
+	return h
 }
 
 func hostOnly(hp string) string {

@@ -14,10 +14,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
 )
 
@@ -99,13 +99,7 @@ type Builder struct {
 	resolver Resolver
 	cfg      Config
 
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-type keyLock struct {
-	mu    sync.Mutex
-	users int
+	locks keylock.Locks
 }
 
 // New returns a builder.
@@ -113,36 +107,12 @@ func New(p Podman, r Recipes, res Resolver, cfg Config) *Builder {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Builder{podman: p, recipes: r, resolver: res, cfg: cfg, locks: map[string]*keyLock{}}
+	return &Builder{podman: p, recipes: r, resolver: res, cfg: cfg}
 }
 
 // lock takes the named lock and returns its release.
 func (b *Builder) lock(ctx context.Context, key string) (func(), error) {
-	b.mu.Lock()
-	l := b.locks[key]
-	if l == nil {
-		l = &keyLock{}
-		b.locks[key] = l
-	}
-	l.users++
-	b.mu.Unlock()
-	release := func() {
-		b.mu.Lock()
-		l.users--
-		if l.users == 0 {
-			delete(b.locks, key)
-		}
-		b.mu.Unlock()
-	}
-	got := make(chan struct{})
-	go func() { l.mu.Lock(); close(got) }()
-	select {
-	case <-got:
-		return func() { l.mu.Unlock(); release() }, nil
-	case <-ctx.Done():
-		go func() { <-got; l.mu.Unlock(); release() }()
-		return nil, ctx.Err()
-	}
+	return b.locks.LockContext(ctx, key)
 }
 
 // Request is one build of a project's image.

@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
 func TestRoundTripKeepsUnknownKeys(t *testing.T) {
 	s := New(t.TempDir())
-	if _, err := s.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "true"}}); err != nil {
+	if _, err := s.Create(Project{Name: "demo", Agent: Agent{Command: "true"}}); err != nil {
 		t.Fatal(err)
 	}
 	f := s.File("demo")
@@ -57,8 +57,8 @@ func TestValidationNamesFileFieldAndFix(t *testing.T) {
 		os.MkdirAll(s.Dir("demo"), 0o755)
 		os.WriteFile(s.File("demo"), []byte(tc.yml), 0o644)
 		_, err := s.Get("demo")
-		if !errors.Is(err, ErrInvalid) {
-			t.Fatalf("%q: err %v, want ErrInvalid", tc.yml, err)
+		if !errors.Is(err, unixhttp.ErrBadRequest) {
+			t.Fatalf("%q: err %v, want a bad request", tc.yml, err)
 		}
 		msg := err.Error()
 		if !strings.Contains(msg, s.File("demo")) || !strings.Contains(msg, tc.field) || !strings.Contains(msg, tc.fix) {
@@ -70,17 +70,17 @@ func TestValidationNamesFileFieldAndFix(t *testing.T) {
 func TestNamesAndMissing(t *testing.T) {
 	s := New(t.TempDir())
 	for _, n := range []string{"", "Demo", "a b", "../x", "-x", strings.Repeat("a", 49)} {
-		if err := ValidName(n); !errors.Is(err, ErrInvalid) {
+		if err := ValidName(n); !errors.Is(err, unixhttp.ErrBadRequest) {
 			t.Errorf("name %q accepted", n)
 		}
 	}
-	if _, err := s.Get("nosuch"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "terok project add nosuch") {
+	if _, err := s.Get("nosuch"); !errors.Is(err, unixhttp.ErrNotFound) || !strings.Contains(err.Error(), "terok project add nosuch") {
 		t.Fatalf("missing project: %v", err)
 	}
-	if _, err := s.Create(webapi.Project{Name: "a"}); err != nil {
+	if _, err := s.Create(Project{Name: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(webapi.Project{Name: "a"}); !errors.Is(err, ErrExists) {
+	if _, err := s.Create(Project{Name: "a"}); !errors.Is(err, unixhttp.ErrConflict) {
 		t.Fatalf("second create: %v", err)
 	}
 	ps, err := s.List()
@@ -91,14 +91,14 @@ func TestNamesAndMissing(t *testing.T) {
 
 func TestEffective(t *testing.T) {
 	off := false
-	d := Defaults{Image: "img:d", Agent: webapi.Agent{Command: "agent", Env: map[string]string{"A": "1", "B": "1"}},
-		Shield: webapi.Shield{Enabled: &off, Allow: []string{"d.example"}}, Limits: webapi.Limits{Memory: "1g"}}
-	p := Effective(webapi.Project{Name: "x", Agent: webapi.Agent{Env: map[string]string{"B": "2"}}, Shield: webapi.Shield{Allow: []string{"p.example"}}}, d)
+	d := Defaults{Image: "img:d", Agent: Agent{Command: "agent", Env: map[string]string{"A": "1", "B": "1"}},
+		Shield: Shield{Enabled: &off, Allow: []string{"d.example"}}, Limits: Limits{Memory: "1g"}}
+	p := Effective(Project{Name: "x", Agent: Agent{Env: map[string]string{"B": "2"}}, Shield: Shield{Allow: []string{"p.example"}}}, d)
 	if p.Image != "img:d" || p.Agent.Command != "agent" || p.Agent.Env["A"] != "1" || p.Agent.Env["B"] != "2" ||
 		p.Shield.On() || strings.Join(p.Shield.Allow, ",") != "d.example,p.example" || p.Limits.Memory != "1g" || p.SecurityClass != "gatekeeping" {
 		t.Fatalf("effective: %+v", p)
 	}
-	if q := Effective(webapi.Project{Name: "y"}, Defaults{}); q.Image != DefaultImage || !q.Shield.On() {
+	if q := Effective(Project{Name: "y"}, Defaults{}); q.Image != DefaultImage || !q.Shield.On() {
 		t.Fatalf("built-in defaults: %+v", q)
 	}
 }
@@ -121,7 +121,7 @@ func TestParseMemory(t *testing.T) {
 // version left the directory open.
 func TestProjectFilePrivate(t *testing.T) {
 	s := New(t.TempDir())
-	if _, err := s.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "true"}}); err != nil {
+	if _, err := s.Create(Project{Name: "demo", Agent: Agent{Command: "true"}}); err != nil {
 		t.Fatal(err)
 	}
 	check := func() {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -70,9 +72,9 @@ func TestReconcileRecordsRealExit(t *testing.T) {
 		"c-own":  {ID: "c-own", State: podmanapi.ContainerState{Status: "exited", ExitCode: 2, StartedAt: now.Add(-time.Minute), FinishedAt: now.Add(-30 * time.Second)}},
 	}}
 	r, _ := newRunnerWith(t, Config{Entry: "/opt/terok-entry", GatePort: 9418, TreeStopDir: dir}, pm, &fakeGate{})
-	st := r.Store()
-	byTree, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateRunning, Container: "c-tree"})
-	own, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateRunning, Container: "c-own"})
+	st := r.store
+	byTree, _ := st.Create(tasks.Record{Project: "demo", State: webapi.StateRunning, Container: "c-tree"})
+	own, _ := st.Create(tasks.Record{Project: "demo", State: webapi.StateRunning, Container: "c-own"})
 	pm.list = []podmanapi.ContainerSummary{
 		{ID: "c-tree", State: "exited", Labels: map[string]string{LabelTask: byTree.ID}},
 		{ID: "c-own", State: "exited", Labels: map[string]string{LabelTask: own.ID}},
@@ -92,7 +94,7 @@ func TestReconcileRecordsRealExit(t *testing.T) {
 	}
 	// The state is recorded just before its timeline entry: poll (bounded).
 	said := false
-	var es []webapi.Entry
+	var es []tasks.Entry
 	for i := 0; i < 100 && !said; i++ {
 		es, _ = st.Timeline(byTree.ID)
 		for _, e := range es {
@@ -124,7 +126,7 @@ func TestReconcileRecordsRealExit(t *testing.T) {
 func TestStopRecordsStopped(t *testing.T) {
 	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true, exit: make(chan int, 1)}
 	r, ps := newRunner(t, pm, &fakeGate{})
-	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "sleep 300"}})
+	ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "sleep 300"}})
 	task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
 	if err != nil {
 		t.Fatal(err)

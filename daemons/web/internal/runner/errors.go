@@ -1,22 +1,17 @@
 package runner
 
-import "errors"
+import (
+	"errors"
+	"net/http"
 
-// ErrBadRequest marks a request that cannot run as given (no command, an
-// unknown mode); the message says what to change.
-var ErrBadRequest = errors.New("bad request")
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+)
 
-// ErrConflict marks an action the task's state does not allow (rm of a
-// running task without force, follow-up of a running task).
-var ErrConflict = errors.New("conflict")
+// ErrImageMissing means the project's image is not in Podman's store (and
+// nothing provides it); the message says how to get it. It is a bad
+// request answered 422.
+var ErrImageMissing = fail.Sentinel(unixhttp.ErrBadRequest, http.StatusUnprocessableEntity, "image missing")
 
-// ErrUnavailable marks a daemon that did not answer; the message names it.
-var ErrUnavailable = errors.New("unavailable")
-
-// ErrImageMissing means the project's image is not in Podman's store.
-var ErrImageMissing = errors.New("image missing")
-
-// ErrUpstream means the gate answered but the project's upstream
-// repository failed it (refused, unreachable, denied); the message names
-// the upstream and its address.
-var ErrUpstream = errors.New("upstream failed")
+// errGone means the task ended or was removed while it waited.
+var errGone = errors.New("the task ended while it waited")

@@ -20,7 +20,6 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
-	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
 // TestHostileTaskBindsLowPorts: a real task container, made from the
@@ -49,7 +48,7 @@ func TestHostileTaskBindsLowPorts(t *testing.T) {
 				t.Fatal(err)
 			}
 			st, _ := tasks.Open(t.TempDir())
-			r := New(ctx, Config{GatePort: 9418, Entry: bin}, zerolog.Nop(), st, projects.New(t.TempDir()), nil, pm.API, nil, events.New())
+			r := New(ctx, Config{GatePort: 9418, Entry: bin}, Deps{Log: zerolog.Nop(), Store: st, Podman: pm.API, Hub: events.New()})
 			_, netns, netopts, err := r.gateHost(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -58,8 +57,11 @@ func TestHostileTaskBindsLowPorts(t *testing.T) {
 				netns = &podmanapi.Namespace{Mode: tier.Network}
 			}
 			off := false
-			task := webapi.Task{ID: "hostile1", Name: "tkhostile-" + tier.Name, Project: "demo", Image: pm.Image(t, ctx)}
-			spec := r.spec(task, webapi.Project{Name: "demo", Shield: webapi.Shield{Enabled: &off}}, "http://gate.invalid/demo.git", netns, netopts, 0)
+			task := tasks.Record{ID: "hostile1", Name: "tkhostile-" + tier.Name, Project: "demo", Image: pm.Image(t, ctx)}
+			spec, err := r.spec(task, projects.Project{Name: "demo", Shield: projects.Shield{Enabled: &off}}, "http://gate.invalid/demo.git", netns, netopts, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			// The runner's spec as it is, but for what it runs: the probe
 			// (mounted where the entry goes) instead of terok's entry. The
 			// shield is not running here: no hook annotation.
@@ -134,15 +136,18 @@ func TestHostileUnshieldedTaskReachesOnlyTerok(t *testing.T) {
 				t.Fatalf("install-hooks: %v %s", err, out)
 			}
 			st, _ := tasks.Open(t.TempDir())
-			r := New(ctx, Config{GatePort: gate, Entry: "/bin/true"}, zerolog.Nop(), st, projects.New(t.TempDir()), nil, pm.API, nil, events.New())
+			r := New(ctx, Config{GatePort: gate, Entry: "/bin/true"}, Deps{Log: zerolog.Nop(), Store: st, Podman: pm.API, Hub: events.New()})
 			_, netns, netopts, err := r.gateHost(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			host := hostOf[tier.Network]
 			off := false
-			task := webapi.Task{ID: "open1", Name: "tkhostile-open-" + tier.Name, Project: "loose", Image: pm.Image(t, ctx)}
-			spec := r.spec(task, webapi.Project{Name: "loose", Shield: webapi.Shield{Enabled: &off}}, "http://gate.invalid/loose.git", netns, netopts, 0)
+			task := tasks.Record{ID: "open1", Name: "tkhostile-open-" + tier.Name, Project: "loose", Image: pm.Image(t, ctx)}
+			spec, err := r.spec(task, projects.Project{Name: "loose", Shield: projects.Shield{Enabled: &off}}, "http://gate.invalid/loose.git", netns, netopts, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			spec.Volumes, spec.WorkDir, spec.Mounts = nil, "/", nil
 			spec.Entrypoint = []string{"/bin/sh", "-c", fmt.Sprintf(`echo "gate:$(nc -w 3 %s %d </dev/null)"; o=$(nc -w 3 %s %d </dev/null); echo "other-rc:$?"; echo "other:$o"; `+
 				`echo "outside:$(nc -w 3 %s 80 </dev/null)"; echo probe-done`, host, gate, host, other, strings.Split(outside, ":")[0])}
@@ -207,8 +212,11 @@ func TestHostileUnshieldedTaskReachesOnlyTerok(t *testing.T) {
 			// The same task with the shield: the gate only, and its
 			// resolver (opened by the shield in a namespace where the task
 			// holds no low port) answers, refusing an unlisted name.
-			shielded := r.spec(webapi.Task{ID: "on1", Name: "tkhostile-on-" + tier.Name, Project: "tight", Image: task.Image},
-				webapi.Project{Name: "tight"}, "http://gate.invalid/tight.git", netns, netopts, 0)
+			shielded, err := r.spec(tasks.Record{ID: "on1", Name: "tkhostile-on-" + tier.Name, Project: "tight", Image: task.Image},
+				projects.Project{Name: "tight"}, "http://gate.invalid/tight.git", netns, netopts, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			shielded.Volumes, shielded.WorkDir, shielded.Mounts = nil, "/", nil
 			shielded.Entrypoint = []string{"/bin/sh", "-c", spec.Entrypoint[2] + "; busybox nslookup unlisted.example.test 127.0.0.53; echo lookup-done"}
 			spec = shielded

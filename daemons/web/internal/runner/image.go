@@ -7,8 +7,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
-	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
 // ImageStatus is what the image's podman-tasks writes about the default
@@ -51,60 +52,11 @@ func (r *Runner) imageStatus(image string) (ImageStatus, bool) {
 	if err != nil || json.Unmarshal(b, &s) != nil {
 		return s, false
 	}
-	return s, sameImage(s.Image, image)
-}
-
-// sameImage compares image names, "localhost/x" and "localhost/x:latest"
-// being the same.
-func sameImage(a, b string) bool {
-	norm := func(s string) string {
-		if i := lastColon(s); i < 0 {
-			return s + ":latest"
-		}
-		return s
-	}
-	return norm(a) == norm(b)
-}
-
-// lastColon returns the index of the tag's colon, -1 when there is no tag
-// (a colon of a registry's port is not one).
-func lastColon(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		switch s[i] {
-		case ':':
-			return i
-		case '/':
-			return -1
-		}
-	}
-	return -1
-}
-
-// BeginImport marks an import of image through terok-web's API as in
-// progress (make task-image, terok image import) until done is called;
-// a task started meanwhile waits for it.
-func (r *Runner) BeginImport(image string) (done func()) {
-	r.mu.Lock()
-	r.imports[image]++
-	r.mu.Unlock()
-	return func() {
-		r.mu.Lock()
-		if r.imports[image]--; r.imports[image] <= 0 {
-			delete(r.imports, image)
-		}
-		r.mu.Unlock()
-	}
+	return s, images.SameImage(s.Image, image)
 }
 
 func (r *Runner) apiImporting(image string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for name := range r.imports {
-		if sameImage(name, image) {
-			return true
-		}
-	}
-	return false
+	return r.imports != nil && r.imports.Importing(image)
 }
 
 // imageWait says what a task of image waits for, "" when the image is
@@ -138,12 +90,12 @@ func (r *Runner) waitImage(ctx context.Context, id, image string) error {
 	for {
 		ok, err := r.podman.ImageExists(ctx, image)
 		if err != nil {
-			return daemonErr("podman", "check image "+image, err)
+			return fail.Daemon("podman", "check image "+image, err)
 		}
 		if ok {
 			return nil
 		}
-		if t, err := r.store.Get(id); err != nil || webapi.Ended(t.State) {
+		if t, err := r.store.Get(id); err != nil || t.Done() {
 			return errGone
 		}
 		if r.imageWait(image) == "" {
@@ -159,9 +111,6 @@ func (r *Runner) waitImage(ctx context.Context, id, image string) error {
 		}
 	}
 }
-
-// errGone means the task ended or was removed while it waited.
-var errGone = fmt.Errorf("the task ended while it waited")
 
 // imageMissing is the error for an image that is not in Podman's store,
 // with advice that fits where terok runs: in the image, podman-tasks
@@ -180,7 +129,7 @@ func (r *Runner) imageMissing(image string) error {
 		default:
 			hint = "podman-tasks provides it at the container's start: supervisorctl restart podman-tasks in the container imports it again"
 		}
-	} else if sameImage(image, projects.DefaultImage) {
+	} else if images.SameImage(image, projects.DefaultImage) {
 		hint = "make task-image builds it"
 	}
 	return fmt.Errorf("%w: image %s is not in Podman's store: %s (terok image list shows what is there)", ErrImageMissing, image, hint)

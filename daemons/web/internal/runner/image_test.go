@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +12,9 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -21,7 +25,7 @@ func imageRunner(t *testing.T) (*Runner, *fakePodman, string) {
 	status := filepath.Join(t.TempDir(), "task-image.json")
 	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: false, exit: make(chan int, 1)}
 	r, ps := newRunnerWith(t, Config{Entry: "/opt/terok-entry", GatePort: 9418, ImageStatusFile: status}, pm, &fakeGate{})
-	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}})
+	ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "make"}})
 	return r, pm, status
 }
 
@@ -33,11 +37,11 @@ func writeStatus(t *testing.T, path, state, detail string) {
 }
 
 // waitState polls the record until it is in state (bounded).
-func waitState(t *testing.T, r *Runner, id, state string) webapi.Task {
+func waitState(t *testing.T, r *Runner, id, state string) tasks.Record {
 	t.Helper()
-	var got webapi.Task
+	var got tasks.Record
 	for i := 0; i < 200; i++ {
-		got, _ = r.Store().Get(id)
+		got, _ = r.store.Get(id)
 		if got.State == state {
 			return got
 		}
@@ -49,7 +53,7 @@ func waitState(t *testing.T, r *Runner, id, state string) webapi.Task {
 
 func timelineHas(t *testing.T, r *Runner, id, part string) bool {
 	t.Helper()
-	es, _ := r.Store().Timeline(id)
+	es, _ := r.store.Timeline(id)
 	for _, e := range es {
 		if strings.Contains(e.Detail, part) {
 			return true
@@ -75,7 +79,7 @@ func TestTaskWaitsForTheImageImport(t *testing.T) {
 		t.Fatal("the timeline does not show the wait")
 	}
 	time.Sleep(100 * time.Millisecond) // it keeps waiting while the import runs
-	if got, _ := r.Store().Get(task.ID); got.State != webapi.StateStarting || len(pm.specs) != 0 {
+	if got, _ := r.store.Get(task.ID); got.State != webapi.StateStarting || len(pm.specs) != 0 {
 		t.Fatalf("the task went on without its image: %s, %d containers", got.State, len(pm.specs))
 	}
 	pm.mu.Lock()
@@ -131,7 +135,7 @@ func TestStopWhileWaitingForTheImage(t *testing.T) {
 	pm.mu.Unlock()
 	writeStatus(t, status, ImageReady, "")
 	time.Sleep(700 * time.Millisecond) // one poll of the waiter
-	if got, _ := r.Store().Get(task.ID); got.State != webapi.StateStopped || len(pm.specs) != 0 {
+	if got, _ := r.store.Get(task.ID); got.State != webapi.StateStopped || len(pm.specs) != 0 {
 		t.Fatalf("the stopped task started anyway: %s, %d containers", got.State, len(pm.specs))
 	}
 }
@@ -156,15 +160,32 @@ func TestMissingImageAdviceFitsWhereTerokRuns(t *testing.T) {
 // terok-web's API; a task started meanwhile waits for it.
 func TestTaskWaitsForAnAPIImport(t *testing.T) {
 	r, pm, _ := imageRunner(t)
-	done := r.BeginImport("localhost/terok-base:latest")
+	ims := r.imports.(*images.Service)
+	// The upload is on its way: the import has begun and reads its body.
+	body, upload := io.Pipe()
+	imported := make(chan error, 1)
+	go func() {
+		_, err := ims.Import(context.Background(), "localhost/terok-base:latest", body)
+		imported <- err
+	}()
+	for i := 0; !ims.Importing("localhost/terok-base"); i++ {
+		if i > 2000 {
+			t.Fatal("the import did not begin")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
 	if err != nil || !strings.Contains(task.Waiting, "being imported") {
 		t.Fatalf("%+v %v", task, err)
 	}
-	pm.mu.Lock()
-	pm.image = true
-	pm.mu.Unlock()
-	done()
+	// The rest of the upload: a root filesystem with a shell.
+	tw := tar.NewWriter(upload)
+	tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	tw.Close()
+	upload.Close()
+	if err := <-imported; err != nil {
+		t.Fatal(err)
+	}
 	waitState(t, r, task.ID, webapi.StateRunning)
 	pm.exit <- 0
 }

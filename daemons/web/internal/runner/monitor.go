@@ -12,6 +12,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -41,6 +42,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, err := w.f.Write(p)
+	if n > 0 {
+		w.r.logs.notify(w.id) // followers read the file
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		chunk := p
@@ -76,7 +80,7 @@ func (w *logWriter) flush() {
 // monitor follows a running task in the background: its output into the
 // log file (from LogOffset: a resumed monitor rewrites what the container
 // still holds), its shield events into the timeline, and its end.
-func (r *Runner) monitor(t webapi.Task, resume bool) {
+func (r *Runner) monitor(t tasks.Record, resume bool) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	a := &active{cancel: cancel, done: make(chan struct{})}
 	r.mu.Lock()
@@ -85,9 +89,7 @@ func (r *Runner) monitor(t webapi.Task, resume bool) {
 	}
 	r.active[t.ID] = a
 	r.mu.Unlock()
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	r.wg.Go(func() {
 		defer close(a.done)
 		defer cancel()
 		r.follow(ctx, t, resume)
@@ -96,10 +98,14 @@ func (r *Runner) monitor(t webapi.Task, resume bool) {
 			delete(r.active, t.ID)
 		}
 		r.mu.Unlock()
-	}()
+	})
 }
 
-func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
+// follow is one monitor's work. The goroutines it starts (the log
+// stream, the shield's events, the arm time) are its own: it ends them
+// and waits for them before it returns, and closes the log file only
+// after the stream that writes it has stopped.
+func (r *Runner) follow(ctx context.Context, t tasks.Record, resume bool) {
 	log := r.log.With().Str("task", t.ID).Logger()
 	path := r.store.LogPath(t)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
@@ -107,7 +113,6 @@ func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
 		r.fail(t, fmt.Sprintf("open the task's log file %s: %v", path, err))
 		return
 	}
-	defer f.Close()
 	// The container holds the whole output of this run: write it from
 	// the run's start, so a resumed monitor does not duplicate lines.
 	if err := f.Truncate(t.LogOffset); err == nil {
@@ -117,18 +122,25 @@ func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
 	}
 	lw := &logWriter{f: f, r: r, id: t.ID}
 
+	cctx, stopChildren := context.WithCancel(ctx)
+	var children sync.WaitGroup
+	defer func() {
+		stopChildren()
+		children.Wait()
+		f.Close()
+	}()
 	if r.shield != nil {
-		go r.followShield(ctx, t)
+		children.Go(func() { r.followShield(cctx, t) })
 		if !resume && t.StartMS != nil {
-			go r.recordArm(ctx, t)
+			children.Go(func() { r.recordArm(cctx, t) })
 		}
 	}
 	exited := make(chan struct{})
 	logsDone := make(chan struct{})
-	go func() {
+	children.Go(func() {
 		defer close(logsDone)
-		r.streamLogs(ctx, t, lw, exited)
-	}()
+		r.streamLogs(cctx, t, lw, exited)
+	})
 
 	code, werr := r.waitExit(ctx, t)
 	if ctx.Err() != nil {
@@ -136,11 +148,13 @@ func (r *Runner) follow(ctx context.Context, t webapi.Task, resume bool) {
 		return
 	}
 	close(exited)
-	// Let the log stream drain (bounded).
+	// Let the log stream drain (bounded), then stop it.
 	select {
 	case <-logsDone:
 	case <-time.After(30 * time.Second):
 		log.Warn().Msg("log stream did not end within 30 s of the exit")
+		stopChildren()
+		<-logsDone
 	}
 	lw.mu.Lock()
 	if len(lw.line) > 0 {
@@ -179,14 +193,14 @@ func (s *skipWriter) Write(p []byte) (int, error) {
 // or ends while the container still runs (Podman restarted), it opens it
 // again and skips what it has written; it returns once a stream ended
 // after the exit was seen (exited closed), or ctx ends (bounded retries).
-func (r *Runner) streamLogs(ctx context.Context, t webapi.Task, lw *logWriter, exited <-chan struct{}) {
+func (r *Runner) streamLogs(ctx context.Context, t tasks.Record, lw *logWriter, exited <-chan struct{}) {
 	var written int64
 	for attempt := 0; attempt < 120; attempt++ {
 		sw := &skipWriter{w: lw, skip: written}
 		err := r.podman.ContainerLogs(ctx, t.Container, podmanapi.LogOptions{Follow: true}, sw, sw)
 		written = max(written, sw.seen)
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || errors.Is(err, podmanapi.ErrNotFound) {
+			return // terok-web stops, or the container is gone (removed)
 		}
 		select {
 		case <-exited:
@@ -198,9 +212,18 @@ func (r *Runner) streamLogs(ctx context.Context, t webapi.Task, lw *logWriter, e
 		if err != nil {
 			r.log.Debug().Err(err).Str("task", t.ID).Msg("log stream broke; reopening")
 		}
+		// Again after a second, or at once when the exit comes meanwhile
+		// (the stream may end just before it): what is left is read.
+		again := exited
+		select {
+		case <-exited:
+			again = nil // seen already: this stream broke, wait
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-again:
 		case <-time.After(time.Second):
 		}
 	}
@@ -209,7 +232,7 @@ func (r *Runner) streamLogs(ctx context.Context, t webapi.Task, lw *logWriter, e
 
 // waitExit waits for the container to stop, riding out a Podman restart
 // (bounded): on a broken wait it checks the container again.
-func (r *Runner) waitExit(ctx context.Context, t webapi.Task) (int, error) {
+func (r *Runner) waitExit(ctx context.Context, t tasks.Record) (int, error) {
 	var lastErr error
 	for attempt := 0; attempt < 60; attempt++ {
 		code, err := r.podman.WaitContainer(ctx, t.Container)
@@ -244,13 +267,13 @@ func (r *Runner) waitExit(ctx context.Context, t webapi.Task) (int, error) {
 // finish records the end of a run and revokes the task's token. The
 // exit code is the one Podman reports for the container; how the end is
 // recorded (stopped, exited, failed) is ending's rule.
-func (r *Runner) finish(t webapi.Task, code int, werr error) {
+func (r *Runner) finish(t tasks.Record, code int, werr error) {
 	r.mu.Lock()
 	stopped := r.active[t.ID] != nil && r.active[t.ID].stop
 	r.mu.Unlock()
 	now := time.Now().UTC()
 	switch {
-	case werr != nil && errors.Is(werr, podmanapi.ErrNotFound):
+	case errors.Is(werr, podmanapi.ErrNotFound):
 		r.fail(t, "the task's container vanished (removed outside terok?): terok task followup "+t.ID+" runs again in the same workspace")
 	case werr != nil:
 		r.fail(t, werr.Error())
@@ -262,15 +285,16 @@ func (r *Runner) finish(t webapi.Task, code int, werr error) {
 			r.log.Warn().Err(err).Str("task", t.ID).Msg("inspect the ended container (its exit code is the one Podman's wait gave)")
 		}
 		e := ending(ct, err == nil, code, stopped, loadTreeStops(r.cfg.TreeStopDir))
-		r.setStateDetail(t, e.State, e.Detail, func(x *webapi.Task) { x.ExitCode, x.Ended, x.Reason = e.ExitCode, &now, e.Reason })
+		r.setStateDetail(t, e.State, e.Detail, func(x *tasks.Record) { x.ExitCode, x.Ended, x.Reason = e.ExitCode, &now, e.Reason })
 	}
+	r.logs.notify(t.ID) // followers see the end
 	r.revoke(t)
 	r.releasePort(t)
 }
 
 // followShield copies the shield's events for the task's container into
 // its timeline until ctx ends.
-func (r *Runner) followShield(ctx context.Context, t webapi.Task) {
+func (r *Runner) followShield(ctx context.Context, t tasks.Record) {
 	// The audit stream starts with the container's past events: a
 	// resumed monitor skips those the timeline holds already.
 	var since time.Time
@@ -292,7 +316,7 @@ func (r *Runner) followShield(ctx context.Context, t webapi.Task) {
 				target = fmt.Sprintf("%s:%d", ev.Dest, ev.Port)
 			}
 		}
-		r.note(t, webapi.Entry{Kind: webapi.EntryShield, Time: ev.Time, Event: ev.Kind, Target: target, Detail: ev.Detail})
+		r.note(t, tasks.Entry{Kind: webapi.EntryShield, Time: ev.Time, Event: ev.Kind, Target: target, Detail: ev.Detail})
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
@@ -301,14 +325,14 @@ func (r *Runner) followShield(ctx context.Context, t webapi.Task) {
 }
 
 // recordArm adds the shield's own arm time to the task's start timing.
-func (r *Runner) recordArm(ctx context.Context, t webapi.Task) {
+func (r *Runner) recordArm(ctx context.Context, t tasks.Record) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := r.shield.Status(ctx, t.Container)
 	if err != nil {
 		return
 	}
-	_, _ = r.store.Update(t.ID, func(x *webapi.Task) {
+	_, _ = r.store.Update(t.ID, func(x *tasks.Record) {
 		if x.StartMS != nil {
 			m := maps.Clone(x.StartMS) // readers may hold the old map
 			m["shield_arm"] = st.ArmMillis

@@ -9,7 +9,6 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach/podmantest"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 )
 
@@ -27,7 +26,7 @@ func TestGateHostFromRealPodman(t *testing.T) {
 			st, _ := tasks.Open(t.TempDir())
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			r := New(ctx, Config{GatePort: 9418}, zerolog.Nop(), st, projects.New(t.TempDir()), nil, pm.API, nil, events.New())
+			r := New(ctx, Config{GatePort: 9418}, Deps{Log: zerolog.Nop(), Store: st, Podman: pm.API, Hub: events.New()})
 			host, netns, opts, err := r.gateHost(ctx)
 			if err != nil {
 				t.Fatal(err)

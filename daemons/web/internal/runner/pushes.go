@@ -12,6 +12,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -63,12 +64,17 @@ func (r *Runner) push(ev gateapi.Event) {
 	}
 	branch := strings.TrimPrefix(ev.Ref, "refs/heads/")
 	if ev.New != "" && !slices.Contains(t.Branches, branch) {
-		t, _ = r.store.Update(t.ID, func(x *webapi.Task) {
+		t2, err := r.store.Update(t.ID, func(x *tasks.Record) {
 			x.Branches = append(slices.Clone(x.Branches), branch)
 		})
-		r.publish(t)
+		if err != nil {
+			r.log.Warn().Err(err).Str("task", t.ID).Msg("record a pushed branch")
+		} else {
+			t = t2
+			r.publish(t)
+		}
 	}
-	r.note(t, webapi.Entry{Kind: webapi.EntryPush, Time: ev.Time, Ref: branch, Old: ev.Old, New: ev.New, Commits: ev.Commits})
+	r.note(t, tasks.Entry{Kind: webapi.EntryPush, Time: ev.Time, Ref: branch, Old: ev.Old, New: ev.New, Commits: ev.Commits})
 }
 
 func readSeq(path string) uint64 {

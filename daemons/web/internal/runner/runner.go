@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,14 +12,14 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webports"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -66,27 +65,51 @@ type Ports interface {
 	HostPort(taskID string) (int, bool)
 }
 
-// Runner runs tasks. Create one with New and call Reconcile before use.
+// Imports tells whether an image is being imported through terok-web
+// (images.Service): a task of it waits.
+type Imports interface {
+	Importing(image string) bool
+}
+
+// Deps are what the runner works with.
+type Deps struct {
+	Log      zerolog.Logger
+	Store    *tasks.Store
+	Projects *projects.Service
+	Gate     Gate
+	Podman   Podman
+	// Shield is followed for each task's events (nil: not followed).
+	Shield Shield
+	Hub    *events.Hub
+	// Locks are the per-task locks (nil: the runner's own).
+	Locks *keylock.Locks
+	// Imports are the imports in progress (nil: none).
+	Imports Imports
+}
+
+// Runner runs tasks: the service the API, the UI and the CLI call for
+// everything a task does. Create one with New and call Reconcile before
+// use; Wait returns once every goroutine it started has ended.
 type Runner struct {
 	cfg      Config
 	log      zerolog.Logger
 	store    *tasks.Store
-	projects *projects.Store
+	projects *projects.Service
 	gate     Gate
 	podman   Podman
 	shield   Shield
 	hub      *events.Hub
+	locks    *keylock.Locks
+	imports  Imports
+	logs     notifier
 
 	ctx context.Context // ends when terok-web shuts down
 
 	mu      sync.Mutex
 	active  map[string]*active // running monitors by task id
 	net     string             // detected rootless network command
-	project map[string]*sync.Mutex
-	taskMu  map[string]*sync.Mutex
-	wg      sync.WaitGroup
-	imports map[string]int // images being imported through the API
-	ready   chan struct{}  // closed after the first successful Reconcile
+	wg      sync.WaitGroup     // every goroutine the runner starts
+	ready   chan struct{}      // closed after the first successful Reconcile
 	once    sync.Once
 	orphans []string
 }
@@ -97,21 +120,23 @@ type active struct {
 	done   chan struct{}
 }
 
-// New returns a runner; ctx bounds its background monitors.
-func New(ctx context.Context, cfg Config, log zerolog.Logger, store *tasks.Store, ps *projects.Store,
-	gate Gate, podman Podman, shield Shield, hub *events.Hub) *Runner {
+// New returns a runner; ctx bounds its background work (monitors, tasks
+// waiting for their image).
+func New(ctx context.Context, cfg Config, d Deps) *Runner {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = 10
 	}
-	return &Runner{cfg: cfg, log: log, store: store, projects: ps, gate: gate, podman: podman,
-		shield: shield, hub: hub, ctx: ctx, ready: make(chan struct{}), active: map[string]*active{}, imports: map[string]int{}, project: map[string]*sync.Mutex{}, taskMu: map[string]*sync.Mutex{}}
+	if d.Locks == nil {
+		d.Locks = &keylock.Locks{}
+	}
+	return &Runner{cfg: cfg, log: d.Log, store: d.Store, projects: d.Projects, gate: d.Gate, podman: d.Podman,
+		shield: d.Shield, hub: d.Hub, locks: d.Locks, imports: d.Imports, ctx: ctx,
+		ready: make(chan struct{}), active: map[string]*active{}}
 }
 
-// Wait blocks until every monitor has returned (after ctx ended).
+// Wait blocks until every goroutine the runner started has returned
+// (after New's ctx ended).
 func (r *Runner) Wait() { r.wg.Wait() }
-
-// Store returns the task store.
-func (r *Runner) Store() *tasks.Store { return r.store }
 
 // Orphans lists terok-labelled containers without a record found by the
 // last Reconcile.
@@ -121,147 +146,143 @@ func (r *Runner) Orphans() []string {
 	return append([]string{}, r.orphans...)
 }
 
-func containerName(t webapi.Task) string { return "terok-" + t.Project + "-" + t.ID }
-func volumeName(t webapi.Task) string    { return "terok-ws-" + t.Project + "-" + t.ID }
+func containerName(t tasks.Record) string { return "terok-" + t.Project + "-" + t.ID }
+func volumeName(t tasks.Record) string    { return "terok-ws-" + t.Project + "-" + t.ID }
 
-// daemonErr names the daemon that failed a call: one that did not answer
-// at all, or one whose answer was an error (its message says what).
-func daemonErr(daemon, what string, err error) error {
-	var ne *net.OpError
-	var ae *unixhttp.APIError
-	if errors.As(err, &ae) {
-		return fmt.Errorf("%s: %s: %w", what, daemon, err)
-	}
-	if errors.Is(err, unixhttp.ErrUnavailable) || errors.As(err, &ne) || strings.Contains(err.Error(), "is podman-service running") {
-		return fmt.Errorf("%w: %s: %s does not answer (terok daemons status shows why): %v", ErrUnavailable, what, daemon, err)
-	}
-	return fmt.Errorf("%s: %s: %w", what, daemon, err)
-}
+// lockTask serializes the changes of one task: start, stop, rm, a new
+// run.
+func (r *Runner) lockTask(id string) (unlock func()) { return r.locks.Lock("task/" + id) }
 
 // Run creates a task of req.Project and starts it. The task is recorded
-// even when starting fails (state failed, with the reason).
-func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, error) {
+// even when starting fails (state failed, with the reason); the error
+// then names the task.
+func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (tasks.Record, error) {
 	if err := r.waitReady(ctx); err != nil {
-		return webapi.Task{}, err
+		return tasks.Record{}, err
 	}
-	info, err := r.projects.Get(req.Project)
-	if err != nil {
-		return webapi.Task{}, err
-	}
-	defs, _, err := r.projects.Defaults()
-	if err != nil {
-		return webapi.Task{}, err
-	}
-	p := projects.Effective(info.Project, defs)
 	mode := req.Mode
 	if mode == "" {
 		mode = webapi.ModeHeadless
+	}
+	// The record is made under the project's lock: a project deleted
+	// meanwhile is either gone here or sees this task.
+	unlock := r.projects.Hold(req.Project)
+	p, file, err := r.projects.Effective(req.Project)
+	if err != nil {
+		unlock()
+		return tasks.Record{}, err
 	}
 	switch mode {
 	case webapi.ModeHeadless, webapi.ModeInteractive:
 	case webapi.ModeWeb:
 		if p.Run.WebPort == 0 {
-			return webapi.Task{}, fmt.Errorf("%w: project %s has no run.web_port (where its agent serves): set it in %s or with terok project edit %s --web-port PORT", ErrBadRequest, p.Name, info.File, p.Name)
+			unlock()
+			return tasks.Record{}, fail.BadRequest("project %s has no run.web_port (where its agent serves): set it in %s or with terok project edit %s --web-port PORT", p.Name, file, p.Name)
 		}
 		if r.cfg.Ports == nil {
-			return webapi.Task{}, fmt.Errorf("%w: web mode needs terok-web's TCP listener (TEROK_WEB_LISTEN is off)", ErrBadRequest)
+			unlock()
+			return tasks.Record{}, fail.BadRequest("web mode needs terok-web's TCP listener (TEROK_WEB_LISTEN is off)")
 		}
 	default:
-		return webapi.Task{}, fmt.Errorf("%w: mode %q: use headless, interactive or web", ErrBadRequest, mode)
+		unlock()
+		return tasks.Record{}, fail.BadRequest("mode %q: use headless, interactive or web", mode)
 	}
 	command := req.Command
 	if command == "" {
 		command = p.Agent.Command
 	}
 	if command == "" && mode != webapi.ModeInteractive {
-		return webapi.Task{}, fmt.Errorf("%w: project %s has no agent command: set agent.command in %s or pass --cmd", ErrBadRequest, p.Name, info.File)
+		unlock()
+		return tasks.Record{}, fail.BadRequest("project %s has no agent command: set agent.command in %s or pass --cmd", p.Name, file)
 	}
-	t, err := r.store.Create(webapi.Task{Project: p.Name, Mode: mode, State: webapi.StateCreated,
+	t, err := r.store.Create(tasks.Record{Project: p.Name, Mode: mode, State: webapi.StateCreated,
 		Prompt: req.Prompt, Command: command, Image: p.Image, Created: time.Now().UTC()})
+	unlock()
 	if err != nil {
 		return t, err
 	}
-	t.Name, t.Volume = containerName(t), volumeName(t)
-	t, _ = r.store.Update(t.ID, func(x *webapi.Task) { x.Name, x.Volume = t.Name, t.Volume })
-	r.note(t, webapi.Entry{Kind: webapi.EntryState, State: webapi.StateCreated, Detail: "mode " + mode})
+	t, err = r.store.Update(t.ID, func(x *tasks.Record) { x.Name, x.Volume = containerName(*x), volumeName(*x) })
+	if err != nil {
+		return t, r.startErr(r.fail(t, "record the task: "+err.Error()), err)
+	}
+	r.note(t, tasks.Entry{Kind: webapi.EntryState, State: webapi.StateCreated, Detail: "mode " + mode})
 	if wait := r.imageWait(p.Image); wait != "" {
 		if ok, err := r.podman.ImageExists(ctx, p.Image); err == nil && !ok {
 			return r.startAfterImage(t, p, wait), nil
 		}
 	}
 	// A stop or rm that comes while the task starts waits for the start.
-	tl := r.taskLock(t.ID)
-	tl.Lock()
-	defer tl.Unlock()
-	return r.start(ctx, t, p)
+	defer r.lockTask(t.ID)()
+	t, err = r.start(ctx, t, p)
+	return t, r.startErr(t, err)
+}
+
+// startErr names the task whose start failed.
+func (r *Runner) startErr(t tasks.Record, err error) error {
+	if err == nil || t.ID == "" {
+		return err
+	}
+	return fmt.Errorf("task %s failed to start: %w", t.ID, err)
 }
 
 // startAfterImage records t as starting and waiting for its image, which
 // is being provided, and starts it in the background once the image is
 // there. The task can be stopped or removed while it waits.
-func (r *Runner) startAfterImage(t webapi.Task, p webapi.Project, wait string) webapi.Task {
-	t = r.setStateDetail(t, webapi.StateStarting, wait, func(x *webapi.Task) { x.Waiting = wait })
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+func (r *Runner) startAfterImage(t tasks.Record, p projects.Project, wait string) tasks.Record {
+	t = r.setStateDetail(t, webapi.StateStarting, wait, func(x *tasks.Record) { x.Waiting = wait })
+	r.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(r.ctx, startTimeout)
 		defer cancel()
 		err := r.waitImage(ctx, t.ID, p.Image)
 		if errors.Is(err, errGone) || r.ctx.Err() != nil {
 			return // stopped or removed meanwhile; or terok-web stops (reconcile marks it)
 		}
-		tl := r.taskLock(t.ID)
-		tl.Lock()
-		defer tl.Unlock()
+		defer r.lockTask(t.ID)()
 		cur, gerr := r.store.Get(t.ID)
-		if gerr != nil || webapi.Ended(cur.State) {
+		if gerr != nil || cur.Done() {
 			return
 		}
-		cur, _ = r.store.Update(t.ID, func(x *webapi.Task) { x.Waiting = "" })
+		if cur, gerr = r.store.Update(t.ID, func(x *tasks.Record) { x.Waiting = "" }); gerr != nil {
+			r.fail(cur, "record the task: "+gerr.Error())
+			return
+		}
 		if err != nil {
 			r.fail(cur, err.Error())
 			return
 		}
-		r.note(cur, webapi.Entry{Kind: webapi.EntryNote, Detail: "the task image " + p.Image + " is there: starting"})
+		r.note(cur, tasks.Entry{Kind: webapi.EntryNote, Detail: "the task image " + p.Image + " is there: starting"})
 		if _, err := r.start(ctx, cur, p); err != nil {
 			r.log.Info().Err(err).Str("task", t.ID).Msg("the task waited for its image and then failed to start")
 		}
-	}()
+	})
 	return t
 }
 
 // Followup runs a finished task again in its workspace with a new prompt,
 // headless.
-func (r *Runner) Followup(ctx context.Context, id string, req webapi.FollowupRequest) (webapi.Task, error) {
+func (r *Runner) Followup(ctx context.Context, id string, req webapi.FollowupRequest) (tasks.Record, error) {
 	return r.again(ctx, id, req, webapi.ModeHeadless)
 }
 
-func (r *Runner) again(ctx context.Context, id string, req webapi.FollowupRequest, mode string) (webapi.Task, error) {
+func (r *Runner) again(ctx context.Context, id string, req webapi.FollowupRequest, mode string) (tasks.Record, error) {
 	if err := r.waitReady(ctx); err != nil {
-		return webapi.Task{}, err
+		return tasks.Record{}, err
 	}
 	// One new run of a task at a time: two follow-ups at once would both
 	// see it ended.
-	tl := r.taskLock(id)
-	tl.Lock()
-	defer tl.Unlock()
+	defer r.lockTask(id)()
 	t, err := r.store.Get(id)
 	if err != nil {
 		return t, err
 	}
-	if !webapi.Ended(t.State) {
-		return t, fmt.Errorf("%w: task %s is %s: wait for it to end (terok task wait %s) or stop it", ErrConflict, id, t.State, id)
+	if !t.Done() {
+		return t, fail.Conflict("task %s is %s: wait for it to end (terok task wait %s) or stop it", id, t.State, id)
 	}
-	info, err := r.projects.Get(t.Project)
+	p, _, err := r.projects.Effective(t.Project)
 	if err != nil {
 		return t, err
 	}
-	defs, _, err := r.projects.Defaults()
-	if err != nil {
-		return t, err
-	}
-	p := projects.Effective(info.Project, defs)
-	t, err = r.store.Update(id, func(x *webapi.Task) {
+	t, err = r.store.Update(id, func(x *tasks.Record) {
 		x.Prompt = req.Prompt
 		if req.Command != "" {
 			x.Command = req.Command
@@ -272,21 +293,20 @@ func (r *Runner) again(ctx context.Context, id string, req webapi.FollowupReques
 	if err != nil {
 		return t, err
 	}
-	r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "new run (" + mode + ")"})
-	return r.start(ctx, t, p)
+	r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: "new run (" + mode + ")"})
+	t, err = r.start(ctx, t, p)
+	return t, r.startErr(t, err)
 }
 
-// Restart runs a finished task again with its last prompt and command.
-func (r *Runner) Restart(ctx context.Context, id string) (webapi.Task, error) {
+// Restart runs a task again with its last prompt and command, stopping
+// it first when it has not ended.
+func (r *Runner) Restart(ctx context.Context, id string) (tasks.Record, error) {
 	t, err := r.store.Get(id)
 	if err != nil {
 		return t, err
 	}
-	if !webapi.Ended(t.State) {
-		if _, err := r.Stop(ctx, id); err != nil {
-			return t, err
-		}
-		if t, err = r.WaitEnded(ctx, id); err != nil {
+	if !t.Done() {
+		if t, err = r.Stop(ctx, id); err != nil {
 			return t, err
 		}
 	}
@@ -300,30 +320,8 @@ func (r *Runner) waitReady(ctx context.Context) error {
 	case <-r.ready:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w: terok-web is still matching its task records with Podman (does podman answer? terok health): %v", ErrUnavailable, ctx.Err())
+		return fail.Unavailable("terok-web is still matching its task records with Podman (does podman answer? terok health): %w", ctx.Err())
 	}
-}
-
-func (r *Runner) taskLock(id string) *sync.Mutex {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, ok := r.taskMu[id]
-	if !ok {
-		m = &sync.Mutex{}
-		r.taskMu[id] = m
-	}
-	return m
-}
-
-func (r *Runner) projectLock(name string) *sync.Mutex {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, ok := r.project[name]
-	if !ok {
-		m = &sync.Mutex{}
-		r.project[name] = m
-	}
-	return m
 }
 
 // gateHost returns the gate's address as a task sees it and the netns
@@ -335,7 +333,7 @@ func (r *Runner) gateHost(ctx context.Context) (string, *podmanapi.Namespace, ma
 	if n == "" {
 		var err error
 		if n, err = r.podman.RootlessNetwork(ctx); err != nil {
-			return "", nil, nil, daemonErr("podman", "ask Podman for its network", err)
+			return "", nil, nil, fail.Daemon("podman", "ask Podman for its network", err)
 		}
 		r.mu.Lock()
 		r.net = n
@@ -356,44 +354,43 @@ func (r *Runner) gateHost(ctx context.Context) (string, *podmanapi.Namespace, ma
 }
 
 // fail records t as failed with reason and publishes it.
-func (r *Runner) fail(t webapi.Task, reason string) webapi.Task {
+func (r *Runner) fail(t tasks.Record, reason string) tasks.Record {
 	now := time.Now().UTC()
-	t2, err := r.store.Update(t.ID, func(x *webapi.Task) {
+	t2, err := r.store.Update(t.ID, func(x *tasks.Record) {
 		x.State, x.Reason, x.Ended, x.Waiting = webapi.StateFailed, reason, &now, ""
 	})
 	if err != nil {
 		r.log.Error().Err(err).Str("task", t.ID).Msg("record failure")
 		t2 = t
 	}
-	r.note(t2, webapi.Entry{Kind: webapi.EntryState, State: webapi.StateFailed, Detail: reason})
+	r.note(t2, tasks.Entry{Kind: webapi.EntryState, State: webapi.StateFailed, Detail: reason})
 	r.publish(t2)
 	return t2
 }
 
-// Note appends e to t's timeline and publishes it.
-func (r *Runner) Note(t webapi.Task, e webapi.Entry) { r.note(t, e) }
-
-func (r *Runner) note(t webapi.Task, e webapi.Entry) {
+func (r *Runner) note(t tasks.Record, e tasks.Entry) {
 	e2, err := r.store.Append(t.ID, e)
 	if err != nil {
 		r.log.Warn().Err(err).Str("task", t.ID).Msg("timeline")
 		return
 	}
-	r.hub.Publish(webapi.Event{Type: webapi.EventTimeline, TaskID: t.ID, Entry: &e2})
+	w := e2.Wire()
+	r.hub.Publish(webapi.Event{Type: webapi.EventTimeline, TaskID: t.ID, Entry: &w})
 }
 
-func (r *Runner) publish(t webapi.Task) {
-	r.hub.Publish(webapi.Event{Type: webapi.EventTask, TaskID: t.ID, Task: &t})
+func (r *Runner) publish(t tasks.Record) {
+	w := t.Wire()
+	r.hub.Publish(webapi.Event{Type: webapi.EventTask, TaskID: t.ID, Task: &w})
 }
 
-func (r *Runner) setState(t webapi.Task, state string, fn func(*webapi.Task)) webapi.Task {
+func (r *Runner) setState(t tasks.Record, state string, fn func(*tasks.Record)) tasks.Record {
 	return r.setStateDetail(t, state, "", fn)
 }
 
 // setStateDetail records the state with fn's changes and notes it in the
 // timeline with detail (why), then publishes the task.
-func (r *Runner) setStateDetail(t webapi.Task, state, detail string, fn func(*webapi.Task)) webapi.Task {
-	t2, err := r.store.Update(t.ID, func(x *webapi.Task) {
+func (r *Runner) setStateDetail(t tasks.Record, state, detail string, fn func(*tasks.Record)) tasks.Record {
+	t2, err := r.store.Update(t.ID, func(x *tasks.Record) {
 		x.State = state
 		if state != webapi.StateStarting {
 			x.Waiting = ""
@@ -406,8 +403,7 @@ func (r *Runner) setStateDetail(t webapi.Task, state, detail string, fn func(*we
 		r.log.Error().Err(err).Str("task", t.ID).Msg("record state")
 		return t
 	}
-	e := webapi.Entry{Kind: webapi.EntryState, State: state, ExitCode: t2.ExitCode, Detail: detail}
-	r.note(t2, e)
+	r.note(t2, tasks.Entry{Kind: webapi.EntryState, State: state, ExitCode: t2.ExitCode, Detail: detail})
 	r.publish(t2)
 	return t2
 }
@@ -417,9 +413,9 @@ func (r *Runner) setStateDetail(t webapi.Task, state, detail string, fn func(*we
 const startTimeout = 15 * time.Minute
 
 // start does one run of t: gate repo and token, container, start, monitor.
-// It goes on when the caller goes away (a client that disconnects must not
-// leave a half-started task), bounded by startTimeout.
-func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (webapi.Task, error) {
+// It goes on when the caller goes away (a change runs to its end, see the
+// package doc), bounded by startTimeout.
+func (r *Runner) start(ctx context.Context, t tasks.Record, p projects.Project) (tasks.Record, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
 	defer cancel()
 	if t.State != webapi.StateStarting {
@@ -427,9 +423,8 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 	}
 	if err := r.waitImage(ctx, t.ID, p.Image); err != nil {
 		if errors.Is(err, errGone) {
-			err = fmt.Errorf("%w: task %s ended before it started", ErrConflict, t.ID)
 			cur, _ := r.store.Get(t.ID)
-			return cur, err
+			return cur, fail.Conflict("task %s ended before it started", t.ID)
 		}
 		return r.fail(t, err.Error()), err
 	}
@@ -444,31 +439,41 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		timing[name] = float64(now.Sub(mark).Microseconds()) / 1000
 		mark = now
 	}
-	if err := r.EnsureGateRepo(ctx, p); err != nil {
+	if err := r.projects.EnsureRepo(ctx, p); err != nil {
 		return r.fail(t, err.Error()), err
 	}
 	tok, err := r.gate.MintToken(ctx, p.Name, t.ID)
 	if err != nil {
-		err = daemonErr("terok-gate", "mint a task token", err)
+		err = fail.Daemon("terok-gate", "mint a task token", err)
 		return r.fail(t, err.Error()), err
 	}
 	lap("gate")
-	gateURL := fmt.Sprintf("http://%s@%s/%s.git", tok.Secret, net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort)), p.Name)
-	shownURL := fmt.Sprintf("http://%s/%s.git", net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort)), p.Name)
+	gateAddr := net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort))
+	gateURL := fmt.Sprintf("http://%s@%s/%s.git", tok.Secret, gateAddr, p.Name)
+	shownURL := fmt.Sprintf("http://%s/%s.git", gateAddr, p.Name)
 
 	// A follow-up or restart replaces the previous run's container.
 	if t.Container != "" {
 		_ = r.podman.RemoveContainer(ctx, t.Container, podmanapi.RemoveOptions{Force: true})
 	}
+	// undo takes back what this run holds when it cannot go on.
+	undo := func() {
+		r.revoke(t)
+		r.releasePort(t)
+	}
 	webPort := 0
 	if t.Mode == webapi.ModeWeb {
 		if webPort, err = r.cfg.Ports.Allocate(t.ID); err != nil {
 			r.revoke(t)
-			err = fmt.Errorf("%w: publish the web port: %v (stop a web task to free one of %d-%d)", ErrConflict, err, webproxy.FirstPort, webproxy.LastPort)
+			err = fmt.Errorf("publish the web port: %w (stop a web task to free one of %d-%d)", err, webports.FirstPort, webports.LastPort)
 			return r.fail(t, err.Error()), err
 		}
 	}
-	spec := r.spec(t, p, gateURL, netns, netopts, webPort)
+	spec, err := r.spec(t, p, gateURL, netns, netopts, webPort)
+	if err != nil {
+		undo()
+		return r.fail(t, err.Error()), err
+	}
 	res, err := r.podman.CreateContainer(ctx, spec)
 	if err != nil && errors.Is(err, podmanapi.ErrConflict) {
 		// A container of that name is left from an earlier run.
@@ -476,32 +481,37 @@ func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (we
 		res, err = r.podman.CreateContainer(ctx, spec)
 	}
 	if err != nil {
-		r.revoke(t)
-		r.releasePort(t)
-		err = daemonErr("podman", "create the task container", err)
+		undo()
+		err = fail.Daemon("podman", "create the task container", err)
 		return r.fail(t, err.Error()), err
 	}
 	lap("create")
 	for _, w := range res.Warnings {
-		r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "podman: " + w})
+		r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: "podman: " + w})
 	}
 	offset := logSize(r.store.LogPath(t))
-	t, _ = r.store.Update(t.ID, func(x *webapi.Task) {
+	t2, err := r.store.Update(t.ID, func(x *tasks.Record) {
 		x.Container, x.GateURL, x.LogOffset, x.WebPort = res.ID, shownURL, offset, webPort
 		x.Runs++
 	})
+	if err != nil {
+		// A container the record does not name would run unseen: it goes.
+		_ = r.podman.RemoveContainer(ctx, res.ID, podmanapi.RemoveOptions{Force: true})
+		undo()
+		err = fmt.Errorf("record the task's container: %w", err)
+		return r.fail(t, err.Error()), err
+	}
+	t = t2
 	if err := r.podman.StartContainer(ctx, res.ID); err != nil {
-		r.revoke(t)
-		r.releasePort(t)
-		reason := fmt.Sprintf("start the task container: %v", err)
-		if strings.Contains(err.Error(), "hook") {
-			reason += " (the shield could not arm it: terok shield profiles and the terok-shield log say why)"
-		}
-		return r.fail(t, reason), fmt.Errorf("%s", reason)
+		undo()
+		// Every task has the shield's OCI hook (armed or open).
+		err = fmt.Errorf("%w (a failing OCI hook is the shield's, which could not arm the task: terok shield profiles and the terok-shield log say why)",
+			fail.Daemon("podman", "start the task container", err))
+		return r.fail(t, err.Error()), err
 	}
 	lap("start")
 	now := time.Now().UTC()
-	t = r.setState(t, webapi.StateRunning, func(x *webapi.Task) { x.Started, x.StartMS = &now, timing })
+	t = r.setState(t, webapi.StateRunning, func(x *tasks.Record) { x.Started, x.StartMS = &now, timing })
 	r.monitor(t, false)
 	return t, nil
 }
@@ -518,7 +528,7 @@ var TaskCapabilities = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KI
 const UnprivilegedPortStart = 1024
 
 // spec builds the container of one run.
-func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string, webPort int) podmanapi.CreateSpec {
+func (r *Runner) spec(t tasks.Record, p projects.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string, webPort int) (podmanapi.CreateSpec, error) {
 	env := map[string]string{}
 	for k, v := range p.Agent.Env {
 		env[k] = v
@@ -570,23 +580,29 @@ func (r *Runner) spec(t webapi.Task, p webapi.Project, gateURL string, netns *po
 	if webPort > 0 {
 		// Podman publishes nothing: terok-web's listener on webPort
 		// reaches the app from inside the task's namespaces (WebTarget).
-		spec.Labels[webproxy.LabelWebPort] = strconv.Itoa(webPort)
+		spec.Labels[webports.LabelWebPort] = strconv.Itoa(webPort)
 		env["TEROK_WEB_PORT"] = strconv.Itoa(p.Run.WebPort)
 	}
-	if res := limits(p.Limits); res != nil {
-		spec.ResourceLimits = res
+	res, err := limits(p.Limits)
+	if err != nil {
+		return spec, err
 	}
-	return spec
+	spec.ResourceLimits = res
+	return spec, nil
 }
 
-func limits(l webapi.Limits) *podmanapi.Resources {
+// limits are the container's resources; a memory size that does not
+// parse is an error (never a task run without its limit).
+func limits(l projects.Limits) (*podmanapi.Resources, error) {
 	var res podmanapi.Resources
 	set := false
 	if l.Memory != "" {
-		if n, err := projects.ParseMemory(l.Memory); err == nil {
-			res.Memory = &podmanapi.MemoryLimit{Limit: &n}
-			set = true
+		n, err := projects.ParseMemory(l.Memory)
+		if err != nil {
+			return nil, fail.BadRequest("limits.memory: %v", err)
 		}
+		res.Memory = &podmanapi.MemoryLimit{Limit: &n}
+		set = true
 	}
 	if l.CPUs > 0 {
 		period := uint64(100000)
@@ -599,13 +615,13 @@ func limits(l webapi.Limits) *podmanapi.Resources {
 		set = true
 	}
 	if !set {
-		return nil
+		return nil, nil
 	}
-	return &res
+	return &res, nil
 }
 
 // releasePort frees a web task's published port.
-func (r *Runner) releasePort(t webapi.Task) {
+func (r *Runner) releasePort(t tasks.Record) {
 	if r.cfg.Ports != nil {
 		r.cfg.Ports.Release(t.ID)
 	}
@@ -618,42 +634,23 @@ func (r *Runner) HostPort(taskID string) (int, bool) {
 		return 0, false
 	}
 	t, err := r.store.Get(taskID)
-	if err != nil || t.Mode != webapi.ModeWeb || webapi.Ended(t.State) {
+	if err != nil || t.Mode != webapi.ModeWeb || t.Done() {
 		return 0, false
 	}
 	return r.cfg.Ports.HostPort(taskID)
 }
 
 // revoke revokes the task's gate tokens, noting the outcome.
-func (r *Runner) revoke(t webapi.Task) {
+func (r *Runner) revoke(t tasks.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := r.gate.RevokeTask(ctx, t.Project, t.ID)
 	if err != nil {
 		r.log.Warn().Err(err).Str("task", t.ID).Msg("revoke task token (reconcile retries at the next start)")
-		r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "token revoke failed: " + err.Error()})
+		r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: "token revoke failed: " + err.Error()})
 		return
 	}
 	if n > 0 {
-		r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "task token revoked"})
+		r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: "task token revoked"})
 	}
-}
-
-// EnsureGateRepo makes sure the project's gate repository exists: a mirror
-// of its upstream, or an empty repository for a local-only project. A
-// project's repository is ensured by one caller at a time (a mirror may
-// take a while); an error names the gate.
-func (r *Runner) EnsureGateRepo(ctx context.Context, p webapi.Project) error {
-	pl := r.projectLock(p.Name)
-	pl.Lock()
-	defer pl.Unlock()
-	_, _, err := r.gate.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: p.Name, Upstream: p.Git.UpstreamURL,
-		DefaultBranch: p.Git.DefaultBranch, Policy: p.SecurityClass})
-	if err != nil {
-		if unixhttp.StatusOf(err) == http.StatusBadGateway {
-			return UpstreamErr(p.Name, p.Git.UpstreamURL, err)
-		}
-		return daemonErr("terok-gate", "ensure the gate repository "+p.Name, err)
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,9 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
@@ -112,6 +116,14 @@ func (p *fakePodman) ImageExists(ctx context.Context, name string) (bool, error)
 	defer p.mu.Unlock()
 	return p.image, nil
 }
+func (p *fakePodman) ListImages(ctx context.Context) ([]podmanapi.Image, error) { return nil, nil }
+func (p *fakePodman) ImportImage(ctx context.Context, ref string, tarball io.Reader) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.image = true
+	return "sha256:imported", nil
+}
+func (p *fakePodman) RemoveImage(ctx context.Context, name string, force bool) error  { return nil }
 func (p *fakePodman) RemoveVolume(ctx context.Context, name string, force bool) error { return nil }
 func (p *fakePodman) RootlessNetwork(ctx context.Context) (string, error)             { return p.net, nil }
 
@@ -137,8 +149,10 @@ func newRunnerWith(t *testing.T, cfg Config, pm *fakePodman, g *fakeGate) (*Runn
 	if err != nil {
 		t.Fatal(err)
 	}
+	locks := &keylock.Locks{}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := New(ctx, cfg, zerolog.Nop(), st, ps, g, pm, fakeShield{}, events.New())
+	r := New(ctx, cfg, Deps{Log: zerolog.Nop(), Store: st, Projects: projects.NewService(ps, g, st, locks),
+		Gate: g, Podman: pm, Shield: fakeShield{}, Hub: events.New(), Locks: locks, Imports: images.NewService(pm, t.TempDir())})
 	t.Cleanup(func() { cancel(); r.Wait() })
 	if err := r.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
@@ -157,7 +171,7 @@ func TestGateAddressFollowsPodman(t *testing.T) {
 		t.Run(tc.net, func(t *testing.T) {
 			pm := &fakePodman{net: tc.net, image: true, exit: make(chan int, 1)}
 			r, ps := newRunner(t, pm, &fakeGate{})
-			ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}, Shield: webapi.Shield{Allow: []string{"a.example"}}})
+			ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "make"}, Shield: projects.Shield{Allow: []string{"a.example"}}})
 			task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo", Prompt: "do it"})
 			if err != nil {
 				t.Fatal(err)
@@ -193,12 +207,12 @@ func TestGateAddressFollowsPodman(t *testing.T) {
 func TestGateDownFailsNamingIt(t *testing.T) {
 	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true, exit: make(chan int, 1)}
 	r, ps := newRunner(t, pm, &fakeGate{down: true})
-	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}})
+	ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "make"}})
 	task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "terok-gate does not answer") {
+	if !errors.Is(err, unixhttp.ErrUnavailable) || !strings.Contains(err.Error(), "terok-gate does not answer") {
 		t.Fatalf("err = %v", err)
 	}
-	if got, _ := r.Store().Get(task.ID); got.State != webapi.StateFailed || !strings.Contains(got.Reason, "terok-gate") {
+	if got, _ := r.store.Get(task.ID); got.State != webapi.StateFailed || !strings.Contains(got.Reason, "terok-gate") {
 		t.Fatalf("record: %+v", got)
 	}
 	if len(pm.specs) != 0 {
@@ -214,12 +228,12 @@ func TestRefusingUpstreamIsNotBlamedOnTheGate(t *testing.T) {
 	g := &fakeGate{ensure: &unixhttp.APIError{Status: 502,
 		Message: "upstream failed: list http://127.0.0.1:8080/x.git: dial tcp 127.0.0.1:8080: connect: connection refused"}}
 	r, ps := newRunner(t, pm, g)
-	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}, Git: webapi.Git{UpstreamURL: "http://user:s3cret@127.0.0.1:8080/x.git"}})
+	ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "make"}, Git: projects.Git{UpstreamURL: "http://user:s3cret@127.0.0.1:8080/x.git"}})
 	task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
-	if !errors.Is(err, ErrUpstream) || errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v, want ErrUpstream", err)
+	if !errors.Is(err, projects.ErrUpstream) || fail.Status(err) != http.StatusBadGateway {
+		t.Fatalf("err = %v (status %d), want projects.ErrUpstream, 502", err, fail.Status(err))
 	}
-	got, _ := r.Store().Get(task.ID)
+	got, _ := r.store.Get(task.ID)
 	for _, want := range []string{"upstream of project demo, http://127.0.0.1:8080/x.git (address 127.0.0.1:8080)", "connection refused",
 		"127.0.0.1 is the machine terok-gate runs on", "docs/docker.md"} {
 		if !strings.Contains(got.Reason, want) {
@@ -236,13 +250,13 @@ func TestRefusingUpstreamIsNotBlamedOnTheGate(t *testing.T) {
 func TestMissingImageNamesTheFix(t *testing.T) {
 	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: false}
 	r, ps := newRunner(t, pm, &fakeGate{})
-	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}})
+	ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "make"}})
 	_, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
 	if !errors.Is(err, ErrImageMissing) || !strings.Contains(err.Error(), "make task-image") {
 		t.Fatalf("err = %v", err)
 	}
 	_, err = r.Run(context.Background(), webapi.RunRequest{Project: "demo", Mode: "web"})
-	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "run.web_port") {
+	if !errors.Is(err, unixhttp.ErrBadRequest) || !strings.Contains(err.Error(), "run.web_port") {
 		t.Fatalf("web without a port: %v", err)
 	}
 }
@@ -251,9 +265,9 @@ func TestReconcile(t *testing.T) {
 	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true}
 	g := &fakeGate{}
 	r, _ := newRunner(t, pm, g)
-	st := r.Store()
-	ended, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateExited})
-	vanished, _ := st.Create(webapi.Task{Project: "demo", State: webapi.StateRunning, Container: "gone"})
+	st := r.store
+	ended, _ := st.Create(tasks.Record{Project: "demo", State: webapi.StateExited})
+	vanished, _ := st.Create(tasks.Record{Project: "demo", State: webapi.StateRunning, Container: "gone"})
 	pm.list = []podmanapi.ContainerSummary{{ID: "x1", Names: []string{"terok-demo-zzzzzz"}, Labels: map[string]string{LabelTask: "zzzzzz"}}}
 	g.tokens = []gateapi.Token{{Project: "demo", Task: ended.ID}, {Project: "demo", Task: "minted-by-hand"}}
 	if err := r.Reconcile(context.Background()); err != nil {
@@ -290,8 +304,8 @@ func (f fakeFeed) Events(ctx context.Context, since uint64, follow bool, fn func
 func TestPushesReachTheirTask(t *testing.T) {
 	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true}
 	r, _ := newRunner(t, pm, &fakeGate{})
-	task, _ := r.Store().Create(webapi.Task{Project: "demo", State: webapi.StateRunning})
-	other, _ := r.Store().Create(webapi.Task{Project: "other", State: webapi.StateRunning})
+	task, _ := r.store.Create(tasks.Record{Project: "demo", State: webapi.StateRunning})
+	other, _ := r.store.Create(tasks.Record{Project: "other", State: webapi.StateRunning})
 	feed := fakeFeed{evs: []gateapi.Event{
 		{Seq: 1, Kind: gateapi.EventPush, Repo: "demo", Task: task.ID, Ref: "refs/heads/agent/x", New: "aaaa", Commits: 2},
 		{Seq: 2, Kind: gateapi.EventPush, Repo: "demo", Task: "", Ref: "refs/heads/main", New: "bbbb"},          // admin
@@ -311,7 +325,7 @@ func TestPushesReachTheirTask(t *testing.T) {
 	}
 	follow()
 	follow() // again from the kept position: nothing is repeated
-	es, _ := r.Store().Timeline(task.ID)
+	es, _ := r.store.Timeline(task.ID)
 	var pushes []string
 	for _, e := range es {
 		if e.Kind == webapi.EntryPush {
@@ -321,11 +335,11 @@ func TestPushesReachTheirTask(t *testing.T) {
 	if strings.Join(pushes, "|") != "agent/x >aaaa 2|agent/x aaaa>dddd 1" {
 		t.Fatalf("pushes %q", pushes)
 	}
-	got, _ := r.Store().Get(task.ID)
+	got, _ := r.store.Get(task.ID)
 	if strings.Join(got.Branches, ",") != "agent/x" {
 		t.Fatalf("branches %v", got.Branches)
 	}
-	if es, _ := r.Store().Timeline(other.ID); len(es) != 0 {
+	if es, _ := r.store.Timeline(other.ID); len(es) != 0 {
 		t.Fatalf("a push to another project's repository reached task %s: %+v", other.ID, es)
 	}
 }
@@ -339,16 +353,16 @@ func TestSpecHardensEveryTask(t *testing.T) {
 	off := false
 	for _, tc := range []struct {
 		name   string
-		shield webapi.Shield
+		shield projects.Shield
 		want   string
 	}{
-		{"shielded", webapi.Shield{Allow: []string{"a.example"}}, shieldapi.ShieldOn},
-		{"unshielded", webapi.Shield{Enabled: &off, Allow: []string{"a.example"}, Profiles: []string{"base"}}, shieldapi.ShieldOpen},
+		{"shielded", projects.Shield{Allow: []string{"a.example"}}, shieldapi.ShieldOn},
+		{"unshielded", projects.Shield{Enabled: &off, Allow: []string{"a.example"}, Profiles: []string{"base"}}, shieldapi.ShieldOpen},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true, exit: make(chan int, 1)}
 			r, ps := newRunner(t, pm, &fakeGate{})
-			ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}, Shield: tc.shield})
+			ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "make"}, Shield: tc.shield})
 			task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
 			if err != nil {
 				t.Fatal(err)

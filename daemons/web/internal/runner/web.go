@@ -2,10 +2,10 @@ package runner
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
@@ -19,15 +19,15 @@ func (r *Runner) WebTarget(ctx context.Context, taskID string) (nsdial.Target, e
 	if err != nil {
 		return nsdial.Target{}, err
 	}
-	if t.Mode != webapi.ModeWeb || t.Container == "" || webapi.Ended(t.State) {
-		return nsdial.Target{}, fmt.Errorf("%w: task %s is not a running web task", ErrConflict, taskID)
+	if t.Mode != webapi.ModeWeb || t.Container == "" || t.Done() {
+		return nsdial.Target{}, fail.Conflict("task %s is not a running web task", taskID)
 	}
 	c, err := r.podman.InspectContainer(ctx, t.Container)
 	if err != nil {
-		return nsdial.Target{}, daemonErr("podman", "inspect the task container", err)
+		return nsdial.Target{}, fail.Daemon("podman", "inspect the task container", err)
 	}
 	if !c.State.Running || c.State.Pid <= 0 {
-		return nsdial.Target{}, fmt.Errorf("%w: task %s's container is %s", ErrConflict, taskID, c.State.Status)
+		return nsdial.Target{}, fail.Conflict("task %s's container is %s", taskID, c.State.Status)
 	}
 	port := 0
 	for _, kv := range c.Config.Env {
@@ -36,16 +36,16 @@ func (r *Runner) WebTarget(ctx context.Context, taskID string) (nsdial.Target, e
 		}
 	}
 	if port <= 0 || port > 65535 {
-		return nsdial.Target{}, fmt.Errorf("%w: task %s's container has no TEROK_WEB_PORT", ErrConflict, taskID)
+		return nsdial.Target{}, fail.Conflict("task %s's container has no TEROK_WEB_PORT", taskID)
 	}
 	id, pid := c.ID, c.State.Pid
 	return nsdial.Target{Key: id, PID: pid, Port: port, Verify: func(ctx context.Context) error {
 		c, err := r.podman.InspectContainer(ctx, id)
 		if err != nil {
-			return daemonErr("podman", "inspect the task container", err)
+			return fail.Daemon("podman", "inspect the task container", err)
 		}
 		if !c.State.Running || c.State.Pid != pid {
-			return fmt.Errorf("%w: task %s's container changed while its namespaces were opened", ErrConflict, taskID)
+			return fail.Conflict("task %s's container changed while its namespaces were opened", taskID)
 		}
 		return nil
 	}}, nil

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
-	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 )
 
 // idAlphabet has no look-alike characters (no 0/o, 1/l/i).
@@ -29,14 +29,14 @@ var idRE = regexp.MustCompile(`^[a-z2-9]{6}$`)
 // ValidID checks the form of a task id.
 func ValidID(id string) error {
 	if !idRE.MatchString(id) {
-		return fmt.Errorf("%w: %q: a task id is 6 lower-case letters and digits (terok task list shows them)", ErrInvalidID, id)
+		return fail.BadRequest("task id %q: a task id is 6 lower-case letters and digits (terok task list shows them)", id)
 	}
 	return nil
 }
 
 type rec struct {
 	mu  sync.Mutex // guards the timeline file and seq
-	t   webapi.Task
+	t   Record
 	seq int
 }
 
@@ -65,7 +65,7 @@ func Open(stateDir string) (*Store, error) {
 			if err != nil {
 				continue
 			}
-			var t webapi.Task
+			var t Record
 			if err := json.Unmarshal(b, &t); err != nil || t.ID != e.Name() {
 				continue
 			}
@@ -93,13 +93,13 @@ func countLines(path string) int {
 }
 
 // Dir returns a task's directory.
-func (s *Store) Dir(t webapi.Task) string { return filepath.Join(s.dir, t.Project, t.ID) }
+func (s *Store) Dir(t Record) string { return filepath.Join(s.dir, t.Project, t.ID) }
 
 // LogPath returns the path of a task's log file.
-func (s *Store) LogPath(t webapi.Task) string { return filepath.Join(s.Dir(t), "log") }
+func (s *Store) LogPath(t Record) string { return filepath.Join(s.Dir(t), "log") }
 
 // Create assigns a fresh id to t, writes its record and returns it.
-func (s *Store) Create(t webapi.Task) (webapi.Task, error) {
+func (s *Store) Create(t Record) (Record, error) {
 	s.mu.Lock()
 	for range 100 {
 		t.ID = newID()
@@ -140,20 +140,20 @@ func newID() string {
 	return string(b)
 }
 
-func (s *Store) write(t webapi.Task) error {
+func (s *Store) write(t Record) error {
 	return atomicfile.WriteJSON(filepath.Join(s.Dir(t), "task.json"), t, 0o600)
 }
 
 // Get returns a task by id.
-func (s *Store) Get(id string) (webapi.Task, error) {
+func (s *Store) Get(id string) (Record, error) {
 	if err := ValidID(id); err != nil {
-		return webapi.Task{}, err
+		return Record{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.recs[id]
 	if !ok {
-		return webapi.Task{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return Record{}, fail.NotFound("no such task: %s (terok task list shows the tasks)", id)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -162,12 +162,12 @@ func (s *Store) Get(id string) (webapi.Task, error) {
 
 // Update applies fn to a task's record and writes it; fn's changes are
 // dropped when the write fails.
-func (s *Store) Update(id string, fn func(*webapi.Task)) (webapi.Task, error) {
+func (s *Store) Update(id string, fn func(*Record)) (Record, error) {
 	s.mu.Lock()
 	r, ok := s.recs[id]
 	s.mu.Unlock()
 	if !ok {
-		return webapi.Task{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return Record{}, fail.NotFound("no such task: %s (terok task list shows the tasks)", id)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -181,9 +181,9 @@ func (s *Store) Update(id string, fn func(*webapi.Task)) (webapi.Task, error) {
 }
 
 // List returns the tasks of project (all when empty), oldest first.
-func (s *Store) List(project string) []webapi.Task {
+func (s *Store) List(project string) []Record {
 	s.mu.Lock()
-	out := make([]webapi.Task, 0, len(s.recs))
+	out := make([]Record, 0, len(s.recs))
 	for _, r := range s.recs {
 		r.mu.Lock()
 		if project == "" || r.t.Project == project {
@@ -215,12 +215,12 @@ func (s *Store) Remove(id string) error {
 }
 
 // Append adds an entry to a task's timeline, setting its Seq and Time.
-func (s *Store) Append(id string, e webapi.Entry) (webapi.Entry, error) {
+func (s *Store) Append(id string, e Entry) (Entry, error) {
 	s.mu.Lock()
 	r, ok := s.recs[id]
 	s.mu.Unlock()
 	if !ok {
-		return e, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return e, fail.NotFound("no such task: %s (terok task list shows the tasks)", id)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -245,12 +245,12 @@ func (s *Store) Append(id string, e webapi.Entry) (webapi.Entry, error) {
 }
 
 // Timeline reads a task's timeline in order.
-func (s *Store) Timeline(id string) ([]webapi.Entry, error) {
+func (s *Store) Timeline(id string) ([]Entry, error) {
 	t, err := s.Get(id)
 	if err != nil {
 		return nil, err
 	}
-	out := []webapi.Entry{}
+	out := []Entry{}
 	f, err := os.Open(filepath.Join(s.Dir(t), "timeline.jsonl"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
@@ -262,7 +262,7 @@ func (s *Store) Timeline(id string) ([]webapi.Entry, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
-		var e webapi.Entry
+		var e Entry
 		if json.Unmarshal(sc.Bytes(), &e) == nil {
 			out = append(out, e)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -15,18 +16,18 @@ func TestStoreSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Create(webapi.Task{Project: "p", State: webapi.StateCreated, Created: time.Now()})
+	a, err := s.Create(Record{Project: "p", State: webapi.StateCreated, Created: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := ValidID(a.ID); err != nil {
 		t.Fatalf("new id %q: %v", a.ID, err)
 	}
-	if _, err := s.Update(a.ID, func(x *webapi.Task) { x.State = webapi.StateRunning }); err != nil {
+	if _, err := s.Update(a.ID, func(x *Record) { x.State = webapi.StateRunning }); err != nil {
 		t.Fatal(err)
 	}
-	s.Append(a.ID, webapi.Entry{Kind: webapi.EntryState, State: "created"})
-	s.Append(a.ID, webapi.Entry{Kind: webapi.EntryState, State: "running"})
+	s.Append(a.ID, Entry{Kind: webapi.EntryState, State: "created"})
+	s.Append(a.ID, Entry{Kind: webapi.EntryState, State: "running"})
 
 	s2, err := Open(dir)
 	if err != nil {
@@ -36,7 +37,7 @@ func TestStoreSurvivesReopen(t *testing.T) {
 	if err != nil || got.State != webapi.StateRunning || got.Project != "p" {
 		t.Fatalf("reopened: %+v %v", got, err)
 	}
-	e, _ := s2.Append(a.ID, webapi.Entry{Kind: webapi.EntryNote})
+	e, _ := s2.Append(a.ID, Entry{Kind: webapi.EntryNote})
 	if e.Seq != 3 {
 		t.Fatalf("seq after reopen = %d, want 3", e.Seq)
 	}
@@ -47,7 +48,7 @@ func TestStoreSurvivesReopen(t *testing.T) {
 	if err := s2.Remove(a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.Get(a.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s2.Get(a.ID); !errors.Is(err, unixhttp.ErrNotFound) {
 		t.Fatalf("after remove: %v", err)
 	}
 }
@@ -64,7 +65,7 @@ func TestConcurrentCreatesGetDistinctIDs(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			x, err := s.Create(webapi.Task{Project: "p"})
+			x, err := s.Create(Record{Project: "p"})
 			if err != nil {
 				t.Error(err)
 				return
@@ -83,7 +84,7 @@ func TestConcurrentCreatesGetDistinctIDs(t *testing.T) {
 func TestBadIDs(t *testing.T) {
 	s, _ := Open(t.TempDir())
 	for _, id := range []string{"", "ABCDEF", "abc", "../etc", "abcdefg", "abcde1"} {
-		if _, err := s.Get(id); !errors.Is(err, ErrInvalidID) {
+		if _, err := s.Get(id); !errors.Is(err, unixhttp.ErrBadRequest) {
 			t.Errorf("id %q: %v, want ErrInvalidID", id, err)
 		}
 	}

@@ -36,9 +36,9 @@ type Config struct {
 	Sessions *auth.Sessions
 	// Limiter rate-limits failed logins (nil: none).
 	Limiter *auth.Limiter
-	// PublicURL is TEROK_PUBLIC_URL: the browser-facing base URL behind a
-	// reverse proxy, e.g. https://terok.example.com/terok ("" for none).
-	PublicURL string
+	// Public is TEROK_PUBLIC_URL: the browser-facing base URL behind a
+	// reverse proxy, e.g. https://terok.example.com/terok (nil for none).
+	Public *url.URL
 	// FrameSource is the Content-Security-Policy source of the task UIs
 	// the task page may embed, for a request (nil: none).
 	FrameSource func(r *http.Request) string
@@ -74,19 +74,16 @@ var pages = map[string]string{
 }
 
 // New builds the UI in front of next (the authenticated API and task
-// proxies). PublicURL must be an absolute http(s) URL if set.
+// proxies).
 func New(cfg Config, next http.Handler) (*UI, error) {
 	if cfg.Sessions == nil {
 		return nil, errors.New("ui: no session store")
 	}
 	u := &UI{cfg: cfg, next: next, mux: http.NewServeMux(), assets: map[string]asset{}}
-	if cfg.PublicURL != "" {
-		p, err := url.Parse(cfg.PublicURL)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return nil, fmt.Errorf("TEROK_PUBLIC_URL %q: want an absolute URL such as https://terok.example.com or https://example.com/terok", cfg.PublicURL)
-		}
+	if cfg.Public != nil {
+		p := *cfg.Public
 		p.Path = strings.TrimSuffix(p.Path, "/")
-		u.pub = p
+		u.pub = &p
 	}
 	t, err := template.New("").ParseFS(files, "templates/*.html")
 	if err != nil {

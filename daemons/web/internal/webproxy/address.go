@@ -1,7 +1,6 @@
 package webproxy
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,26 +21,21 @@ type Addresses struct {
 	mainPort   int
 }
 
-// NewAddresses checks TEROK_PUBLIC_URL; listen is TEROK_WEB_LISTEN.
-func NewAddresses(publicURL, publicHost, listen string) (*Addresses, error) {
+// NewAddresses returns the addresses for TEROK_PUBLIC_URL (public, nil
+// for none), TEROK_PUBLIC_HOST and TEROK_WEB_LISTEN (listen, host:port),
+// as package config checked them.
+func NewAddresses(public *url.URL, publicHost, listen string) *Addresses {
 	a := &Addresses{publicHost: strings.TrimSpace(publicHost)}
-	if publicURL != "" {
-		u, err := url.Parse(publicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("%w: TEROK_PUBLIC_URL %q: give an absolute http:// or https:// URL, e.g. https://terok.example.org/terok", ErrBadPublicURL, publicURL)
-		}
+	if public != nil {
+		u := *public
 		u.Path = strings.TrimSuffix(u.Path, "/")
-		a.public = u
+		a.public = &u
 	}
-	if listen != "" {
-		h, p, err := net.SplitHostPort(listen)
-		if err != nil {
-			return nil, fmt.Errorf("listen %q: want host:port", listen)
-		}
+	if h, p, err := net.SplitHostPort(listen); err == nil {
 		a.listenHost = h
 		a.mainPort, _ = strconv.Atoi(p)
 	}
-	return a, nil
+	return a
 }
 
 // ListenHost is the host the task listeners bind (the main listener's).

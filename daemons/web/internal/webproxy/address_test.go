@@ -3,6 +3,7 @@ package webproxy
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 )
 
@@ -29,10 +30,11 @@ func TestAddresses(t *testing.T) {
 		}
 		return &httptestReq{r}
 	}
-	plain, _ := NewAddresses("", "", "0.0.0.0:8566")
-	pub, _ := NewAddresses("https://terok.example.org/terok", "", "127.0.0.1:8566")
-	pubHost, _ := NewAddresses("https://terok.example.org/terok", "tasks.example.org", "127.0.0.1:8566")
-	hostOnly, _ := NewAddresses("", "lan-box", "0.0.0.0:8566")
+	public, _ := url.Parse("https://terok.example.org/terok")
+	plain := NewAddresses(nil, "", "0.0.0.0:8566")
+	pub := NewAddresses(public, "", "127.0.0.1:8566")
+	pubHost := NewAddresses(public, "tasks.example.org", "127.0.0.1:8566")
+	hostOnly := NewAddresses(nil, "lan-box", "0.0.0.0:8566")
 	for _, tc := range []struct {
 		name string
 		a    *Addresses
@@ -63,8 +65,5 @@ func TestAddresses(t *testing.T) {
 	}
 	if got := plain.TaskPage(req("192.0.2.7:7861", "").get(), "t1"); got != "http://192.0.2.7:8566/task/t1" {
 		t.Errorf("task page directly: %q", got)
-	}
-	if _, err := NewAddresses("terok.example.org", "", ""); err == nil {
-		t.Error("a public URL without scheme was accepted")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach/podmantest"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webports"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
@@ -50,11 +51,11 @@ func testProxyPodman(t *testing.T, tr podmantest.Tier) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const task = "tkwebmodes-web1"
-	base := freeBlock(t, 2)
+	base := testkit.FreeBlock(t, 2)
 	id := p.Run(t, ctx, podmanapi.CreateSpec{
 		Command: []string{"sh", "-c", "echo served-by-task > /www/index.html && exec httpd -f -p 8080 -h /www"},
 		NetNS:   &podmanapi.Namespace{Mode: tr.Network},
-		Labels:  map[string]string{"terok.task": task, LabelWebPort: strconv.Itoa(base)},
+		Labels:  map[string]string{"terok.task": task, webports.LabelWebPort: strconv.Itoa(base)},
 	})
 	resolve := func(ctx context.Context, name string) (nsdial.Target, error) {
 		if name != task {
@@ -76,8 +77,8 @@ func testProxyPodman(t *testing.T, tr podmantest.Tier) {
 	pool := nsdial.NewPool(resolve, nsdial.Options{Command: []string{bin, nsdial.RelayCommand}, Credential: podmantest.Credential(t)})
 	defer pool.Close()
 	newPub := func() (*Publisher, *Tickets) {
-		addrs, _ := NewAddresses("", "", "127.0.0.1:8566")
-		hosts, _ := auth.NewHosts("", "", "")
+		addrs := NewAddresses(nil, "", "127.0.0.1:8566")
+		hosts := auth.NewHosts(nil, "", nil)
 		tk := NewTickets(0, nil)
 		pub, err := NewPublisher(Options{First: base, Last: base + 1, Addresses: addrs, Hosts: hosts, Tickets: tk,
 			Instance: "0badcafe", Dialer: poolDialer{pool}, Log: zerolog.Nop()})
@@ -134,7 +135,7 @@ func testProxyPodman(t *testing.T, tr podmantest.Tier) {
 	}
 	pub2, tickets2 := newPub()
 	defer pub2.Close()
-	if err := pub2.Restore(PortsFromContainers(cs, "terok.task")); err != nil {
+	if err := pub2.Restore(webports.PortsFromContainers(cs, "terok.task")); err != nil {
 		t.Fatal(err)
 	}
 	if got, ok := pub2.HostPort(task); !ok || got != port {

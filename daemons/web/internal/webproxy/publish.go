@@ -1,6 +1,7 @@
 package webproxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,11 +13,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webports"
 )
 
 // Options are what a Publisher needs.
 type Options struct {
-	// First and Last bound the ports (default FirstPort, LastPort).
+	// First and Last bound the ports (default webports.FirstPort, webports.LastPort).
 	First, Last int
 	// Addresses says where browsers reach terok; its ListenHost is where
 	// the task listeners bind.
@@ -36,15 +38,23 @@ type Options struct {
 	GrantTTL time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
-	Log zerolog.Logger
+	// Wrap wraps each listener's handler (an access log, panic
+	// recovery; nil: none).
+	Wrap func(http.Handler) http.Handler
+	Log  zerolog.Logger
 }
 
 // Publisher opens a listener for each web task on a port of the range,
 // serving its UI (see the package doc), and closes it when the task's UI
-// goes. It is the runner's port table. Safe for concurrent use.
+// goes. It is the runner's port table. Safe for concurrent use. Close
+// ends every listener and every request they serve (a WebSocket an app
+// keeps open too), and returns once they have all ended.
 type Publisher struct {
 	o     Options
-	alloc *Allocator
+	alloc *webports.Allocator
+	ctx   context.Context // ends at Close: every request's context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup // the listeners' Serve and their requests
 
 	mu     sync.Mutex
 	byTask map[string]*published
@@ -56,12 +66,13 @@ type published struct {
 	ln   net.Listener
 	srv  *http.Server
 	ui   *taskUI
+	stop context.CancelFunc // ends the listener's requests
 }
 
 // NewPublisher checks o and returns a publisher with no listener open.
 func NewPublisher(o Options) (*Publisher, error) {
 	if o.First == 0 && o.Last == 0 {
-		o.First, o.Last = FirstPort, LastPort
+		o.First, o.Last = webports.FirstPort, webports.LastPort
 	}
 	if o.Addresses == nil || o.Hosts == nil || o.Tickets == nil || o.Dialer == nil {
 		return nil, errors.New("webproxy: publisher needs addresses, hosts, tickets and a dialer")
@@ -69,12 +80,13 @@ func NewPublisher(o Options) (*Publisher, error) {
 	if o.GrantTTL <= 0 {
 		o.GrantTTL = DefaultGrantTTL
 	}
-	a, err := NewAllocator(o.First, o.Last)
+	a, err := webports.NewAllocator(o.First, o.Last)
 	if err != nil {
 		return nil, err
 	}
 	a.SetHost(o.Addresses.ListenHost())
-	return &Publisher{o: o, alloc: a, byTask: map[string]*published{}}, nil
+	ctx, stop := context.WithCancel(context.Background())
+	return &Publisher{o: o, alloc: a, ctx: ctx, stop: stop, byTask: map[string]*published{}}, nil
 }
 
 func (p *Publisher) now() time.Time {
@@ -117,30 +129,62 @@ func (p *Publisher) open(taskID string, port int) error {
 		return fmt.Errorf("listen on %s for task %s's web UI: %w", addr, taskID, err)
 	}
 	ui := newTaskUI(p, taskID, port)
-	srv := &http.Server{Handler: p.o.Hosts.Guard(ui), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := context.WithCancel(p.ctx)
+	h := p.o.Hosts.Guard(ui)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !p.enter() {
+				http.Error(w, "terok-web is shutting down", http.StatusServiceUnavailable)
+				return
+			}
+			defer p.wg.Done()
+			h.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	if p.o.Wrap != nil {
+		inner := srv.Handler
+		srv.Handler = p.o.Wrap(inner)
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
+		stop()
 		ln.Close()
 		return errors.New("publisher closed")
 	}
 	if old, ok := p.byTask[taskID]; ok {
 		p.mu.Unlock()
+		stop()
 		ln.Close()
 		if old.port != port {
 			return fmt.Errorf("task %s already has port %d", taskID, old.port)
 		}
 		return nil
 	}
-	p.byTask[taskID] = &published{port: port, ln: ln, srv: srv, ui: ui}
+	p.byTask[taskID] = &published{port: port, ln: ln, srv: srv, ui: ui, stop: stop}
+	p.wg.Add(1)
 	p.mu.Unlock()
 	go func() {
+		defer p.wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			p.o.Log.Warn().Err(err).Str("task", taskID).Int("port", port).Msg("task UI listener ended")
 		}
 	}()
 	p.o.Log.Info().Str("task", taskID).Str("listen", addr).Msg("task UI listening")
 	return nil
+}
+
+// enter counts a request in (Close waits for it), false once closed.
+func (p *Publisher) enter() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.wg.Add(1)
+	return true
 }
 
 // Release closes taskID's listener and frees its port (a no-op without
@@ -154,6 +198,7 @@ func (p *Publisher) Release(taskID string) {
 	if !ok {
 		return
 	}
+	pb.stop()
 	pb.srv.Close()
 	pb.ui.forget()
 	p.o.Dialer.ForgetTask(taskID)
@@ -172,7 +217,7 @@ func (p *Publisher) HostPort(taskID string) (int, bool) {
 }
 
 // Restore opens the listeners of tasks that still run (found with
-// PortsFromContainers when terok-web starts). Ports outside the range or
+// webports.PortsFromContainers when terok-web starts). Ports outside the range or
 // claimed twice are refused before anything opens; a port another
 // program took meanwhile is reported, the others open.
 func (p *Publisher) Restore(assigned map[string]int) error {
@@ -189,17 +234,20 @@ func (p *Publisher) Restore(assigned map[string]int) error {
 	return errors.Join(errs...)
 }
 
-// Close closes every listener and its connections (an app's long
-// streams would hold a graceful shutdown forever).
+// Close closes every listener and its connections, ends every request
+// they serve (an app's long streams and WebSockets would hold a graceful
+// shutdown forever) and returns once all have ended.
 func (p *Publisher) Close() {
 	p.mu.Lock()
 	p.closed = true
 	all := p.byTask
 	p.byTask = map[string]*published{}
 	p.mu.Unlock()
+	p.stop()
 	for task, pb := range all {
 		_ = pb.srv.Close()
 		pb.ui.forget()
 		p.o.Dialer.ForgetTask(task)
 	}
+	p.wg.Wait()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 )
 
@@ -129,15 +130,13 @@ func newFixtureAt(t *testing.T, base int) *fixture {
 	f := &fixture{app: startApp(t), clk: &clock{t: time.Unix(1_700_000_000, 0)}, alive: map[string]bool{}}
 	f.dialer = &fakeDialer{addr: f.app.addr}
 	f.tickets = NewTickets(time.Minute, f.clk.Now)
-	addrs, err := NewAddresses("", "", "127.0.0.1:8566")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts, _ := auth.NewHosts("", "", "")
+	addrs := NewAddresses(nil, "", "127.0.0.1:8566")
+	hosts := auth.NewHosts(nil, "", nil)
 	if base == 0 {
-		base = freeBlock(t, 3)
+		base = testkit.FreeBlock(t, 3)
 	}
 	f.base = base
+	var err error
 	f.pub, err = NewPublisher(Options{First: base, Last: base + 2, Addresses: addrs, Hosts: hosts, Tickets: f.tickets,
 		SessionAlive: func(id string) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.alive[id] },
 		Instance:     "0badcafe", Dialer: f.dialer, Now: f.clk.Now, Log: zerolog.Nop()})

@@ -1,4 +1,4 @@
-package api
+package tasks
 
 import (
 	"bytes"
@@ -15,9 +15,14 @@ func TestTailOffset(t *testing.T) {
 	defer f.Close()
 	big := bytes.Repeat([]byte("x"), 10<<20) // a 10 MB line between short ones
 	content := append(append([]byte("one\n"), big...), []byte("\nthree\nfour\n")...)
-	f.Write(content)
+	if _, err := f.Write(content); err != nil {
+		t.Fatal(err)
+	}
 	for n, want := range map[int]string{0: "", 1: "four\n", 2: "three\nfour\n", 3: string(big) + "\nthree\nfour\n", 9: string(content)} {
-		off := tailOffset(f, n)
+		off, err := TailOffset(f, n)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got := string(content[off:]); got != want {
 			t.Errorf("tail %d: got %d bytes, want %d", n, len(got), len(want))
 		}
@@ -26,7 +31,7 @@ func TestTailOffset(t *testing.T) {
 	g, _ := os.Create(filepath.Join(t.TempDir(), "log2"))
 	defer g.Close()
 	g.WriteString("a\nb\nc")
-	if off := tailOffset(g, 2); off != 2 {
+	if off, err := TailOffset(g, 2); err != nil || off != 2 {
 		t.Errorf("tail 2 of a\\nb\\nc starts at %d, want 2", off)
 	}
 }

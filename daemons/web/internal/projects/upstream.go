@@ -1,16 +1,34 @@
-package runner
+package projects
 
 import (
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 )
+
+// ErrUpstream means the gate answered but the project's upstream
+// repository failed it (refused, unreachable, denied): answered 502, and
+// errors.Is matches unixhttp.ErrUnavailable too.
+var ErrUpstream = fail.Sentinel(unixhttp.ErrUnavailable, http.StatusBadGateway, "upstream failed")
+
+// GateErr is the error of a gate call about project p: the upstream's
+// failure (the gate answered 502) names the upstream (UpstreamErr),
+// anything else the gate (fail.Daemon).
+func GateErr(p Project, what string, err error) error {
+	if unixhttp.StatusOf(err) == http.StatusBadGateway {
+		return UpstreamErr(p.Name, p.Git.UpstreamURL, err)
+	}
+	return fail.Daemon("terok-gate", what, err)
+}
 
 // UpstreamErr is the error for a gate call the project's upstream failed
 // (the gate answered 502): it names the upstream and the address tried,
-// and for a loopback address says whose loopback that is.
+// and for a loopback address says whose loopback that is. It matches
+// ErrUpstream.
 func UpstreamErr(project, upstream string, err error) error {
 	u := Redact(upstream)
 	addr := ""
@@ -41,14 +59,8 @@ func UpstreamErr(project, upstream string, err error) error {
 			msg += "; " + h + " is the machine terok-gate runs on: in the Docker image with bridge networking that is the container itself, not the Docker host (docs/docker.md, \"An upstream on the Docker host\")"
 		}
 	}
-	return &upstreamError{msg}
+	return fail.Because(ErrUpstream, err, "%s", msg)
 }
-
-// upstreamError is an UpstreamErr; it matches ErrUpstream.
-type upstreamError struct{ msg string }
-
-func (e *upstreamError) Error() string        { return e.msg }
-func (e *upstreamError) Is(target error) bool { return target == ErrUpstream }
 
 // Redact drops the user and password of a URL (a token in an upstream
 // URL must not reach messages).

@@ -1,6 +1,7 @@
-package webproxy
+package webports
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -75,7 +76,7 @@ func (a *Allocator) SetHost(host string) {
 // last to be reused (a stale browser tab does not reach the next task).
 func (a *Allocator) Allocate(taskID string) (int, error) {
 	if taskID == "" {
-		return 0, fmt.Errorf("allocate web port: no task id")
+		return 0, errors.New("allocate web port: no task id")
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -114,23 +115,12 @@ func (a *Allocator) Release(taskID string) {
 	}
 }
 
-// HostPort returns taskID's port; the Allocator is a Lookup.
+// HostPort returns taskID's port.
 func (a *Allocator) HostPort(taskID string) (int, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p, ok := a.byTask[taskID]
 	return p, ok
-}
-
-// Assigned returns a copy of the task → port table.
-func (a *Allocator) Assigned() map[string]int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make(map[string]int, len(a.byTask))
-	for t, p := range a.byTask {
-		out[t] = p
-	}
-	return out
 }
 
 // Restore reserves ports already in use by tasks (found with

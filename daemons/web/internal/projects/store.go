@@ -12,9 +12,10 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -31,19 +32,9 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,47}$`)
 // starting with a letter or digit, at most 48 characters.
 func ValidName(name string) error {
 	if !nameRE.MatchString(name) {
-		return fmt.Errorf("%w: name %q: use 1-48 lower-case letters, digits, - or _, starting with a letter or digit", ErrInvalid, name)
+		return fail.BadRequest("project name %q: use 1-48 lower-case letters, digits, - or _, starting with a letter or digit", name)
 	}
 	return nil
-}
-
-// Defaults is the global config.yml: values a project leaves empty.
-type Defaults struct {
-	SecurityClass string         `yaml:"security_class,omitempty"`
-	Image         string         `yaml:"image,omitempty"`
-	Agent         webapi.Agent   `yaml:"agent,omitempty"`
-	Shield        webapi.Shield  `yaml:"shield,omitempty"`
-	Limits        webapi.Limits  `yaml:"limits,omitempty"`
-	Extra         map[string]any `yaml:",inline"`
 }
 
 // Store reads and writes projects below dir ($TEROK_CONFIG_DIR).
@@ -74,47 +65,44 @@ func (s *Store) Defaults() (Defaults, []string, error) {
 		return d, nil, fmt.Errorf("read %s: %w", s.ConfigFile(), err)
 	}
 	if err := yaml.Unmarshal(b, &d); err != nil {
-		return d, nil, fmt.Errorf("%w: %s: %v (fix the YAML syntax)", ErrInvalid, s.ConfigFile(), yamlMsg(err))
+		return d, nil, fail.BadRequest("%s: %v (fix the YAML syntax)", s.ConfigFile(), yamlMsg(err))
 	}
 	var warn []string
 	warn = unknown(warn, s.ConfigFile(), "", d.Extra)
 	warn = unknown(warn, s.ConfigFile(), "agent.", d.Agent.Extra)
 	warn = unknown(warn, s.ConfigFile(), "shield.", d.Shield.Extra)
 	warn = unknown(warn, s.ConfigFile(), "limits.", d.Limits.Extra)
-	if d.SecurityClass != "" && d.SecurityClass != webapi.ClassGatekeeping && d.SecurityClass != webapi.ClassOnline {
-		return d, warn, fmt.Errorf("%w: %s: security_class %q: use gatekeeping or online", ErrInvalid, s.ConfigFile(), d.SecurityClass)
-	}
-	return d, warn, nil
+	return d, warn, d.Validate(s.ConfigFile())
 }
 
 // Get loads and validates one project.
-func (s *Store) Get(name string) (webapi.ProjectInfo, error) {
+func (s *Store) Get(name string) (Info, error) {
 	if err := ValidName(name); err != nil {
-		return webapi.ProjectInfo{}, err
+		return Info{}, err
 	}
 	file := s.File(name)
 	b, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return webapi.ProjectInfo{}, fmt.Errorf("%w: %s (terok project add %s creates it)", ErrNotFound, name, name)
+		return Info{}, fail.NotFound("no such project: %s (terok project add %s creates it)", name, name)
 	}
 	if err != nil {
-		return webapi.ProjectInfo{}, fmt.Errorf("read %s: %w", file, err)
+		return Info{}, fmt.Errorf("read %s: %w", file, err)
 	}
 	return Parse(file, name, b)
 }
 
 // Parse decodes and validates the content of a project file; name is the
 // project's directory name, which the file's name: must match.
-func Parse(file, name string, b []byte) (webapi.ProjectInfo, error) {
-	info := webapi.ProjectInfo{File: file}
+func Parse(file, name string, b []byte) (Info, error) {
+	info := Info{File: file}
 	if err := yaml.Unmarshal(b, &info.Project); err != nil {
-		return info, fmt.Errorf("%w: %s: %v (fix the YAML syntax)", ErrInvalid, file, yamlMsg(err))
+		return info, fail.BadRequest("%s: %v (fix the YAML syntax)", file, yamlMsg(err))
 	}
 	p := &info.Project
 	if p.Name == "" {
 		p.Name = name
 	} else if p.Name != name {
-		return info, fmt.Errorf("%w: %s: name %q differs from its directory %q: make them the same", ErrInvalid, file, p.Name, name)
+		return info, fail.BadRequest("%s: name %q differs from its directory %q: make them the same", file, p.Name, name)
 	}
 	info.Warnings = Warnings(file, *p)
 	if err := Validate(file, *p); err != nil {
@@ -124,7 +112,7 @@ func Parse(file, name string, b []byte) (webapi.ProjectInfo, error) {
 }
 
 // Warnings lists the keys of p this version does not know (kept, unused).
-func Warnings(file string, p webapi.Project) []string {
+func Warnings(file string, p Project) []string {
 	var w []string
 	w = unknown(w, file, "", p.Extra)
 	w = unknown(w, file, "git.", p.Git.Extra)
@@ -148,17 +136,13 @@ func unknown(w []string, file, prefix string, extra map[string]any) []string {
 }
 
 // Validate checks every field of p; file names where p comes from.
-func Validate(file string, p webapi.Project) error {
-	bad := func(field, format string, a ...any) error {
-		return fmt.Errorf("%w: %s: %s: %s", ErrInvalid, file, field, fmt.Sprintf(format, a...))
-	}
+func Validate(file string, p Project) error {
 	if err := ValidName(p.Name); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	switch p.SecurityClass {
-	case "", webapi.ClassGatekeeping, webapi.ClassOnline:
-	default:
-		return bad("security_class", "%q is not a class: use gatekeeping or online", p.SecurityClass)
+	bad := invalid(file)
+	if err := validClass(bad, p.SecurityClass); err != nil {
+		return err
 	}
 	if p.SecurityClass == webapi.ClassOnline && p.Git.UpstreamURL == "" {
 		return bad("security_class", "online forwards pushes upstream, but git.upstream_url is empty: set it or use gatekeeping")
@@ -166,29 +150,11 @@ func Validate(file string, p webapi.Project) error {
 	if u := p.Git.UpstreamURL; u != "" && strings.ContainsAny(u, " \t\n") {
 		return bad("git.upstream_url", "%q contains white space: give one URL or path", u)
 	}
-	if b := p.Git.DefaultBranch; b != "" && !regexp.MustCompile(`^[A-Za-z0-9._/-]+$`).MatchString(b) {
+	if b := p.Git.DefaultBranch; b != "" && !branchRE.MatchString(b) {
 		return bad("git.default_branch", "%q is not a branch name: use letters, digits, . _ / -", b)
 	}
-	if strings.ContainsAny(p.Image, " \t\n") {
-		return bad("image", "%q contains white space: give an image reference like localhost/terok-base:latest", p.Image)
-	}
-	for k := range p.Agent.Env {
-		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k) {
-			return bad("agent.env", "%q is not a variable name: use letters, digits and _", k)
-		}
-		if strings.HasPrefix(k, "TEROK_") {
-			return bad("agent.env", "%s: TEROK_ variables are set by terok: rename it", k)
-		}
-	}
-	for _, pr := range p.Shield.Profiles {
-		if !regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`).MatchString(pr) {
-			return bad("shield.profiles", "%q is not a profile name (terok shield profiles lists them)", pr)
-		}
-	}
-	for _, a := range p.Shield.Allow {
-		if a == "" || strings.ContainsAny(a, " ,\t\n") {
-			return bad("shield.allow", "%q: give one domain, IP or CIDR per entry", a)
-		}
+	if err := validCommon(bad, p.Image, p.Agent, p.Shield, p.Limits); err != nil {
+		return err
 	}
 	if w := p.Run.WebPort; w < 0 || w > 65535 {
 		return bad("run.web_port", "%d is not a port: use 1-65535", w)
@@ -197,16 +163,74 @@ func Validate(file string, p webapi.Project) error {
 		// A task holds no privilege for low ports (docs/security.md).
 		return bad("run.web_port", "%d is below 1024, where a task cannot listen: use 1024-65535, e.g. 8080", w)
 	}
-	if p.Limits.Memory != "" {
-		if _, err := ParseMemory(p.Limits.Memory); err != nil {
+	return nil
+}
+
+// Validate checks config.yml's values as a project's, so a typo (limits:
+// memory: 2gb) is refused instead of running tasks without the limit.
+func (d Defaults) Validate(file string) error {
+	bad := invalid(file)
+	if err := validClass(bad, d.SecurityClass); err != nil {
+		return err
+	}
+	return validCommon(bad, d.Image, d.Agent, d.Shield, d.Limits)
+}
+
+var (
+	branchRE  = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	envRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	profileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
+
+// invalid returns the error maker for one file: the file, the field and
+// what to do.
+func invalid(file string) func(field, format string, a ...any) error {
+	return func(field, format string, a ...any) error {
+		return fail.BadRequest("%s: %s: %s", file, field, fmt.Sprintf(format, a...))
+	}
+}
+
+func validClass(bad func(string, string, ...any) error, class string) error {
+	switch class {
+	case "", webapi.ClassGatekeeping, webapi.ClassOnline:
+		return nil
+	}
+	return bad("security_class", "%q is not a class: use gatekeeping or online", class)
+}
+
+// validCommon checks the fields a project and config.yml share.
+func validCommon(bad func(string, string, ...any) error, image string, a Agent, sh Shield, l Limits) error {
+	if strings.ContainsAny(image, " \t\n") {
+		return bad("image", "%q contains white space: give an image reference like localhost/terok-base:latest", image)
+	}
+	for k := range a.Env {
+		if !envRE.MatchString(k) {
+			return bad("agent.env", "%q is not a variable name: use letters, digits and _", k)
+		}
+		if strings.HasPrefix(k, "TEROK_") {
+			return bad("agent.env", "%s: TEROK_ variables are set by terok: rename it", k)
+		}
+	}
+	for _, pr := range sh.Profiles {
+		if !profileRE.MatchString(pr) {
+			return bad("shield.profiles", "%q is not a profile name (terok shield profiles lists them)", pr)
+		}
+	}
+	for _, al := range sh.Allow {
+		if al == "" || strings.ContainsAny(al, " ,\t\n") {
+			return bad("shield.allow", "%q: give one domain, IP or CIDR per entry", al)
+		}
+	}
+	if l.Memory != "" {
+		if _, err := ParseMemory(l.Memory); err != nil {
 			return bad("limits.memory", "%v", err)
 		}
 	}
-	if p.Limits.CPUs < 0 {
-		return bad("limits.cpus", "%v is negative: use e.g. 1.5", p.Limits.CPUs)
+	if l.CPUs < 0 {
+		return bad("limits.cpus", "%v is negative: use e.g. 1.5", l.CPUs)
 	}
-	if p.Limits.Pids < 0 {
-		return bad("limits.pids", "%d is negative: use e.g. 512", p.Limits.Pids)
+	if l.Pids < 0 {
+		return bad("limits.pids", "%d is negative: use e.g. 512", l.Pids)
 	}
 	return nil
 }
@@ -240,15 +264,15 @@ func ParseMemory(s string) (int64, error) {
 
 // List loads every project; a broken file is listed with its error in
 // Warnings so one typo does not hide the rest.
-func (s *Store) List() ([]webapi.ProjectInfo, error) {
+func (s *Store) List() ([]Info, error) {
 	ents, err := os.ReadDir(filepath.Join(s.dir, "projects"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return []webapi.ProjectInfo{}, nil
+		return []Info{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
-	out := []webapi.ProjectInfo{}
+	out := []Info{}
 	for _, e := range ents {
 		if !e.IsDir() || ValidName(e.Name()) != nil {
 			continue
@@ -267,26 +291,26 @@ func (s *Store) List() ([]webapi.ProjectInfo, error) {
 	return out, nil
 }
 
-// Create writes a new project; ErrExists if it is there already.
-func (s *Store) Create(p webapi.Project) (webapi.ProjectInfo, error) {
+// Create writes a new project; a conflict if it is there already.
+func (s *Store) Create(p Project) (Info, error) {
 	if err := ValidName(p.Name); err != nil {
-		return webapi.ProjectInfo{}, err
+		return Info{}, err
 	}
 	if _, err := os.Stat(s.File(p.Name)); err == nil {
-		return webapi.ProjectInfo{}, fmt.Errorf("%w: %s (%s); edit it or remove it first", ErrExists, p.Name, s.File(p.Name))
+		return Info{}, fail.Conflict("project %s exists (%s): edit it or remove it first", p.Name, s.File(p.Name))
 	}
 	return s.Save(p)
 }
 
 // Save validates p and writes it atomically. Keys of the file on disk that
 // p does not carry in Extra are kept.
-func (s *Store) Save(p webapi.Project) (webapi.ProjectInfo, error) {
+func (s *Store) Save(p Project) (Info, error) {
 	file := s.File(p.Name)
 	if err := Validate(file, p); err != nil {
-		return webapi.ProjectInfo{}, err
+		return Info{}, err
 	}
 	if old, err := os.ReadFile(file); err == nil {
-		var prev webapi.Project
+		var prev Project
 		if yaml.Unmarshal(old, &prev) == nil {
 			p.Extra = keep(p.Extra, prev.Extra)
 			p.Git.Extra = keep(p.Git.Extra, prev.Git.Extra)
@@ -300,20 +324,20 @@ func (s *Store) Save(p webapi.Project) (webapi.ProjectInfo, error) {
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(p); err != nil {
-		return webapi.ProjectInfo{}, fmt.Errorf("encode %s: %w", file, err)
+		return Info{}, fmt.Errorf("encode %s: %w", file, err)
 	}
 	// project.yml may hold agent.env values (keys, tokens): only its
 	// owner reads it, in a directory only its owner enters.
 	if err := os.MkdirAll(s.Dir(p.Name), 0o700); err != nil {
-		return webapi.ProjectInfo{}, fmt.Errorf("create %s: %w", s.Dir(p.Name), err)
+		return Info{}, fmt.Errorf("create %s: %w", s.Dir(p.Name), err)
 	}
 	if err := os.Chmod(s.Dir(p.Name), 0o700); err != nil {
-		return webapi.ProjectInfo{}, fmt.Errorf("chmod %s: %w", s.Dir(p.Name), err)
+		return Info{}, fmt.Errorf("chmod %s: %w", s.Dir(p.Name), err)
 	}
 	if err := atomicfile.WriteFile(file, buf.Bytes(), 0o600); err != nil {
-		return webapi.ProjectInfo{}, fmt.Errorf("write %s: %w", file, err)
+		return Info{}, fmt.Errorf("write %s: %w", file, err)
 	}
-	return webapi.ProjectInfo{Project: p, File: file, Warnings: Warnings(file, p)}, nil
+	return Info{Project: p, File: file, Warnings: Warnings(file, p)}, nil
 }
 
 func keep(cur, prev map[string]any) map[string]any {
@@ -334,58 +358,12 @@ func (s *Store) Delete(name string) error {
 		return err
 	}
 	if _, err := os.Stat(s.File(name)); err != nil {
-		return fmt.Errorf("%w: %s", ErrNotFound, name)
+		return fail.NotFound("no such project: %s", name)
 	}
 	if err := os.RemoveAll(s.Dir(name)); err != nil {
 		return fmt.Errorf("remove %s: %w", s.Dir(name), err)
 	}
 	return nil
-}
-
-// Effective fills what p leaves empty from d and the built-in defaults.
-func Effective(p webapi.Project, d Defaults) webapi.Project {
-	if p.SecurityClass == "" {
-		p.SecurityClass = d.SecurityClass
-	}
-	if p.SecurityClass == "" {
-		p.SecurityClass = webapi.ClassGatekeeping
-	}
-	if p.Image == "" {
-		p.Image = d.Image
-	}
-	if p.Image == "" {
-		p.Image = DefaultImage
-	}
-	if p.Agent.Command == "" {
-		p.Agent.Command = d.Agent.Command
-	}
-	if len(d.Agent.Env) > 0 {
-		env := map[string]string{}
-		for k, v := range d.Agent.Env {
-			env[k] = v
-		}
-		for k, v := range p.Agent.Env {
-			env[k] = v
-		}
-		p.Agent.Env = env
-	}
-	if p.Shield.Enabled == nil {
-		p.Shield.Enabled = d.Shield.Enabled
-	}
-	if len(p.Shield.Profiles) == 0 {
-		p.Shield.Profiles = d.Shield.Profiles
-	}
-	p.Shield.Allow = append(append([]string{}, d.Shield.Allow...), p.Shield.Allow...)
-	if p.Limits.Memory == "" {
-		p.Limits.Memory = d.Limits.Memory
-	}
-	if p.Limits.CPUs == 0 {
-		p.Limits.CPUs = d.Limits.CPUs
-	}
-	if p.Limits.Pids == 0 {
-		p.Limits.Pids = d.Limits.Pids
-	}
-	return p
 }
 
 // yamlMsg shortens yaml.v3's error text.
