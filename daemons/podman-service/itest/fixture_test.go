@@ -134,22 +134,6 @@ func (e *env) cleanup() {
 	os.RemoveAll(e.base)
 }
 
-// sandboxScript enters Debian 13: a fresh overlay over the cached rootfs,
-// /dev, /proc and /sys, the test's base and binary directories at their
-// host paths, the test user; then pivot_root and drop to the user.
-const sandboxScript = `set -e
-ov=$(mktemp -d "$BASE/ov-XXXXXX"); mkdir "$ov/upper" "$ov/work" "$ov/root"
-M=$ov/root
-mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$ov/upper,workdir=$ov/work" "$M"
-mount --rbind /dev "$M/dev"; mount -t proc proc "$M/proc"; mount --rbind /sys "$M/sys"
-mount -t tmpfs tmpfs "$M/tmp"
-for d in "$BASE" "$BINDIR"; do mkdir -p "$M$d"; mount --bind "$d" "$M$d"; done
-getent passwd "$TUSER" >> "$M/etc/passwd"; getent group "$TUSER" >> "$M/etc/group"
-grep "^$TUSER:" /etc/subuid >> "$M/etc/subuid"; grep "^$TUSER:" /etc/subgid >> "$M/etc/subgid"
-cd "$M"; mkdir .oldroot; pivot_root . .oldroot; cd /; umount -l /.oldroot; rmdir /.oldroot
-exec setpriv --reuid="$RUID" --regid="$RGID" --clear-groups env -i "$@"
-`
-
 // serveCommand runs podman-service with args as the test user, in the tier's
 // Podman.
 func (e *env) serveCommand(args ...string) *exec.Cmd {
@@ -157,12 +141,8 @@ func (e *env) serveCommand(args ...string) *exec.Cmd {
 	if !e.tier.sandbox {
 		return e.command(bin, args...)
 	}
-	full := append([]string{"-m", "--propagation", "private", "bash", "-c", sandboxScript, "sandbox"}, e.environ()...)
-	full = append(full, "PODMAN_IGNORE_CGROUPSV1_WARNING=1", bin)
-	cmd := exec.Command("unshare", append(full, args...)...)
-	cmd.Env = append(os.Environ(), "BASE="+e.base, "BINDIR="+filepath.Dir(bin), "ROOTFS="+RootfsTrixie,
-		"RUID="+strconv.Itoa(e.uid), "RGID="+strconv.Itoa(e.gid), "TUSER="+e.user)
-	return cmd
+	sb := testkit.Sandbox{Rootfs: RootfsTrixie, Base: e.base, BinDir: filepath.Dir(bin), User: e.user, UID: e.uid, GID: e.gid}
+	return sb.Command(append(e.environ(), "PODMAN_IGNORE_CGROUPSV1_WARNING=1"), append([]string{bin}, args...)...)
 }
 
 // service is one running `podman-service serve`.

@@ -42,7 +42,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			if json.Unmarshal(b, &s) == nil {
 				// Acknowledged on the subscription's own queue, so the
 				// answer comes before any line it asked for.
-				if !sub.WatchLogsAck(webapi.Event{Type: webapi.EventSubscribed, Logs: s.Logs}, s.Logs...) {
+				if !sub.WatchLogs(webapi.Event{Type: webapi.EventSubscribed, Logs: s.Logs}, s.Logs...) {
 					return
 				}
 			}

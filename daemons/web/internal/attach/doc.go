@@ -26,7 +26,7 @@
 // failing. A failure after it is a close with status 1011 and the reason.
 //
 // Leaving: closing the WebSocket (or dropping the connection) ends the
-// relay and sends the process SIGHUP, as closing a terminal window does
-// (Options.KeepOnLeave keeps it running instead). Each attach starts a
-// new process; there is no re-attaching to an old one.
+// relay and sends the process SIGHUP, as closing a terminal window does;
+// so does the server's shutdown (with a close "going away"). Each attach
+// starts a new process; there is no re-attaching to an old one.
 package attach

@@ -55,15 +55,11 @@ type Options struct {
 	// the request's Host; requests without an Origin, as from the CLI,
 	// pass).
 	Origin func(r *http.Request) bool
-	// ExitTimeout bounds the wait for Podman to report the exit code after
-	// the terminal closed (default 30s).
-	ExitTimeout time.Duration
-	// KeepOnLeave leaves the process running when the client goes away.
-	// By default it gets SIGHUP, as a shell does when its terminal
-	// window closes (terok-web and the task's processes belong to the
-	// same user, Podman's).
-	KeepOnLeave bool
 }
+
+// exitTimeout bounds the wait for Podman to report the exit code after
+// the terminal closed.
+const exitTimeout = 30 * time.Second
 
 // Resolver maps a request to its Target. When it cannot, it answers the
 // request itself (for example 404 for an unknown task) and returns false.
@@ -176,9 +172,10 @@ func Serve(w http.ResponseWriter, r *http.Request, ex Execer, t Target, o Option
 	log = log.With().Str("exec", execID).Logger()
 	log.Info().Msg("attach: terminal opened")
 
-	// A hijacked request's context does not end when the client leaves:
-	// the relay's own context does.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// The relay ends when the client leaves (its reads fail), the
+	// process exits, or the request's context ends (the server shuts
+	// down: its requests' contexts end with it).
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	outDone := make(chan error, 1)
 	go func() { outDone <- pumpOut(ctx, c, stream) }()
@@ -187,11 +184,13 @@ func Serve(w http.ResponseWriter, r *http.Request, ex Execer, t Target, o Option
 
 	select {
 	case err := <-inDone:
-		// The client left (or sent garbage): stop relaying.
+		// The client left (or sent garbage, or the server stops): stop
+		// relaying, and hang up the process as closing a terminal window
+		// does (terok-web and the task's processes belong to the same
+		// user, Podman's).
 		log.Info().Err(err).Msg("attach: client left")
-		if !o.KeepOnLeave {
-			hangup(ctx, ex, execID, log)
-		}
+		hangup(context.WithoutCancel(ctx), ex, execID, log)
+		c.Close(websocket.StatusGoingAway, "")
 		return
 	case err := <-outDone:
 		if err != nil {
@@ -200,11 +199,7 @@ func Serve(w http.ResponseWriter, r *http.Request, ex Execer, t Target, o Option
 		}
 	}
 	// The terminal closed: the process exited.
-	timeout := o.ExitTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	wctx, wcancel := context.WithTimeout(ctx, timeout)
+	wctx, wcancel := context.WithTimeout(ctx, exitTimeout)
 	code, err := ex.WaitExec(wctx, execID)
 	wcancel()
 	if err != nil {

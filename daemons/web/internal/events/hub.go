@@ -19,14 +19,15 @@ type Hub struct {
 // New returns an empty hub.
 func New() *Hub { return &Hub{subs: map[*Sub]struct{}{}} }
 
-// Sub is one subscription. Read events from C until it is closed.
+// Sub is one subscription. Read events from C until it is closed: by
+// Unsubscribe, or by the hub when C was full (the subscriber lagged and
+// missed events).
 type Sub struct {
-	C      chan webapi.Event
-	mu     sync.Mutex
+	C chan webapi.Event
+
+	mu     sync.Mutex // guards logs and closed, and sends on C
 	logs   map[string]bool
 	closed bool
-	// Lagged is true when the hub dropped the subscriber for being slow.
-	Lagged bool
 }
 
 // Subscribe adds a subscriber with a buffer of n events.
@@ -44,33 +45,30 @@ func (h *Hub) Unsubscribe(s *Sub) {
 	delete(h.subs, s)
 	h.mu.Unlock()
 	s.mu.Lock()
+	s.close()
+	s.mu.Unlock()
+}
+
+// close closes C once; s.mu is held.
+func (s *Sub) close() {
 	if !s.closed {
 		s.closed = true
 		close(s.C)
 	}
-	s.mu.Unlock()
 }
 
 // WatchLogs makes s receive the log lines of the given tasks ("*": of
-// every task).
-func (s *Sub) WatchLogs(ids ...string) {
-	s.mu.Lock()
-	for _, id := range ids {
-		s.logs[id] = true
-	}
-	s.mu.Unlock()
-}
-
-// WatchLogsAck is WatchLogs followed by ack queued on C in the same step,
-// so ack comes before any line of those tasks. False when C is full.
-func (s *Sub) WatchLogsAck(ack webapi.Event, ids ...string) bool {
+// every task) and queues ack on C in the same step, so ack comes before
+// any line of those tasks. False when C is full or closed (the
+// subscription is then of no use: drop it).
+func (s *Sub) WatchLogs(ack webapi.Event, ids ...string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		s.logs[id] = true
-	}
 	if s.closed {
 		return false
+	}
+	for _, id := range ids {
+		s.logs[id] = true
 	}
 	select {
 	case s.C <- ack:
@@ -81,7 +79,8 @@ func (s *Sub) WatchLogsAck(ack webapi.Event, ids ...string) bool {
 }
 
 // Publish sends e to every subscriber that wants it. Log events go only
-// to subscribers watching that task.
+// to subscribers watching that task. A subscriber whose buffer is full
+// is dropped: its channel is closed.
 func (h *Hub) Publish(e webapi.Event) {
 	h.mu.Lock()
 	subs := make([]*Sub, 0, len(h.subs))
@@ -91,18 +90,17 @@ func (h *Hub) Publish(e webapi.Event) {
 	h.mu.Unlock()
 	for _, s := range subs {
 		s.mu.Lock()
-		want := !s.closed && (e.Type != webapi.EventLog || s.logs[e.TaskID] || s.logs["*"])
 		lagged := false
-		if want {
+		if !s.closed && (e.Type != webapi.EventLog || s.logs[e.TaskID] || s.logs["*"]) {
 			select {
 			case s.C <- e:
 			default:
 				lagged = true
+				s.close()
 			}
 		}
 		s.mu.Unlock()
 		if lagged {
-			s.Lagged = true
 			h.Unsubscribe(s)
 		}
 	}

@@ -14,7 +14,10 @@ import (
 func TestLogWriterCutsLongLinesForEventsOnly(t *testing.T) {
 	hub := events.New()
 	sub := hub.Subscribe(16)
-	sub.WatchLogs("abc234")
+	if !sub.WatchLogs(webapi.Event{Type: webapi.EventSubscribed}, "abc234") {
+		t.Fatal("watch")
+	}
+	<-sub.C
 	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
 	if err != nil {
 		t.Fatal(err)

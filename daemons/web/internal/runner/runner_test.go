@@ -287,7 +287,12 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
-type fakeFeed struct{ evs []gateapi.Event }
+// fakeFeed sends its events after since, then says so on delivered and
+// follows until ctx ends (as the gate's feed does).
+type fakeFeed struct {
+	evs       []gateapi.Event
+	delivered chan struct{}
+}
 
 func (f fakeFeed) Events(ctx context.Context, since uint64, follow bool, fn func(gateapi.Event) error) error {
 	for _, e := range f.evs {
@@ -297,6 +302,7 @@ func (f fakeFeed) Events(ctx context.Context, since uint64, follow bool, fn func
 			}
 		}
 	}
+	f.delivered <- struct{}{}
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -306,19 +312,23 @@ func TestPushesReachTheirTask(t *testing.T) {
 	r, _ := newRunner(t, pm, &fakeGate{})
 	task, _ := r.store.Create(tasks.Record{Project: "demo", State: webapi.StateRunning})
 	other, _ := r.store.Create(tasks.Record{Project: "other", State: webapi.StateRunning})
-	feed := fakeFeed{evs: []gateapi.Event{
+	feed := fakeFeed{delivered: make(chan struct{}, 1), evs: []gateapi.Event{
 		{Seq: 1, Kind: gateapi.EventPush, Repo: "demo", Task: task.ID, Ref: "refs/heads/agent/x", New: "aaaa", Commits: 2},
 		{Seq: 2, Kind: gateapi.EventPush, Repo: "demo", Task: "", Ref: "refs/heads/main", New: "bbbb"},          // admin
 		{Seq: 3, Kind: gateapi.EventPush, Repo: "demo", Task: other.ID, Ref: "refs/heads/agent/y", New: "cccc"}, // wrong repo
 		{Seq: 4, Kind: gateapi.EventPush, Repo: "demo", Task: task.ID, Ref: "refs/heads/agent/x", Old: "aaaa", New: "dddd", Commits: 1},
 	}}
 	seq := t.TempDir() + "/web/gate-events.seq"
+	// One connection to the feed: every event it holds is handled (the
+	// callback records it before the next comes), then it is left.
 	follow := func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { r.FollowPushes(ctx, feed, seq); close(done) }()
-		for i := 0; i < 200 && readSeq(seq) < 4; i++ {
-			time.Sleep(10 * time.Millisecond)
+		select {
+		case <-feed.delivered:
+		case <-time.After(time.Minute): // a bound for a hang, not a window
+			t.Fatal("the feed was never read")
 		}
 		cancel()
 		<-done

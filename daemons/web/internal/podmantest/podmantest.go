@@ -1,8 +1,10 @@
-// Package podmantest runs real rootless Podman for terok-web's tests: a
+// Package podmantest runs real rootless Podman for terok-web's
+// integration tests (attach, images, nsdial, runner, webproxy): a
 // podman-service as the test user tkpodman (made by make deps) in a home
-// and runtime directory of its own, and a busybox image to run. A test
-// without root, podman, busybox or the user skips (fails under
-// TEROK_TEST_STRICT=1).
+// and runtime directory of its own, on the host's Podman or Debian 13's
+// in a sandbox (testkit.Sandbox, as podman-service's own tests), and a
+// busybox image to run. A test without root, podman, busybox or the user
+// skips (fails under TEROK_TEST_STRICT=1). Only tests import it.
 package podmantest
 
 import (
@@ -59,23 +61,6 @@ var Tiers = []Tier{
 // RootfsTrixie is where scripts/base-rootfs.sh caches Debian 13.
 const RootfsTrixie = "/var/cache/terok/rootfs-trixie"
 
-// sandboxScript enters Debian 13 (as podman-service's own tests do): a
-// fresh overlay over the cached rootfs, /dev, /proc and /sys, the test's
-// base and binary directories at their host paths, the test user; then
-// pivot_root and drop to the user.
-const sandboxScript = `set -e
-ov=$(mktemp -d "$BASE/ov-XXXXXX"); mkdir "$ov/upper" "$ov/work" "$ov/root"
-M=$ov/root
-mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$ov/upper,workdir=$ov/work" "$M"
-mount --rbind /dev "$M/dev"; mount -t proc proc "$M/proc"; mount --rbind /sys "$M/sys"
-mount -t tmpfs tmpfs "$M/tmp"
-for d in "$BASE" "$BINDIR"; do mkdir -p "$M$d"; mount --bind "$d" "$M$d"; done
-getent passwd tkpodman >> "$M/etc/passwd"; getent group tkpodman >> "$M/etc/group"
-grep '^tkpodman:' /etc/subuid >> "$M/etc/subuid"; grep '^tkpodman:' /etc/subgid >> "$M/etc/subgid"
-cd "$M"; mkdir .oldroot; pivot_root . .oldroot; cd /; umount -l /.oldroot; rmdir /.oldroot
-exec setpriv --reuid="$RUID" --regid="$RGID" --clear-groups env -i "$@"
-`
-
 // Start runs Debian 12's Podman (Tiers[0]); see StartTier.
 func Start(t *testing.T) *Podman { return StartTier(t, Tiers[0]) }
 
@@ -115,11 +100,8 @@ func StartTier(t *testing.T, tr Tier) *Podman {
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "XDG_RUNTIME_DIR=" + runtime, "TEROK_RUN_DIR=" + runDir}
 	var cmd *exec.Cmd
 	if tr.Sandbox {
-		args := append([]string{"-m", "--propagation", "private", "bash", "-c", sandboxScript, "sandbox"}, environ...)
-		args = append(args, "PODMAN_IGNORE_CGROUPSV1_WARNING=1", bin, "serve", "--hooks-dir", hooks)
-		cmd = exec.Command("unshare", args...)
-		cmd.Env = append(os.Environ(), "BASE="+base, "BINDIR="+filepath.Dir(bin), "ROOTFS="+RootfsTrixie,
-			"RUID="+strconv.Itoa(uid), "RGID="+strconv.Itoa(gid))
+		sb := testkit.Sandbox{Rootfs: RootfsTrixie, Base: base, BinDir: filepath.Dir(bin), User: testUser, UID: uid, GID: gid}
+		cmd = sb.Command(append(environ, "PODMAN_IGNORE_CGROUPSV1_WARNING=1"), bin, "serve", "--hooks-dir", hooks)
 	} else {
 		cmd = exec.Command(bin, "serve", "--hooks-dir", hooks)
 		cmd.Env = environ
