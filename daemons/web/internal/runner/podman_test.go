@@ -7,8 +7,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/podmantest"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/podmantest"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 )
 

@@ -16,9 +16,9 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/podmantest"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/podmantest"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webports"
 )
 
