@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"os"
@@ -55,6 +57,25 @@ func (tr *tree) taskJSON(t *testing.T, id string) webapi.Task {
 }
 
 func (tr *tree) web() *webapi.Client { return webapi.New(filepath.Join(tr.run, "web.sock")) }
+
+// events follows terok-web's events (with the log lines of logs) from
+// the server's acknowledgement on: next returns each event after it.
+func (tr *tree) events(t *testing.T, ctx context.Context, logs ...string) (next func() (webapi.Event, error), stop func()) {
+	t.Helper()
+	pull, stop := iter.Pull2(tr.web().Events(ctx, logs...))
+	next = func() (webapi.Event, error) {
+		ev, err, ok := pull()
+		if !ok && err == nil {
+			err = ctx.Err()
+		}
+		return ev, err
+	}
+	if ev, err := next(); err != nil || ev.Type != webapi.EventSubscribed {
+		stop()
+		t.Fatalf("events: %+v %v, want the acknowledgement first", ev, err)
+	}
+	return next, stop
+}
 
 // upstream makes a bare repository with one commit on main that the e2e
 // user (the gate) can read and write.
@@ -226,11 +247,8 @@ func TestTasks(t *testing.T) {
 	// Events: watch the socket's WebSocket while the first task runs.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ws, err := tr.web().Events(ctx)
-	if err != nil {
-		t.Fatalf("events: %v", err)
-	}
-	defer ws.CloseNow()
+	nextEvent, stopEvents := tr.events(t, ctx)
+	defer stopEvents()
 
 	var id string
 	t.Run("headless push", func(t *testing.T) {
@@ -305,12 +323,10 @@ func TestTasks(t *testing.T) {
 		// The WebSocket saw the task run and end.
 		seen := map[string]bool{}
 		for !seen[webapi.StateExited] {
-			_, b, err := ws.Read(ctx)
+			ev, err := nextEvent()
 			if err != nil {
 				t.Fatalf("events: %v (seen %v)", err, seen)
 			}
-			var ev webapi.Event
-			json.Unmarshal(b, &ev)
 			if ev.Type == webapi.EventTask && ev.TaskID == id && ev.Task != nil {
 				seen[ev.Task.State] = true
 			}
@@ -508,20 +524,15 @@ func testPodmanRestart(t *testing.T, tr *tree) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ws, err := tr.web().Events(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
+	nextEvent, stopEvents := tr.events(t, ctx)
+	defer stopEvents()
 	tr.supervisorctl(t, "restart", "podman-service")
 	// The WebSocket reports the daemon's state changes.
 	for seen := false; !seen; {
-		_, b, err := ws.Read(ctx)
+		ev, err := nextEvent()
 		if err != nil {
 			t.Fatalf("events: %v (no daemon event for podman-service)", err)
 		}
-		var ev webapi.Event
-		json.Unmarshal(b, &ev)
 		seen = ev.Type == webapi.EventDaemon && ev.Daemon != nil && ev.Daemon.Name == "podman-service"
 	}
 	if out, code := tr.terok(t, "task", "wait", id); code != 0 {
@@ -576,21 +587,16 @@ func testLogEvents(t *testing.T, tr *tree) {
 	defer cancel()
 	// Subscribed to every task's lines before the task exists: no line
 	// can come before the subscription.
-	ws, err := tr.web().Events(ctx, "*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	// Events returned after the server acknowledged the subscription.
+	nextEvent, stopEvents := tr.events(t, ctx, "*")
+	defer stopEvents()
+	// tr.events returned after the server acknowledged the subscription.
 	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo line-a; echo line-b"))
 	var got []string
 	for {
-		_, b, err := ws.Read(ctx)
+		ev, err := nextEvent()
 		if err != nil {
 			t.Fatalf("events: %v (lines so far %q)", err, got)
 		}
-		var ev webapi.Event
-		json.Unmarshal(b, &ev)
 		if ev.Type == webapi.EventLog && ev.TaskID == id {
 			got = append(got, ev.Line)
 		}
@@ -926,31 +932,47 @@ func execIDs(t *testing.T, tr *tree, id string) []string {
 }
 
 // testBigLine: a task prints one 10 MB line; the log keeps it whole, a
-// follower that disconnects mid-stream does not disturb terok-web.
+// follower that stays gets it whole and in order, and a follower that
+// leaves in the middle of the big line does not disturb terok-web.
 func testBigLine(t *testing.T, tr *tree) {
 	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo start; sleep 2; head -c 10000000 /dev/zero | tr '\\0' x; echo; sleep 2; echo after-the-big-line"))
-	ctx, cancel := context.WithCancel(context.Background())
-	f := exec.CommandContext(ctx, filepath.Join(tr.root, "bin", "terok"), "task", "logs", "-f", id)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	followed := make(chan []byte, 1)
+	go func() {
+		var b []byte
+		for chunk, err := range tr.web().Logs(ctx, id, -1, true) {
+			if err != nil {
+				break
+			}
+			b = append(b, chunk...)
+		}
+		followed <- b
+	}()
+	lctx, leave := context.WithCancel(ctx)
+	f := exec.CommandContext(lctx, filepath.Join(tr.root, "bin", "terok"), "task", "logs", "-f", id)
 	f.Env = tr.env()
 	stdout, _ := f.StdoutPipe()
 	if err := f.Start(); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 64<<10)
-	if _, err := io.ReadAtLeast(stdout, buf, 6); err != nil { // "start\n" at least
+	// Read into the big line (a megabyte of it), then leave.
+	const into = len("start\n") + 1<<20
+	if _, err := io.ReadFull(stdout, make([]byte, into)); err != nil {
 		t.Fatalf("follow: %v", err)
 	}
-	cancel() // the client leaves mid-stream
+	leave() // the client leaves in the middle of the big line
 	f.Wait()
 	if out, code := tr.terok(t, "task", "wait", id); code != 0 {
 		t.Fatalf("wait: %d %s", code, out)
 	}
-	body, err := tr.web().Logs(context.Background(), id, -1, false)
-	if err != nil {
-		t.Fatal(err)
+	var b []byte
+	for chunk, err := range tr.web().Logs(context.Background(), id, -1, false) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(b, chunk...)
 	}
-	b, _ := io.ReadAll(body)
-	body.Close()
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	var big string
 	for _, l := range lines {
@@ -960,6 +982,14 @@ func testBigLine(t *testing.T, tr *tree) {
 	}
 	if len(big) != 10000000 || strings.Trim(big, "x") != "" || lines[len(lines)-1] != "after-the-big-line" {
 		t.Fatalf("longest line %d bytes (want one of 10000000), last line %q, %d lines", len(big), lines[len(lines)-1], len(lines))
+	}
+	select {
+	case got := <-followed:
+		if !bytes.Equal(got, b) {
+			t.Fatalf("the follower that stayed got %d bytes, the log has %d", len(got), len(b))
+		}
+	case <-ctx.Done():
+		t.Fatal("the follower that stayed did not end with the task")
 	}
 	tr.mustTerok(t, "health")
 }

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -22,106 +19,49 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
-// Client talks to terok-web. Errors of answers match the kit/unixhttp
-// sentinels (errors.Is(err, unixhttp.ErrNotFound)); a terok-web nobody
-// answers for matches unixhttp.ErrUnavailable.
+// Client talks to terok-web: kit/unixhttp's client on web.sock (New) or
+// on the TCP listener with the access token (NewURL). Errors of answers
+// match the kit/unixhttp sentinels (errors.Is(err, unixhttp.ErrNotFound));
+// a terok-web nobody answers for matches unixhttp.ErrUnavailable. Streams
+// (Logs, Audit, Events) are iterators: ranging over one makes the
+// request, and breaking out of the loop ends it.
 type Client struct {
-	base  string // http://unix or the TCP base URL
-	where string // the socket or URL, for messages
-	token string
-	hc    *http.Client
-	dial  func(ctx context.Context) (net.Conn, error)
+	c     *unixhttp.Client
+	token string // for WebSocket hand-shakes, made outside c
 }
 
 // New returns a client for terok-web's socket (trusted: no token).
-func New(socket string) *Client {
-	dial := func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
-		MaxIdleConns: 8, IdleConnTimeout: 30 * time.Second}
-	return &Client{base: "http://unix", where: socket, hc: &http.Client{Transport: tr}, dial: dial}
+func New(socket string, opts ...unixhttp.ClientOption) *Client {
+	return &Client{c: unixhttp.NewClient(socket, opts...)}
 }
 
 // NewURL returns a client for terok-web's TCP listener at base (e.g.
 // http://127.0.0.1:8566) with the access token.
-func NewURL(base, token string) *Client {
-	return &Client{base: strings.TrimSuffix(base, "/"), where: base, token: token,
-		hc: &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}}
+func NewURL(base, token string, opts ...unixhttp.ClientOption) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("terok-web URL %q: give http://HOST:PORT, e.g. http://localhost:8566", base)
+	}
+	opts = append([]unixhttp.ClientOption{unixhttp.WithBaseURL(u), unixhttp.WithBearer(token)}, opts...)
+	return &Client{c: unixhttp.NewClient("", opts...), token: token}, nil
 }
 
 // Where names the socket or URL the client talks to.
-func (c *Client) Where() string { return c.where }
+func (c *Client) Where() string { return c.c.Socket() }
 
-func (c *Client) request(ctx context.Context, method, path string, body io.Reader, ctype string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, body)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return nil, &unixhttp.DialError{Socket: c.where + " (terok-web)", Err: err}
-		}
-		return nil, fmt.Errorf("call %s %s on %s: %w", method, path, c.where, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer resp.Body.Close()
-		return nil, unixhttp.DecodeError(resp)
-	}
-	return resp, nil
-}
-
-// Stream performs a request and returns the body of a 2xx answer.
-func (c *Client) Stream(ctx context.Context, method, path string, in any) (io.ReadCloser, error) {
-	var body io.Reader
-	ctype := ""
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
-		}
-		body, ctype = bytes.NewReader(b), "application/json"
-	}
-	resp, err := c.request(ctx, method, path, body, ctype)
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
-}
+// prefix is the root of terok-web's API.
+const prefix = "/api/v1"
 
 // Do performs one JSON request below /api/v1 and decodes the answer.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	body, err := c.Stream(ctx, method, path, in)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	if out == nil {
-		_, _ = io.Copy(io.Discard, body)
-		return nil
-	}
-	if err := json.NewDecoder(body).Decode(out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
-	}
-	return nil
+	return c.c.Do(ctx, method, prefix+path, in, out)
 }
 
 func esc(s string) string { return url.PathEscape(s) }
 
 // Health asks terok-web's health (with its dependencies as details).
 func (c *Client) Health(ctx context.Context) (health.Status, error) {
-	var st health.Status
-	err := c.Do(ctx, http.MethodGet, "/health", nil, &st)
-	return st, err
+	return health.Check(ctx, c.c)
 }
 
 // Projects lists the projects.
@@ -226,9 +166,10 @@ func (c *Client) Remove(ctx context.Context, id string, force bool) error {
 	return c.Do(ctx, http.MethodDelete, p, nil, nil)
 }
 
-// Logs returns a task's output: the last tail lines (tail < 0: all), and
-// with follow the stream continues until the task ends.
-func (c *Client) Logs(ctx context.Context, id string, tail int, follow bool) (io.ReadCloser, error) {
+// Logs is a task's output as it arrives, chunk by chunk: the last tail
+// lines (tail < 0: all), and with follow until the task ends. An error
+// ends it.
+func (c *Client) Logs(ctx context.Context, id string, tail int, follow bool) iter.Seq2[[]byte, error] {
 	q := url.Values{}
 	if tail >= 0 {
 		q.Set("tail", strconv.Itoa(tail))
@@ -236,7 +177,28 @@ func (c *Client) Logs(ctx context.Context, id string, tail int, follow bool) (io
 	if follow {
 		q.Set("follow", "1")
 	}
-	return c.Stream(ctx, http.MethodGet, "/tasks/"+esc(id)+"/logs?"+q.Encode(), nil)
+	return func(yield func([]byte, error) bool) {
+		body, err := c.c.Stream(ctx, http.MethodGet, prefix+"/tasks/"+esc(id)+"/logs?"+q.Encode(), nil)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer body.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := body.Read(buf)
+			if n > 0 && !yield(bytes.Clone(buf[:n]), nil) {
+				return
+			}
+			if err == io.EOF || err != nil && ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				yield(nil, fmt.Errorf("read the log of task %s: %w", id, err))
+				return
+			}
+		}
+	}
 }
 
 // Timeline returns a task's timeline.
@@ -314,28 +276,31 @@ func (c *Client) SetMode(ctx context.Context, id, mode string) (shieldapi.Status
 	return out, err
 }
 
-// Audit calls fn for each shield event of a task (follow: until ctx ends).
-func (c *Client) Audit(ctx context.Context, id string, follow bool, fn func(shieldapi.Event) error) error {
-	p := "/tasks/" + esc(id) + "/shield/audit"
+// Audit is a task's shield events (with follow: until ctx ends).
+func (c *Client) Audit(ctx context.Context, id string, follow bool) iter.Seq2[shieldapi.Event, error] {
+	p := prefix + "/tasks/" + esc(id) + "/shield/audit"
 	if follow {
 		p += "?follow=1"
 	}
-	body, err := c.Stream(ctx, http.MethodGet, p, nil)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	dec := json.NewDecoder(body)
-	for {
-		var ev shieldapi.Event
-		if err := dec.Decode(&ev); err != nil {
-			if err == io.EOF || ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("read audit stream: %w", err)
+	return func(yield func(shieldapi.Event, error) bool) {
+		body, err := c.c.Stream(ctx, http.MethodGet, p, nil)
+		if err != nil {
+			yield(shieldapi.Event{}, err)
+			return
 		}
-		if err := fn(ev); err != nil {
-			return err
+		defer body.Close()
+		dec := json.NewDecoder(body)
+		for {
+			var ev shieldapi.Event
+			if err := dec.Decode(&ev); err != nil {
+				if err != io.EOF && ctx.Err() == nil {
+					yield(shieldapi.Event{}, fmt.Errorf("read the audit of task %s: %w", id, err))
+				}
+				return
+			}
+			if !yield(ev, nil) {
+				return
+			}
 		}
 	}
 }
@@ -363,14 +328,21 @@ func (c *Client) Images(ctx context.Context) ([]Image, error) {
 
 // ImportImage imports a root filesystem tarball as image name.
 func (c *Client) ImportImage(ctx context.Context, name string, tarball io.Reader) (Image, error) {
-	resp, err := c.request(ctx, http.MethodPost, "/images?name="+url.QueryEscape(name), tarball, "application/x-tar")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.c.URL(prefix+"/images?name="+url.QueryEscape(name)), tarball)
 	if err != nil {
 		return Image{}, err
 	}
-	defer resp.Body.Close()
+	req.Header.Set("Content-Type", "application/x-tar")
+	body, err := c.c.Send(req)
+	if err != nil {
+		return Image{}, err
+	}
+	defer body.Close()
 	var out Image
-	err = json.NewDecoder(resp.Body).Decode(&out)
-	return out, err
+	if err := json.NewDecoder(body).Decode(&out); err != nil {
+		return Image{}, fmt.Errorf("decode the import's answer: %w", err)
+	}
+	return out, nil
 }
 
 // Daemons lists the supervisor's programs.
@@ -387,7 +359,7 @@ func (c *Client) DaemonAction(ctx context.Context, name, action string) error {
 
 // DaemonLog returns the tail of a program's log.
 func (c *Client) DaemonLog(ctx context.Context, name string, bytes int) (string, error) {
-	body, err := c.Stream(ctx, http.MethodGet, "/daemons/"+esc(name)+"/log?bytes="+strconv.Itoa(bytes), nil)
+	body, err := c.c.Stream(ctx, http.MethodGet, prefix+"/daemons/"+esc(name)+"/log?bytes="+strconv.Itoa(bytes), nil)
 	if err != nil {
 		return "", err
 	}
@@ -403,70 +375,68 @@ func (c *Client) WebURL(ctx context.Context) (string, error) {
 	return out["url"], err
 }
 
-// Events opens the events WebSocket; subscribe to log lines with logs
-// ("*" for every task): it returns once the server acknowledged that, so
-// no line of those tasks is missed. Read with (*websocket.Conn).Read and
-// decode Event.
-func (c *Client) Events(ctx context.Context, logs ...string) (*websocket.Conn, error) {
-	opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
-	u := c.base + "/api/v1/events"
-	if c.dial != nil {
-		opts.HTTPClient = c.hc
-		u = "ws://unix/api/v1/events"
-	} else {
-		u = "ws" + strings.TrimPrefix(u, "http")
-		opts.HTTPClient = c.hc
-	}
-	if c.token != "" {
-		opts.HTTPHeader.Set("Authorization", "Bearer "+c.token)
-	}
-	conn, resp, err := websocket.Dial(ctx, u, opts)
-	if err != nil {
-		if resp != nil && resp.StatusCode >= 400 {
-			return nil, &unixhttp.APIError{Status: resp.StatusCode, Message: "events: " + err.Error()}
+// Events follows the events WebSocket: every task state change, timeline
+// entry and daemon change, and the log lines of the tasks in logs ("*"
+// for every task). The first event is the server's acknowledgement
+// (EventSubscribed): every event after it is seen, no line of those tasks
+// comes before it, so a caller that waits for it misses none. The stream
+// ends when ctx ends (quietly), or with an error when the connection does
+// (a subscriber too slow to keep up is closed by the server).
+func (c *Client) Events(ctx context.Context, logs ...string) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		u, hc, h := c.WebSocket(prefix + "/events")
+		conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: h})
+		if err != nil {
+			if resp != nil && resp.StatusCode >= 400 {
+				err = unixhttp.DecodeError(resp)
+			}
+			yield(Event{}, fmt.Errorf("open the events of %s: %w", c.Where(), err))
+			return
 		}
-		return nil, fmt.Errorf("open events on %s: %w", c.where, err)
-	}
-	conn.SetReadLimit(1 << 20)
-	if len(logs) > 0 {
+		defer conn.CloseNow()
+		conn.SetReadLimit(1 << 20)
 		b, _ := json.Marshal(Subscribe{Logs: logs})
 		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
-			conn.CloseNow()
-			return nil, err
+			yield(Event{}, fmt.Errorf("subscribe: %w", err))
+			return
 		}
 		for {
 			_, m, err := conn.Read(ctx)
 			if err != nil {
-				conn.CloseNow()
-				return nil, fmt.Errorf("events: no acknowledgement of the subscription: %w", err)
+				if ctx.Err() == nil {
+					yield(Event{}, fmt.Errorf("events of %s: %w", c.Where(), err))
+				}
+				return
 			}
 			var ev Event
-			if json.Unmarshal(m, &ev) == nil && ev.Type == EventSubscribed {
-				break
+			if err := json.Unmarshal(m, &ev); err != nil {
+				yield(Event{}, fmt.Errorf("events of %s: a message that is not an event: %w", c.Where(), err))
+				return
+			}
+			if !yield(ev, nil) {
+				return
 			}
 		}
 	}
-	return conn, nil
 }
 
-// AttachURL is the attach WebSocket of a task (cmd: a command for sh -c
-// instead of a login shell). Dial it with HTTPClient and AuthHeader.
-func (c *Client) AttachURL(id, cmd string) string {
-	u := c.base + "/api/v1/tasks/" + esc(id) + "/attach"
+// AttachURL is the path of a task's terminal WebSocket (cmd: a command
+// for sh -c instead of a login shell), for WebSocket.
+func AttachURL(id, cmd string) string {
+	p := prefix + "/tasks/" + esc(id) + "/attach"
 	if cmd != "" {
-		u += "?cmd=" + url.QueryEscape(cmd)
+		p += "?cmd=" + url.QueryEscape(cmd)
 	}
-	return u
+	return p
 }
 
-// HTTPClient is the client's HTTP client (it dials the socket for New).
-func (c *Client) HTTPClient() *http.Client { return c.hc }
-
-// AuthHeader carries the token for hand-shakes made outside the client.
-func (c *Client) AuthHeader() http.Header {
-	h := http.Header{}
+// WebSocket returns what a WebSocket hand-shake to path (below the
+// client's base, e.g. AttachURL's) needs: its URL, the HTTP client that
+// reaches terok-web, and the headers that carry the token.
+func (c *Client) WebSocket(path string) (rawURL string, hc *http.Client, header http.Header) {
+	header = http.Header{}
 	if c.token != "" {
-		h.Set("Authorization", "Bearer "+c.token)
+		header.Set("Authorization", "Bearer "+c.token)
 	}
-	return h
+	return c.c.URL(path), c.c.HTTP(), header
 }

@@ -188,21 +188,24 @@ func shieldCommand() *cli.Command {
 					sctx, cancel := untilSignal(c)
 					defer cancel()
 					enc := json.NewEncoder(c.App.Writer)
-					err := client(c).Audit(sctx, c.Args().First(), c.Bool("follow"), func(ev shieldapi.Event) error {
+					for ev, err := range client(c).Audit(sctx, c.Args().First(), c.Bool("follow")) {
+						if err != nil {
+							return err
+						}
 						if wantJSON(c) {
-							return enc.Encode(ev)
+							err = enc.Encode(ev)
+						} else {
+							t := ev.Target
+							if ev.Dest != "" {
+								t = fmt.Sprintf("%s:%d/%s", ev.Dest, ev.Port, ev.Proto)
+							}
+							_, err = fmt.Fprintf(c.App.Writer, "%s  %-10s %s %s\n", ev.Time.Local().Format("15:04:05.000"), ev.Kind, t, ev.Detail)
 						}
-						t := ev.Target
-						if ev.Dest != "" {
-							t = fmt.Sprintf("%s:%d/%s", ev.Dest, ev.Port, ev.Proto)
+						if err != nil {
+							return err
 						}
-						_, err := fmt.Fprintf(c.App.Writer, "%s  %-10s %s %s\n", ev.Time.Local().Format("15:04:05.000"), ev.Kind, t, ev.Detail)
-						return err
-					})
-					if sctx.Err() != nil {
-						return nil
 					}
-					return err
+					return nil
 				}},
 			{Name: "panic", Usage: "block every task's network at once", Flags: []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {

@@ -39,6 +39,20 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "token", Usage: "access token for --url", EnvVars: []string{"TEROK_WEB_TOKEN"}},
 			jsonFlag,
 		},
+		Before: func(c *cli.Context) error {
+			cl := webapi.New(paths.Socket("", paths.Web))
+			if u := c.String("url"); u != "" {
+				var err error
+				if cl, err = webapi.NewURL(u, c.String("token")); err != nil {
+					return kcli.Usagef(c, "--url: %v", err)
+				}
+			}
+			if c.App.Metadata == nil {
+				c.App.Metadata = map[string]any{}
+			}
+			c.App.Metadata["client"] = cl
+			return nil
+		},
 		Commands: []*cli.Command{
 			healthCommand(),
 			projectCommand(),
@@ -62,12 +76,10 @@ func newApp() *cli.App {
 	}
 }
 
-// client returns the terok-web client the flags select.
+// client returns the terok-web client the flags select (made by the
+// app's Before, which refuses a bad --url).
 func client(c *cli.Context) *webapi.Client {
-	if u := c.String("url"); u != "" {
-		return webapi.NewURL(u, c.String("token"))
-	}
-	return webapi.New(paths.Socket("", paths.Web))
+	return c.App.Metadata["client"].(*webapi.Client)
 }
 
 // ctx is the command's context.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 
 	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
@@ -141,9 +140,9 @@ func projectCommand() *cli.Command {
 					printWarnings(c, info)
 					return out(c, info, func(w io.Writer) {
 						fmt.Fprintf(w, "# %s\n", info.File)
-						enc := yaml.NewEncoder(w)
-						enc.SetIndent(2)
-						_ = enc.Encode(info.Project)
+						if b, err := projectYAML(info.Project); err == nil {
+							w.Write(b)
+						}
 					})
 				},
 			},
@@ -192,13 +191,14 @@ func editInEditor(p webapi.Project) (webapi.Project, error) {
 		return p, err
 	}
 	defer os.Remove(f.Name())
-	enc := yaml.NewEncoder(f)
-	enc.SetIndent(2)
-	if err := enc.Encode(p); err != nil {
-		f.Close()
-		return p, err
+	b, err := projectYAML(p)
+	if err == nil {
+		_, err = f.Write(b)
 	}
 	f.Close()
+	if err != nil {
+		return p, err
+	}
 	ed := os.Getenv("EDITOR")
 	if ed == "" {
 		ed = "vi"
@@ -208,13 +208,13 @@ func editInEditor(p webapi.Project) (webapi.Project, error) {
 	if err := cmd.Run(); err != nil {
 		return p, fmt.Errorf("editor %s: %w", ed, err)
 	}
-	b, err := os.ReadFile(f.Name())
+	b, err = os.ReadFile(f.Name())
 	if err != nil {
 		return p, err
 	}
-	var np webapi.Project
-	if err := yaml.Unmarshal(b, &np); err != nil {
-		return p, fmt.Errorf("the edited project is not valid YAML: %v (nothing saved)", err)
+	np, err := parseProjectYAML(b)
+	if err != nil {
+		return p, fmt.Errorf("the edited project does not read: %v (nothing saved)", err)
 	}
 	if np.Name == "" {
 		np.Name = p.Name

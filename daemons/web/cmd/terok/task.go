@@ -155,16 +155,15 @@ func taskCommand() *cli.Command {
 				Action: func(c *cli.Context) error {
 					sctx, cancel := untilSignal(c)
 					defer cancel()
-					body, err := client(c).Logs(sctx, c.Args().First(), c.Int("tail"), c.Bool("follow"))
-					if err != nil {
-						return err
+					for chunk, err := range client(c).Logs(sctx, c.Args().First(), c.Int("tail"), c.Bool("follow")) {
+						if err != nil {
+							return err
+						}
+						if _, err := c.App.Writer.Write(chunk); err != nil {
+							return err
+						}
 					}
-					defer body.Close()
-					_, err = io.Copy(c.App.Writer, body)
-					if sctx.Err() != nil {
-						return nil
-					}
-					return err
+					return nil
 				},
 			},
 			{
@@ -256,9 +255,8 @@ func taskCommand() *cli.Command {
 				Name: "attach", Usage: "a terminal in a running task (a login shell in /workspace, or --cmd); exits with its exit code", ArgsUsage: "ID",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "cmd", Usage: "run this command (sh -c) instead of a shell"}},
 				Action: func(c *cli.Context) error {
-					cl := client(c)
-					code, err := attach.Run(c.Context, cl.AttachURL(c.Args().First(), c.String("cmd")),
-						attach.DialOptions{HTTPClient: cl.HTTPClient(), Header: cl.AuthHeader()}, os.Stdin, c.App.Writer)
+					u, hc, h := client(c).WebSocket(webapi.AttachURL(c.Args().First(), c.String("cmd")))
+					code, err := attach.Run(c.Context, u, attach.DialOptions{HTTPClient: hc, Header: h}, os.Stdin, c.App.Writer)
 					if err != nil {
 						return err
 					}

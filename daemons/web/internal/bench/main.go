@@ -164,13 +164,14 @@ type sample struct {
 }
 
 func logsOf(ctx context.Context, c *webapi.Client, id string) string {
-	body, err := c.Logs(ctx, id, -1, false)
-	if err != nil {
-		return ""
+	var b strings.Builder
+	for chunk, err := range c.Logs(ctx, id, -1, false) {
+		if err != nil {
+			return ""
+		}
+		b.Write(chunk)
 	}
-	defer body.Close()
-	b, _ := io.ReadAll(body)
-	return string(b)
+	return b.String()
 }
 
 // one starts a task and returns its sample once it has ended.

@@ -33,6 +33,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/egress"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/inflight"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
@@ -243,10 +244,17 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		log.Info().Str("listen", tl.Addr().String()).Str("instance", instance).Msg(msg)
 	}
 
+	// Every request is counted (WebSockets too, which a shutdown does not
+	// wait for): Run returns after the last has ended.
+	var reqs inflight.Requests
 	g, gctx := errgroup.WithContext(lctx)
-	g.Go(func() error { return unixhttp.ServeUntil(gctx, unixhttp.NewServer(h, log, base), ln, graceful) })
+	g.Go(func() error {
+		return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(h), log, base), ln, graceful)
+	})
 	if tl != nil {
-		g.Go(func() error { return unixhttp.ServeUntil(gctx, unixhttp.NewServer(web, log, base), tl, graceful) })
+		g.Go(func() error {
+			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(web), log, base), tl, graceful)
+		})
 	}
 	g.Go(func() error { dm.Watch(gctx, hub); return nil })
 	g.Go(func() error {
@@ -280,6 +288,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 	}
 	err = g.Wait()
 	lcancel()
+	reqs.Close()
 	if pub != nil {
 		pub.Close()
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/inflight"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webports"
 )
 
@@ -54,7 +55,8 @@ type Publisher struct {
 	alloc *webports.Allocator
 	ctx   context.Context // ends at Close: every request's context
 	stop  context.CancelFunc
-	wg    sync.WaitGroup // the listeners' Serve and their requests
+	wg    sync.WaitGroup    // the listeners' Serve
+	reqs  inflight.Requests // their requests
 
 	mu     sync.Mutex
 	byTask map[string]*published
@@ -130,16 +132,8 @@ func (p *Publisher) open(taskID string, port int) error {
 	}
 	ui := newTaskUI(p, taskID, port)
 	ctx, stop := context.WithCancel(p.ctx)
-	h := p.o.Hosts.Guard(ui)
 	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !p.enter() {
-				http.Error(w, "terok-web is shutting down", http.StatusServiceUnavailable)
-				return
-			}
-			defer p.wg.Done()
-			h.ServeHTTP(w, r)
-		}),
+		Handler:           p.reqs.Wrap(p.o.Hosts.Guard(ui)),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
@@ -174,17 +168,6 @@ func (p *Publisher) open(taskID string, port int) error {
 	}()
 	p.o.Log.Info().Str("task", taskID).Str("listen", addr).Msg("task UI listening")
 	return nil
-}
-
-// enter counts a request in (Close waits for it), false once closed.
-func (p *Publisher) enter() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.wg.Add(1)
-	return true
 }
 
 // Release closes taskID's listener and frees its port (a no-op without
@@ -250,4 +233,5 @@ func (p *Publisher) Close() {
 		p.o.Dialer.ForgetTask(task)
 	}
 	p.wg.Wait()
+	p.reqs.Close()
 }
