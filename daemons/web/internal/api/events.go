@@ -14,7 +14,9 @@ import (
 
 // events is the /api/v1/events WebSocket: every task state change,
 // timeline entry and daemon change, and the log lines of the tasks the
-// client subscribes to by sending {"logs": ["ID", ...]}. The Origin must
+// client subscribes to by sending {"logs": ["ID", ...]} (acknowledged
+// first, also for no ids). It ends when the client leaves or terok-web
+// stops. The Origin must
 // be the request's own origin (or one of Deps.Origins): scheme, host and
 // port; the TCP listener's auth has checked the token before this runs.
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +55,9 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
-			c.Close(websocket.StatusNormalClosure, "")
+			// The client left, or terok-web stops: the connection ends
+			// without a close handshake nobody may answer (a shutdown
+			// does not wait for it).
 			return
 		case <-ping.C:
 			pctx, pc := context.WithTimeout(ctx, 10*time.Second)

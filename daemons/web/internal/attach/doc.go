@@ -27,6 +27,6 @@
 //
 // Leaving: closing the WebSocket (or dropping the connection) ends the
 // relay and sends the process SIGHUP, as closing a terminal window does;
-// so does the server's shutdown (with a close "going away"). Each attach
+// so does the server's shutdown, which ends the connection. Each attach
 // starts a new process; there is no re-attaching to an old one.
 package attach

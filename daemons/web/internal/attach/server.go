@@ -190,7 +190,6 @@ func Serve(w http.ResponseWriter, r *http.Request, ex Execer, t Target, o Option
 		// user, Podman's).
 		log.Info().Err(err).Msg("attach: client left")
 		hangup(context.WithoutCancel(ctx), ex, execID, log)
-		c.Close(websocket.StatusGoingAway, "")
 		return
 	case err := <-outDone:
 		if err != nil {
