@@ -178,10 +178,10 @@ func (f *fakePodman) Build(ctx context.Context, r io.Reader, o podmanapi.BuildOp
 		}
 		each(podmanapi.BuildLine{Stream: "--> " + strconv.Itoa(i) + "\n"})
 	}
-	sum := sha256.Sum256([]byte(cf + strconv.Itoa(len(f.builds))))
-	id := hex.EncodeToString(sum[:])
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	sum := sha256.Sum256([]byte(cf + strconv.Itoa(len(f.builds))))
+	id := hex.EncodeToString(sum[:])
 	f.created++
 	for _, t := range o.Tags {
 		for _, im := range f.images {

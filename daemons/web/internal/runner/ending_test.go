@@ -109,16 +109,38 @@ func TestReconcileRecordsRealExit(t *testing.T) {
 	if err != nil || got.State != webapi.StateExited || got.ExitCode == nil || *got.ExitCode != 2 {
 		t.Fatalf("the task that ended on its own: %s exit %v %v, want exited with 2", got.State, got.ExitCode, err)
 	}
-	if _, err := os.Stat(marker); err != nil {
-		t.Fatalf("the marker went before the next reconcile: %v", err)
-	}
-	// The next start: both are recorded, the marker has served.
+	// Both are recorded: the marker has served (this reconcile removed it
+	// already when the monitors were quick, else the next one does).
 	if err := r.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Fatalf("the used marker is still there: %v", err)
 	}
+}
+
+// TestTreeStopKeptWhilePending: a marker naming a task not yet recorded
+// (its container still runs, as one the shutdown had not reached) stays
+// through a reconcile.
+func TestTreeStopKeptWhilePending(t *testing.T) {
+	dir := t.TempDir()
+	pm := &fakePodman{net: podmanapi.NetSlirp4netns, image: true, exit: make(chan int, 1), inspect: map[string]podmanapi.Container{
+		"c-live": {ID: "c-live", State: podmanapi.ContainerState{Status: "running", Running: true}},
+	}}
+	r, _ := newRunnerWith(t, Config{Entry: "/opt/terok-entry", GatePort: 9418, TreeStopDir: dir}, pm, &fakeGate{})
+	live, _ := r.store.Create(tasks.Record{Project: "demo", State: webapi.StateRunning, Container: "c-live"})
+	pm.list = []podmanapi.ContainerSummary{{ID: "c-live", State: "running", Labels: map[string]string{LabelTask: live.ID}}}
+	marker := filepath.Join(dir, "1.json")
+	if err := atomicfile.WriteJSON(marker, TreeStop{Time: time.Now(), By: "docker stop (podman-tasks)", Containers: []string{"c-live"}}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the marker went while its task was not recorded: %v", err)
+	}
+	pm.exit <- 143
 }
 
 // TestStopRecordsStopped: terok task stop while terok-web follows the
@@ -131,10 +153,13 @@ func TestStopRecordsStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm.mu.Lock()
-	pm.inspect = map[string]podmanapi.Container{task.Container: {ID: task.Container, State: podmanapi.ContainerState{Status: "exited", ExitCode: 143, StartedAt: time.Now()}}}
-	pm.mu.Unlock()
-	pm.exit <- 143
+	// The container ends when it is stopped, with 143, as Podman's does.
+	pm.onStop = func(id string) {
+		pm.mu.Lock()
+		pm.inspect = map[string]podmanapi.Container{id: {ID: id, State: podmanapi.ContainerState{Status: "exited", ExitCode: 143, StartedAt: time.Now()}}}
+		pm.mu.Unlock()
+		pm.exit <- 143
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got, err := r.Stop(ctx, task.ID)

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,10 @@ type GateEvents interface {
 // event it handled (kept in seqFile), so a restart of terok-web or of the
 // gate neither loses nor repeats one; it reconnects while the gate is away.
 func (r *Runner) FollowPushes(ctx context.Context, ge GateEvents, seqFile string) {
-	since := readSeq(seqFile)
+	since, err := readSeq(seqFile)
+	if err != nil {
+		r.log.Warn().Err(err).Msg("the gate's push feed is followed from its start: pushes already in timelines come again")
+	}
 	for attempt := 0; ; attempt++ {
 		err := ge.Events(ctx, since, true, func(ev gateapi.Event) error {
 			if ev.Seq <= since {
@@ -77,13 +81,21 @@ func (r *Runner) push(ev gateapi.Event) {
 	r.note(t, tasks.Entry{Kind: webapi.EntryPush, Time: ev.Time, Ref: branch, Old: ev.Old, New: ev.New, Commits: ev.Commits})
 }
 
-func readSeq(path string) uint64 {
+// readSeq reads the kept feed position (0 when there is none yet); a
+// file that does not hold one number is an error naming it and the fix.
+func readSeq(path string) (uint64, error) {
 	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
 	}
-	n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	return n
+	if err != nil {
+		return 0, fmt.Errorf("read the feed position %s: %w", path, err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s holds %q, not the feed position (one number): it is written again after the next push; remove it to start clean", path, strings.TrimSpace(string(b)))
+	}
+	return n, nil
 }
 
 func writeSeq(path string, n uint64) error {

@@ -356,16 +356,7 @@ func (r *Runner) gateHost(ctx context.Context) (string, *podmanapi.Namespace, ma
 // fail records t as failed with reason and publishes it.
 func (r *Runner) fail(t tasks.Record, reason string) tasks.Record {
 	now := time.Now().UTC()
-	t2, err := r.store.Update(t.ID, func(x *tasks.Record) {
-		x.State, x.Reason, x.Ended, x.Waiting = webapi.StateFailed, reason, &now, ""
-	})
-	if err != nil {
-		r.log.Error().Err(err).Str("task", t.ID).Msg("record failure")
-		t2 = t
-	}
-	r.note(t2, tasks.Entry{Kind: webapi.EntryState, State: webapi.StateFailed, Detail: reason})
-	r.publish(t2)
-	return t2
+	return r.setStateDetail(t, webapi.StateFailed, reason, func(x *tasks.Record) { x.Reason, x.Ended = reason, &now })
 }
 
 func (r *Runner) note(t tasks.Record, e tasks.Entry) {
@@ -387,10 +378,11 @@ func (r *Runner) setState(t tasks.Record, state string, fn func(*tasks.Record)) 
 	return r.setStateDetail(t, state, "", fn)
 }
 
-// setStateDetail records the state with fn's changes and notes it in the
-// timeline with detail (why), then publishes the task.
+// setStateDetail notes the state in the timeline with detail (why), then
+// records it with fn's changes and publishes the task: whoever sees the
+// new state (terok task wait) finds its timeline entry there already.
 func (r *Runner) setStateDetail(t tasks.Record, state, detail string, fn func(*tasks.Record)) tasks.Record {
-	t2, err := r.store.Update(t.ID, func(x *tasks.Record) {
+	change := func(x *tasks.Record) {
 		x.State = state
 		if state != webapi.StateStarting {
 			x.Waiting = ""
@@ -398,12 +390,18 @@ func (r *Runner) setStateDetail(t tasks.Record, state, detail string, fn func(*t
 		if fn != nil {
 			fn(x)
 		}
-	})
+	}
+	if cur, err := r.store.Get(t.ID); err == nil {
+		t = cur
+	}
+	next := t
+	change(&next)
+	r.note(next, tasks.Entry{Kind: webapi.EntryState, State: state, ExitCode: next.ExitCode, Detail: detail})
+	t2, err := r.store.Update(t.ID, change)
 	if err != nil {
 		r.log.Error().Err(err).Str("task", t.ID).Msg("record state")
 		return t
 	}
-	r.note(t2, tasks.Entry{Kind: webapi.EntryState, State: state, ExitCode: t2.ExitCode, Detail: detail})
 	r.publish(t2)
 	return t2
 }

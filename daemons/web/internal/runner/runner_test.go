@@ -64,6 +64,7 @@ type fakePodman struct {
 	// waitCode is what wait answers for a container of inspect that has
 	// ended.
 	waitCode int
+	onStop   func(id string) // what stopping a container does (nil: nothing)
 	net      string
 	image    bool
 	mu       sync.Mutex
@@ -100,7 +101,14 @@ func (p *fakePodman) InspectContainer(ctx context.Context, id string) (podmanapi
 	}
 	return podmanapi.Container{ID: id, State: podmanapi.ContainerState{Status: "exited"}}, nil
 }
-func (p *fakePodman) StopContainer(ctx context.Context, id string, t uint) error { return nil }
+// StopContainer runs onStop when one is set (a container that ends as
+// SIGTERM would end it).
+func (p *fakePodman) StopContainer(ctx context.Context, id string, t uint) error {
+	if p.onStop != nil {
+		p.onStop(id)
+	}
+	return nil
+}
 func (p *fakePodman) RemoveContainer(ctx context.Context, id string, o podmanapi.RemoveOptions) error {
 	return nil
 }
