@@ -382,8 +382,6 @@ func (p *Podman) Ping(ctx context.Context) (podmanapi.Ping, error) {
 // until the client closes it.
 type execSession struct {
 	container string
-	in        *io.PipeReader
-	out       *io.PipeWriter
 	running   bool
 }
 

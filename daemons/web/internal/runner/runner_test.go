@@ -101,6 +101,7 @@ func (p *fakePodman) InspectContainer(ctx context.Context, id string) (podmanapi
 	}
 	return podmanapi.Container{ID: id, State: podmanapi.ContainerState{Status: "exited"}}, nil
 }
+
 // StopContainer runs onStop when one is set (a container that ends as
 // SIGTERM would end it).
 func (p *fakePodman) StopContainer(ctx context.Context, id string, t uint) error {
