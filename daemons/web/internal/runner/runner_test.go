@@ -153,16 +153,23 @@ func newRunner(t *testing.T, pm *fakePodman, g *fakeGate) (*Runner, *projects.St
 
 func newRunnerWith(t *testing.T, cfg Config, pm *fakePodman, g *fakeGate) (*Runner, *projects.Store) {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r, ps := newRunnerCtx(t, ctx, cfg, pm, g)
+	t.Cleanup(func() { cancel(); r.Wait() })
+	return r, ps
+}
+
+// newRunnerCtx is a reconciled runner whose context is ctx.
+func newRunnerCtx(t *testing.T, ctx context.Context, cfg Config, pm *fakePodman, g *fakeGate) (*Runner, *projects.Store) {
+	t.Helper()
 	ps := projects.New(t.TempDir())
 	st, err := tasks.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	locks := &keylock.Locks{}
-	ctx, cancel := context.WithCancel(context.Background())
 	r := New(ctx, cfg, Deps{Log: zerolog.Nop(), Store: st, Projects: projects.NewService(ps, g, st, locks),
 		Gate: g, Podman: pm, Shield: fakeShield{}, Hub: events.New(), Locks: locks, Imports: images.NewService(pm, t.TempDir())})
-	t.Cleanup(func() { cancel(); r.Wait() })
 	if err := r.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}

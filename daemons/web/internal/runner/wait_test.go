@@ -6,15 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/atomicfile"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -26,19 +22,8 @@ func TestWaitOwnsEveryGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	status := filepath.Join(t.TempDir(), "task-image.json")
 	pm := &fakePodman{net: podmanapi.NetPasta, image: true, exit: make(chan int)}
-	g := &fakeGate{}
-	ps := projects.New(t.TempDir())
-	st, err := tasks.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	locks := &keylock.Locks{}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := New(ctx, Config{Entry: "/opt/terok-entry", GatePort: 9418, ImageStatusFile: status}, Deps{Log: zerolog.Nop(), Store: st,
-		Projects: projects.NewService(ps, g, st, locks), Gate: g, Podman: pm, Shield: fakeShield{}, Hub: events.New(), Locks: locks})
-	if err := r.Reconcile(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r, ps := newRunnerCtx(t, ctx, Config{Entry: "/opt/terok-entry", GatePort: 9418, ImageStatusFile: status}, pm, &fakeGate{})
 	ps.Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "make"}})
 	ps.Create(projects.Project{Name: "later", Agent: projects.Agent{Command: "make"}, Image: "localhost/later:1"})
 	for range 3 {
