@@ -103,4 +103,9 @@ func TestWrongToken(t *testing.T) {
 	if stderr, code := run("0123456789abcdef-right"); code != 0 {
 		t.Errorf("right token: exit %d %q", code, stderr)
 	}
+	cmd := exec.Command(filepath.Join(dir, "terok"), "task", "list", "--url", "localhost:8566")
+	cmd.Env = append(os.Environ(), "TEROK_RUN_DIR="+t.TempDir())
+	if _, stderr, code := testkit.Run(cmd); code != 2 || !strings.Contains(stderr, "http://HOST:PORT") {
+		t.Errorf("a URL without scheme: exit %d %q, want a usage error naming the form", code, stderr)
+	}
 }
