@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,15 @@ func orNone(l []string) string {
 		return "(none)"
 	}
 	return strings.Join(l, ",")
+}
+
+// unusable gives a configuration the daemon cannot use exit status 2,
+// with its message (which names the setting and the fix).
+func unusable(err error) error {
+	if errors.Is(err, config.ErrInvalid) {
+		return cli.Exit(err.Error(), kitcli.ExitUsage)
+	}
+	return err
 }
 
 func socketOf(c *cli.Context) string { return paths.Socket(c.String("socket"), paths.Shield) }
@@ -135,9 +145,11 @@ func newApp(out io.Writer) *cli.App {
 					}
 					cfg.Socket = socketOf(c)
 					if err := cfg.LoadFile(filepath.Join(cfg.ConfigDir, "config.json")); err != nil {
-						return err
+						return unusable(err)
 					}
-					cfg.LoadEnv()
+					if err := cfg.ApplyEnv(os.Getenv); err != nil {
+						return unusable(err)
+					}
 					if c.IsSet("socket-mode") {
 						cfg.SocketMode = c.String("socket-mode")
 					}
@@ -168,9 +180,12 @@ func newApp(out io.Writer) *cli.App {
 					if c.IsSet("lenient-profiles") {
 						cfg.LenientProfiles = c.Bool("lenient-profiles")
 					}
+					if err := cfg.Validate(); err != nil {
+						return unusable(err)
+					}
 					ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 					defer stop()
-					return daemon.Run(ctx, cfg, log)
+					return unusable(daemon.Run(ctx, cfg, log))
 				},
 			},
 			{
