@@ -81,6 +81,13 @@ func WithPeerCred() ServerOption {
 	return func(s *http.Server) { s.ConnContext = peerCredContext }
 }
 
+// WithMiddleware serves the handler behind mw (kit/httpmw's access log
+// and panic recovery), outside the JSON answers for unknown routes, so
+// those are logged too.
+func WithMiddleware(mw func(http.Handler) http.Handler) ServerOption {
+	return func(s *http.Server) { s.Handler = mw(s.Handler) }
+}
+
 // NewServer wraps h. Errors of the HTTP machinery go to log. Requests that
 // match no route of h (a *http.ServeMux) answer with the JSON error body
 // like every other error, not the mux's plain text.

@@ -23,6 +23,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
@@ -109,7 +110,6 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 	s.guard = guard.New(s.repos, &owners.Store{}, log.With().Str("part", "guard").Logger())
 	s.git = &smarthttp.Handler{
 		Auth: s.tokens, Repos: s.repos, Backend: backend,
-		Log:             log.With().Str("part", "http").Logger(),
 		MaxRequestBytes: cfg.MaxRequestBytes, MaxPushBytes: cfg.MaxPushBytes,
 		BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout),
 		Guard: func(project string, who tokens.Identity) smarthttp.PushTicket {
@@ -117,7 +117,9 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		},
 		AfterPush: s.afterPush,
 	}
-	s.listener = listenlimit.NewServer(s.git, cfg.Listener, listenlimit.Options{
+	// Behind the limits (a refused connection is counted and logged by
+	// them, rate-limited), each request has its access line and recovery.
+	s.listener = listenlimit.NewServer(httpmw.Wrap(s.git, log.With().Str("listener", "git").Logger()), cfg.Listener, listenlimit.Options{
 		Identify: s.git.Identify, Body: smarthttp.RefusalBody,
 		Log: log.With().Str("part", "listener").Logger(),
 	})
@@ -153,7 +155,8 @@ func (s *Server) AdminHandler() http.Handler {
 func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	gitSrv := s.listener
-	adminSrv := unixhttp.NewServer(s.AdminHandler(), s.log)
+	adminSrv := unixhttp.NewServer(s.AdminHandler(), s.log, unixhttp.WithPeerCred(),
+		unixhttp.WithMiddleware(httpmw.Middleware(s.log.With().Str("listener", "socket").Logger())))
 	g.Go(func() error {
 		if err := gitSrv.Serve(gitLn); err != nil {
 			return fmt.Errorf("git http: %w", err)
