@@ -17,12 +17,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/daemon"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/hook"
@@ -130,10 +131,6 @@ func newApp(out io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "lenient-profiles", Usage: "skip bad profile lines (logged with file:line) instead of refusing the profile"},
 				},
 				Action: func(c *cli.Context) error {
-					log, err := logging.New(os.Stderr, "terok-shield")
-					if err != nil {
-						log.Warn().Err(err).Msg("log level")
-					}
 					cfg := config.Default()
 					cfg.ConfigDir = c.String("config")
 					if cfg.ConfigDir == "" {
@@ -183,9 +180,9 @@ func newApp(out io.Writer) *cli.App {
 					if err := cfg.Validate(); err != nil {
 						return unusable(err)
 					}
-					ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
-					defer stop()
-					return unusable(daemon.Run(ctx, cfg, log))
+					return unusable(serve.Run(c.Context, "terok-shield", func(ctx context.Context, log zerolog.Logger) error {
+						return daemon.Run(ctx, cfg, log)
+					}))
 				},
 			},
 			{
