@@ -182,15 +182,3 @@ func DecodeJSON(r *http.Request, limit int64, v any) error {
 	}
 	return nil
 }
-
-// ListenAndServe listens on the unix socket path (stale socket cleared,
-// given mode), serves h until ctx is cancelled, then shuts down within five
-// seconds. It logs where it answers.
-func ListenAndServe(ctx context.Context, log zerolog.Logger, path string, mode os.FileMode, h http.Handler, opts ...ServerOption) error {
-	ln, err := Listen(path, mode)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("socket", path).Msg("listening")
-	return ServeUntil(ctx, NewServer(h, log, opts...), ln, 5*time.Second)
-}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
@@ -182,17 +183,28 @@ func (r *RPC) Handler(user, pass string, caller CallerFunc) http.Handler {
 		}
 		routes.ServeHTTP(w, req.WithContext(withCaller(req.Context(), c)))
 	})
-	if user == "" {
-		return h
+	if user != "" {
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			u, p, ok := req.BasicAuth()
+			if !ok || u != user || !passwordOK(pass, p) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+			inner.ServeHTTP(w, req)
+		})
 	}
+	// The JSON paths and the log tails have kit's access line and panic
+	// recovery; XML-RPC keeps Python's answers (supervisorctl and the web
+	// UI poll it, a line per call would bury the log).
+	logged := httpmw.Wrap(h, r.s.log)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		u, p, ok := req.BasicAuth()
-		if !ok || u != user || !passwordOK(pass, p) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		if req.URL.Path == "/RPC2" {
+			h.ServeHTTP(w, req)
 			return
 		}
-		h.ServeHTTP(w, req)
+		logged.ServeHTTP(w, req)
 	})
 }
 

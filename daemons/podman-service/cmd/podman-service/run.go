@@ -14,7 +14,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/ccconf"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
@@ -119,7 +121,7 @@ func socketDirCheck(sock string) preflight.Check {
 	return c
 }
 
-func serve(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamValues) error {
+func serveService(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamValues) error {
 	p, err := prepare(cfg, sv, true)
 	for _, c := range p.Report.Checks {
 		if c.Status == preflight.Warn {
@@ -143,20 +145,18 @@ func serve(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamVa
 	sup := child.New(child.Options{Podman: cfg.Podman, Socket: cfg.PodmanSocket, StartTimeout: cfg.StartTimeout, ProbeInterval: cfg.ProbeInterval},
 		log.With().Str("part", "child").Logger())
 	h := service.New(sup, podmanapi.New(cfg.PodmanSocket), cfg.HooksDir)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	supErr := make(chan error, 1)
-	go func() {
-		err := sup.Run(ctx)
-		cancel()
-		supErr <- err
-	}()
-	srvErr := unixhttp.ListenAndServe(ctx, log, cfg.ServiceSocket, 0o660, h)
-	cancel()
-	if err := <-supErr; err != nil {
+	ln, err := unixhttp.Listen(cfg.ServiceSocket, 0o660)
+	if err != nil {
 		return err
 	}
-	return srvErr
+	log.Info().Str("socket", cfg.ServiceSocket).Msg("listening")
+	// Podman's child and the service socket stop together: the child
+	// giving up ends the daemon.
+	g := serve.NewGroup(ctx, 5*time.Second)
+	g.Go(sup.Run)
+	g.Serve("service socket", unixhttp.NewServer(h, log, unixhttp.WithPeerCred(),
+		unixhttp.WithMiddleware(httpmw.Middleware(log.With().Str("listener", "socket").Logger()))), ln)
+	return g.Wait()
 }
 
 func check(w io.Writer, cfg config.Config, sv seamValues, asJSON bool) error {
