@@ -13,8 +13,8 @@ import (
 )
 
 // The socket's JSON paths have kit's access line (no query, so no secret
-// a query may carry); XML-RPC keeps Python's answers and logs no line a
-// call.
+// a query may carry); XML-RPC and the log tails keep Python's answers and
+// log no line a call.
 func TestHandlerLogsJSONPathsNotXMLRPC(t *testing.T) {
 	var logs testkit.SyncBuffer
 	s := &Supervisor{log: zerolog.New(&logs), state: stateRunning, groups: map[string]*group{}}
@@ -45,8 +45,11 @@ func TestHandlerLogsJSONPathsNotXMLRPC(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "RUNNING") {
 		t.Fatalf("XML-RPC: %d %s", resp.StatusCode, b)
 	}
+	if code, _ := get("/mainlogtail"); code != http.StatusNotFound { // this supervisor keeps no main log
+		t.Fatalf("the main log's tail: %d", code)
+	}
 	l := logs.String()
-	if strings.Contains(l, "SECRET") || strings.Contains(l, "/RPC2") {
+	if strings.Contains(l, "SECRET") || strings.Contains(l, "/RPC2") || strings.Contains(l, "/mainlogtail") {
 		t.Fatalf("the log holds a query or an XML-RPC call:\n%s", l)
 	}
 	for _, want := range []string{`"level":"debug","method":"GET","path":"/v1/health","status":200`, `"level":"info","method":"GET","path":"/v1/nope","status":404`} {

@@ -195,12 +195,14 @@ func (r *RPC) Handler(user, pass string, caller CallerFunc) http.Handler {
 			inner.ServeHTTP(w, req)
 		})
 	}
-	// The JSON paths and the log tails have kit's access line and panic
-	// recovery; XML-RPC keeps Python's answers (supervisorctl and the web
-	// UI poll it, a line per call would bury the log).
+	// The JSON paths have kit's access line and panic recovery. The
+	// paths supervisorctl speaks keep Python's answers and log no line:
+	// XML-RPC (supervisorctl and the web UI poll it, a line per call would
+	// bury the log) and the log tails (a line in the main log per tail of
+	// the main log would feed itself to every follower).
 	logged := httpmw.Wrap(h, r.s.log)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path == "/RPC2" {
+		if p := req.URL.Path; p == "/RPC2" || p == "/mainlogtail" || strings.HasPrefix(p, "/logtail/") {
 			h.ServeHTTP(w, req)
 			return
 		}
