@@ -654,7 +654,13 @@ func testBrowserFollowupDelete(t *testing.T, b *browser, base, id string) {
 	b.waitJS(t, "ended", `document.querySelector('#runs').textContent === '1' && !document.querySelector('#followup').disabled`, 30*time.Second)
 	b.setValue(t, "#followup-prompt", "second round")
 	b.click(t, "#followup")
-	b.waitJS(t, "the second run ended", `document.querySelector('#runs').textContent === '2' && ['exited', 'failed'].includes(document.querySelector('#task-state .badge').dataset.state)`, 120*time.Second)
+	// The follow-up runs the agent again in the same workspace: it ends
+	// like the first run, exited 0 (its commit pushed), not failed (a run
+	// that could not start).
+	b.waitJS(t, "the second run ended", `document.querySelector('#runs').textContent === '2' && ['exited', 'failed', 'stopped'].includes(document.querySelector('#task-state .badge').dataset.state)`, 120*time.Second)
+	if st := evalAs[string](t, b, `document.querySelector('#task-state .badge').dataset.state + ' ' + document.querySelector('#exit-code').textContent`); st != "exited 0" {
+		t.Fatalf("the follow-up ended %q, want \"exited 0\"", st)
+	}
 	b.waitJS(t, "both runs in the log", `document.querySelector('#log').textContent.split('step-one').length === 3`, 30*time.Second)
 	b.click(t, "#delete")
 	b.waitJS(t, "the confirmation", `document.querySelector('dialog[open] #confirm-yes')`, 10*time.Second)

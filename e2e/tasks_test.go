@@ -189,17 +189,24 @@ func TestTasks(t *testing.T) {
 		// A typo in a project file is reported with file, field and fix;
 		// an unknown key is warned about and kept.
 		file := filepath.Join(tr.dev, "config", "projects", "noimage", "project.yml")
-		b, _ := os.ReadFile(file)
-		os.WriteFile(file, append(b, []byte("secutiry_class: online\n")...), 0o644)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("the project file terok wrote: %v", err)
+		}
+		if err := os.WriteFile(file, append(b, []byte("secutiry_class: online\n")...), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		out = tr.mustTerok(t, "project", "show", "noimage")
 		if !strings.Contains(out, "unknown key secutiry_class") || !strings.Contains(out, file) {
 			t.Fatalf("unknown key not reported with its file:\n%s", out)
 		}
 		tr.mustTerok(t, "project", "edit", "noimage", "--cmd", "false")
-		if b, _ := os.ReadFile(file); !strings.Contains(string(b), "secutiry_class") {
+		if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), "secutiry_class") {
 			t.Fatalf("edit dropped the unknown key:\n%s", b)
 		}
-		os.WriteFile(file, []byte("name: noimage\nsecurity_class: paranoid\n"), 0o644)
+		if err := os.WriteFile(file, []byte("name: noimage\nsecurity_class: paranoid\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		out, code = tr.terok(t, "task", "run", "noimage")
 		if code == 0 || !strings.Contains(out, file) || !strings.Contains(out, "security_class") || !strings.Contains(out, "gatekeeping or online") {
 			t.Fatalf("invalid class: exit %d\n%s", code, out)
@@ -412,9 +419,16 @@ func TestTasks(t *testing.T) {
 
 	t.Run("daemons and health", func(t *testing.T) {
 		out := tr.mustTerok(t, "daemons", "status")
-		for _, p := range []string{"terok-gate", "terok-shield", "podman-service", "terok-web"} {
-			if !strings.Contains(out, p) || !strings.Contains(out, "RUNNING") {
-				t.Fatalf("daemons status lacks %s RUNNING:\n%s", p, out)
+		// Each program's own row says RUNNING, not just any row.
+		state := map[string]string{}
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) >= 2 {
+				state[f[0]] = f[1]
+			}
+		}
+		for _, p := range []string{"terok-gate", "terok-shield", "podman-service", "terok-vault", "terok-web"} {
+			if state[p] != "RUNNING" {
+				t.Fatalf("daemons status: %s is %q, want RUNNING:\n%s", p, state[p], out)
 			}
 		}
 		// The whole log (the banner is at its start, and no line of it
@@ -465,6 +479,17 @@ func TestTasks(t *testing.T) {
 	t.Run("log lines on the websocket", func(t *testing.T) { testLogEvents(t, tr) })
 }
 
+// hasLine reports whether out has a line that is exactly want: a task's
+// line "up" must not be found in "upstream".
+func hasLine(out, want string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimRight(l, "\r") == want {
+			return true
+		}
+	}
+	return false
+}
+
 func (tr *tree) supervisorctl(t *testing.T, args ...string) string {
 	t.Helper()
 	out, code := tr.bin(t, "supervisorctl", append([]string{"-s", "unix://" + tr.run + "/supervisor.sock"}, args...)...)
@@ -494,7 +519,7 @@ func testEndedWhileDown(t *testing.T, tr *tree) {
 	if out, code := tr.terok(t, "task", "wait", id); code != 3 {
 		t.Fatalf("wait: exit %d, want 3\n%s", code, out)
 	}
-	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "one") || !strings.Contains(logs, "two") {
+	if logs := tr.mustTerok(t, "task", "logs", id); !hasLine(logs, "one") || !hasLine(logs, "two") {
 		t.Fatalf("output written while terok-web was down is missing:\n%s", logs)
 	}
 	waitFor(t, "the token's revocation", 30*time.Second, func() bool { return liveTokens(t, tr, "demo", id) == 0 })
@@ -506,7 +531,7 @@ func testPodmanRestart(t *testing.T, tr *tree) {
 	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo up; sleep 5; echo still-here"))
 	waitFor(t, "the task's first line", 60*time.Second, func() bool {
 		out, _ := tr.terok(t, "task", "logs", id)
-		return strings.Contains(out, "up")
+		return hasLine(out, "up")
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -530,7 +555,7 @@ func testPodmanRestart(t *testing.T, tr *tree) {
 		logs, _ := tr.terok(t, "task", "logs", id)
 		t.Fatalf("wait after the Podman restart: exit %d\n%s\n%s", code, out, logs)
 	}
-	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "still-here") {
+	if logs := tr.mustTerok(t, "task", "logs", id); !hasLine(logs, "still-here") {
 		t.Fatalf("logs after the Podman restart:\n%s", logs)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,15 +13,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
 
 // openPTY opens a pseudo-terminal pair (master, slave).
 func openPTY(t *testing.T) (*os.File, *os.File) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
+	testkit.Require(t, err == nil, fmt.Sprintf("no pseudo-terminals here (/dev/ptmx: %v); run on a machine with devpts", err))
 	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		t.Fatal(err)
 	}
