@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // browser is one headless Debian Chromium driven over CDP (chromedp).
@@ -112,7 +113,7 @@ func (b *browser) waitJS(t *testing.T, what, js string, limit time.Duration) {
 			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 			cancel()
 			b.shot(t, "failed-"+sanitize(t.Name()))
-			t.Fatalf("%s: not within %s (%v)\n--- page text ---\n%s", what, limit, err, tail(body, 60))
+			t.Fatalf("%s: not within %s (%v)\n--- page text ---\n%s", what, limit, err, e2ekit.Tail(body, 60))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

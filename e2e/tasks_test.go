@@ -22,6 +22,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // taskRootfs is the cached root filesystem of the default task image
@@ -62,12 +63,12 @@ func upstream(t *testing.T, tr *tree) string {
 	t.Helper()
 	dir := filepath.Join(tr.dev, "upstream.git")
 	work := filepath.Join(tr.dev, "upstream-work")
-	git(t, tr.dev, "init", "-q", "--bare", "-b", "main", dir)
-	git(t, tr.dev, "init", "-q", "-b", "main", work)
+	e2ekit.Git(t, tr.dev, "init", "-q", "--bare", "-b", "main", dir)
+	e2ekit.Git(t, tr.dev, "init", "-q", "-b", "main", work)
 	os.WriteFile(filepath.Join(work, "README.md"), []byte("demo project\n"), 0o644)
-	git(t, work, "add", "README.md")
-	git(t, work, "commit", "-qm", "initial")
-	git(t, work, "push", "-q", dir, "main")
+	e2ekit.Git(t, work, "add", "README.md")
+	e2ekit.Git(t, work, "commit", "-qm", "initial")
+	e2ekit.Git(t, work, "push", "-q", dir, "main")
 	if out, err := exec.Command("chown", "-R", e2eUser, dir).CombinedOutput(); err != nil {
 		t.Fatalf("chown upstream: %v %s", err, out)
 	}
@@ -266,7 +267,7 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("gate branches lack agent/%s:\n%s", id, out)
 		}
 		clone := filepath.Join(t.TempDir(), "c")
-		git(t, tr.dev, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), clone)
+		e2ekit.Git(t, tr.dev, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), clone)
 		for _, f := range []string{"PROMPT.txt", "STDIN.txt"} {
 			if b, err := os.ReadFile(filepath.Join(clone, f)); err != nil || strings.TrimSpace(string(b)) != "add a prompt file" {
 				t.Fatalf("%s in the pushed branch = %q, %v", f, b, err)
@@ -369,7 +370,7 @@ func TestTasks(t *testing.T) {
 	})
 
 	t.Run("followup", func(t *testing.T) {
-		before := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
+		before := strings.Fields(e2ekit.Git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
 		out := tr.mustTerok(t, "task", "followup", id, "--prompt", "again", "--cmd", agentFollowUp)
 		if strings.TrimSpace(out) != id {
 			t.Fatalf("followup printed %q, want the id", out)
@@ -384,7 +385,7 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("the log should hold both runs, main refused and the follow-up's push:\n%s", logs)
 		}
 		// main stayed; the task's branch moved by the follow-up's commit.
-		after := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
+		after := strings.Fields(e2ekit.Git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
 		if len(before) != 4 || len(after) != 4 || after[2] != before[2] || after[0] == before[0] {
 			t.Fatalf("gate refs before the follow-up %v, after %v: want agent/%s moved and main kept", before, after, id)
 		}
@@ -400,7 +401,7 @@ func TestTasks(t *testing.T) {
 		}
 		// Promote with a commit the branch no longer holds is refused and
 		// names the head; with the head it goes.
-		head := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/agent/"+id))[0]
+		head := strings.Fields(e2ekit.Git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/agent/"+id))[0]
 		out, code := tr.terok(t, "gate", "promote", "demo", "agent/"+id, "--expect", "0000000")
 		if code == 0 || !strings.Contains(out, "branch moved since it was reviewed: agent/"+id+" is now at "+head) {
 			t.Fatalf("promote --expect stale: exit %d\n%s", code, out)
@@ -409,7 +410,7 @@ func TestTasks(t *testing.T) {
 		if !strings.Contains(out, "promoted agent/"+id) {
 			t.Fatalf("promote: %s", out)
 		}
-		if got := git(t, tr.dev, "--git-dir", up, "branch", "--list", "agent/"+id); !strings.Contains(got, "agent/"+id) {
+		if got := e2ekit.Git(t, tr.dev, "--git-dir", up, "branch", "--list", "agent/"+id); !strings.Contains(got, "agent/"+id) {
 			t.Fatalf("the upstream lacks the promoted branch")
 		}
 		if tl := tr.mustTerok(t, "task", "timeline", id); !strings.Contains(tl, "promoted agent/"+id) {
@@ -634,15 +635,7 @@ func testLogEvents(t *testing.T, tr *tree) {
 // address, another port) is refused at once by the shield; allowing the
 // address live lets the same running task through.
 func testShieldLive(t *testing.T, tr *tree) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello from the host") })}
-	go srv.Serve(ln)
-	defer srv.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := e2ekit.HostListener(t)
 	// curl exit 7 is "connection refused" (the shield's reset); 28 would
 	// be a timeout. Each attempt's time is printed.
 	cmd := fmt.Sprintf(`i=0; while [ $i -lt 900 ]; do i=$((i+1))
@@ -667,7 +660,7 @@ func testShieldLive(t *testing.T, tr *tree) {
 		logs, _ := tr.terok(t, "task", "logs", id)
 		t.Fatalf("after allow the task should reach the host: exit %d %s\n%s", code, out, logs)
 	}
-	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "reached: hello from the host") {
+	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "reached: "+e2ekit.HostGreeting) {
 		t.Fatalf("logs:\n%s", logs)
 	}
 	tl := tr.mustTerok(t, "task", "timeline", id)

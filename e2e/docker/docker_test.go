@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // daemons are the four daemons every default container runs.
@@ -54,7 +56,7 @@ func TestDocker(t *testing.T) {
 			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=127.0.0.1:%d", freePort(t)), "-e", fmt.Sprintf("TEROK_VAULT_BIND=127.0.0.1:%d", freePort(t))))
 		waitFor(t, c, "the task image import", 2*time.Minute, func() (bool, string) {
 			l := c.logs(t)
-			return strings.Contains(l, "podman-tasks | importing"), tail(l, 10)
+			return strings.Contains(l, "podman-tasks | importing"), e2ekit.Tail(l, 10)
 		})
 		if code := c.stop(t); code != 0 {
 			t.Fatalf("docker stop during the import: exit %d, want 0", code)
@@ -131,12 +133,12 @@ func TestDocker(t *testing.T) {
 		t.Run("gate from the host", func(t *testing.T) {
 			c.mustExec(t, "podman", "terok-gate", "repo", "create", "demo")
 			work := t.TempDir()
-			git(t, work, "clone", "-q", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, gatePort), "w")
+			e2ekit.Git(t, work, "clone", "-q", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, gatePort), "w")
 			w := filepath.Join(work, "w")
 			os.WriteFile(filepath.Join(w, "README"), []byte("hello\n"), 0o644)
-			git(t, w, "add", "README")
-			git(t, w, "commit", "-qm", "first")
-			git(t, w, "push", "-q", "origin", "HEAD")
+			e2ekit.Git(t, w, "add", "README")
+			e2ekit.Git(t, w, "commit", "-qm", "first")
+			e2ekit.Git(t, w, "push", "-q", "origin", "HEAD")
 			cmd := exec.Command("git", "ls-remote", fmt.Sprintf("http://wrong-token-0123456789@127.0.0.1:%d/demo.git", gatePort))
 			cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
 			if out, err := cmd.CombinedOutput(); err == nil {
@@ -156,7 +158,7 @@ func TestDocker(t *testing.T) {
 		}
 		logs = c.logs(t)
 		if !strings.Contains(logs, "all programs stopped") {
-			t.Errorf("the supervisor did not report a clean stop:\n%s", tail(logs, 30))
+			t.Errorf("the supervisor did not report a clean stop:\n%s", e2ekit.Tail(logs, 30))
 		}
 		if !strings.Contains(logs, "podman-tasks | stopping 1 task container(s)") {
 			t.Errorf("podman-tasks did not stop the running task:\n%s", grepLines(logs, "podman-tasks"))
@@ -190,7 +192,7 @@ user = podman
 		c.waitHealthy(t)
 		waitFor(t, c, "the e2e-file program's line in docker logs", time.Minute, func() (bool, string) {
 			l := c.logs(t)
-			return strings.Contains(l, "e2e-file | e2e-file says from-env"), tail(l, 20)
+			return strings.Contains(l, "e2e-file | e2e-file says from-env"), e2ekit.Tail(l, 20)
 		})
 		logs := c.logs(t)
 		if !strings.Contains(logs, `"poll_interval":60000`) {
@@ -204,7 +206,7 @@ user = podman
 		}
 		work := t.TempDir()
 		// the shielded task pushed its own branch (agent/e2e-task)
-		git(t, work, "clone", "-q", "-b", "agent/e2e-task", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, gatePort), "w")
+		e2ekit.Git(t, work, "clone", "-q", "-b", "agent/e2e-task", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", adminToken, gatePort), "w")
 		for _, f := range []string{"README", "task.txt"} {
 			if _, err := os.Stat(filepath.Join(work, "w", f)); err != nil {
 				t.Errorf("the gate repository lost %s across containers", f)
@@ -259,7 +261,7 @@ user = podman
 			"-e", "TEROK_PUBLIC_URL=https://terok.example.org")
 		c := startContainer(t, opts)
 		c.waitHealthy(t)
-		out := git(t, t.TempDir(), "ls-remote", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", fixedAdmin, hostGate))
+		out := e2ekit.Git(t, t.TempDir(), "ls-remote", fmt.Sprintf("http://%s@127.0.0.1:%d/demo.git", fixedAdmin, hostGate))
 		if !strings.Contains(out, "refs/heads/") {
 			t.Fatalf("ls-remote through the mapped gate port lists no branch:\n%s", out)
 		}
@@ -312,7 +314,7 @@ func bannerValue(t *testing.T, logs, label string) string {
 	}
 	m := re.FindStringSubmatch(logs)
 	if m == nil {
-		t.Fatalf("no %q in the banner:\n%s", label, tail(logs, 40))
+		t.Fatalf("no %q in the banner:\n%s", label, e2ekit.Tail(logs, 40))
 	}
 	return m[1]
 }
@@ -470,7 +472,7 @@ func testProjectTask(t *testing.T, c *container, adminToken string, gatePort, ht
 	}
 	work := t.TempDir()
 	// the agent's plain push lands on its task's branch (terok-entry)
-	git(t, work, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@127.0.0.1:%d/e2eproj.git", adminToken, gatePort), "p")
+	e2ekit.Git(t, work, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@127.0.0.1:%d/e2eproj.git", adminToken, gatePort), "p")
 	if b, err := os.ReadFile(filepath.Join(work, "p", "agent.txt")); err != nil || string(b) != "from-agent\n" {
 		t.Errorf("the host's clone lacks the agent's push: %q %v", b, err)
 	}
