@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/confkit"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
@@ -102,9 +102,7 @@ func (c *Config) LoadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
+	if err := confkit.DecodeJSON(b, c); err != nil {
 		return fmt.Errorf("%s: %v: %w", path, err, ErrInvalid)
 	}
 	return nil
