@@ -648,14 +648,17 @@ func testBrowserFollowupDelete(t *testing.T, b *browser, base, id string) {
 	b.waitJS(t, "ended", `document.querySelector('#runs').textContent === '1' && !document.querySelector('#followup').disabled`, 30*time.Second)
 	b.setValue(t, "#followup-prompt", "second round")
 	b.click(t, "#followup")
-	// The follow-up runs the agent again in the same workspace: it ends
-	// like the first run, exited 0 (its commit pushed), not failed (a run
-	// that could not start).
+	// The follow-up runs the agent again in the same workspace, so it
+	// ends exited (the agent ran), not failed (terok could not start it).
+	// Its exit status is the agent's own: 1, as its push is refused, the
+	// branch having moved on the gate since (the late push of the review
+	// test), and the agent runs under set -e.
 	b.waitJS(t, "the second run ended", `document.querySelector('#runs').textContent === '2' && ['exited', 'failed', 'stopped'].includes(document.querySelector('#task-state .badge').dataset.state)`, 120*time.Second)
-	if st := evalAs[string](t, b, `document.querySelector('#task-state .badge').dataset.state + ' ' + document.querySelector('#exit-code').textContent`); st != "exited 0" {
-		t.Fatalf("the follow-up ended %q, want \"exited 0\"", st)
+	if st := evalAs[string](t, b, `document.querySelector('#task-state .badge').dataset.state + ' ' + document.querySelector('#exit-code').textContent`); st != "exited 1" {
+		t.Fatalf("the follow-up ended %q, want \"exited 1\" (it ran; its push of a branch that moved is refused)", st)
 	}
 	b.waitJS(t, "both runs in the log", `document.querySelector('#log').textContent.split('step-one').length === 3`, 30*time.Second)
+	b.waitText(t, "#log", "failed to push", 30*time.Second)
 	b.click(t, "#delete")
 	b.waitJS(t, "the confirmation", `document.querySelector('dialog[open] #confirm-yes')`, 10*time.Second)
 	b.click(t, "dialog[open] #confirm-yes")
