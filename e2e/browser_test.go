@@ -72,6 +72,9 @@ func TestBrowser(t *testing.T) {
 	t.Run("panic and back", func(t *testing.T) { testBrowserPanic(t, b, tr, direct, "web1") })
 	t.Run("web task", func(t *testing.T) { testBrowserWebTask(t, b, direct, "127.0.0.2") })
 	t.Run("image import", func(t *testing.T) { testBrowserImage(t, b, direct) })
+	t.Run("size units", func(t *testing.T) { checkSizeUnits(t, b, direct) })
+	t.Run("error words", func(t *testing.T) { checkErrorWords(t, b, tr, direct) })
+	t.Run("daemon log filter", func(t *testing.T) { checkDaemonLogEmpty(t, b, tr, direct) })
 	t.Run("daemon restart", func(t *testing.T) { testBrowserDaemons(t, b, direct, "direct") })
 	t.Run("daemon down", func(t *testing.T) { testBrowserDaemonDown(t, b, tr, direct) })
 	t.Run("dark", func(t *testing.T) { testBrowserDark(t, b, direct, "web1") })
@@ -217,6 +220,7 @@ func testBrowserHeadless(t *testing.T, b *browser, base, project, tag string) st
 	b.setValue(t, "#log-search", "step-one")
 	b.waitText(t, "#log-hits", "1 matching", 10*time.Second)
 	b.waitText(t, "#timeline", "exited (exit 0)", 30*time.Second)
+	checkTimeline(t, b)
 	b.waitText(t, "#timeline", "pushed agent/"+id, 30*time.Second)
 	b.waitJS(t, "the pushed branch on the task page", fmt.Sprintf(`[...document.querySelectorAll('a.review-link')].some(a => a.textContent === %q)`, "agent/"+id), 30*time.Second)
 	b.shot(t, tag+"-task-exited")
@@ -307,6 +311,10 @@ func testBrowserStop(t *testing.T, b *browser, base, project, tag string) {
 	b.click(t, "#task-run")
 	b.waitJS(t, "the task page", `location.pathname.includes('/task/') && document.body.dataset.ready === '1'`, 120*time.Second)
 	b.waitText(t, "#log", "started", 120*time.Second)
+	if tag == "direct" {
+		u := b.url(t)
+		checkAgesTick(t, b, base, project, u[strings.LastIndex(u, "/")+1:])
+	}
 	b.click(t, "#stop")
 	b.waitJS(t, "stopped", `document.querySelector('#task-state .badge').dataset.state === 'stopped'`, 90*time.Second)
 	b.shot(t, tag+"-task-stopped")
@@ -361,6 +369,7 @@ func testBrowserTerminal(t *testing.T, b *browser, base, project string) {
 	b.typeText(t, "echo term-$((6*7))")
 	b.pressEnter(t)
 	b.waitText(t, "#terminal .xterm-rows", "term-42", 30*time.Second)
+	checkTerminalUnderscores(t, b)
 	// The terminal follows the page's size: stty sees the columns change.
 	size := func() string {
 		return evalAs[string](t, b, `[...document.querySelectorAll('#terminal .xterm-rows > div')].map(d => d.textContent.trim()).filter(l => /^\d+ \d+$/.test(l)).pop() || ''`)

@@ -35,6 +35,10 @@ type tree struct {
 	cmd    *exec.Cmd
 	out    *bytes.Buffer
 	exited chan error
+	// runEnv is run.sh's environment (restart starts it again with it);
+	// stopped is set once stop has run.
+	runEnv  []string
+	stopped bool
 }
 
 const e2eUser = "tke2e"
@@ -98,6 +102,7 @@ func startTreeOn(t *testing.T, webHost string, extraEnv ...string) *tree {
 		"TEROK_GATE_LISTEN="+tr.gateAddr, "TEROK_GATE_ADMIN_TOKEN="+tr.adminToken,
 		"TEROK_WEB_LISTEN="+tr.webAddr, "TEROK_VAULT_LISTEN="+tr.vaultAddr, "TEROK_VAULT_TEST_CA_FILE="+caFile)
 	cmd.Env = append(cmd.Env, extraEnv...)
+	tr.runEnv = cmd.Env
 	cmd.Stdout, cmd.Stderr = tr.out, tr.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -123,6 +128,10 @@ func withoutTerok(env []string) []string {
 // stop sends SIGTERM to the supervisor and requires a clean exit with no
 // program left behind.
 func (tr *tree) stop(t *testing.T) {
+	if tr.stopped {
+		return
+	}
+	tr.stopped = true
 	select {
 	case err := <-tr.exited:
 		t.Errorf("the tree exited early: %v\n%s", err, tr.out.String())

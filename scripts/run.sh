@@ -185,12 +185,21 @@ while :; do
   kill -0 $sup 2>/dev/null || break
 done
 trap - INT TERM
+as_user() { if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- env XDG_RUNTIME_DIR="$xdg" "$@"; else env XDG_RUNTIME_DIR="$xdg" "$@"; fi; }
+
+# The tree's shutdown stops the task containers it leaves running (SIGTERM,
+# SIGKILL after 2 s), as docker stop does in the image, and leaves a
+# marker so terok-web records those tasks as stopped at its next start.
+# Only terok's containers (label terok.task): the user's others stay.
+if command -v podman >/dev/null; then
+  as_user "$PWD/image/podman-tasks" --stop-now --filter label=terok.task --by "make run-native's shutdown" |
+    sed 's/^/make run-native: /' || true
+fi
 
 # Rootless Podman keeps a pause process (holding its user namespace) after
 # podman-service stopped. Stop it when nothing of $user uses it any more:
 # no running container (with its conmon) and no other podman process. A
 # task container left running keeps it, and is named here.
-as_user() { if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- env XDG_RUNTIME_DIR="$xdg" "$@"; else env XDG_RUNTIME_DIR="$xdg" "$@"; fi; }
 pause=${xdg:-/nonexistent}/libpod/tmp/pause.pid
 if [ -f "$pause" ] && command -v podman >/dev/null && ids=$(as_user podman ps -q 2>/dev/null); then
   running=$(printf '%s\n' "$ids" | grep -c . || true)

@@ -4,6 +4,9 @@ package health
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"time"
@@ -47,10 +50,40 @@ func Handler(name, version string, probe Probe) http.Handler {
 	})
 }
 
-// Check asks the daemon behind c for its health. A degraded daemon answers
-// with an error carrying its problem.
+// Check asks the daemon behind c for its health. A degraded daemon's
+// answer is returned with an *unixhttp.APIError (503, ErrUnavailable)
+// whose message is its problem; one that does not answer gives only the
+// error.
 func Check(ctx context.Context, c *unixhttp.Client) (Status, error) {
 	var st Status
-	err := c.Get(ctx, Path, &st)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL(Path), nil)
+	if err != nil {
+		return st, err
+	}
+	body, err := c.Send(req)
+	if err == nil {
+		defer body.Close()
+		if derr := json.NewDecoder(body).Decode(&st); derr != nil {
+			return st, fmt.Errorf("decode the health answer: %w", derr)
+		}
+		return st, nil
+	}
+	var ae *unixhttp.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable {
+		// The degraded answer is a Status too; its problem is the message.
+		if json.Unmarshal([]byte(ae.Message), &st) == nil && st.Status != "" {
+			msg := st.Problem
+			if msg == "" {
+				msg = st.Name + " is " + st.Status
+			}
+			return st, &unixhttp.APIError{Status: ae.Status, Message: msg}
+		}
+	}
 	return st, err
+}
+
+// Degraded reports whether err is the answer of a daemon that runs but
+// is degraded (Check returned its Status with it).
+func Degraded(st Status, err error) bool {
+	return err != nil && st.Status == "degraded"
 }

@@ -46,3 +46,20 @@ func TestHealthDegraded(t *testing.T) {
 		t.Fatalf("want 503, got %v", err)
 	}
 }
+
+// TestHealthDegradedKeepsTheProblem: a degraded answer comes back with
+// its Status and an error whose message is the problem (not the body).
+func TestHealthDegradedKeepsTheProblem(t *testing.T) {
+	c := serve(t, func(context.Context) (map[string]any, error) {
+		return map[string]any{"state": "blocked"}, errors.New("user namespaces cannot be created — fix: docker run --privileged")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := Check(ctx, c)
+	if !Degraded(st, err) || !errors.Is(err, unixhttp.ErrUnavailable) || st.Name != "demo" || st.Details["state"] != "blocked" {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if got, want := unixhttp.Message(err), "user namespaces cannot be created — fix: docker run --privileged"; got != want {
+		t.Fatalf("message %q, want %q", got, want)
+	}
+}

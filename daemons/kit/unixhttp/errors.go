@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // ErrSocketInUse means another live process already answers on the socket.
@@ -96,4 +97,23 @@ func StatusOf(err error) int {
 		return ae.Status
 	}
 	return 0
+}
+
+// Message returns err's text for people: as err.Error(), but the answer
+// of a daemon in its chain without its HTTP status ("not found: x"
+// instead of "not found: x (HTTP 404)"). Logs and CLIs keep Error().
+func Message(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	var ae *APIError
+	if errors.As(err, &ae) {
+		plain := ae.Message
+		if ae.Detail != "" {
+			plain += ": " + ae.Detail
+		}
+		s = strings.Replace(s, ae.Error(), plain, 1)
+	}
+	return s
 }

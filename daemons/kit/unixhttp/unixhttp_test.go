@@ -3,6 +3,7 @@ package unixhttp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -144,5 +145,19 @@ func TestBaseURLAndBearer(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "secret-in-url") {
 		t.Fatalf("the URL's credentials leaked into %v", err)
+	}
+}
+
+func TestMessageDropsTheStatus(t *testing.T) {
+	ae := &APIError{Status: 409, Message: "branch moved", Detail: "reload"}
+	err := fmt.Errorf("promote demo: terok-gate: %w", ae)
+	if got, want := Message(err), "promote demo: terok-gate: branch moved: reload"; got != want {
+		t.Fatalf("Message = %q, want %q", got, want)
+	}
+	if !strings.Contains(err.Error(), "(HTTP 409)") {
+		t.Fatalf("Error() lost the status: %q", err.Error())
+	}
+	if got := Message(errors.New("plain")); got != "plain" {
+		t.Fatalf("Message of a plain error = %q", got)
 	}
 }

@@ -114,6 +114,9 @@ type Task struct {
 	Started   *time.Time `json:"started,omitempty"`
 	Ended     *time.Time `json:"ended,omitempty"`
 	WebPort   int        `json:"web_port,omitempty"` // host port of a web-mode task
+	// Waiting says what a starting task waits for (its image, still
+	// being imported), empty otherwise.
+	Waiting string `json:"waiting,omitempty"`
 	// WebURL is a running web task's UI address, for the caller's host
 	// (terok's UI gives a one-time link to it: POST .../web/ticket).
 	WebURL string `json:"web_url,omitempty"`
@@ -214,6 +217,9 @@ type Daemon struct {
 	PID         int    `json:"pid,omitempty"`
 	Description string `json:"description,omitempty"`
 	ExitStatus  int    `json:"exit_status,omitempty"`
+	// Problem is what a running daemon's health check says it cannot do
+	// (degraded), with the fix; empty when it is fine.
+	Problem string `json:"problem,omitempty"`
 }
 
 // GateInfo is a project's gate repository as terok-web shows it.

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -34,6 +35,7 @@ const exitUsage = 2
 // settings are read from the environment (the image sets every one).
 type settings struct {
 	user, conf, supervisord, shield, runDir, hooksDir, logDir string
+	podmanService                                             string
 	configDir, stateDir, containersDir                        string
 }
 
@@ -69,13 +71,14 @@ func run(args []string) error {
 		return errors.New("must start as root (it fixes volume ownership and device modes, then drops to the user podman); do not pass --user to docker run, use `docker exec -u podman` for a shell")
 	}
 	s := settings{
-		user:        env("TEROK_USER", "podman"),
-		conf:        env("TEROK_SUPERVISOR_CONF", "/etc/terok/supervisord.conf"),
-		supervisord: env("TEROK_SUPERVISORD_BIN", "/usr/local/bin/terok-supervisord"),
-		shield:      "/usr/local/bin/terok-shield",
-		runDir:      env("TEROK_RUN_DIR", "/run/terok"),
-		hooksDir:    env("TEROK_HOOKS_DIR", "/etc/terok/hooks.d"),
-		logDir:      env("TEROK_LOG_DIR", "/var/log/terok"),
+		user:          env("TEROK_USER", "podman"),
+		conf:          env("TEROK_SUPERVISOR_CONF", "/etc/terok/supervisord.conf"),
+		supervisord:   env("TEROK_SUPERVISORD_BIN", "/usr/local/bin/terok-supervisord"),
+		shield:        "/usr/local/bin/terok-shield",
+		podmanService: "/usr/local/bin/podman-service",
+		runDir:        env("TEROK_RUN_DIR", "/run/terok"),
+		hooksDir:      env("TEROK_HOOKS_DIR", "/etc/terok/hooks.d"),
+		logDir:        env("TEROK_LOG_DIR", "/var/log/terok"),
 	}
 	ovs, err := entrypoint.ParseOverrides(os.Environ())
 	if err != nil {
@@ -146,10 +149,16 @@ func run(args []string) error {
 	info := entrypoint.BannerInfo{Version: buildinfo.Version, PublicURL: os.Getenv("TEROK_PUBLIC_URL"),
 		PublicHost: os.Getenv("TEROK_PUBLIC_HOST"), WebListen: env("TEROK_WEB_LISTEN", "0.0.0.0:8566"),
 		GateBind: os.Getenv("TEROK_GATE_BIND"), WebToken: webTok, GateToken: gateTok}
+	warning := usernsWarning(s.podmanService, uid, gid)
 	if len(args) > 0 {
+		if warning != "" {
+			fmt.Fprint(os.Stderr, warning)
+		}
 		return runAs(u, uid, gid, xdg, args)
 	}
 	info.Write(os.Stdout)
+	// Below the banner, where it is read first: nothing can run without it.
+	fmt.Print(warning)
 	return execve([]string{s.supervisord, "-c", s.conf}, os.Environ())
 }
 
@@ -335,4 +344,27 @@ func vaultOwner() (*entrypoint.Owner, error) {
 		return nil, fmt.Errorf("user %s has uid 0; the vault must run as an account of its own", vaultUser)
 	}
 	return &entrypoint.Owner{UID: uid, GID: gid}, nil
+}
+
+// usernsWarning asks podman-service, as the user of rootless Podman,
+// whether that user can create user namespaces (docker run without
+// --privileged cannot) and returns the warning to print, "" when it can
+// (or podman-service is not there to ask). podman-service says it again
+// in its log and health.
+func usernsWarning(bin string, uid, gid int) string {
+	if _, err := os.Stat(bin); err != nil {
+		return ""
+	}
+	cmd := exec.Command(bin, "check", "--only", "userns", "--json")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	cmd.Dir = "/"
+	out, err := cmd.Output()
+	if err == nil {
+		return ""
+	}
+	var c struct{ Detail, Fix string }
+	if json.Unmarshal(out, &c) != nil || c.Detail == "" {
+		return ""
+	}
+	return fmt.Sprintf("terok-entrypoint: WARNING: %s\nterok-entrypoint: WARNING: no task can start; fix: %s\n\n", c.Detail, c.Fix)
 }

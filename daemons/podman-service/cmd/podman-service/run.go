@@ -47,6 +47,7 @@ func prepare(cfg config.Config, sv seamValues, write bool) (plan, error) {
 	env := preflight.DefaultEnv()
 	env.HooksDir = cfg.HooksDir
 	env.ProbeOverlay = preflight.ProbeOverlay
+	env.ProbeUserns = preflight.ProbeUserns
 	override := func(dst *string, v string) {
 		if v != "" {
 			*dst = v
@@ -128,6 +129,9 @@ func serveService(ctx context.Context, log zerolog.Logger, cfg config.Config, sv
 			log.Warn().Str("check", c.Name).Str("fix", c.Fix).Msg(c.Detail)
 		}
 	}
+	if c, ok := p.Report.Blocked(); ok && err != nil {
+		return serveBlocked(ctx, log, cfg, c)
+	}
 	if err != nil {
 		return err
 	}
@@ -157,6 +161,50 @@ func serveService(ctx context.Context, log zerolog.Logger, cfg config.Config, sv
 	g.Serve("service socket", unixhttp.NewServer(h, log, unixhttp.WithPeerCred(),
 		unixhttp.WithMiddleware(httpmw.Middleware(log.With().Str("listener", "socket").Logger()))), ln)
 	return g.Wait()
+}
+
+// serveBlocked runs podman-service without Podman: the machine cannot
+// create user namespaces, so no rootless container could run. It says so
+// at once (an error line in the log, docker logs in the image) and in its
+// health answer (degraded, the problem with the fix), which terok health,
+// terok-web's daemon list and the image's health check show, until it is
+// stopped; a restart cannot help, the container's options must change.
+func serveBlocked(ctx context.Context, log zerolog.Logger, cfg config.Config, c preflight.Check) error {
+	problem := c.Detail + " — fix: " + c.Fix
+	log.Error().Str("check", c.Name).Str("fix", c.Fix).Msg(c.Detail)
+	h := service.New(blockedSource{}, podmanapi.New(cfg.PodmanSocket), cfg.HooksDir)
+	h.Block(problem)
+	return unixhttp.ListenAndServe(ctx, log, cfg.ServiceSocket, 0o660, h)
+}
+
+// blockedSource is the snapshot of a podman-service that runs no Podman.
+type blockedSource struct{}
+
+func (blockedSource) Snapshot() child.Snapshot { return child.Snapshot{State: service.Blocked} }
+
+// checkOnlyUserns runs the userns check alone (the image's entrypoint
+// asks it before the banner, as the user podman): its line, and
+// preflight.ErrFailed when it failed.
+func checkOnlyUserns(w io.Writer, asJSON bool) error {
+	env := preflight.DefaultEnv()
+	env.ProbeUserns = preflight.ProbeUserns
+	c := preflight.CheckUserns(env)
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(c); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", c.Name, c.Status, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(w, "\t\tfix: %s\n", c.Fix)
+		}
+	}
+	if c.Status == preflight.Fail {
+		return preflight.ErrFailed
+	}
+	return nil
 }
 
 func check(w io.Writer, cfg config.Config, sv seamValues, asJSON bool) error {

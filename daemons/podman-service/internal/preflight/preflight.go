@@ -45,6 +45,25 @@ type Report struct {
 	Decision Decision `json:"decision"`
 }
 
+// Blocked returns the failed userns check when it is the only failure:
+// the machine is otherwise fine, but no container can run until the
+// container is started with other docker run options. podman-service then
+// stays up and says so in its health instead of exiting.
+func (r Report) Blocked() (Check, bool) {
+	var userns Check
+	found := false
+	for _, c := range r.Checks {
+		if c.Status != Fail {
+			continue
+		}
+		if c.Name != "userns" {
+			return Check{}, false
+		}
+		userns, found = c, true
+	}
+	return userns, found
+}
+
 // Err returns ErrFailed naming the failed checks, or nil.
 func (r Report) Err() error {
 	var bad []string
@@ -80,6 +99,12 @@ type Env struct {
 	ProbeOverlay func(dir string) error
 	// Version runs "<bin> --version" and returns its output.
 	Version func(bin string) (string, error)
+	// ProbeUserns creates a user namespace as this user and returns nil
+	// when that works (ProbeUserns); nil: not probed.
+	ProbeUserns func() error
+	// InContainer is true inside a Docker or Podman container (the fix
+	// for a refused user namespace is then a docker run option).
+	InContainer bool
 }
 
 // DefaultEnv describes the current process and machine.
@@ -91,6 +116,8 @@ func DefaultEnv() Env {
 		TunDevice: "/dev/net/tun", FuseDevice: "/dev/fuse",
 		CgroupRoot: "/sys/fs/cgroup", SystemdDir: "/run/systemd/system",
 		LookPath: exec.LookPath,
+		// Docker creates /.dockerenv, Podman /run/.containerenv.
+		InContainer: exists("/.dockerenv") || exists("/run/.containerenv"),
 		Version: func(bin string) (string, error) {
 			out, err := exec.Command(bin, "--version").CombinedOutput()
 			return strings.TrimSpace(string(out)), err
@@ -107,6 +134,7 @@ func Run(e Env) Report {
 	var r Report
 	add := func(c Check) { r.Checks = append(r.Checks, c) }
 	add(checkUser(e))
+	add(CheckUserns(e))
 	add(checkSubID(e, e.SubuidFile, "subuid", "--add-subuids"))
 	add(checkSubID(e, e.SubgidFile, "subgid", "--add-subgids"))
 	add(checkIDMap(e, "newuidmap"))

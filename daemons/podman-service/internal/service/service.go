@@ -22,11 +22,16 @@ type Source interface {
 	Snapshot() child.Snapshot
 }
 
+// Blocked is the state of a podman-service that does not start Podman
+// because the machine cannot run rootless containers at all (Block).
+const Blocked = "blocked"
+
 // Handler serves the service API.
 type Handler struct {
 	src      Source
 	api      *podmanapi.Client
 	hooksDir string
+	blocked  string // the problem that keeps Podman from running, if any
 	mux      *http.ServeMux
 	json     http.Handler // mux with JSON answers for unknown routes
 }
@@ -40,11 +45,19 @@ func New(src Source, api *podmanapi.Client, hooksDir string) *Handler {
 	return h
 }
 
+// Block makes the health answer degraded with problem (and the status
+// show it) without asking Podman: podman-service runs without Podman
+// because no container could run here.
+func (h *Handler) Block(problem string) { h.blocked = problem }
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.json.ServeHTTP(w, r) }
 
 func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
 	sn := h.src.Snapshot()
+	if h.blocked != "" {
+		return map[string]any{"state": Blocked, "podman_socket": h.api.Socket(), "api_answers": false}, errors.New(h.blocked)
+	}
 	d := map[string]any{
 		"podman_socket": h.api.Socket(),
 		"state":         sn.State,
@@ -73,6 +86,11 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	st := serviceapi.Status{
 		State: sn.State, PodmanSocket: h.api.Socket(), ChildPID: sn.PID, Restarts: sn.Restarts, PauseResets: sn.Migrations,
 		PodmanVersion: sn.PodmanVersion, APIVersion: sn.APIVersion, HooksDir: h.hooksDir, LastError: sn.LastError,
+	}
+	if h.blocked != "" {
+		st.State, st.LastError = Blocked, h.blocked
+		unixhttp.WriteJSON(w, http.StatusOK, st)
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()

@@ -17,6 +17,20 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/serviceapi"
 )
 
+// serve serves h on a socket in dir until the test ends.
+func serve(t *testing.T, dir string, h *Handler) string {
+	t.Helper()
+	sock := filepath.Join(dir, "podman-service.sock")
+	ln, err := unixhttp.Listen(sock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := unixhttp.NewServer(h, zerolog.Nop())
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return sock
+}
+
 type fixed child.Snapshot
 
 func (f fixed) Snapshot() child.Snapshot { return child.Snapshot(f) }
@@ -26,18 +40,11 @@ func (f fixed) Snapshot() child.Snapshot { return child.Snapshot(f) }
 func TestDegradedWhenPodmanDown(t *testing.T) {
 	dir := t.TempDir()
 	h := New(fixed{State: child.Restarting, Restarts: 2, LastError: "podman exited"}, podmanapi.New(filepath.Join(dir, "podman.sock")), "/hooks")
-	sock := filepath.Join(dir, "podman-service.sock")
-	ln, err := unixhttp.Listen(sock, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := unixhttp.NewServer(h, zerolog.Nop())
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
+	sock := serve(t, dir, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c := serviceapi.New(sock)
-	_, err = c.Health(ctx)
+	_, err := c.Health(ctx)
 	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || !errors.Is(err, unixhttp.ErrUnavailable) || !strings.Contains(err.Error(), ErrAPIDown.Error()) {
 		t.Fatalf("want 503, got %v", err)
 	}
@@ -47,6 +54,26 @@ func TestDegradedWhenPodmanDown(t *testing.T) {
 	}
 	st, err := c.Status(ctx)
 	if err != nil || st.APIAnswers || st.Restarts != 2 || st.State != child.Restarting || st.LastError != "podman exited" || st.HooksDir != "/hooks" {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+}
+
+// TestBlockedSaysWhy: a podman-service that runs no Podman (no user
+// namespaces) answers health degraded with the problem and its fix.
+func TestBlockedSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	h := New(fixed{State: Blocked}, podmanapi.New(filepath.Join(dir, "podman.sock")), "/hooks")
+	h.Block("user namespaces cannot be created in this container — fix: start the container again with docker run --privileged")
+	sock := serve(t, dir, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := serviceapi.New(sock)
+	hs, err := c.Health(ctx)
+	if unixhttp.StatusOf(err) != http.StatusServiceUnavailable || hs.Problem == "" || !strings.Contains(unixhttp.Message(err), "docker run --privileged") {
+		t.Fatalf("health: %+v %v", hs, err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st.State != Blocked || !strings.Contains(st.LastError, "user namespaces cannot be created") {
 		t.Fatalf("status: %+v %v", st, err)
 	}
 }

@@ -217,12 +217,22 @@ func (m *Manager) Arm(ctx context.Context, who Caller, req shieldapi.ArmRequest)
 	ok = true
 	m.log.Info().Str("container", req.ID).Int("pid", req.PID).Str("project", req.Project).Str("mode", string(req.Mode)).
 		Int("ranges", len(c.allow)).Dur("took", c.armTime).Msg("armed")
-	detail := fmt.Sprintf("pid %d project %q mode %s profiles %s", req.PID, req.Project, req.Mode, strings.Join(req.Profiles, ","))
+	detail := armedDetail(req)
 	if len(st.DenyList) > 0 {
 		detail += " deny " + strings.Join(st.DenyList, ",")
 	}
 	m.audit(shieldapi.Event{Container: req.ID, Kind: shieldapi.EventArmed, Detail: detail})
 	return m.statusLocked(c), nil
+}
+
+// armedDetail is the audit detail of an arm: every part has a value
+// ("no profiles" rather than an empty list).
+func armedDetail(req shieldapi.ArmRequest) string {
+	profiles := "no profiles"
+	if len(req.Profiles) > 0 {
+		profiles = "profiles " + strings.Join(req.Profiles, ",")
+	}
+	return fmt.Sprintf("pid %d project %q mode %s %s", req.PID, req.Project, req.Mode, profiles)
 }
 
 func (m *Manager) loadProfiles(names []string) ([]profile.Profile, error) {

@@ -233,7 +233,14 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 		nsdial.Options{Command: []string{exe, nsdial.RelayCommand}})
 	defer relays.Close()
 	var pub *webproxy.Publisher
-	rcfg := runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost}
+	// The tree's shutdown (podman-tasks) marks the task containers it
+	// stops here, so their end is recorded as stopped.
+	treeStops := filepath.Join(cfg.StateDir, "web", "tree-stops")
+	if err := os.MkdirAll(treeStops, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	rcfg := runner.Config{Entry: cfg.Entry, GatePort: port, TaskGateHost: cfg.TaskGateHost,
+		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(paths.RunDir(), "task-image.json")}
 	if cfg.Listen != "" {
 		pub, err = webproxy.NewPublisher(webproxy.Options{Addresses: addrs, Hosts: hosts, Tickets: tickets,
 			SessionAlive: sessions.Alive, Instance: instance, Dialer: poolDialer{relays},
@@ -260,14 +267,15 @@ func run(ctx context.Context, log zerolog.Logger, cfg Config) error {
 	}
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Runner: rn, Hub: hub, Gate: gate, Shield: shield, Images: podman, Supervisor: sup,
-		GateHostURL: "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
-		Origins:     origins,
-		Probe:       probe(podman, gate, shield, rn),
-		LoginURL:    loginURL(cfg, token),
-		Exec:        podman,
-		Tickets:     tickets,
-		Addresses:   addrs,
-		Secrets:     secrets(cfg, token),
+		GateHostURL:   "http://" + net.JoinHostPort(gateHost, strconv.Itoa(port)),
+		Origins:       origins,
+		Probe:         probe(podman, gate, shield, rn),
+		LoginURL:      loginURL(cfg, token),
+		Exec:          podman,
+		Tickets:       tickets,
+		Addresses:     addrs,
+		Secrets:       secrets(cfg, token),
+		DaemonProblem: daemonProblem,
 	})
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -370,6 +378,25 @@ func loginURL(cfg Config, token string) string {
 	return strings.TrimSuffix(base, "/") + "/?token=" + token
 }
 
+// daemonSockets are the supervisor programs that answer a health check,
+// with their sockets.
+var daemonSockets = map[string]string{"terok-gate": paths.Gate, "terok-shield": paths.Shield, "podman-service": paths.PodmanService, "terok-vault": paths.Vault}
+
+// daemonProblem asks a program's health check and returns the problem a
+// degraded answer names ("" when it is fine, does not answer, or has no
+// health check: the supervisor's state covers those).
+func daemonProblem(ctx context.Context, program string) string {
+	name, ok := daemonSockets[program]
+	if !ok {
+		return ""
+	}
+	st, err := health.Check(ctx, unixhttp.NewClient(paths.Socket("", name)))
+	if health.Degraded(st, err) {
+		return unixhttp.Message(err)
+	}
+	return ""
+}
+
 // probe reports the daemons terok-web depends on (as details: a daemon
 // that is down degrades only what needs it).
 func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Client, rn *runner.Runner) health.Probe {
@@ -385,6 +412,12 @@ func probe(podman *podmanapi.Client, gate *gateapi.Client, shield *shieldapi.Cli
 		}
 		_, err := podman.Ping(ctx)
 		d["podman"] = state(err)
+		if err != nil {
+			// podman-service says why Podman does not answer, when it knows.
+			if p := daemonProblem(ctx, "podman-service"); p != "" {
+				d["podman"] = "Podman does not answer: podman-service says: " + p
+			}
+		}
 		_, err = health.Check(ctx, gate.Unix())
 		d["terok-gate"] = state(err)
 		_, err = shield.Profiles(ctx)

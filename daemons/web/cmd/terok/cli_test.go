@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
@@ -75,3 +78,29 @@ func TestUnreachable(t *testing.T) {
 }
 
 func itoa(n int) string { return string(rune('0' + n)) }
+
+// TestWrongToken: terok with --url and a token that is not terok-web's
+// says the token is wrong (exit 1), not that one is needed.
+func TestWrongToken(t *testing.T) {
+	dir := terokBin(t)
+	srv := httptest.NewServer((&auth.Auth{Methods: []auth.Method{auth.Bearer("0123456789abcdef-right", nil)}}).Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("[]"))
+	})))
+	defer srv.Close()
+	run := func(token string) (string, int) {
+		cmd := exec.Command(filepath.Join(dir, "terok"), "task", "list", "--url", srv.URL, "--token", token)
+		cmd.Env = append(os.Environ(), "TEROK_RUN_DIR="+t.TempDir())
+		_, stderr, code := testkit.Run(cmd)
+		return stderr, code
+	}
+	if stderr, code := run("0123456789abcdef-wrong"); code != 1 || !strings.Contains(stderr, "that token is wrong") || strings.Contains(stderr, "needs the access token") {
+		t.Errorf("wrong token: exit %d %q", code, stderr)
+	}
+	if stderr, code := run(""); code != 1 || !strings.Contains(stderr, "needs the access token") {
+		t.Errorf("no token: exit %d %q", code, stderr)
+	}
+	if stderr, code := run("0123456789abcdef-right"); code != 0 {
+		t.Errorf("right token: exit %d %q", code, stderr)
+	}
+}

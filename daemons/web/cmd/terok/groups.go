@@ -306,6 +306,11 @@ func daemonsCommand() *cli.Command {
 							rows = append(rows, []string{d.Name, d.State, d.Description})
 						}
 						table(w, "NAME\tSTATE\tDESCRIPTION", rows)
+						for _, d := range ds {
+							if d.Problem != "" {
+								fmt.Fprintf(w, "\n%s runs but cannot do its job: %s\n", d.Name, d.Problem)
+							}
+						}
 					})
 				}},
 			act("start"), act("stop"), act("restart"),

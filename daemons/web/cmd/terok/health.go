@@ -23,24 +23,31 @@ type healthRow struct {
 	Error  string         `json:"error,omitempty"`
 }
 
+// down reports a daemon that did not answer (not a degraded one).
+func (r healthRow) down() bool { return r.Health == nil }
+
 func healthCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "health",
-		Usage: "show whether each daemon answers on its socket ($TEROK_RUN_DIR)",
+		Usage: "show whether each daemon answers on its socket ($TEROK_RUN_DIR), and the problem of one that is degraded",
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
 			var rows []healthRow
-			failed := 0
+			down, degraded := 0, 0
 			for _, name := range daemonSockets {
 				sock := paths.Socket("", name)
 				cctx, cancel := context.WithTimeout(c.Context, 3*time.Second)
 				st, err := health.Check(cctx, unixhttp.NewClient(sock))
 				cancel()
 				r := healthRow{Daemon: name, Socket: sock}
-				if err != nil {
+				switch {
+				case health.Degraded(st, err):
+					r.Health = &st
+					degraded++
+				case err != nil:
 					r.Error = err.Error()
-					failed++
-				} else {
+					down++
+				default:
 					r.Health = &st
 				}
 				rows = append(rows, r)
@@ -48,19 +55,27 @@ func healthCommand() *cli.Command {
 			err := out(c, rows, func(w io.Writer) {
 				var t [][]string
 				for _, r := range rows {
-					if r.Health != nil {
+					if !r.down() {
 						t = append(t, []string{r.Daemon, r.Health.Status, r.Health.Version, r.Socket})
 					} else {
 						t = append(t, []string{r.Daemon, "down", "-", r.Socket})
 					}
 				}
 				table(w, "DAEMON\tSTATUS\tVERSION\tSOCKET", t)
+				for _, r := range rows {
+					if !r.down() && r.Health.Problem != "" {
+						fmt.Fprintf(w, "\n%s is %s: %s\n", r.Daemon, r.Health.Status, r.Health.Problem)
+					}
+				}
 			})
 			if err != nil {
 				return err
 			}
-			if failed > 0 {
-				return cli.Exit(fmt.Sprintf("%d daemon(s) do not answer", failed), 3)
+			switch {
+			case down > 0:
+				return cli.Exit(fmt.Sprintf("%d daemon(s) do not answer", down), 3)
+			case degraded > 0:
+				return cli.Exit(fmt.Sprintf("%d daemon(s) answer but cannot do their job (degraded)", degraded), 1)
 			}
 			return nil
 		},

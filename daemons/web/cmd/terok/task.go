@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -38,6 +39,9 @@ func printTask(w io.Writer, t webapi.Task) {
 	if t.Reason != "" {
 		fmt.Fprintf(w, "reason:     %s\n", t.Reason)
 	}
+	if t.Waiting != "" {
+		fmt.Fprintf(w, "waiting:    %s\n", t.Waiting)
+	}
 	fmt.Fprintf(w, "image:      %s\ncommand:    %s\ncontainer:  %s\nvolume:     %s\ngate:       %s\nruns:       %d\ncreated:    %s\n",
 		t.Image, t.Command, t.Name, t.Volume, orDash(t.GateURL), t.Runs, t.Created.Local().Format("2006-01-02 15:04:05"))
 	if t.Ended != nil {
@@ -49,6 +53,26 @@ func printTask(w io.Writer, t webapi.Task) {
 	if t.WebURL != "" {
 		fmt.Fprintf(w, "web UI:     %s  (open it with terok task ui %s: a one-time link)\n", t.WebURL, t.ID)
 	}
+}
+
+// waitStarted polls a task that waits for its image until it runs or
+// has ended; a task that failed to start is an error naming why.
+func waitStarted(ctx context.Context, cl *webapi.Client, t webapi.Task) (webapi.Task, error) {
+	for t.Waiting != "" && !webapi.Ended(t.State) {
+		select {
+		case <-ctx.Done():
+			return t, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		var err error
+		if t, err = cl.Task(ctx, t.ID); err != nil {
+			return t, err
+		}
+	}
+	if t.State == webapi.StateFailed {
+		return t, fmt.Errorf("task %s failed to start: %s", t.ID, t.Reason)
+	}
+	return t, nil
 }
 
 // untilSignal returns a context that ends on Ctrl-C or SIGTERM.
@@ -80,9 +104,18 @@ func taskCommand() *cli.Command {
 					jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
-					t, err := client(c).Run(ctx(c), webapi.RunRequest{Project: c.Args().First(), Mode: c.String("mode"), Prompt: c.String("prompt"), Command: c.String("cmd")})
+					cl := client(c)
+					t, err := cl.Run(ctx(c), webapi.RunRequest{Project: c.Args().First(), Mode: c.String("mode"), Prompt: c.String("prompt"), Command: c.String("cmd")})
 					if err != nil {
 						return err
+					}
+					if t.Waiting != "" {
+						// Its image is still being imported: say so, and
+						// return once it started (or could not).
+						fmt.Fprintf(c.App.ErrWriter, "terok: task %s is %s\n", t.ID, t.Waiting)
+						if t, err = waitStarted(ctx(c), cl, t); err != nil {
+							return err
+						}
 					}
 					return out(c, t, func(w io.Writer) {
 						fmt.Fprintln(w, t.ID)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -64,6 +65,9 @@ type Deps struct {
 	// Secrets are strings never shown in a daemon's log over TCP (the
 	// access token, the gate's admin token when terok-web knows it).
 	Secrets []string
+	// DaemonProblem returns what a running supervisor program's health
+	// check says is wrong ("" when fine or not a daemon); nil: not asked.
+	DaemonProblem func(ctx context.Context, program string) string
 }
 
 // API is the HTTP handler.
@@ -132,8 +136,11 @@ func New(d Deps) *API {
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
 
+// writeErr answers err for people: its message without the HTTP status
+// of another daemon's answer in it (the status line carries ours), and no
+// detail (the messages say what to do themselves).
 func writeErr(w http.ResponseWriter, status int, err error) {
-	unixhttp.WriteErrorDetail(w, status, err.Error(), strings.ToLower(http.StatusText(status)))
+	unixhttp.WriteErrorDetail(w, status, unixhttp.Message(err), "")
 }
 
 // fail maps err to its status and writes it.
@@ -153,9 +160,13 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, runner.ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, runner.ErrUpstream):
+		return http.StatusBadGateway
 	}
 	if s := unixhttp.StatusOf(err); s >= 400 && s < 500 {
 		return s
+	} else if s >= 500 {
+		return http.StatusBadGateway // another daemon answered with an error
 	}
 	if errors.Is(err, podmanapi.ErrNotFound) {
 		return http.StatusNotFound
@@ -177,15 +188,29 @@ func decode(r *http.Request, v any) error {
 
 func ok(w http.ResponseWriter, v any) { unixhttp.WriteJSON(w, http.StatusOK, v) }
 
-// unavailable wraps a daemon call's error with the daemon's name.
+// unavailable wraps a daemon call's error with the daemon's name: one
+// that did not answer is unavailable, one that answered with an error
+// is named with its message.
 func unavailable(daemon string, err error) error {
 	if s := unixhttp.StatusOf(err); s >= 400 && s < 500 {
 		return err
+	} else if s >= 500 {
+		return fmt.Errorf("%s: %w", daemon, err)
 	}
 	if errors.Is(err, podmanapi.ErrNotFound) || errors.Is(err, podmanapi.ErrConflict) {
 		return err
 	}
 	return fmt.Errorf("%w: %s: %v (terok daemons status shows its state)", runner.ErrUnavailable, daemon, err)
+}
+
+// gateErr is the error of a gate call for project p: the upstream's
+// failure (the gate answered 502) names the upstream, anything else the
+// gate.
+func gateErr(p webapi.ProjectInfo, err error) error {
+	if unixhttp.StatusOf(err) == http.StatusBadGateway {
+		return runner.UpstreamErr(p.Name, p.Git.UpstreamURL, err)
+	}
+	return unavailable("terok-gate", err)
 }
 
 // ---- projects
@@ -364,7 +389,7 @@ func (a *API) gateSync(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.d.Gate.Sync(r.Context(), p.Name)
 	if err != nil {
-		fail(w, unavailable("terok-gate", err))
+		fail(w, gateErr(p, err))
 		return
 	}
 	ok(w, res)
@@ -382,7 +407,7 @@ func (a *API) gatePromote(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.d.Gate.Promote(r.Context(), p.Name, gateapi.PromoteRequest{Branch: req.Branch, Target: req.Target, Force: req.Force, Expect: req.Expect})
 	if err != nil {
-		fail(w, unavailable("terok-gate", err))
+		fail(w, gateErr(p, err))
 		return
 	}
 	// The promotion goes into the timeline of the tasks that pushed it.
@@ -798,6 +823,8 @@ func (a *API) importImage(w http.ResponseWriter, r *http.Request) {
 		fail(w, fmt.Errorf("%w: ?name=%q: give the image name, e.g. localhost/mine:latest", errBadRequest, name))
 		return
 	}
+	// A task of this image started meanwhile waits for the import.
+	defer a.d.Runner.BeginImport(name)()
 	// Spool the upload so it can be checked before Podman sees it.
 	f, err := os.CreateTemp("", "terok-import-*.tar")
 	if err != nil {
@@ -852,10 +879,21 @@ func (a *API) listDaemons(w http.ResponseWriter, r *http.Request) {
 		fail(w, unavailable("terok-supervisord", err))
 		return
 	}
-	out := []webapi.Daemon{}
-	for _, p := range ps {
-		out = append(out, webapi.Daemon{Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus})
+	out := make([]webapi.Daemon, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		out[i] = webapi.Daemon{Name: p.Name, State: p.StateName, PID: p.PID, Description: p.Description, ExitStatus: p.ExitStatus}
+		if a.d.DaemonProblem != nil && p.StateName == "RUNNING" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				out[i].Problem = a.d.DaemonProblem(ctx, p.Name)
+			}()
+		}
 	}
+	wg.Wait()
 	ok(w, out)
 }
 

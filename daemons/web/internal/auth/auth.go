@@ -108,12 +108,14 @@ type Auth struct {
 func (a *Auth) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var refused error
+		wrong := false
 		for _, m := range a.Methods {
 			id, err := m(r)
 			if err == nil {
 				next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 				return
 			}
+			wrong = wrong || errors.Is(err, ErrBadCredential)
 			if !errors.Is(err, ErrNoCredential) && !errors.Is(err, ErrBadCredential) && refused == nil {
 				refused = err
 			}
@@ -124,10 +126,16 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 			WriteLimited(w, le)
 		case refused != nil:
 			unixhttp.WriteErrorDetail(w, http.StatusForbidden, refused.Error(), "forbidden")
+		case wrong:
+			// A token came and is not this terok-web's: say so, not that
+			// one is needed.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="terok", error="invalid_token"`)
+			unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "that token is wrong: it is not this terok-web's access token",
+				"terok web url on the tree prints the right one (in Docker: the login URL in docker logs); TEROK_WEB_TOKEN sets it")
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="terok"`)
 			unixhttp.WriteErrorDetail(w, http.StatusUnauthorized, "this request needs the access token",
-				"send Authorization: Bearer TOKEN; terok web url prints it (TEROK_WEB_TOKEN fixes it)")
+				"send Authorization: Bearer TOKEN (terok --token, or TEROK_WEB_TOKEN); terok web url prints it (in Docker: the login URL in docker logs)")
 		}
 	})
 }

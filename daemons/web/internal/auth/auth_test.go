@@ -176,3 +176,24 @@ func openTest(t *testing.T, dir, token string, clk *fakeClock) *Sessions {
 	}
 	return s
 }
+
+// TestWrongTokenIsCalledWrong: a token that is not the right one is told
+// apart from no token at all.
+func TestWrongTokenIsCalledWrong(t *testing.T) {
+	h := (&Auth{Methods: []Method{Bearer("0123456789abcdef-token", nil)}}).Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	for _, tc := range []struct{ header, want string }{
+		{"Bearer 0123456789abcdef-tokeX", "that token is wrong"},
+		{"", "this request needs the access token"},
+		{"Bearer ", "this request needs the access token"},
+	} {
+		r := httptest.NewRequest("GET", "/api/v1/tasks", nil)
+		if tc.header != "" {
+			r.Header.Set("Authorization", tc.header)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 401 || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("%q: %d %s, want 401 saying %q", tc.header, w.Code, w.Body, tc.want)
+		}
+	}
+}

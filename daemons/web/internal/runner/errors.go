@@ -15,3 +15,8 @@ var ErrUnavailable = errors.New("unavailable")
 
 // ErrImageMissing means the project's image is not in Podman's store.
 var ErrImageMissing = errors.New("image missing")
+
+// ErrUpstream means the gate answered but the project's upstream
+// repository failed it (refused, unreachable, denied); the message names
+// the upstream and its address.
+var ErrUpstream = errors.New("upstream failed")

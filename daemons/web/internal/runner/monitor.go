@@ -241,7 +241,9 @@ func (r *Runner) waitExit(ctx context.Context, t webapi.Task) (int, error) {
 	return 0, fmt.Errorf("podman did not report the end of the container for 2 minutes: %w", lastErr)
 }
 
-// finish records the end of a run and revokes the task's token.
+// finish records the end of a run and revokes the task's token. The
+// exit code is the one Podman reports for the container; how the end is
+// recorded (stopped, exited, failed) is ending's rule.
 func (r *Runner) finish(t webapi.Task, code int, werr error) {
 	r.mu.Lock()
 	stopped := r.active[t.ID] != nil && r.active[t.ID].stop
@@ -252,18 +254,15 @@ func (r *Runner) finish(t webapi.Task, code int, werr error) {
 		r.fail(t, "the task's container vanished (removed outside terok?): terok task followup "+t.ID+" runs again in the same workspace")
 	case werr != nil:
 		r.fail(t, werr.Error())
-	case stopped:
-		c := code
-		r.setState(t, webapi.StateStopped, func(x *webapi.Task) { x.ExitCode, x.Ended = &c, &now })
 	default:
-		c := code
-		reason := ""
 		ictx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if ct, err := r.podman.InspectContainer(ictx, t.Container); err == nil && ct.State.OOMKilled {
-			reason = "killed for lack of memory: raise limits.memory in the project"
-		}
+		ct, err := r.podman.InspectContainer(ictx, t.Container)
 		cancel()
-		r.setState(t, webapi.StateExited, func(x *webapi.Task) { x.ExitCode, x.Ended, x.Reason = &c, &now, reason })
+		if err != nil {
+			r.log.Warn().Err(err).Str("task", t.ID).Msg("inspect the ended container (its exit code is the one Podman's wait gave)")
+		}
+		e := ending(ct, err == nil, code, stopped, loadTreeStops(r.cfg.TreeStopDir))
+		r.setStateDetail(t, e.State, e.Detail, func(x *webapi.Task) { x.ExitCode, x.Ended, x.Reason = e.ExitCode, &now, e.Reason })
 	}
 	r.revoke(t)
 	r.releasePort(t)

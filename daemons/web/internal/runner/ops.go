@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
@@ -158,6 +160,10 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		}
 		c, ok := byID[t.Container]
 		switch {
+		case t.Container == "" && t.Waiting != "":
+			r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "reconcile: terok-web stopped while the task waited for its image"})
+			t = r.fail(t, "terok-web stopped while the task waited for its image: terok task restart "+t.ID+" runs it")
+			r.revoke(t)
 		case t.Container == "" || !ok:
 			r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "reconcile: no container found at terok-web start"})
 			t = r.fail(t, "the task's container was gone when terok-web started again: terok task followup "+t.ID+" runs again in the same workspace")
@@ -175,7 +181,8 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			r.monitor(t, true)
 		default:
 			// Ended while terok-web was away: take the output it left
-			// and record the end.
+			// and record the end (the exit code Podman reports, stopped
+			// when the tree's shutdown stopped it).
 			r.note(t, webapi.Entry{Kind: webapi.EntryNote, Detail: "reconcile: ended while terok-web was down"})
 			r.monitor(t, true)
 		}
@@ -194,6 +201,7 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 	r.mu.Lock()
 	r.orphans = orphans
 	r.mu.Unlock()
+	r.pruneTreeStops()
 	// No token may outlive its task.
 	toks, err := r.gate.Tokens(ctx, "")
 	if err != nil {
@@ -216,4 +224,28 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 	}
 	r.once.Do(func() { close(r.ready) })
 	return nil
+}
+
+// pruneTreeStops removes the TreeStop markers that name no container of
+// a task still to be recorded: each marker is kept until every task it
+// stopped has been recorded, so a crash in between loses nothing.
+func (r *Runner) pruneTreeStops() {
+	stops := loadTreeStops(r.cfg.TreeStopDir)
+	if len(stops) == 0 {
+		return
+	}
+	pending := map[string]bool{}
+	for _, t := range r.store.List("") {
+		if t.Container != "" && !webapi.Ended(t.State) {
+			pending[t.Container] = true
+		}
+	}
+	for path, ts := range stops {
+		if slices.ContainsFunc(ts.Containers, func(id string) bool { return pending[id] }) {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.log.Warn().Err(err).Str("file", path).Msg("remove a used tree-stop marker")
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,13 @@ type Config struct {
 	// Ports hands out host ports to web-mode tasks and opens their UIs'
 	// listeners (webproxy.Publisher); nil refuses web mode.
 	Ports Ports
+	// ImageStatusFile is where the image's podman-tasks says how the
+	// default task image is being provided ($TEROK_RUN_DIR/task-image.json);
+	// empty: not read.
+	ImageStatusFile string
+	// TreeStopDir holds the TreeStop markers the tree's shutdown leaves
+	// ($TEROK_STATE_DIR/web/tree-stops); empty: none are read.
+	TreeStopDir string
 }
 
 // Ports is the web-mode port table: a task's port is held (its UI's
@@ -77,7 +85,8 @@ type Runner struct {
 	project map[string]*sync.Mutex
 	taskMu  map[string]*sync.Mutex
 	wg      sync.WaitGroup
-	ready   chan struct{} // closed after the first successful Reconcile
+	imports map[string]int // images being imported through the API
+	ready   chan struct{}  // closed after the first successful Reconcile
 	once    sync.Once
 	orphans []string
 }
@@ -95,7 +104,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger, store *tasks.Store
 		cfg.StopTimeout = 10
 	}
 	return &Runner{cfg: cfg, log: log, store: store, projects: ps, gate: gate, podman: podman,
-		shield: shield, hub: hub, ctx: ctx, ready: make(chan struct{}), active: map[string]*active{}, project: map[string]*sync.Mutex{}, taskMu: map[string]*sync.Mutex{}}
+		shield: shield, hub: hub, ctx: ctx, ready: make(chan struct{}), active: map[string]*active{}, imports: map[string]int{}, project: map[string]*sync.Mutex{}, taskMu: map[string]*sync.Mutex{}}
 }
 
 // Wait blocks until every monitor has returned (after ctx ended).
@@ -115,9 +124,14 @@ func (r *Runner) Orphans() []string {
 func containerName(t webapi.Task) string { return "terok-" + t.Project + "-" + t.ID }
 func volumeName(t webapi.Task) string    { return "terok-ws-" + t.Project + "-" + t.ID }
 
-// daemonErr names the daemon that failed a call.
+// daemonErr names the daemon that failed a call: one that did not answer
+// at all, or one whose answer was an error (its message says what).
 func daemonErr(daemon, what string, err error) error {
 	var ne *net.OpError
+	var ae *unixhttp.APIError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%s: %s: %w", what, daemon, err)
+	}
 	if errors.Is(err, unixhttp.ErrUnavailable) || errors.As(err, &ne) || strings.Contains(err.Error(), "is podman-service running") {
 		return fmt.Errorf("%w: %s: %s does not answer (terok daemons status shows why): %v", ErrUnavailable, what, daemon, err)
 	}
@@ -170,11 +184,50 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (webapi.Task, e
 	t.Name, t.Volume = containerName(t), volumeName(t)
 	t, _ = r.store.Update(t.ID, func(x *webapi.Task) { x.Name, x.Volume = t.Name, t.Volume })
 	r.note(t, webapi.Entry{Kind: webapi.EntryState, State: webapi.StateCreated, Detail: "mode " + mode})
+	if wait := r.imageWait(p.Image); wait != "" {
+		if ok, err := r.podman.ImageExists(ctx, p.Image); err == nil && !ok {
+			return r.startAfterImage(t, p, wait), nil
+		}
+	}
 	// A stop or rm that comes while the task starts waits for the start.
 	tl := r.taskLock(t.ID)
 	tl.Lock()
 	defer tl.Unlock()
 	return r.start(ctx, t, p)
+}
+
+// startAfterImage records t as starting and waiting for its image, which
+// is being provided, and starts it in the background once the image is
+// there. The task can be stopped or removed while it waits.
+func (r *Runner) startAfterImage(t webapi.Task, p webapi.Project, wait string) webapi.Task {
+	t = r.setStateDetail(t, webapi.StateStarting, wait, func(x *webapi.Task) { x.Waiting = wait })
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		ctx, cancel := context.WithTimeout(r.ctx, startTimeout)
+		defer cancel()
+		err := r.waitImage(ctx, t.ID, p.Image)
+		if errors.Is(err, errGone) || r.ctx.Err() != nil {
+			return // stopped or removed meanwhile; or terok-web stops (reconcile marks it)
+		}
+		tl := r.taskLock(t.ID)
+		tl.Lock()
+		defer tl.Unlock()
+		cur, gerr := r.store.Get(t.ID)
+		if gerr != nil || webapi.Ended(cur.State) {
+			return
+		}
+		cur, _ = r.store.Update(t.ID, func(x *webapi.Task) { x.Waiting = "" })
+		if err != nil {
+			r.fail(cur, err.Error())
+			return
+		}
+		r.note(cur, webapi.Entry{Kind: webapi.EntryNote, Detail: "the task image " + p.Image + " is there: starting"})
+		if _, err := r.start(ctx, cur, p); err != nil {
+			r.log.Info().Err(err).Str("task", t.ID).Msg("the task waited for its image and then failed to start")
+		}
+	}()
+	return t
 }
 
 // Followup runs a finished task again in its workspace with a new prompt,
@@ -306,7 +359,7 @@ func (r *Runner) gateHost(ctx context.Context) (string, *podmanapi.Namespace, ma
 func (r *Runner) fail(t webapi.Task, reason string) webapi.Task {
 	now := time.Now().UTC()
 	t2, err := r.store.Update(t.ID, func(x *webapi.Task) {
-		x.State, x.Reason, x.Ended = webapi.StateFailed, reason, &now
+		x.State, x.Reason, x.Ended, x.Waiting = webapi.StateFailed, reason, &now, ""
 	})
 	if err != nil {
 		r.log.Error().Err(err).Str("task", t.ID).Msg("record failure")
@@ -334,8 +387,17 @@ func (r *Runner) publish(t webapi.Task) {
 }
 
 func (r *Runner) setState(t webapi.Task, state string, fn func(*webapi.Task)) webapi.Task {
+	return r.setStateDetail(t, state, "", fn)
+}
+
+// setStateDetail records the state with fn's changes and notes it in the
+// timeline with detail (why), then publishes the task.
+func (r *Runner) setStateDetail(t webapi.Task, state, detail string, fn func(*webapi.Task)) webapi.Task {
 	t2, err := r.store.Update(t.ID, func(x *webapi.Task) {
 		x.State = state
+		if state != webapi.StateStarting {
+			x.Waiting = ""
+		}
 		if fn != nil {
 			fn(x)
 		}
@@ -344,7 +406,7 @@ func (r *Runner) setState(t webapi.Task, state string, fn func(*webapi.Task)) we
 		r.log.Error().Err(err).Str("task", t.ID).Msg("record state")
 		return t
 	}
-	e := webapi.Entry{Kind: webapi.EntryState, State: state, ExitCode: t2.ExitCode}
+	e := webapi.Entry{Kind: webapi.EntryState, State: state, ExitCode: t2.ExitCode, Detail: detail}
 	r.note(t2, e)
 	r.publish(t2)
 	return t2
@@ -360,18 +422,15 @@ const startTimeout = 15 * time.Minute
 func (r *Runner) start(ctx context.Context, t webapi.Task, p webapi.Project) (webapi.Task, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
 	defer cancel()
-	t = r.setState(t, webapi.StateStarting, nil)
-	ok, err := r.podman.ImageExists(ctx, p.Image)
-	if err != nil {
-		err = daemonErr("podman", "check image "+p.Image, err)
-		return r.fail(t, err.Error()), err
+	if t.State != webapi.StateStarting {
+		t = r.setState(t, webapi.StateStarting, nil)
 	}
-	if !ok {
-		hint := "terok image import " + p.Image + " TARBALL imports it"
-		if p.Image == projects.DefaultImage {
-			hint = "make task-image builds it"
+	if err := r.waitImage(ctx, t.ID, p.Image); err != nil {
+		if errors.Is(err, errGone) {
+			err = fmt.Errorf("%w: task %s ended before it started", ErrConflict, t.ID)
+			cur, _ := r.store.Get(t.ID)
+			return cur, err
 		}
-		err := fmt.Errorf("%w: image %s is not in Podman's store: %s (terok image list shows what is there)", ErrImageMissing, p.Image, hint)
 		return r.fail(t, err.Error()), err
 	}
 	host, netns, netopts, err := r.gateHost(ctx)
@@ -591,6 +650,9 @@ func (r *Runner) EnsureGateRepo(ctx context.Context, p webapi.Project) error {
 	_, _, err := r.gate.EnsureRepo(ctx, gateapi.EnsureRepoRequest{Name: p.Name, Upstream: p.Git.UpstreamURL,
 		DefaultBranch: p.Git.DefaultBranch, Policy: p.SecurityClass})
 	if err != nil {
+		if unixhttp.StatusOf(err) == http.StatusBadGateway {
+			return UpstreamErr(p.Name, p.Git.UpstreamURL, err)
+		}
 		return daemonErr("terok-gate", "ensure the gate repository "+p.Name, err)
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 type fakeGate struct {
 	mu      sync.Mutex
 	down    bool
+	ensure  error // what EnsureRepo answers (the gate answered)
 	revoked []string
 	tokens  []gateapi.Token
 }
@@ -34,6 +35,9 @@ type fakeGate struct {
 func (g *fakeGate) EnsureRepo(ctx context.Context, req gateapi.EnsureRepoRequest) (gateapi.Repo, bool, error) {
 	if g.down {
 		return gateapi.Repo{}, false, &unixhttp.DialError{Socket: "/run/terok/gate.sock", Err: errors.New("connection refused")}
+	}
+	if g.ensure != nil {
+		return gateapi.Repo{}, false, g.ensure
 	}
 	return gateapi.Repo{Name: req.Name}, true, nil
 }
@@ -51,12 +55,16 @@ func (g *fakeGate) Tokens(ctx context.Context, project string) ([]gateapi.Token,
 }
 
 type fakePodman struct {
-	list  []podmanapi.ContainerSummary
-	net   string
-	image bool
-	mu    sync.Mutex
-	specs []podmanapi.CreateSpec
-	exit  chan int
+	list    []podmanapi.ContainerSummary
+	inspect map[string]podmanapi.Container // by id; others: a plain exit 0
+	// waitCode is what wait answers for a container of inspect that has
+	// ended.
+	waitCode int
+	net      string
+	image    bool
+	mu       sync.Mutex
+	specs    []podmanapi.CreateSpec
+	exit     chan int
 }
 
 func (p *fakePodman) CreateContainer(ctx context.Context, s podmanapi.CreateSpec) (podmanapi.CreateResult, error) {
@@ -67,6 +75,12 @@ func (p *fakePodman) CreateContainer(ctx context.Context, s podmanapi.CreateSpec
 }
 func (p *fakePodman) StartContainer(ctx context.Context, id string) error { return nil }
 func (p *fakePodman) WaitContainer(ctx context.Context, id string) (int, error) {
+	p.mu.Lock()
+	c, ok := p.inspect[id]
+	p.mu.Unlock()
+	if ok && !c.State.Running {
+		return p.waitCode, nil // what Podman's wait said, maybe not the real code
+	}
 	select {
 	case c := <-p.exit:
 		return c, nil
@@ -75,7 +89,12 @@ func (p *fakePodman) WaitContainer(ctx context.Context, id string) (int, error) 
 	}
 }
 func (p *fakePodman) InspectContainer(ctx context.Context, id string) (podmanapi.Container, error) {
-	return podmanapi.Container{ID: id}, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.inspect[id]; ok {
+		return c, nil
+	}
+	return podmanapi.Container{ID: id, State: podmanapi.ContainerState{Status: "exited"}}, nil
 }
 func (p *fakePodman) StopContainer(ctx context.Context, id string, t uint) error { return nil }
 func (p *fakePodman) RemoveContainer(ctx context.Context, id string, o podmanapi.RemoveOptions) error {
@@ -88,7 +107,11 @@ func (p *fakePodman) ContainerLogs(ctx context.Context, id string, o podmanapi.L
 	io.WriteString(so, "agent output\n")
 	return nil
 }
-func (p *fakePodman) ImageExists(ctx context.Context, name string) (bool, error)      { return p.image, nil }
+func (p *fakePodman) ImageExists(ctx context.Context, name string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.image, nil
+}
 func (p *fakePodman) RemoveVolume(ctx context.Context, name string, force bool) error { return nil }
 func (p *fakePodman) RootlessNetwork(ctx context.Context) (string, error)             { return p.net, nil }
 
@@ -104,13 +127,18 @@ func (fakeShield) Status(ctx context.Context, id string) (shieldapi.Status, erro
 
 func newRunner(t *testing.T, pm *fakePodman, g *fakeGate) (*Runner, *projects.Store) {
 	t.Helper()
+	return newRunnerWith(t, Config{Entry: "/opt/terok-entry", GatePort: 9418}, pm, g)
+}
+
+func newRunnerWith(t *testing.T, cfg Config, pm *fakePodman, g *fakeGate) (*Runner, *projects.Store) {
+	t.Helper()
 	ps := projects.New(t.TempDir())
 	st, err := tasks.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := New(ctx, Config{Entry: "/opt/terok-entry", GatePort: 9418}, zerolog.Nop(), st, ps, g, pm, fakeShield{}, events.New())
+	r := New(ctx, cfg, zerolog.Nop(), st, ps, g, pm, fakeShield{}, events.New())
 	t.Cleanup(func() { cancel(); r.Wait() })
 	if err := r.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
@@ -175,6 +203,33 @@ func TestGateDownFailsNamingIt(t *testing.T) {
 	}
 	if len(pm.specs) != 0 {
 		t.Fatal("a container was created although the gate is down")
+	}
+}
+
+// TestRefusingUpstreamIsNotBlamedOnTheGate: the gate answers 502 (its
+// upstream refused); the task's reason names the upstream and its
+// address, says what 127.0.0.1 is, and keeps the token out.
+func TestRefusingUpstreamIsNotBlamedOnTheGate(t *testing.T) {
+	pm := &fakePodman{net: podmanapi.NetPasta, image: true}
+	g := &fakeGate{ensure: &unixhttp.APIError{Status: 502,
+		Message: "upstream failed: list http://127.0.0.1:8080/x.git: dial tcp 127.0.0.1:8080: connect: connection refused"}}
+	r, ps := newRunner(t, pm, g)
+	ps.Create(webapi.Project{Name: "demo", Agent: webapi.Agent{Command: "make"}, Git: webapi.Git{UpstreamURL: "http://user:s3cret@127.0.0.1:8080/x.git"}})
+	task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo"})
+	if !errors.Is(err, ErrUpstream) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUpstream", err)
+	}
+	got, _ := r.Store().Get(task.ID)
+	for _, want := range []string{"upstream of project demo, http://127.0.0.1:8080/x.git (address 127.0.0.1:8080)", "connection refused",
+		"127.0.0.1 is the machine terok-gate runs on", "docs/docker.md"} {
+		if !strings.Contains(got.Reason, want) {
+			t.Errorf("reason lacks %q:\n%s", want, got.Reason)
+		}
+	}
+	for _, bad := range []string{"does not answer", "(HTTP 502)", "s3cret"} {
+		if strings.Contains(got.Reason, bad) {
+			t.Errorf("reason holds %q:\n%s", bad, got.Reason)
+		}
 	}
 }
 

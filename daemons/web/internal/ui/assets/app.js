@@ -119,6 +119,17 @@ function ago(t) {
   const s = Math.max(0, (Date.now() - new Date(t).getTime()) / 1000);
   return dur(s) + ' ago';
 }
+// agoEl shows ago(t) and keeps it current (the ticker below).
+function agoEl(t) {
+  if (!t) return '';
+  return el('span', {class: 'ago', dataset: {ago: new Date(t).toISOString()}}, ago(t));
+}
+setInterval(() => {
+  for (const e of document.querySelectorAll('[data-ago]')) {
+    const a = ago(e.dataset.ago);
+    if (e.textContent !== a) e.textContent = a;
+  }
+}, 1000);
 function dur(s) {
   if (s < 60) return Math.round(s) + ' s';
   if (s < 3600) return Math.round(s / 60) + ' min';
@@ -240,7 +251,7 @@ pages.overview = async function () {
           el('thead', {}, el('tr', {}, el('th', {}, 'Image'), el('th', {}, 'Size'), el('th', {}, 'Created'))),
           el('tbody', {}, ims.map((im) => el('tr', {dataset: {image: (im.names || [])[0] || im.id}},
             el('td', {class: 'mono'}, (im.names || []).join(', ') || short(im.id)),
-            el('td', {}, mb(im.size)), el('td', {class: 'muted'}, im.created ? ago(im.created * 1000) : '')))),
+            el('td', {}, mb(im.size)), el('td', {class: 'muted'}, im.created ? agoEl(im.created * 1000) : '')))),
           untagged ? el('caption', {class: 'muted'}, `and ${untagged} untagged image(s) (replaced by re-imports)`) : null));
     } catch (e) { fill(imagesBox, errBox(e)); }
   }
@@ -286,6 +297,7 @@ pages.overview = async function () {
     } else {
       for (const d of ds) {
         if (d.state !== 'RUNNING') probs.push([`${d.name} is ${d.state}${d.description ? ' (' + d.description + ')' : ''}.`, el('span', {}, 'Restart it below, and read ', link('/daemons?name=' + encodeURIComponent(d.name), 'its log'), ' for why.')]);
+        else if (d.problem) probs.push([`${d.name} runs but cannot do its job: ${d.problem}`, el('span', {}, 'A restart does not help while the cause stays; ', link('/daemons?name=' + encodeURIComponent(d.name), 'its log'), ' has the details.')]);
       }
       fill(daemonsBox, el('table', {class: 'list'},
         el('thead', {}, el('tr', {}, el('th', {}, 'Daemon'), el('th', {}, 'State'), el('th', {}, 'Uptime / detail'), el('th', {}, ''))),
@@ -305,9 +317,11 @@ pages.overview = async function () {
     if (h instanceof Error) {
       probs.push([`terok-web\u2019s health check failed: ${h.message}`, 'Reload; if it stays, restart terok-web.']);
     } else if (h.details) {
+      const said = ds instanceof Error ? new Set() : new Set(ds.filter((d) => d.problem).map((d) => d.name));
       for (const [k, v] of Object.entries(h.details)) {
         if (v !== 'ok' && typeof v === 'string') {
-          const fix = k === 'podman' ? 'Podman\u2019s API (podman-service) does not answer: tasks cannot start. Restart podman-service below and read its log; rootless Podman needs the subordinate ids of its user (make deps).' : `Restart ${k} below and read its log.`;
+          if (k === 'podman' && said.has('podman-service')) continue; // shown above, with its cause
+          const fix = k === 'podman' ? el('span', {}, 'Tasks cannot start. Read ', link('/daemons?name=podman-service', 'podman-service\u2019s log'), '; podman-service check (as the Podman user) lists what the machine lacks.') : `Restart ${k} below and read its log.`;
           probs.push([`${k}: ${v}`, fix]);
         }
       }
@@ -339,7 +353,8 @@ pages.overview = async function () {
 };
 
 const ended = (s) => s === 'exited' || s === 'failed' || s === 'stopped';
-const mb = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GB' : (n / (1 << 20)).toFixed(1) + ' MB';
+// mb shows a size in binary units, named so (MiB, GiB).
+const mb = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GiB' : (n / (1 << 20)).toFixed(1) + ' MiB';
 
 // imageImport is the form that uploads a root filesystem tarball as an
 // image (POST /images?name=), with the upload's progress and then Podman's
@@ -387,7 +402,7 @@ function taskTable(ts, empty) {
       el('tr', {dataset: {task: t.id}}, el('td', {}, link('/task/' + t.id, t.id, {class: 'mono'})),
         el('td', {}, t.project), el('td', {}, t.mode), el('td', {}, badge(t.state),
           t.exit_code !== null && t.exit_code !== undefined ? el('span', {class: 'muted'}, ' exit ' + t.exit_code) : null),
-        el('td', {class: 'muted'}, ago(t.created))))));
+        el('td', {class: 'muted'}, agoEl(t.created))))));
 }
 
 // ---- project forms (new project and settings)
@@ -653,7 +668,7 @@ pages.review = async function () {
   promoteBtn.onclick = () => busy(promoteBtn, 'Promoting… (pushing upstream)', promote(false));
   const showCommits = (cs) => fill(commitsBox, cs.length ? el('ol', {class: 'commits'}, cs.map((c) => el('li', {},
     el('span', {class: 'mono'}, short(c.hash)), ' ', el('strong', {}, c.subject), ' ',
-    el('span', {class: 'muted'}, `${c.author} · ${ago(c.when)}`)))) : el('p', {class: 'muted'}, 'No commits beyond the default branch.'));
+    el('span', {class: 'muted'}, `${c.author} · `, agoEl(c.when))))) : el('p', {class: 'muted'}, 'No commits beyond the default branch.'));
   // The branch's own commits: as many as it is ahead of the default branch.
   get(P).then(async (g) => {
     const b = g.branches.find((x) => x.name === branch);
@@ -789,7 +804,8 @@ pages.task = async function () {
       t.prompt ? [el('dt', {}, 'Prompt'), el('dd', {}, t.prompt)] : null,
       t.branches && t.branches.length ? [el('dt', {}, 'Pushed'), el('dd', {}, t.branches.map((b) =>
         link(`/project/${encodeURIComponent(t.project)}/review?branch=${encodeURIComponent(b)}`, b, {class: 'mono review-link', title: 'Review and promote ' + b})))] : null),
-    t.reason ? el('p', {class: 'error'}, t.reason) : null);
+    t.reason ? el('p', {class: 'error'}, t.reason) : null,
+    t.waiting ? el('p', {class: 'muted', id: 'task-waiting'}, t.waiting) : null);
     const run = !ended(t.state);
     stopBtn.disabled = !run;
     fuBtn.disabled = run;
@@ -825,7 +841,9 @@ pages.task = async function () {
     await loadScript('vendor/xterm/xterm.js');
     await loadScript('vendor/addon-fit/addon-fit.js');
     loadCSS('vendor/xterm/xterm.css');
-    term = new window.Terminal({cursorBlink: true, fontSize: 14, convertEol: false});
+    // lineHeight above 1: at 1.0 the rows clip the glyphs' descent, and
+    // underscores vanish (TEROK_TASK_ID showed as TEROK TASK ID).
+    term = new window.Terminal({cursorBlink: true, fontSize: 14, lineHeight: 1.2, convertEol: false});
     const fit = new window.FitAddon.FitAddon();
     term.loadAddon(fit);
     term.open(box);
@@ -955,14 +973,23 @@ pages.task = async function () {
     stream(`/tasks/${id}/shield/audit?follow=1`, onAudit, auditAbort.signal).catch(() => {}).finally(() => { auditAbort = null; });
   }
 
+  // addEntry puts an entry at its place in time: the shield's and the
+  // gate's entries carry their own clocks and arrive after entries that
+  // came later (the shield's "armed" after the task's "running"), and an
+  // event may repeat one the first load brought.
   function addEntry(e) {
+    if (timelineBox.querySelector(`li[data-seq="${e.seq}"]`)) return;
     const what = {
       state: () => `state ${e.state}${e.exit_code !== undefined && e.exit_code !== null ? ' (exit ' + e.exit_code + ')' : ''}${e.detail ? ': ' + e.detail : ''}`,
       push: () => `pushed ${e.ref}: ${e.old && !/^0+$/.test(e.old) ? short(e.old) + ' \u2192 ' : 'new at '}${short(e.new)}${e.commits ? ` (${e.commits} commit(s))` : ''}`,
-      shield: () => `shield ${e.event} ${e.target || ''}${e.detail ? ': ' + e.detail : ''}`,
+      shield: () => ['shield', e.event, e.target].filter(Boolean).join(' ') + (e.detail ? ': ' + e.detail : ''),
       promote: () => e.detail || `promoted ${e.ref}`,
     }[e.kind];
-    timelineBox.append(el('li', {class: 'k-' + e.kind}, el('time', {datetime: e.time}, new Date(e.time).toLocaleTimeString()), ' ', what ? what() : (e.detail || e.kind)));
+    const t = new Date(e.time).getTime();
+    const li = el('li', {class: 'k-' + e.kind, dataset: {seq: String(e.seq), t: String(t)}},
+      el('time', {datetime: e.time}, new Date(e.time).toLocaleTimeString()), ' ', what ? what() : (e.detail || e.kind));
+    const after = [...timelineBox.children].find((x) => Number(x.dataset.t) > t || Number(x.dataset.t) === t && Number(x.dataset.seq) > e.seq);
+    timelineBox.insertBefore(li, after || null);
   }
 
   renderState();
@@ -1018,7 +1045,11 @@ pages.daemons = async function () {
   function render() {
     const min = rank[level.value];
     const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 30;
-    fill(out, ...text.split('\n').filter(Boolean).map(readable).filter((x) => x.lvl === undefined || rank[x.lvl] === undefined || rank[x.lvl] >= min).map((x) => x.node));
+    const all = text.split('\n').filter(Boolean).map(readable);
+    const shown = all.filter((x) => rank[x.lvl] === undefined || rank[x.lvl] >= min).map((x) => x.node);
+    const below = {debug: 'debug lines or above', info: 'info lines or above', warn: 'warnings or errors', error: 'errors'}[level.value] || 'lines at this level';
+    fill(out, shown.length ? shown : el('p', {class: 'log-empty', id: 'daemon-log-empty'},
+      all.length ? `No ${below} in the last ${all.length === 1 ? 'line' : all.length + ' lines'} of ${pick.value}\u2019s log.` : `${pick.value}\u2019s log is empty.`));
     if (follow.checked && atEnd || out.dataset.first !== '0') { out.scrollTop = out.scrollHeight; out.dataset.first = '0'; }
   }
   async function load() {
@@ -1033,11 +1064,22 @@ pages.daemons = async function () {
   setInterval(() => { if (follow.checked) load(); }, 2000);
 };
 
+// rawLevel is the level of a line that is not ours: Podman's logrus
+// lines carry level=warning/error/…, our scripts' lines start with
+// "error:" or "warning:"; anything else is info.
+function rawLevel(line) {
+  const m = /\blevel=("?)(\w+)\1/.exec(line);
+  if (m) return {warning: 'warn', warn: 'warn', error: 'error', fatal: 'fatal', panic: 'panic', debug: 'debug', trace: 'trace'}[m[2]] || 'info';
+  if (/^(\S+: )?(error|fatal)\b/i.test(line)) return 'error';
+  if (/^(\S+: )?warn(ing)?\b/i.test(line)) return 'warn';
+  return 'info';
+}
+
 // readable turns one zerolog JSON line into "time LEVEL [component] message key=value".
 function readable(line) {
   let o;
   if (line[0] === '{') { try { o = JSON.parse(line); } catch (e) { /* raw */ } }
-  if (!o) return {node: el('div', {class: 'line'}, ansiLine(line))};
+  if (!o) { const lvl = rawLevel(line); return {lvl, node: el('div', {class: 'line raw lvl-' + lvl, dataset: {level: lvl, raw: '1'}}, ansiLine(line))}; }
   const lvl = o.level || 'info';
   const t = o.time ? new Date(o.time) : null;
   const rest = Object.entries(o).filter(([k]) => !['level', 'time', 'message', 'component', 'daemon'].includes(k))
