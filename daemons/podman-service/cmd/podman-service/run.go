@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,15 +150,24 @@ func serveService(ctx context.Context, log zerolog.Logger, cfg config.Config, sv
 	sup := child.New(child.Options{Podman: cfg.Podman, Socket: cfg.PodmanSocket, StartTimeout: cfg.StartTimeout, ProbeInterval: cfg.ProbeInterval},
 		log.With().Str("part", "child").Logger())
 	h := service.New(sup, podmanapi.New(cfg.PodmanSocket), cfg.HooksDir)
+	// Podman's child and the service socket stop together: the child
+	// giving up ends the daemon.
+	return serveSocket(ctx, log, cfg, h, sup.Run)
+}
+
+// serveSocket answers h on the service socket, with kit's access log and
+// recovery, beside loops (Podman's child), until ctx ends or one of them
+// stops.
+func serveSocket(ctx context.Context, log zerolog.Logger, cfg config.Config, h http.Handler, loops ...func(context.Context) error) error {
 	ln, err := unixhttp.Listen(cfg.ServiceSocket, 0o660)
 	if err != nil {
 		return err
 	}
 	log.Info().Str("socket", cfg.ServiceSocket).Msg("listening")
-	// Podman's child and the service socket stop together: the child
-	// giving up ends the daemon.
 	g := serve.NewGroup(ctx, 5*time.Second)
-	g.Go(sup.Run)
+	for _, l := range loops {
+		g.Go(l)
+	}
 	g.Serve("service socket", unixhttp.NewServer(h, log, unixhttp.WithPeerCred(),
 		unixhttp.WithMiddleware(httpmw.Middleware(log.With().Str("listener", "socket").Logger()))), ln)
 	return g.Wait()
@@ -174,7 +184,7 @@ func serveBlocked(ctx context.Context, log zerolog.Logger, cfg config.Config, c 
 	log.Error().Str("check", c.Name).Str("fix", c.Fix).Msg(c.Detail)
 	h := service.New(blockedSource{}, podmanapi.New(cfg.PodmanSocket), cfg.HooksDir)
 	h.Block(problem)
-	return unixhttp.ListenAndServe(ctx, log, cfg.ServiceSocket, 0o660, h)
+	return serveSocket(ctx, log, cfg, h)
 }
 
 // blockedSource is the snapshot of a podman-service that runs no Podman.
