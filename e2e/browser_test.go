@@ -18,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
+
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // agentSlowPush prints a line, waits (so the browser sees the log grow
@@ -250,12 +252,12 @@ func testBrowserReview(t *testing.T, b *browser, tr *tree, base, up, project, id
 		// head it showed, so the gate refuses and names the new head, and
 		// nothing reaches the upstream until the page is reloaded.
 		late := filepath.Join(t.TempDir(), "late")
-		git(t, tr.dev, "clone", "-q", "-b", branch, fmt.Sprintf("http://%s@%s/%s.git", tr.adminToken, tr.gateAddr, project), late)
+		e2ekit.Git(t, tr.dev, "clone", "-q", "-b", branch, fmt.Sprintf("http://%s@%s/%s.git", tr.adminToken, tr.gateAddr, project), late)
 		os.WriteFile(filepath.Join(late, "LATE.txt"), []byte("late\n"), 0o644)
-		git(t, late, "add", "LATE.txt")
-		git(t, late, "commit", "-qm", "pushed after the review")
-		git(t, late, "push", "-q", "origin", branch)
-		lateHead := strings.TrimSpace(git(t, late, "rev-parse", "HEAD"))
+		e2ekit.Git(t, late, "add", "LATE.txt")
+		e2ekit.Git(t, late, "commit", "-qm", "pushed after the review")
+		e2ekit.Git(t, late, "push", "-q", "origin", branch)
+		lateHead := strings.TrimSpace(e2ekit.Git(t, late, "rev-parse", "HEAD"))
 		b.click(t, "#promote")
 		b.waitText(t, "#promote-result", "branch moved since it was reviewed: "+branch+" is now at "+lateHead, 60*time.Second)
 		b.shot(t, tag+"-review-moved")
@@ -328,15 +330,7 @@ func testBrowserStop(t *testing.T, b *browser, base, project, tag string) {
 // refuses; the blocked destination appears in the panel and one click
 // allows it; the task's retry then gets through.
 func testBrowserShield(t *testing.T, b *browser, base, project string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello from the host") })}
-	go srv.Serve(ln)
-	defer srv.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := e2ekit.HostListener(t)
 	cmd := fmt.Sprintf(`i=0; while [ $i -lt 900 ]; do i=$((i+1)); body=$(curl -sS -m 5 http://10.0.2.2:%d/ 2>/dev/null) && { echo "reached: $body"; exit 0; }; echo "attempt $i refused"; sleep 0.5; done; exit 1`, port)
 	b.open(t, base+"/project/"+project)
 	b.setValue(t, "#task-command", cmd)
@@ -356,7 +350,7 @@ func testBrowserShield(t *testing.T, b *browser, base, project string) {
 	b.shot(t, "direct-task-shield-blocked")
 	b.click(t, `#blocked li[data-target="10.0.2.2"] button[data-act="1 h"]`)
 	b.waitText(t, "#blocked", "allowed for 1 hour", 30*time.Second)
-	b.waitText(t, "#log", "reached: hello from the host", 120*time.Second)
+	b.waitText(t, "#log", "reached: "+e2ekit.HostGreeting, 120*time.Second)
 	b.waitJS(t, "exited", `document.querySelector('#task-state .badge').dataset.state === 'exited'`, 60*time.Second)
 	b.waitText(t, "#timeline", "allow", 30*time.Second)
 	b.shot(t, "direct-task-shield-allowed")
@@ -663,8 +657,17 @@ func testBrowserFollowupDelete(t *testing.T, b *browser, base, id string) {
 	b.waitJS(t, "ended", `document.querySelector('#runs').textContent === '1' && !document.querySelector('#followup').disabled`, 30*time.Second)
 	b.setValue(t, "#followup-prompt", "second round")
 	b.click(t, "#followup")
-	b.waitJS(t, "the second run ended", `document.querySelector('#runs').textContent === '2' && ['exited', 'failed'].includes(document.querySelector('#task-state .badge').dataset.state)`, 120*time.Second)
+	// The follow-up runs the agent again in the same workspace, so it
+	// ends exited (the agent ran), not failed (terok could not start it).
+	// Its exit status is the agent's own: 1, as its push is refused, the
+	// branch having moved on the gate since (the late push of the review
+	// test), and the agent runs under set -e.
+	b.waitJS(t, "the second run ended", `document.querySelector('#runs').textContent === '2' && ['exited', 'failed', 'stopped'].includes(document.querySelector('#task-state .badge').dataset.state)`, 120*time.Second)
+	if st := evalAs[string](t, b, `document.querySelector('#task-state .badge').dataset.state + ' ' + document.querySelector('#exit-code').textContent`); st != "exited 1" {
+		t.Fatalf("the follow-up ended %q, want \"exited 1\" (it ran; its push of a branch that moved is refused)", st)
+	}
 	b.waitJS(t, "both runs in the log", `document.querySelector('#log').textContent.split('step-one').length === 3`, 30*time.Second)
+	b.waitText(t, "#log", "failed to push", 30*time.Second)
 	b.click(t, "#delete")
 	b.waitJS(t, "the confirmation", `document.querySelector('dialog[open] #confirm-yes')`, 10*time.Second)
 	b.click(t, "dialog[open] #confirm-yes")

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // browser is one headless Debian Chromium driven over CDP (chromedp).
@@ -112,7 +113,7 @@ func (b *browser) waitJS(t *testing.T, what, js string, limit time.Duration) {
 			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 			cancel()
 			b.shot(t, "failed-"+sanitize(t.Name()))
-			t.Fatalf("%s: not within %s (%v)\n--- page text ---\n%s", what, limit, err, tail(body, 60))
+			t.Fatalf("%s: not within %s (%v)\n--- page text ---\n%s", what, limit, err, e2ekit.Tail(body, 60))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -264,10 +265,18 @@ func newNginx(t *testing.T) *nginx {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	// nginx's workers run as www-data: they enter the directory and write
+	// their temp files below it.
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("nginx's directory: %s: %v", what, err)
+		}
+	}
+	must("chmod", os.Chmod(dir, 0o755))
 	for _, d := range []string{"body", "proxy", "fastcgi", "uwsgi", "scgi"} {
-		os.MkdirAll(filepath.Join(dir, "tmp", d), 0o777)
-		os.Chmod(filepath.Join(dir, "tmp", d), 0o777)
+		must("mkdir "+d, os.MkdirAll(filepath.Join(dir, "tmp", d), 0o777))
+		must("chmod "+d, os.Chmod(filepath.Join(dir, "tmp", d), 0o777))
 	}
 	selfSigned(t, dir)
 	return &nginx{dir: dir, plainPort: freePort(t), pfxPort: freePort(t), taskHost: "127.0.0.1"}
@@ -282,12 +291,19 @@ func (n *nginx) start(t *testing.T, webAddr string) {
 	for p := 7860; p <= 7880; p++ {
 		ports = append(ports, p)
 	}
-	webHost, _, _ := net.SplitHostPort(webAddr)
-	template.Must(template.New("").Parse(nginxConf)).Execute(&b, map[string]any{
+	webHost, _, err := net.SplitHostPort(webAddr)
+	if err != nil {
+		t.Fatalf("terok-web's address %q: %v", webAddr, err)
+	}
+	if err := template.Must(template.New("").Parse(nginxConf)).Execute(&b, map[string]any{
 		"Dir": n.dir, "Plain": n.plainPort, "Prefix": n.pfxPort, "Web": webAddr,
-		"TaskHost": n.taskHost, "TaskPorts": ports, "WebHost": webHost})
+		"TaskHost": n.taskHost, "TaskPorts": ports, "WebHost": webHost}); err != nil {
+		t.Fatalf("nginx.conf: %v", err)
+	}
 	conf := filepath.Join(n.dir, "nginx.conf")
-	os.WriteFile(conf, []byte(b.String()), 0o644)
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bin := "/usr/sbin/nginx"
 	if p, err := exec.LookPath("nginx"); err == nil {
 		bin = p
@@ -337,9 +353,16 @@ func selfSigned(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // setSelect picks a <select>'s option and fires change.

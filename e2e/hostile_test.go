@@ -413,7 +413,7 @@ func TestHostileRequests(t *testing.T) {
 	})
 
 	t.Run("no secret in terok-web's log", func(t *testing.T) {
-		logs := tr.mustTerok(t, "daemons", "logs", "terok-web")
+		logs := tr.mustTerok(t, "daemons", "logs", "terok-web", "--bytes", "16777216") // the whole log, not its tail
 		if strings.Contains(logs, token) || strings.Contains(logs, "terok-g-") {
 			t.Fatalf("terok-web's log holds a token:\n%s", logs)
 		}

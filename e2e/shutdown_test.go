@@ -13,6 +13,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // restart stops the tree (make run-native's Ctrl-C) and runs scripts/run.sh
@@ -50,7 +51,7 @@ func TestNativeShutdownStopsTasks(t *testing.T) {
 		return strings.Contains(out, "started")
 	})
 	if out := tr.restart(t); !strings.Contains(out, "make run-native: stopping 1 task container(s)") {
-		t.Fatalf("make run-native's shutdown did not stop the task:\n%s", tail(out, 30))
+		t.Fatalf("make run-native's shutdown did not stop the task:\n%s", e2ekit.Tail(out, 30))
 	}
 	tr.waitRunning(t)
 	var got webapi.Task

@@ -24,6 +24,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // taskRootfs is the cached root filesystem of the default task image
@@ -83,12 +84,12 @@ func upstream(t *testing.T, tr *tree) string {
 	t.Helper()
 	dir := filepath.Join(tr.dev, "upstream.git")
 	work := filepath.Join(tr.dev, "upstream-work")
-	git(t, tr.dev, "init", "-q", "--bare", "-b", "main", dir)
-	git(t, tr.dev, "init", "-q", "-b", "main", work)
+	e2ekit.Git(t, tr.dev, "init", "-q", "--bare", "-b", "main", dir)
+	e2ekit.Git(t, tr.dev, "init", "-q", "-b", "main", work)
 	os.WriteFile(filepath.Join(work, "README.md"), []byte("demo project\n"), 0o644)
-	git(t, work, "add", "README.md")
-	git(t, work, "commit", "-qm", "initial")
-	git(t, work, "push", "-q", dir, "main")
+	e2ekit.Git(t, work, "add", "README.md")
+	e2ekit.Git(t, work, "commit", "-qm", "initial")
+	e2ekit.Git(t, work, "push", "-q", dir, "main")
 	if out, err := exec.Command("chown", "-R", e2eUser, dir).CombinedOutput(); err != nil {
 		t.Fatalf("chown upstream: %v %s", err, out)
 	}
@@ -210,17 +211,24 @@ func TestTasks(t *testing.T) {
 		// A typo in a project file is reported with file, field and fix;
 		// an unknown key is warned about and kept.
 		file := filepath.Join(tr.dev, "config", "projects", "noimage", "project.yml")
-		b, _ := os.ReadFile(file)
-		os.WriteFile(file, append(b, []byte("secutiry_class: online\n")...), 0o644)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("the project file terok wrote: %v", err)
+		}
+		if err := os.WriteFile(file, append(b, []byte("secutiry_class: online\n")...), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		out = tr.mustTerok(t, "project", "show", "noimage")
 		if !strings.Contains(out, "unknown key secutiry_class") || !strings.Contains(out, file) {
 			t.Fatalf("unknown key not reported with its file:\n%s", out)
 		}
 		tr.mustTerok(t, "project", "edit", "noimage", "--cmd", "false")
-		if b, _ := os.ReadFile(file); !strings.Contains(string(b), "secutiry_class") {
+		if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), "secutiry_class") {
 			t.Fatalf("edit dropped the unknown key:\n%s", b)
 		}
-		os.WriteFile(file, []byte("name: noimage\nsecurity_class: paranoid\n"), 0o644)
+		if err := os.WriteFile(file, []byte("name: noimage\nsecurity_class: paranoid\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		out, code = tr.terok(t, "task", "run", "noimage")
 		if code == 0 || !strings.Contains(out, file) || !strings.Contains(out, "security_class") || !strings.Contains(out, "gatekeeping or online") {
 			t.Fatalf("invalid class: exit %d\n%s", code, out)
@@ -277,7 +285,7 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("gate branches lack agent/%s:\n%s", id, out)
 		}
 		clone := filepath.Join(t.TempDir(), "c")
-		git(t, tr.dev, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), clone)
+		e2ekit.Git(t, tr.dev, "clone", "-q", "-b", "agent/"+id, fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), clone)
 		for _, f := range []string{"PROMPT.txt", "STDIN.txt"} {
 			if b, err := os.ReadFile(filepath.Join(clone, f)); err != nil || strings.TrimSpace(string(b)) != "add a prompt file" {
 				t.Fatalf("%s in the pushed branch = %q, %v", f, b, err)
@@ -378,7 +386,7 @@ func TestTasks(t *testing.T) {
 	})
 
 	t.Run("followup", func(t *testing.T) {
-		before := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
+		before := strings.Fields(e2ekit.Git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
 		out := tr.mustTerok(t, "task", "followup", id, "--prompt", "again", "--cmd", agentFollowUp)
 		if strings.TrimSpace(out) != id {
 			t.Fatalf("followup printed %q, want the id", out)
@@ -393,7 +401,7 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("the log should hold both runs, main refused and the follow-up's push:\n%s", logs)
 		}
 		// main stayed; the task's branch moved by the follow-up's commit.
-		after := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
+		after := strings.Fields(e2ekit.Git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/main", "refs/heads/agent/"+id))
 		if len(before) != 4 || len(after) != 4 || after[2] != before[2] || after[0] == before[0] {
 			t.Fatalf("gate refs before the follow-up %v, after %v: want agent/%s moved and main kept", before, after, id)
 		}
@@ -409,7 +417,7 @@ func TestTasks(t *testing.T) {
 		}
 		// Promote with a commit the branch no longer holds is refused and
 		// names the head; with the head it goes.
-		head := strings.Fields(git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/agent/"+id))[0]
+		head := strings.Fields(e2ekit.Git(t, tr.dev, "ls-remote", fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr), "refs/heads/agent/"+id))[0]
 		out, code := tr.terok(t, "gate", "promote", "demo", "agent/"+id, "--expect", "0000000")
 		if code == 0 || !strings.Contains(out, "branch moved since it was reviewed: agent/"+id+" is now at "+head) {
 			t.Fatalf("promote --expect stale: exit %d\n%s", code, out)
@@ -418,7 +426,7 @@ func TestTasks(t *testing.T) {
 		if !strings.Contains(out, "promoted agent/"+id) {
 			t.Fatalf("promote: %s", out)
 		}
-		if got := git(t, tr.dev, "--git-dir", up, "branch", "--list", "agent/"+id); !strings.Contains(got, "agent/"+id) {
+		if got := e2ekit.Git(t, tr.dev, "--git-dir", up, "branch", "--list", "agent/"+id); !strings.Contains(got, "agent/"+id) {
 			t.Fatalf("the upstream lacks the promoted branch")
 		}
 		if tl := tr.mustTerok(t, "task", "timeline", id); !strings.Contains(tl, "promoted agent/"+id) {
@@ -428,12 +436,21 @@ func TestTasks(t *testing.T) {
 
 	t.Run("daemons and health", func(t *testing.T) {
 		out := tr.mustTerok(t, "daemons", "status")
-		for _, p := range []string{"terok-gate", "terok-shield", "podman-service", "terok-web"} {
-			if !strings.Contains(out, p) || !strings.Contains(out, "RUNNING") {
-				t.Fatalf("daemons status lacks %s RUNNING:\n%s", p, out)
+		// Each program's own row says RUNNING, not just any row.
+		state := map[string]string{}
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) >= 2 {
+				state[f[0]] = f[1]
 			}
 		}
-		if out := tr.mustTerok(t, "daemons", "logs", "terok-gate"); !strings.Contains(out, "git smart HTTP") || strings.Contains(out, tr.adminToken) {
+		for _, p := range []string{"terok-gate", "terok-shield", "podman-service", "terok-vault", "terok-web"} {
+			if state[p] != "RUNNING" {
+				t.Fatalf("daemons status: %s is %q, want RUNNING:\n%s", p, state[p], out)
+			}
+		}
+		// The whole log (the banner is at its start, and no line of it
+		// may hold the admin token), not the default tail.
+		if out := tr.mustTerok(t, "daemons", "logs", "terok-gate", "--bytes", "16777216"); !strings.Contains(out, "git smart HTTP") || strings.Contains(out, tr.adminToken) {
 			t.Fatalf("daemons logs terok-gate (must not hold the admin token):\n%s", out)
 		}
 		tr.mustTerok(t, "health")
@@ -479,6 +496,17 @@ func TestTasks(t *testing.T) {
 	t.Run("log lines on the websocket", func(t *testing.T) { testLogEvents(t, tr) })
 }
 
+// hasLine reports whether out has a line that is exactly want: a task's
+// line "up" must not be found in "upstream".
+func hasLine(out, want string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimRight(l, "\r") == want {
+			return true
+		}
+	}
+	return false
+}
+
 func (tr *tree) supervisorctl(t *testing.T, args ...string) string {
 	t.Helper()
 	out, code := tr.bin(t, "supervisorctl", append([]string{"-s", "unix://" + tr.run + "/supervisor.sock"}, args...)...)
@@ -508,7 +536,7 @@ func testEndedWhileDown(t *testing.T, tr *tree) {
 	if out, code := tr.terok(t, "task", "wait", id); code != 3 {
 		t.Fatalf("wait: exit %d, want 3\n%s", code, out)
 	}
-	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "one") || !strings.Contains(logs, "two") {
+	if logs := tr.mustTerok(t, "task", "logs", id); !hasLine(logs, "one") || !hasLine(logs, "two") {
 		t.Fatalf("output written while terok-web was down is missing:\n%s", logs)
 	}
 	waitFor(t, "the token's revocation", 30*time.Second, func() bool { return liveTokens(t, tr, "demo", id) == 0 })
@@ -520,7 +548,7 @@ func testPodmanRestart(t *testing.T, tr *tree) {
 	id := strings.TrimSpace(tr.mustTerok(t, "task", "run", "demo", "--cmd", "echo up; sleep 5; echo still-here"))
 	waitFor(t, "the task's first line", 60*time.Second, func() bool {
 		out, _ := tr.terok(t, "task", "logs", id)
-		return strings.Contains(out, "up")
+		return hasLine(out, "up")
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -539,7 +567,7 @@ func testPodmanRestart(t *testing.T, tr *tree) {
 		logs, _ := tr.terok(t, "task", "logs", id)
 		t.Fatalf("wait after the Podman restart: exit %d\n%s\n%s", code, out, logs)
 	}
-	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "still-here") {
+	if logs := tr.mustTerok(t, "task", "logs", id); !hasLine(logs, "still-here") {
 		t.Fatalf("logs after the Podman restart:\n%s", logs)
 	}
 }
@@ -613,15 +641,7 @@ func testLogEvents(t *testing.T, tr *tree) {
 // address, another port) is refused at once by the shield; allowing the
 // address live lets the same running task through.
 func testShieldLive(t *testing.T, tr *tree) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello from the host") })}
-	go srv.Serve(ln)
-	defer srv.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := e2ekit.HostListener(t)
 	// curl exit 7 is "connection refused" (the shield's reset); 28 would
 	// be a timeout. Each attempt's time is printed.
 	cmd := fmt.Sprintf(`i=0; while [ $i -lt 900 ]; do i=$((i+1))
@@ -646,7 +666,7 @@ func testShieldLive(t *testing.T, tr *tree) {
 		logs, _ := tr.terok(t, "task", "logs", id)
 		t.Fatalf("after allow the task should reach the host: exit %d %s\n%s", code, out, logs)
 	}
-	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "reached: hello from the host") {
+	if logs := tr.mustTerok(t, "task", "logs", id); !strings.Contains(logs, "reached: "+e2ekit.HostGreeting) {
 		t.Fatalf("logs:\n%s", logs)
 	}
 	tl := tr.mustTerok(t, "task", "timeline", id)

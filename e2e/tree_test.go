@@ -20,6 +20,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // tree is one `make run` (scripts/run.sh) started for a test: the real
@@ -141,7 +142,7 @@ func (tr *tree) stop(t *testing.T) {
 	select {
 	case err := <-tr.exited:
 		if err != nil {
-			t.Errorf("terok-supervisord exited with %v after SIGTERM\n%s", err, tail(tr.out.String(), 40))
+			t.Errorf("terok-supervisord exited with %v after SIGTERM\n%s", err, e2ekit.Tail(tr.out.String(), 40))
 		}
 	case <-time.After(60 * time.Second):
 		syscall.Kill(-tr.cmd.Process.Pid, syscall.SIGKILL)
@@ -153,14 +154,6 @@ func (tr *tree) stop(t *testing.T) {
 		t.Errorf("processes survived the tree: %s", s)
 		exec.Command("pkill", "-KILL", "-f", tr.dev).Run()
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func (tr *tree) env() []string {
@@ -196,7 +189,7 @@ func (tr *tree) waitRunning(t *testing.T) {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-tr.exited:
-			t.Fatalf("the tree exited: %v\n%s", err, tail(tr.out.String(), 60))
+			t.Fatalf("the tree exited: %v\n%s", err, e2ekit.Tail(tr.out.String(), 60))
 		default:
 		}
 		out, code = tr.bin(t, "supervisorctl", "-s", "unix://"+tr.run+"/supervisor.sock", "status")
@@ -205,7 +198,7 @@ func (tr *tree) waitRunning(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("not every program became RUNNING within 90 s:\n%s\n--- tree output ---\n%s", out, tail(tr.out.String(), 80))
+	t.Fatalf("not every program became RUNNING within 90 s:\n%s\n--- tree output ---\n%s", out, e2ekit.Tail(tr.out.String(), 80))
 }
 
 func allRunning(status string) bool {
@@ -264,38 +257,25 @@ func TestNativeTree(t *testing.T) {
 	t.Run("shielded container", func(t *testing.T) { testShieldedContainer(t, tr) })
 }
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.org", "GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.org")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return string(out)
-}
-
 func testGate(t *testing.T, tr *tree) {
 	if out, code := tr.bin(t, "terok-gate", "repo", "create", "demo"); code != 0 {
 		t.Fatalf("repo create: %d %s", code, out)
 	}
 	work := t.TempDir()
 	url := fmt.Sprintf("http://%s@%s/demo.git", tr.adminToken, tr.gateAddr)
-	git(t, work, "clone", "-q", url, "w")
+	e2ekit.Git(t, work, "clone", "-q", url, "w")
 	w := filepath.Join(work, "w")
 	os.WriteFile(filepath.Join(w, "README"), []byte("hello\n"), 0o644)
-	git(t, w, "add", "README")
-	git(t, w, "commit", "-qm", "first")
-	git(t, w, "push", "-q", "origin", "HEAD")
+	e2ekit.Git(t, w, "add", "README")
+	e2ekit.Git(t, w, "commit", "-qm", "first")
+	e2ekit.Git(t, w, "push", "-q", "origin", "HEAD")
 
 	tok, code := tr.bin(t, "terok-gate", "token", "mint", "--project", "demo", "--task", "t1")
 	if code != 0 {
 		t.Fatalf("token mint: %d %s", code, tok)
 	}
 	tok = strings.TrimSpace(tok)
-	git(t, work, "clone", "-q", fmt.Sprintf("http://%s@%s/demo.git", tok, tr.gateAddr), "task")
+	e2ekit.Git(t, work, "clone", "-q", fmt.Sprintf("http://%s@%s/demo.git", tok, tr.gateAddr), "task")
 	if b, err := os.ReadFile(filepath.Join(work, "task", "README")); err != nil || string(b) != "hello\n" {
 		t.Fatalf("task clone lacks the pushed commit: %q %v", b, err)
 	}

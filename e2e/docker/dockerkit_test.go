@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // image is the tag scripts/image.sh builds.
@@ -177,7 +178,7 @@ func waitFor(t *testing.T, c *container, what string, bound time.Duration, cond 
 		}
 		last = seen
 		if c != nil && !c.running(t) {
-			t.Fatalf("%s: the container stopped while waiting for %s; last seen:\n%s\n--- logs ---\n%s", c.name, what, last, tail(c.logs(t), 60))
+			t.Fatalf("%s: the container stopped while waiting for %s; last seen:\n%s\n--- logs ---\n%s", c.name, what, last, e2ekit.Tail(c.logs(t), 60))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -230,28 +231,6 @@ func (c *container) stop(t *testing.T) int {
 	var code int
 	fmt.Sscan(strings.TrimSpace(out), &code)
 	return code
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// git runs the host's git client in dir with a clean configuration.
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.org", "GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.org")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return string(out)
 }
 
 // volumes are the three directories of docs/docker.md's persistent setup,

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // rootProcs lists the command lines of the container's long-lived
@@ -166,7 +168,7 @@ func TestHostilePodmanUser(t *testing.T) {
 		code := strings.TrimSpace(mustDocker(t, "wait", c.name))
 		logs := c.logs(t)
 		if code == "0" || !strings.Contains(logs, cfg+"/system belongs to uid 1000, not root") {
-			t.Fatalf("start with podman's system/: exit %s; want a refusal naming it\n%s", code, tail(logs, 20))
+			t.Fatalf("start with podman's system/: exit %s; want a refusal naming it\n%s", code, e2ekit.Tail(logs, 20))
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
+	"github.com/terok-ai/terok-in-docker/e2e/e2ekit"
 )
 
 // TestDockerNewcomer covers what a new user met in Docker (issue 17): a
@@ -61,7 +62,7 @@ func testStoppedByDockerStop(t *testing.T) {
 	c.waitHealthy(t)
 	waitFor(t, c, "the default task image", 3*time.Minute, func() (bool, string) {
 		_, _, code := c.exec(t, "podman", "podman", "image", "exists", "localhost/terok-base:latest")
-		return code == 0, tail(c.logs(t), 5)
+		return code == 0, e2ekit.Tail(c.logs(t), 5)
 	})
 	c.mustExec(t, "podman", "terok", "project", "add", "longrun", "--cmd", "echo started; sleep 300")
 	id := strings.TrimSpace(c.mustExec(t, "podman", "terok", "task", "run", "longrun"))
@@ -105,7 +106,7 @@ func testTaskWaitsForImport(t *testing.T) {
 	c := startContainer(t, append(hostOpts(t, v), "-e", "TEROK_TEST_HOLD_IMPORT="+hold))
 	waitFor(t, c, "the held import", 2*time.Minute, func() (bool, string) {
 		l := c.logs(t)
-		return strings.Contains(l, "podman-tasks | TEROK_TEST_HOLD_IMPORT"), tail(l, 10)
+		return strings.Contains(l, "podman-tasks | TEROK_TEST_HOLD_IMPORT"), e2ekit.Tail(l, 10)
 	})
 	c.waitHealthy(t)
 	c.mustExec(t, "podman", "terok", "project", "add", "early", "--cmd", "echo early-task-ran")
@@ -180,7 +181,7 @@ func testNoPrivileged(t *testing.T) {
 	c := &container{name: namePrefix + randHex(4)}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- docker logs %s ---\n%s", c.name, tail(c.logs(t), 80))
+			t.Logf("--- docker logs %s ---\n%s", c.name, e2ekit.Tail(c.logs(t), 80))
 		}
 		docker(t, "rm", "-f", c.name)
 	})
@@ -188,11 +189,11 @@ func testNoPrivileged(t *testing.T) {
 	const cause = "user namespaces cannot be created in this container"
 	waitFor(t, c, "podman-service's error line", 2*time.Minute, func() (bool, string) {
 		l := c.logs(t)
-		return strings.Contains(l, "podman-service | ") && strings.Contains(grepLines(l, "podman-service | "), cause), tail(l, 20)
+		return strings.Contains(l, "podman-service | ") && strings.Contains(grepLines(l, "podman-service | "), cause), e2ekit.Tail(l, 20)
 	})
 	logs := c.logs(t)
 	if w := grepLines(logs, "terok-entrypoint: WARNING: "); !strings.Contains(w, cause) || !strings.Contains(w, "docker run --privileged") {
-		t.Errorf("the entrypoint's warning below the banner is missing or lacks the fix:\n%s", tail(logs, 40))
+		t.Errorf("the entrypoint's warning below the banner is missing or lacks the fix:\n%s", e2ekit.Tail(logs, 40))
 	}
 	if l := grepLines(logs, "podman-service | "); !strings.Contains(l, `"level":"error"`) || !strings.Contains(l, "--privileged") {
 		t.Errorf("podman-service's line is not an error naming the fix:\n%s", l)

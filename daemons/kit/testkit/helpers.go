@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,9 @@ func Build(t testing.TB, pkg string, extra ...string) string {
 	args := append([]string{"build", "-o", out}, extra...)
 	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if slices.Contains(extra, "-race") {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1") // the race detector needs cgo
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
@@ -82,16 +86,69 @@ func Build(t testing.TB, pkg string, extra ...string) string {
 	return out
 }
 
+// BuildDaemon is Build for a daemon the tests run on this host (not in a
+// container image: the binary is not static then). Under `go test -race`
+// it carries the race detector too; the races it reports go to files that
+// Main reads when the tests end, and fail the package.
+func BuildDaemon(t testing.TB, pkg string) string {
+	t.Helper()
+	if !raceEnabled {
+		return Build(t, pkg)
+	}
+	buildMu.Lock()
+	if raceDir == "" {
+		d, err := os.MkdirTemp("", "terok-race-")
+		if err == nil {
+			// daemons that run as another user write their reports here too
+			err = os.Chmod(d, 0o1777)
+		}
+		if err != nil {
+			buildMu.Unlock()
+			t.Fatalf("race report directory: %v", err)
+		}
+		raceDir = d
+		// Every process started from now on inherits it (GORACE is read
+		// when a process starts).
+		os.Setenv("GORACE", "log_path="+filepath.Join(raceDir, "report"))
+	}
+	buildMu.Unlock()
+	return Build(t, pkg, "-race")
+}
+
+// raceDir holds the race reports of the daemons BuildDaemon built.
+var raceDir string
+
 // Main runs the tests of a package and removes what Build compiled. Use it
 // as the body of TestMain: func TestMain(m *testing.M) { testkit.Main(m) }.
+// A race reported by a daemon built with BuildDaemon fails the package,
+// with the report.
 func Main(m *testing.M) {
 	code := m.Run()
 	buildMu.Lock()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	if raceDir != "" {
+		if reports := raceReports(raceDir); reports != "" {
+			fmt.Fprintf(os.Stderr, "FAIL: the race detector reported a data race in a daemon these tests ran:\n%s", reports)
+			code = 1
+		}
+		os.RemoveAll(raceDir)
+	}
 	buildMu.Unlock()
 	os.Exit(code)
+}
+
+// raceReports is the content of every race report in dir.
+func raceReports(dir string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "report*"))
+	var b strings.Builder
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil && len(data) > 0 {
+			fmt.Fprintf(&b, "--- %s ---\n%s\n", f, data)
+		}
+	}
+	return b.String()
 }
 
 // Run runs cmd to its end and returns its standard output, standard error

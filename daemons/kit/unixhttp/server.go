@@ -81,6 +81,13 @@ func WithPeerCred() ServerOption {
 	return func(s *http.Server) { s.ConnContext = peerCredContext }
 }
 
+// WithMiddleware serves the handler behind mw (kit/httpmw's access log
+// and panic recovery), outside the JSON answers for unknown routes, so
+// those are logged too.
+func WithMiddleware(mw func(http.Handler) http.Handler) ServerOption {
+	return func(s *http.Server) { s.Handler = mw(s.Handler) }
+}
+
 // NewServer wraps h. Errors of the HTTP machinery go to log. Requests that
 // match no route of h (a *http.ServeMux) answer with the JSON error body
 // like every other error, not the mux's plain text.
@@ -174,16 +181,4 @@ func DecodeJSON(r *http.Request, limit int64, v any) error {
 		return fmt.Errorf("decode request body: %w", err)
 	}
 	return nil
-}
-
-// ListenAndServe listens on the unix socket path (stale socket cleared,
-// given mode), serves h until ctx is cancelled, then shuts down within five
-// seconds. It logs where it answers.
-func ListenAndServe(ctx context.Context, log zerolog.Logger, path string, mode os.FileMode, h http.Handler, opts ...ServerOption) error {
-	ln, err := Listen(path, mode)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("socket", path).Msg("listening")
-	return ServeUntil(ctx, NewServer(h, log, opts...), ln, 5*time.Second)
 }

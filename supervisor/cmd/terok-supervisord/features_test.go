@@ -390,11 +390,12 @@ autostart = false
 	if code != 1 || !strings.HasPrefix(out, "never: ERROR (no log yet: never has not been started yet, so "+logPath) {
 		t.Fatalf("our tail: exit %d, %q; want 1 and the reason", code, out)
 	}
-	if py, err := exec.LookPath("supervisorctl"); err == nil {
-		out, code := tr.ctl(py, "tail", "never", "stderr")
-		if code != 1 || out != "never: ERROR (no log file)\n" {
-			t.Fatalf("Python's tail: exit %d, %q", code, out)
-		}
+	// Python's client, for comparison (strict mode requires it, as the
+	// other compatibility tests do).
+	py := testkit.RequireCommand(t, "supervisorctl")
+	out, code = tr.ctl(py, "tail", "never", "stderr")
+	if code != 1 || out != "never: ERROR (no log file)\n" {
+		t.Fatalf("Python's tail: exit %d, %q", code, out)
 	}
 }
 

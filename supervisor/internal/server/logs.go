@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
@@ -182,17 +183,30 @@ func (r *RPC) Handler(user, pass string, caller CallerFunc) http.Handler {
 		}
 		routes.ServeHTTP(w, req.WithContext(withCaller(req.Context(), c)))
 	})
-	if user == "" {
-		return h
+	if user != "" {
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			u, p, ok := req.BasicAuth()
+			if !ok || u != user || !passwordOK(pass, p) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+			inner.ServeHTTP(w, req)
+		})
 	}
+	// The JSON paths have kit's access line and panic recovery. The
+	// paths supervisorctl speaks keep Python's answers and log no line:
+	// XML-RPC (supervisorctl and the web UI poll it, a line per call would
+	// bury the log) and the log tails (a line in the main log per tail of
+	// the main log would feed itself to every follower).
+	logged := httpmw.Wrap(h, r.s.log)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		u, p, ok := req.BasicAuth()
-		if !ok || u != user || !passwordOK(pass, p) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		if p := req.URL.Path; p == "/RPC2" || p == "/mainlogtail" || strings.HasPrefix(p, "/logtail/") {
+			h.ServeHTTP(w, req)
 			return
 		}
-		h.ServeHTTP(w, req)
+		logged.ServeHTTP(w, req)
 	})
 }
 

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func gateBin(t *testing.T) string {
 	t.Helper()
 	testkit.RequireCommand(t, "go")
-	return testkit.Build(t, ".")
+	return testkit.BuildDaemon(t, ".")
 }
 
 // TestBinaryServeAndCLI builds terok-gate, runs `serve` as a process and

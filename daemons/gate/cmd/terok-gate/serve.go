@@ -6,9 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,7 +14,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/server"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
@@ -53,13 +51,9 @@ func serveCommand() *cli.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			log, err := logging.New(os.Stderr, "terok-gate")
-			if err != nil {
-				log.Warn().Err(err).Msg("log level")
-			}
-			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return run(ctx, log, cfg, os.Stdout)
+			return serve.Run(c.Context, "terok-gate", func(ctx context.Context, log zerolog.Logger) error {
+				return run(ctx, log, cfg, os.Stdout)
+			})
 		},
 	}
 }

@@ -1,16 +1,15 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/confkit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
@@ -57,24 +56,7 @@ type Config struct {
 const EnvListenerPrefix = "TEROK_GATE_"
 
 // Duration is a time.Duration written as "5m" in JSON.
-type Duration time.Duration
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"5m\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+type Duration = confkit.Duration
 
 // Default returns the built-in defaults.
 func Default() Config {
@@ -93,14 +75,8 @@ func Default() Config {
 
 // LoadFile overlays the JSON file at path (unknown keys are errors).
 func (c *Config) LoadFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read config: %w", err)
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	if err := confkit.LoadJSON(path, c); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
@@ -133,12 +109,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 
 // BindToListen turns a bind address (host, or host:port) into host:port
 // with the default port.
-func BindToListen(b string) string {
-	if _, _, err := net.SplitHostPort(b); err == nil {
-		return b
-	}
-	return net.JoinHostPort(strings.Trim(b, "[]"), DefaultPort)
-}
+func BindToListen(b string) string { return confkit.BindToListen(b, DefaultPort) }
 
 // Validate reports the first setting that cannot work.
 func (c *Config) Validate() error {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/config"
@@ -23,7 +22,9 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 )
 
@@ -109,7 +110,6 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 	s.guard = guard.New(s.repos, &owners.Store{}, log.With().Str("part", "guard").Logger())
 	s.git = &smarthttp.Handler{
 		Auth: s.tokens, Repos: s.repos, Backend: backend,
-		Log:             log.With().Str("part", "http").Logger(),
 		MaxRequestBytes: cfg.MaxRequestBytes, MaxPushBytes: cfg.MaxPushBytes,
 		BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout),
 		Guard: func(project string, who tokens.Identity) smarthttp.PushTicket {
@@ -117,7 +117,9 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		},
 		AfterPush: s.afterPush,
 	}
-	s.listener = listenlimit.NewServer(s.git, cfg.Listener, listenlimit.Options{
+	// Behind the limits (a refused connection is counted and logged by
+	// them, rate-limited), each request has its access line and recovery.
+	s.listener = listenlimit.NewServer(httpmw.Wrap(s.git, log.With().Str("listener", "git").Logger()), cfg.Listener, listenlimit.Options{
 		Identify: s.git.Identify, Body: smarthttp.RefusalBody,
 		Log: log.With().Str("part", "listener").Logger(),
 	})
@@ -151,24 +153,15 @@ func (s *Server) AdminHandler() http.Handler {
 // Serve answers git on gitLn and the admin API on adminLn until ctx ends,
 // polling upstreams meanwhile.
 func (s *Server) Serve(ctx context.Context, gitLn, adminLn net.Listener) error {
-	g, ctx := errgroup.WithContext(ctx)
-	gitSrv := s.listener
-	adminSrv := unixhttp.NewServer(s.AdminHandler(), s.log)
-	g.Go(func() error {
-		if err := gitSrv.Serve(gitLn); err != nil {
-			return fmt.Errorf("git http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error { return adminSrv.Serve(adminLn) })
-	g.Go(func() error { s.poll(ctx); return nil })
-	g.Go(func() error {
-		<-ctx.Done()
-		close(s.stopping)
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = adminSrv.Shutdown(sctx)
-		_ = gitSrv.Shutdown(sctx)
+	g := serve.NewGroup(ctx, 10*time.Second)
+	g.Serve("git http", s.listener, gitLn)
+	g.Serve("admin socket", unixhttp.NewServer(s.AdminHandler(), s.log, unixhttp.WithPeerCred(),
+		unixhttp.WithMiddleware(httpmw.Middleware(s.log.With().Str("listener", "socket").Logger()))), adminLn)
+	g.Go(func(ctx context.Context) error { s.poll(ctx); return nil })
+	// Event followers end their streams, so the shutdown need not wait
+	// for them.
+	g.Stopping(func() { close(s.stopping) })
+	g.Cleanup(func() error {
 		s.bgCancel()
 		s.bg.Wait()
 		return s.events.Close()

@@ -24,6 +24,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/names"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/repos"
 	"github.com/terok-ai/terok-in-docker/daemons/gate/internal/tokens"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 )
 
@@ -50,7 +51,6 @@ type Handler struct {
 	Auth    Authenticator
 	Repos   Repos
 	Backend Backend
-	Log     zerolog.Logger
 	// MaxRequestBytes bounds an upload-pack request body after gzip
 	// decoding (wants and haves; 0: 64 MiB).
 	MaxRequestBytes int64
@@ -96,10 +96,10 @@ func parsePath(p string) (route, error) {
 // request without a valid one learns nothing else (not whether its path,
 // method or repository exist) and its body is never read.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	cw := &countingWriter{ResponseWriter: w}
-	entry := accessEntry{remote: r.RemoteAddr, method: r.Method, path: r.URL.Path}
-	defer func() { h.logAccess(entry, cw, start) }()
+	line := httpmw.LineOf(r.Context())
+	cw := &answerWriter{ResponseWriter: w, line: line}
+	var entry accessEntry
+	line.Add(entry.note)
 
 	// r.URL.Path is already percent-decoded: %2e%2e arrives as "..", %00
 	// as NUL, and both fail the name check before anything touches disk.
@@ -250,7 +250,7 @@ func noCache(w http.ResponseWriter) {
 	w.Header().Set("Pragma", "no-cache")
 }
 
-func (h *Handler) serveRefs(w *countingWriter, r *http.Request, dir string, svc Service, proto string) {
+func (h *Handler) serveRefs(w *answerWriter, r *http.Request, dir string, svc Service, proto string) {
 	var stderr capBuffer
 	lw := h.newLazyWriter(w, "application/x-git-"+string(svc)+"-advertisement")
 	if svc == ReceivePack || protocolVersion(proto) != 2 {
@@ -289,7 +289,7 @@ type rpcBody struct {
 	req *uploadRequest // upload-pack: the request's checks
 }
 
-func (h *Handler) serveRPC(w *countingWriter, r *http.Request, project, dir string, svc Service, proto string, id tokens.Identity, entry *accessEntry) {
+func (h *Handler) serveRPC(w *answerWriter, r *http.Request, project, dir string, svc Service, proto string, id tokens.Identity, entry *accessEntry) {
 	want := "application/x-git-" + string(svc) + "-request"
 	if ct := r.Header.Get("Content-Type"); ct != want {
 		httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be %s, not %q", want, ct))
@@ -405,12 +405,13 @@ func closeAfter(w http.ResponseWriter) { w.Header().Set("Connection", "close") }
 // yet, else only in the log (the client sees the stream end). A 4xx names
 // the client's mistake; a 500 means the gate or its git failed on its own
 // (a bug, a broken repository, a full disk).
-func (h *Handler) fail(w *countingWriter, lw *lazyWriter, err error, stderr *capBuffer, rb rpcBody) {
+func (h *Handler) fail(w *answerWriter, lw *lazyWriter, err error, stderr *capBuffer, rb rpcBody) {
 	msg := strings.TrimSpace(stderr.String())
-	w.failure = err.Error()
+	failure := err.Error()
 	if msg != "" {
-		w.failure += ": " + msg
+		failure += ": " + msg
 	}
+	w.line.Fail(truncate(failure, 500))
 	if lw.started {
 		return
 	}
@@ -458,7 +459,7 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 // gets the idle timeout as its deadline, so a client that stops reading
 // does not hold git forever.
 type lazyWriter struct {
-	w           *countingWriter
+	w           *answerWriter
 	contentType string
 	prefix      []byte
 	started     bool
@@ -469,7 +470,7 @@ type lazyWriter struct {
 	idle time.Duration
 }
 
-func (h *Handler) newLazyWriter(w *countingWriter, contentType string) *lazyWriter {
+func (h *Handler) newLazyWriter(w *answerWriter, contentType string) *lazyWriter {
 	return &lazyWriter{w: w, contentType: contentType, rc: http.NewResponseController(w.ResponseWriter), idle: h.idle()}
 }
 
@@ -496,30 +497,15 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-type countingWriter struct {
+// answerWriter is the answer of one request with its access line (nil
+// when the handler is served without kit/httpmw), where a failure the
+// client may not see is noted.
+type answerWriter struct {
 	http.ResponseWriter
-	status  int
-	n       int64
-	failure string
+	line *httpmw.Line
 }
 
-func (c *countingWriter) WriteHeader(s int) {
-	if c.status == 0 {
-		c.status = s
-	}
-	c.ResponseWriter.WriteHeader(s)
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	n, err := c.ResponseWriter.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingWriter) Flush() {
+func (c *answerWriter) Flush() {
 	_ = http.NewResponseController(c.ResponseWriter).Flush()
 }
 
@@ -606,45 +592,33 @@ func (c *capBuffer) String() string {
 	return c.buf.String()
 }
 
+// accessEntry is what the handler learns of a request for its access
+// line (kit/httpmw writes method, path, status, bytes and duration).
 type accessEntry struct {
-	remote, method, path string
-	project, service     string
-	id                   tokens.Identity
-	inCounter            *bodyReader
+	project, service string
+	id               tokens.Identity
+	inCounter        *bodyReader
 }
 
-func (h *Handler) logAccess(e accessEntry, w *countingWriter, start time.Time) {
-	status := w.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	ev := h.Log.Info()
-	if status >= 500 || w.failure != "" {
-		ev = h.Log.Warn()
-	}
-	ev = ev.Str("remote", e.remote).Str("method", e.method).Int("status", status).Int64("bytes", w.n).
-		Dur("duration", time.Since(start))
+// note adds the entry to the access line: the project, the service, the
+// token's kind (a task token by its id and task, never the token) and
+// the request bytes read.
+func (e *accessEntry) note(ev *zerolog.Event) {
 	if e.project != "" {
-		ev = ev.Str("project", e.project)
-	} else {
-		ev = ev.Str("path", truncate(e.path, 200))
+		ev.Str("project", e.project)
 	}
 	if e.service != "" {
-		ev = ev.Str("service", "git-"+e.service)
+		ev.Str("service", "git-"+e.service)
 	}
 	switch e.id.Kind {
 	case tokens.KindAdmin:
-		ev = ev.Str("token", "admin")
+		ev.Str("token", "admin")
 	case tokens.KindTask:
-		ev = ev.Str("token", "task").Str("token_id", e.id.ID).Str("task", e.id.Task)
+		ev.Str("token", "task").Str("token_id", e.id.ID).Str("task", e.id.Task)
 	default:
-		ev = ev.Str("token", "none")
+		ev.Str("token", "none")
 	}
 	if e.inCounter != nil {
-		ev = ev.Int64("bytes_in", e.inCounter.n)
+		ev.Int64("bytes_in", e.inCounter.n)
 	}
-	if w.failure != "" {
-		ev = ev.Str("error", truncate(w.failure, 500))
-	}
-	ev.Msg("git request")
 }

@@ -5,16 +5,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/preflight"
 )
@@ -101,13 +102,9 @@ func newApp() *cli.App {
 					if err != nil {
 						return err
 					}
-					log, lerr := logging.New(os.Stderr, "podman-service")
-					if lerr != nil {
-						log.Warn().Err(lerr).Msg("log level")
-					}
-					ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
-					defer stop()
-					return serve(ctx, log, cfg, seams(c))
+					return serve.Run(c.Context, "podman-service", func(ctx context.Context, log zerolog.Logger) error {
+						return serveService(ctx, log, cfg, seams(c))
+					})
 				},
 			},
 			{

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/ccconf"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/internal/child"
@@ -120,7 +123,7 @@ func socketDirCheck(sock string) preflight.Check {
 	return c
 }
 
-func serve(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamValues) error {
+func serveService(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamValues) error {
 	p, err := prepare(cfg, sv, true)
 	for _, c := range p.Report.Checks {
 		if c.Status == preflight.Warn {
@@ -147,20 +150,27 @@ func serve(ctx context.Context, log zerolog.Logger, cfg config.Config, sv seamVa
 	sup := child.New(child.Options{Podman: cfg.Podman, Socket: cfg.PodmanSocket, StartTimeout: cfg.StartTimeout, ProbeInterval: cfg.ProbeInterval},
 		log.With().Str("part", "child").Logger())
 	h := service.New(sup, podmanapi.New(cfg.PodmanSocket), cfg.HooksDir)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	supErr := make(chan error, 1)
-	go func() {
-		err := sup.Run(ctx)
-		cancel()
-		supErr <- err
-	}()
-	srvErr := unixhttp.ListenAndServe(ctx, log, cfg.ServiceSocket, 0o660, h)
-	cancel()
-	if err := <-supErr; err != nil {
+	// Podman's child and the service socket stop together: the child
+	// giving up ends the daemon.
+	return serveSocket(ctx, log, cfg, h, sup.Run)
+}
+
+// serveSocket answers h on the service socket, with kit's access log and
+// recovery, beside loops (Podman's child), until ctx ends or one of them
+// stops.
+func serveSocket(ctx context.Context, log zerolog.Logger, cfg config.Config, h http.Handler, loops ...func(context.Context) error) error {
+	ln, err := unixhttp.Listen(cfg.ServiceSocket, 0o660)
+	if err != nil {
 		return err
 	}
-	return srvErr
+	log.Info().Str("socket", cfg.ServiceSocket).Msg("listening")
+	g := serve.NewGroup(ctx, 5*time.Second)
+	for _, l := range loops {
+		g.Go(l)
+	}
+	g.Serve("service socket", unixhttp.NewServer(h, log, unixhttp.WithPeerCred(),
+		unixhttp.WithMiddleware(httpmw.Middleware(log.With().Str("listener", "socket").Logger()))), ln)
+	return g.Wait()
 }
 
 // serveBlocked runs podman-service without Podman: the machine cannot
@@ -174,7 +184,7 @@ func serveBlocked(ctx context.Context, log zerolog.Logger, cfg config.Config, c 
 	log.Error().Str("check", c.Name).Str("fix", c.Fix).Msg(c.Detail)
 	h := service.New(blockedSource{}, podmanapi.New(cfg.PodmanSocket), cfg.HooksDir)
 	h.Block(problem)
-	return unixhttp.ListenAndServe(ctx, log, cfg.ServiceSocket, 0o660, h)
+	return serveSocket(ctx, log, cfg, h)
 }
 
 // blockedSource is the snapshot of a podman-service that runs no Podman.

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,12 +17,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/daemon"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/hook"
@@ -39,6 +41,15 @@ func orNone(l []string) string {
 		return "(none)"
 	}
 	return strings.Join(l, ",")
+}
+
+// unusable gives a configuration the daemon cannot use exit status 2,
+// with its message (which names the setting and the fix).
+func unusable(err error) error {
+	if errors.Is(err, config.ErrInvalid) {
+		return cli.Exit(err.Error(), kitcli.ExitUsage)
+	}
+	return err
 }
 
 func socketOf(c *cli.Context) string { return paths.Socket(c.String("socket"), paths.Shield) }
@@ -120,10 +131,6 @@ func newApp(out io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "lenient-profiles", Usage: "skip bad profile lines (logged with file:line) instead of refusing the profile"},
 				},
 				Action: func(c *cli.Context) error {
-					log, err := logging.New(os.Stderr, "terok-shield")
-					if err != nil {
-						log.Warn().Err(err).Msg("log level")
-					}
 					cfg := config.Default()
 					cfg.ConfigDir = c.String("config")
 					if cfg.ConfigDir == "" {
@@ -135,9 +142,11 @@ func newApp(out io.Writer) *cli.App {
 					}
 					cfg.Socket = socketOf(c)
 					if err := cfg.LoadFile(filepath.Join(cfg.ConfigDir, "config.json")); err != nil {
-						return err
+						return unusable(err)
 					}
-					cfg.LoadEnv()
+					if err := cfg.ApplyEnv(os.Getenv); err != nil {
+						return unusable(err)
+					}
 					if c.IsSet("socket-mode") {
 						cfg.SocketMode = c.String("socket-mode")
 					}
@@ -168,9 +177,12 @@ func newApp(out io.Writer) *cli.App {
 					if c.IsSet("lenient-profiles") {
 						cfg.LenientProfiles = c.Bool("lenient-profiles")
 					}
-					ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
-					defer stop()
-					return daemon.Run(ctx, cfg, log)
+					if err := cfg.Validate(); err != nil {
+						return unusable(err)
+					}
+					return unusable(serve.Run(c.Context, "terok-shield", func(ctx context.Context, log zerolog.Logger) error {
+						return daemon.Run(ctx, cfg, log)
+					}))
 				},
 			},
 			{

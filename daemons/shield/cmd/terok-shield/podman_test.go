@@ -27,7 +27,7 @@ const (
 // as that user).
 func buildBinary(t *testing.T) (dir, bin string) {
 	t.Helper()
-	built := testkit.Build(t, ".")
+	built := testkit.BuildDaemon(t, ".")
 	dir, err := os.MkdirTemp("", "tkshield-")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/confkit"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/iprange"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/target"
@@ -102,32 +102,88 @@ func (c *Config) LoadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
+	if err := confkit.DecodeJSON(b, c); err != nil {
 		return fmt.Errorf("%s: %v: %w", path, err, ErrInvalid)
 	}
 	return nil
 }
 
-// LoadEnv overlays TEROK_SHIELD_ENDPOINTS, _CONTAINER_DNS (comma lists),
-// _RESOLVER, _SOCKET_GROUP, _SOCKET_MODE.
-func (c *Config) LoadEnv() {
-	if v, ok := os.LookupEnv("TEROK_SHIELD_ENDPOINTS"); ok {
+// The environment variables ApplyEnv reads.
+const (
+	EnvEndpoints    = "TEROK_SHIELD_ENDPOINTS"     // comma list, as --endpoint
+	EnvContainerDNS = "TEROK_SHIELD_CONTAINER_DNS" // comma list, as --container-dns
+	EnvResolver     = "TEROK_SHIELD_RESOLVER"      // as --resolver
+	EnvSocketGroup  = "TEROK_SHIELD_SOCKET_GROUP"  // as --socket-group
+	EnvSocketMode   = "TEROK_SHIELD_SOCKET_MODE"   // as --socket-mode
+)
+
+// ApplyEnv overlays the TEROK_SHIELD_* variables read through getenv (an
+// empty one is unset). A value that cannot work is an error naming the
+// variable and what it wants.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	bad := func(name, v string, err error) error {
+		return fmt.Errorf("%s=%q: %v: %w", name, v, err, ErrInvalid)
+	}
+	if v := strings.TrimSpace(getenv(EnvEndpoints)); v != "" {
+		for _, e := range SplitList(v) {
+			if _, err := parseEndpoint(e); err != nil {
+				return bad(EnvEndpoints, v, err)
+			}
+		}
 		c.Endpoints = SplitList(v)
 	}
-	if v, ok := os.LookupEnv("TEROK_SHIELD_CONTAINER_DNS"); ok {
+	if v := strings.TrimSpace(getenv(EnvContainerDNS)); v != "" {
+		for _, d := range SplitList(v) {
+			if _, err := parseDNS(d); err != nil {
+				return bad(EnvContainerDNS, v, err)
+			}
+		}
 		c.ContainerDNS = SplitList(v)
 	}
-	if v, ok := os.LookupEnv("TEROK_SHIELD_RESOLVER"); ok {
+	if v := strings.TrimSpace(getenv(EnvResolver)); v != "" {
+		if err := checkResolver(v); err != nil {
+			return bad(EnvResolver, v, err)
+		}
 		c.Resolver = v
 	}
-	if v, ok := os.LookupEnv("TEROK_SHIELD_SOCKET_GROUP"); ok {
+	if v := strings.TrimSpace(getenv(EnvSocketGroup)); v != "" {
+		if _, err := lookupGID(v); err != nil {
+			return bad(EnvSocketGroup, v, err)
+		}
 		c.SocketGroup = v
 	}
-	if v, ok := os.LookupEnv("TEROK_SHIELD_SOCKET_MODE"); ok {
+	if v := strings.TrimSpace(getenv(EnvSocketMode)); v != "" {
+		if _, err := parseMode(v); err != nil {
+			return bad(EnvSocketMode, v, err)
+		}
 		c.SocketMode = v
 	}
+	return nil
+}
+
+// setting names a setting the way a user sets it: its key in
+// config.json, and its flag and variable where it has them.
+func setting(key string) string {
+	switch key {
+	case "socket_mode":
+		return "socket_mode (--socket-mode, " + EnvSocketMode + ")"
+	case "socket_group":
+		return "socket_group (--socket-group, " + EnvSocketGroup + ")"
+	case "endpoints":
+		return "endpoints (--endpoint, " + EnvEndpoints + ")"
+	case "container_dns":
+		return "container_dns (--container-dns, " + EnvContainerDNS + ")"
+	case "resolver":
+		return "resolver (--resolver, " + EnvResolver + ")"
+	case "host_side":
+		return "host_side (--host-side)"
+	}
+	return key + " (config.json)"
+}
+
+// invalid is a setting's error: the setting, the value, what it wants.
+func invalid(key string, v any, err error) error {
+	return fmt.Errorf("%s %q: %v: %w", setting(key), fmt.Sprint(v), err, ErrInvalid)
 }
 
 // SplitList splits a comma list, dropping blanks.
@@ -143,9 +199,17 @@ func SplitList(s string) []string {
 
 // Mode parses SocketMode.
 func (c Config) Mode() (os.FileMode, error) {
-	m, err := strconv.ParseUint(c.SocketMode, 8, 32)
+	m, err := parseMode(c.SocketMode)
+	if err != nil {
+		return 0, invalid("socket_mode", c.SocketMode, err)
+	}
+	return m, nil
+}
+
+func parseMode(s string) (os.FileMode, error) {
+	m, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || m > 0o777 {
-		return 0, fmt.Errorf("socket mode %q: want an octal mode like 0660: %w", c.SocketMode, ErrInvalid)
+		return 0, errors.New("want an octal mode like 0660")
 	}
 	return os.FileMode(m), nil
 }
@@ -155,12 +219,20 @@ func (c Config) GID() (int, error) {
 	if c.SocketGroup == "" {
 		return -1, nil
 	}
-	if n, err := strconv.Atoi(c.SocketGroup); err == nil && n >= 0 {
+	gid, err := lookupGID(c.SocketGroup)
+	if err != nil {
+		return 0, invalid("socket_group", c.SocketGroup, err)
+	}
+	return gid, nil
+}
+
+func lookupGID(group string) (int, error) {
+	if n, err := strconv.Atoi(group); err == nil && n >= 0 {
 		return n, nil
 	}
-	g, err := user.LookupGroup(c.SocketGroup)
+	g, err := user.LookupGroup(group)
 	if err != nil {
-		return 0, fmt.Errorf("socket group %q: %v: %w", c.SocketGroup, err, ErrInvalid)
+		return 0, fmt.Errorf("%v; give a group of this system (name or number), e.g. podman", err)
 	}
 	return strconv.Atoi(g.Gid)
 }
@@ -170,15 +242,11 @@ func (c Config) GID() (int, error) {
 func (c Config) ParseEndpoints() ([]ruleset.Endpoint, error) {
 	var out []ruleset.Endpoint
 	for _, e := range c.Endpoints {
-		proto, rest := "tcp", e
-		if p, r, ok := strings.Cut(e, ":"); ok && (p == "tcp" || p == "udp") {
-			proto, rest = p, r
+		ep, err := parseEndpoint(e)
+		if err != nil {
+			return nil, invalid("endpoints", e, err)
 		}
-		ap, err := netip.ParseAddrPort(rest)
-		if err != nil || ap.Port() == 0 {
-			return nil, fmt.Errorf("endpoint %q: want [tcp:|udp:]ADDR:PORT, e.g. tcp:169.254.1.2:9418: %w", e, ErrInvalid)
-		}
-		out = append(out, ruleset.Endpoint{Addr: ap.Addr().Unmap(), Proto: proto, Port: ap.Port()})
+		out = append(out, ep)
 	}
 	if c.TaskResolver {
 		// Still checked: a task without the shield resolves there.
@@ -193,19 +261,45 @@ func (c Config) ParseEndpoints() ([]ruleset.Endpoint, error) {
 	return out, nil
 }
 
+func parseEndpoint(e string) (ruleset.Endpoint, error) {
+	proto, rest := "tcp", e
+	if p, r, ok := strings.Cut(e, ":"); ok && (p == "tcp" || p == "udp") {
+		proto, rest = p, r
+	}
+	ap, err := netip.ParseAddrPort(rest)
+	if err != nil || ap.Port() == 0 {
+		return ruleset.Endpoint{}, errors.New("want [tcp:|udp:]ADDR:PORT, e.g. tcp:169.254.1.2:9418")
+	}
+	return ruleset.Endpoint{Addr: ap.Addr().Unmap(), Proto: proto, Port: ap.Port()}, nil
+}
+
 // ParseContainerDNS is the container network's resolvers as endpoints
 // (UDP and TCP port 53): a task without the shield resolves through them.
 func (c Config) ParseContainerDNS() ([]ruleset.Endpoint, error) {
 	var out []ruleset.Endpoint
 	for _, d := range c.ContainerDNS {
-		a, err := netip.ParseAddr(d)
+		a, err := parseDNS(d)
 		if err != nil {
-			return nil, fmt.Errorf("container DNS %q: want an IP address: %w", d, ErrInvalid)
+			return nil, invalid("container_dns", d, err)
 		}
-		a = a.Unmap()
 		out = append(out, ruleset.Endpoint{Addr: a, Proto: "udp", Port: 53}, ruleset.Endpoint{Addr: a, Proto: "tcp", Port: 53})
 	}
 	return out, nil
+}
+
+func parseDNS(d string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(d)
+	if err != nil {
+		return netip.Addr{}, errors.New("want an IP address, e.g. 169.254.1.1")
+	}
+	return a.Unmap(), nil
+}
+
+func checkResolver(r string) error {
+	if _, err := netip.ParseAddrPort(r); err != nil {
+		return errors.New("want IP:PORT, e.g. 192.0.2.53:53")
+	}
+	return nil
 }
 
 // ParseDenyNames parses DenyNames into targets, in canonical form
@@ -216,7 +310,7 @@ func (c Config) ParseDenyNames() ([]target.Target, error) {
 	for _, d := range c.DenyNames {
 		t, err := target.Parse(d)
 		if err != nil {
-			return nil, fmt.Errorf("deny_names: %v: want host names, *.domains, IP addresses or CIDRs: %w", err, ErrInvalid)
+			return nil, invalid("deny_names", d, fmt.Errorf("%v; want host names, *.domains, IP addresses or CIDRs", err))
 		}
 		if !seen[t.String()] {
 			seen[t.String()] = true
@@ -232,17 +326,21 @@ func (c Config) ParseHostSide() ([]iprange.Range, error) {
 	for _, h := range c.HostSide {
 		p, err := netip.ParsePrefix(h)
 		if err != nil {
-			return nil, fmt.Errorf("host_side %q: want a CIDR like 10.0.2.0/24: %w", h, ErrInvalid)
+			return nil, invalid("host_side", h, errors.New("want a CIDR like 10.0.2.0/24"))
 		}
 		out = append(out, iprange.FromPrefix(p.Masked(), time.Time{}))
 	}
 	return iprange.Merge(out), nil
 }
 
-// Validate checks every field.
+// Validate checks every field; an error names the setting (its key in
+// config.json, its flag and variable) and what it wants.
 func (c Config) Validate() error {
-	if c.Socket == "" || c.StateDir == "" || c.ConfigDir == "" {
-		return fmt.Errorf("socket, state and config directories must be set: %w", ErrInvalid)
+	for _, x := range []struct{ v, name string }{{c.Socket, "the socket (--socket)"},
+		{c.StateDir, "the state directory (--state)"}, {c.ConfigDir, "the config directory (--config)"}} {
+		if x.v == "" {
+			return fmt.Errorf("%s is not set: give a path: %w", x.name, ErrInvalid)
+		}
 	}
 	if _, err := c.Mode(); err != nil {
 		return err
@@ -254,15 +352,15 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.Resolver != "" {
-		if _, err := netip.ParseAddrPort(c.Resolver); err != nil {
-			return fmt.Errorf("resolver %q: want IP:PORT: %w", c.Resolver, ErrInvalid)
+		if err := checkResolver(c.Resolver); err != nil {
+			return invalid("resolver", c.Resolver, err)
 		}
 	}
 	if c.MinTTLSeconds < 1 {
-		return fmt.Errorf("min_ttl_seconds %d: must be at least 1: %w", c.MinTTLSeconds, ErrInvalid)
+		return invalid("min_ttl_seconds", c.MinTTLSeconds, errors.New("must be at least 1"))
 	}
 	if c.GraceSeconds < 0 {
-		return fmt.Errorf("grace_seconds %d: must not be negative: %w", c.GraceSeconds, ErrInvalid)
+		return invalid("grace_seconds", c.GraceSeconds, errors.New("must not be negative; 0 drops a name's addresses at its TTL"))
 	}
 	if _, err := c.ParseHostSide(); err != nil {
 		return err
@@ -275,7 +373,7 @@ func (c Config) Validate() error {
 		v    int
 	}{{"resolver_rate", c.ResolverRate}, {"resolver_burst", c.ResolverBurst}, {"resolver_workers", c.ResolverWorkers}} {
 		if x.v < 1 || x.v > 100000 {
-			return fmt.Errorf("%s %d: must be 1 to 100000: %w", x.name, x.v, ErrInvalid)
+			return invalid(x.name, x.v, errors.New("must be 1 to 100000"))
 		}
 	}
 	return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/dnstest"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/nstest"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/ruleset"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 )
 
@@ -133,7 +134,7 @@ func TestHostileDenyListShieldedTask(t *testing.T) {
 		}
 		refused(t, tp, port443(providerAddr))
 		r := rulesOf(t, h, id)
-		if !strings.Contains(setLine(r, "deny4"), providerAddr) || strings.Contains(setLine(r, "allow4"), providerAddr) {
+		if !strings.Contains(setLine(t, r, ruleset.Deny4), providerAddr) || strings.Contains(setLine(t, r, ruleset.Allow4), providerAddr) {
 			t.Fatalf("%s: the provider's address must be in deny4 and not in allow4:\n%s", when, r)
 		}
 	}
@@ -174,7 +175,7 @@ func TestHostileDenyListShieldedTask(t *testing.T) {
 	// withholds the new one too, and keeps the old one withheld.
 	up.Set(provider, newAddr)
 	eventually(t, 15*time.Second, "the provider's new address in deny4", func() bool {
-		return strings.Contains(setLine(rulesOf(t, h, id), "deny4"), newAddr)
+		return strings.Contains(setLine(t, rulesOf(t, h, id), ruleset.Deny4), newAddr)
 	})
 	refused(t, tp, port443(newAddr))
 	refused(t, tp, port443(providerAddr))

@@ -628,7 +628,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func shieldBinary(t *testing.T) string {
 	t.Helper()
 	testkit.RequireCommand(t, "go")
-	return testkit.Build(t, "github.com/terok-ai/terok-in-docker/daemons/shield/cmd/terok-shield")
+	return testkit.BuildDaemon(t, "github.com/terok-ai/terok-in-docker/daemons/shield/cmd/terok-shield")
 }
 
 // execIn runs bin inside the named network namespace.

@@ -6,10 +6,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/terok-ai/terok-in-docker/daemons/kit/buildinfo"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/audit"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -40,14 +39,15 @@ func status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// Handler is the shield.sock API.
-func Handler(m *Manager, log zerolog.Logger) http.Handler {
+// Handler is the shield.sock API. A failure of the daemon's own (500)
+// is noted on the request's access line (kit/httpmw).
+func Handler(m *Manager) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+health.Path, health.Handler("terok-shield", buildinfo.Version, nil))
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
 		code := status(err)
 		if code >= 500 {
-			log.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
+			httpmw.LineOf(r.Context()).Fail(err.Error())
 		}
 		unixhttp.WriteError(w, code, err)
 	}

@@ -94,11 +94,14 @@ func rulesOf(t *testing.T, h *harness, id string) string {
 	return r.Text
 }
 
-// setLine returns the elements line of set name in a rendered ruleset.
-func setLine(txt, name string) string {
+// setLine returns the elements line of set name in a rendered ruleset. A
+// missing set fails the test: a check that a set lacks an address must not
+// pass because the set is gone or was renamed.
+func setLine(t *testing.T, txt, name string) string {
+	t.Helper()
 	i := strings.Index(txt, "set "+name+" {")
 	if i < 0 {
-		return ""
+		t.Fatalf("the ruleset has no set %s:\n%s", name, txt)
 	}
 	rest := txt[i:]
 	end := strings.Index(rest, "\t}\n")
@@ -179,7 +182,7 @@ func TestTaskResolver(t *testing.T) {
 			t.Fatalf("answer %v", got)
 		}
 		connects(t, tp, "203.0.113.22:80")
-		if l := setLine(rulesOf(t, h, id), ruleset.DNS4); !strings.Contains(l, "203.0.113.22 expires") {
+		if l := setLine(t, rulesOf(t, h, id), ruleset.DNS4); !strings.Contains(l, "203.0.113.22 expires") {
 			t.Errorf("dns4 lacks the answered address with a timeout:\n%s", l)
 		}
 		refusedLookup(t, tp, "cdn.example.test") // the wildcard covers names below it only
@@ -212,7 +215,7 @@ func TestTaskResolver(t *testing.T) {
 		if got := lookup(t, tp, "lan.cdn.example.test", dns.TypeA); len(got) != 1 || got[0] != "10.1.2.3" {
 			t.Fatalf("answer %v", got)
 		}
-		if l := setLine(rulesOf(t, h, id), ruleset.DNS4); strings.Contains(l, "10.1.2.3") {
+		if l := setLine(t, rulesOf(t, h, id), ruleset.DNS4); strings.Contains(l, "10.1.2.3") {
 			t.Fatalf("a private answer joined dns4:\n%s", l)
 		}
 		// Multicast and broadcast answers neither (nothing but global unicast).
@@ -223,7 +226,7 @@ func TestTaskResolver(t *testing.T) {
 			t.Fatalf("answer %v", got)
 		}
 		txt := rulesOf(t, h, id)
-		if l4, l6 := setLine(txt, ruleset.DNS4), setLine(txt, ruleset.DNS6); strings.Contains(l4, "224.0.0.251") ||
+		if l4, l6 := setLine(t, txt, ruleset.DNS4), setLine(t, txt, ruleset.DNS6); strings.Contains(l4, "224.0.0.251") ||
 			strings.Contains(l4, "255.255.255.255") || strings.Contains(l6, "ff02::fb") {
 			t.Fatalf("a multicast or broadcast answer joined the sets:\n%s\n%s", l4, l6)
 		}
@@ -289,7 +292,7 @@ func TestTaskResolver(t *testing.T) {
 			t.Fatal(err)
 		}
 		refusedLookup(t, tp, "x.cdn.example.test")
-		if l := setLine(rulesOf(t, h, id), ruleset.DNS4); strings.Contains(l, "203.0.113.22") {
+		if l := setLine(t, rulesOf(t, h, id), ruleset.DNS4); strings.Contains(l, "203.0.113.22") {
 			t.Fatalf("a denied name's answer stays in dns4:\n%s", l)
 		}
 		refused(t, tp, "203.0.113.22:80")
@@ -303,7 +306,7 @@ func TestTaskResolver(t *testing.T) {
 		// TTL 1 s, grace 3 s (the harness): gone within a few seconds.
 		lookup(t, tp, "rot.cdn.example.test", dns.TypeA)
 		eventually(t, 30*time.Second, "answers lapsed", func() bool {
-			return !strings.Contains(setLine(rulesOf(t, h, id), ruleset.DNS4), "203.0.113.2")
+			return !strings.Contains(setLine(t, rulesOf(t, h, id), ruleset.DNS4), "203.0.113.2")
 		})
 		refused(t, tp, "203.0.113.23:80")
 		refused(t, tp, "203.0.113.24:80")
@@ -363,7 +366,10 @@ func ping(t *testing.T, tp *nstest.Topo, dst string, n int) (sent, replies int) 
 		}
 	}
 	tv := unix.NsecToTimeval((3 * time.Second).Nanoseconds())
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	// Without the timeout the loop below would wait for the package's.
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatalf("receive timeout of the ICMP socket: %v", err)
+	}
 	buf := make([]byte, 1500)
 	for i := 0; i < 4*n; i++ { // bounded: every packet we could see, and then some
 		k, from, err := unix.Recvfrom(fd, buf, 0)

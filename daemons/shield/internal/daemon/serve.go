@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/profile"
@@ -82,25 +83,18 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		}
 	}
 	log.Info().Str("socket", cfg.Socket).Str("resolver", server).Msg("listening")
-	srv := unixhttp.NewServer(Handler(m, log), log, unixhttp.WithPeerCred())
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(ln) })
-	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		return nil
-	})
-	g.Go(func() error {
+	g := serve.NewGroup(ctx, 3*time.Second)
+	g.Serve("socket", unixhttp.NewServer(Handler(m), log, unixhttp.WithPeerCred(),
+		unixhttp.WithMiddleware(httpmw.Middleware(log.With().Str("listener", "socket").Logger()))), ln)
+	g.Go(func(ctx context.Context) error {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
-			case <-gctx.Done():
+			case <-ctx.Done():
 				return nil
 			case <-t.C:
-				m.Refresh(gctx)
+				m.Refresh(ctx)
 			}
 		}
 	})

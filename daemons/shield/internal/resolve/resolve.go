@@ -69,17 +69,8 @@ func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 			return Answer{}, fmt.Errorf("resolve %s at %s: %s", name, r.Server, dns.RcodeToString[resp.Rcode])
 		}
 		for _, rr := range resp.Answer {
-			var a netip.Addr
-			switch v := rr.(type) {
-			case *dns.A:
-				a, _ = netip.AddrFromSlice(v.A.To4())
-			case *dns.AAAA:
-				a, _ = netip.AddrFromSlice(v.AAAA)
-			default:
-				continue
-			}
-			if a.IsValid() {
-				out.Addrs = append(out.Addrs, a.Unmap())
+			if a, ok := AddrOf(rr); ok {
+				out.Addrs = append(out.Addrs, a)
 				ttl = min(ttl, rr.Header().Ttl)
 			}
 		}
@@ -91,4 +82,16 @@ func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 	out.Addrs = slices.Compact(out.Addrs)
 	out.TTL = min(max(time.Duration(ttl)*time.Second, minT), maxT)
 	return out, nil
+}
+
+// AddrOf is the address an A or AAAA record holds (IPv4 unmapped); ok is
+// false for any other record, or one whose address does not parse.
+func AddrOf(rr dns.RR) (a netip.Addr, ok bool) {
+	switch v := rr.(type) {
+	case *dns.A:
+		a, ok = netip.AddrFromSlice(v.A.To4())
+	case *dns.AAAA:
+		a, ok = netip.AddrFromSlice(v.AAAA)
+	}
+	return a.Unmap(), ok && a.IsValid()
 }

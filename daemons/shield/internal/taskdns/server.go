@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/netns"
+	"github.com/terok-ai/terok-in-docker/daemons/shield/internal/resolve"
 )
 
 // Verdict is what the policy decides for one query name.
@@ -346,23 +347,14 @@ func (s *Server) answer(r *dns.Msg, tcp bool) *dns.Msg {
 	}
 	for _, rr := range resp.Answer {
 		alias(rr.Header().Name)
-		var a netip.Addr
 		switch v := rr.(type) {
 		case *dns.CNAME:
 			alias(v.Target)
-			continue
 		case *dns.DNAME:
 			alias(v.Target)
-			continue
-		case *dns.A:
-			a, _ = netip.AddrFromSlice(v.A.To4())
-		case *dns.AAAA:
-			a, _ = netip.AddrFromSlice(v.AAAA)
-		default:
-			continue
 		}
-		if a.IsValid() {
-			addrs = append(addrs, Addr{IP: a.Unmap(), TTL: time.Duration(rr.Header().Ttl) * time.Second})
+		if a, ok := resolve.AddrOf(rr); ok {
+			addrs = append(addrs, Addr{IP: a, TTL: time.Duration(rr.Header().Ttl) * time.Second})
 		}
 	}
 	if err := p.Answered(name, q.Qtype, addrs, via); err != nil {

@@ -73,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	// A copy of the binary beside the rest (other users run it in some
 	// tests, which make base traversable).
 	e.bin = filepath.Join(base, "terok-vault")
-	copyFile(t, testkit.Build(t, "."), e.bin)
+	copyFile(t, testkit.BuildDaemon(t, "."), e.bin)
 	e.writeProvider("fake", "upstream "+up.URL+"\ninject x-api-key\naccept x-api-key\naccept Authorization Bearer\n"+
 		"phantom sk-fake-{base64url:40}\nroute POST /v1/messages\nroute GET /v1/models\n")
 	e.writeProvider("fakeb", "upstream "+up.URL+"\ninject Authorization Bearer\nphantom sk-fakeb-{alnum:40}\nroute POST /v1/messages\n")

@@ -3,45 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 )
-
-// openPTY opens a pseudo-terminal pair (master, slave).
-func openPTY(t *testing.T) (*os.File, *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(filepath.Join("/dev/pts", strconv.Itoa(n)), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, s
-}
 
 // TestPromptNoEcho: typed at a terminal, the value is asked for and not
 // echoed back.
 func TestPromptNoEcho(t *testing.T) {
 	e := newEnv(t)
 	e.start()
-	m, s := openPTY(t)
-	defer m.Close()
+	m, s := testkit.OpenPTY(t)
 	value := secretValue("sk-typed-")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

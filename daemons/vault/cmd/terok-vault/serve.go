@@ -7,16 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
-	"github.com/terok-ai/terok-in-docker/daemons/kit/logging"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/phantoms"
@@ -71,13 +69,9 @@ func serveCommand() *cli.Command {
 			if err := cfg.Validate(); err != nil {
 				return cli.Exit(err.Error(), kitcli.ExitUsage)
 			}
-			log, err := logging.New(os.Stderr, "terok-vault")
-			if err != nil {
-				log.Warn().Err(err).Msg("log level")
-			}
-			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			err = run(ctx, log, cfg, c.App.Writer)
+			err := serve.Run(c.Context, "terok-vault", func(ctx context.Context, log zerolog.Logger) error {
+				return run(ctx, log, cfg, c.App.Writer)
+			})
 			if unusable(err) {
 				return cli.Exit(err.Error(), kitcli.ExitUsage)
 			}

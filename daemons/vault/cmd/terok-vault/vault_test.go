@@ -218,6 +218,15 @@ func TestStreaming(t *testing.T) {
 	if reqs[len(reqs)-1].RawQuery != "beta=true" {
 		t.Errorf("query %q", reqs[len(reqs)-1].RawQuery)
 	}
+	// The access line of the stream (kit's middleware, which the stream
+	// went through): its path without the query, no phantom, no key.
+	want := `"listener":"broker","method":"POST","path":"/fake/v1/messages","status":200`
+	for i := 0; i < 100 && !strings.Contains(e.out.String(), want); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out := e.out.String(); !strings.Contains(out, want) || strings.Contains(out, ph[0].Token) || strings.Contains(out, "sk-") {
+		t.Errorf("want an access line %s and no secret in the vault's log:\n%s", want, out)
+	}
 }
 
 // TestKill9 kills the vault mid-task: after a restart on the same state,

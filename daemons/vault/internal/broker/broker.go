@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/phantoms"
@@ -201,11 +202,14 @@ func (b *Broker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if entry.Path == "" {
 		entry.Path = auditPath(r)
 	}
+	line := httpmw.LineOf(r.Context())
+	line.Add(func(e *zerolog.Event) {
+		e.Str("provider", entry.Provider).Str("task", ph.Task).Str("refused", entry.Refused)
+	})
 	if ph.Task == "" {
-		// No task to file it under: the daemon's log has it, without any
-		// header value.
-		b.o.Log.Warn().Str("remote", r.RemoteAddr).Str("provider", entry.Provider).Str("method", r.Method).
-			Str("path", entry.Path).Int("status", entry.Status).Str("refused", entry.Refused).Msg("broker refused a request of no known task")
+		// No task to file it under: the daemon's access line has it
+		// (never a header value), at warn level.
+		line.Fail("broker refused a request of no known task")
 		return
 	}
 	b.o.Audit.Record(ph.Project, ph.Task, entry)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/testkit"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/phantoms"
@@ -40,9 +41,10 @@ func (r *recAudit) Record(_, _ string, e vaultapi.AuditEntry) {
 	r.entries = append(r.entries, e)
 }
 
-// TestWebSocket: an upgraded connection passes through the broker both
-// ways, with the real key in the upstream's handshake and the bytes
-// counted in the task's audit.
+// TestWebSocket: an upgraded connection passes through the broker (behind
+// kit's middleware, as the vault serves it) both ways, with the real key
+// in the upstream's handshake and the bytes counted in the task's audit;
+// the access line says the connection was handed over, and holds no key.
 func TestWebSocket(t *testing.T) {
 	ca, err := testkit.NewCA()
 	if err != nil {
@@ -87,7 +89,8 @@ func TestWebSocket(t *testing.T) {
 	lim := config.Default().Limits
 	b := New(Options{Providers: providers.NewSet(p), Phantoms: ph, Credentials: fixedCred{}, Audit: aud,
 		Log: zerolog.Nop(), Limits: lim, RootCAs: ca.Pool})
-	srv := httptest.NewServer(b)
+	var logs testkit.SyncBuffer
+	srv := httptest.NewServer(httpmw.Wrap(b, zerolog.New(&logs)))
 	defer srv.Close()
 
 	c, err := net.Dial("tcp", srv.Listener.Addr().String())
@@ -129,5 +132,13 @@ func TestWebSocket(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(aud.entries), "sk-") {
 		t.Error("the audit holds a key")
+	}
+	// The line is written when the handler has returned, after the audit.
+	for i := 0; i < 100 && !strings.Contains(logs.String(), `"hijacked":true`); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if l := logs.String(); !strings.Contains(l, `"hijacked":true`) || !strings.Contains(l, `"path":"/ws/v1/realtime"`) ||
+		!strings.Contains(l, `"task":"t1"`) || strings.Contains(l, "sk-") {
+		t.Errorf("access line: %s", l)
 	}
 }

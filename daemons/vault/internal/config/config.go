@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/confkit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
@@ -104,24 +104,7 @@ type Limits struct {
 }
 
 // Duration is a time.Duration written as "5m" in JSON.
-type Duration time.Duration
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a duration is a string like \"5m\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	*d = Duration(v)
-	return err
-}
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// D is the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+type Duration = confkit.Duration
 
 // Mode is a file mode written as an octal string ("0660") in JSON.
 type Mode os.FileMode
@@ -176,14 +159,8 @@ func Default() Config {
 
 // LoadFile overlays the JSON file at path (unknown keys are errors).
 func (c *Config) LoadFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read config: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	if err := confkit.LoadJSON(path, c); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
@@ -204,12 +181,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 
 // BindToListen turns a bind address (host, or host:port) into host:port
 // with the default port.
-func BindToListen(b string) string {
-	if _, _, err := net.SplitHostPort(b); err == nil {
-		return b
-	}
-	return net.JoinHostPort(strings.Trim(b, "[]"), DefaultPort)
-}
+func BindToListen(b string) string { return confkit.BindToListen(b, DefaultPort) }
 
 // Validate reports the first setting that cannot work, naming it and the
 // fix; relative directories become absolute.

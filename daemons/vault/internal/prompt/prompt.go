@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -18,9 +19,16 @@ var ErrTooLong = errors.New("input too long")
 // Surrounding white space (a final newline) is dropped. At most limit
 // bytes are taken.
 func Secret(in *os.File, out io.Writer, question string, limit int) ([]byte, error) {
-	if term.IsTerminal(int(in.Fd())) {
+	if fd := int(in.Fd()); term.IsTerminal(fd) {
+		// Echo goes off before the question shows: what is typed (or
+		// pasted) the moment it appears must not show either.
+		restore, err := echoOff(fd)
+		if err != nil {
+			return nil, fmt.Errorf("turn the terminal's echo off: %w", err)
+		}
+		defer restore()
 		fmt.Fprint(out, question)
-		b, err := term.ReadPassword(int(in.Fd()))
+		b, err := term.ReadPassword(fd)
 		fmt.Fprintln(out)
 		if err != nil {
 			return nil, fmt.Errorf("read from the terminal: %w", err)
@@ -44,4 +52,19 @@ func Read(r io.Reader, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLong, limit)
 	}
 	return bytes.TrimSpace(b), nil
+}
+
+// echoOff turns the terminal's echo off (line editing stays) and returns
+// how to restore the terminal as it was.
+func echoOff(fd int) (restore func(), err error) {
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return nil, err
+	}
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }

@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/audit"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/broker"
@@ -193,26 +194,16 @@ func (t tokenStore) MarkProblem(provider, project, problem string) error {
 // Serve answers the broker on brokerLn and the admin API on adminLn until
 // ctx ends, pruning old phantoms and audit files meanwhile.
 func (s *Server) Serve(ctx context.Context, brokerLn, adminLn net.Listener) error {
-	g, ctx := errgroup.WithContext(ctx)
-	brokerSrv := broker.NewServer(s.broker, s.cfg.Limits, s.log.With().Str("part", "broker").Logger())
-	adminSrv := unixhttp.NewServer(s.AdminHandler(), s.log, unixhttp.WithPeerCred())
-	g.Go(func() error {
-		err := brokerSrv.Serve(broker.LimitListener(brokerLn, s.cfg.Limits.MaxConns))
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("broker: %w", err)
-	})
-	g.Go(func() error { return adminSrv.Serve(adminLn) })
-	g.Go(func() error { s.prune(ctx); return nil })
-	g.Go(func() error {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = adminSrv.Shutdown(sctx)
-		if err := brokerSrv.Shutdown(sctx); err != nil {
-			brokerSrv.Close()
-		}
+	g := serve.NewGroup(ctx, 5*time.Second)
+	brokerLog := s.log.With().Str("part", "broker").Logger()
+	// Behind kit's middleware the broker still streams: its flushes and
+	// the WebSocket hijack pass through (kit/httpmw).
+	brokerSrv := broker.NewServer(httpmw.Wrap(s.broker, s.log.With().Str("listener", "broker").Logger()), s.cfg.Limits, brokerLog)
+	g.Serve("broker", serve.HTTP(brokerSrv), broker.LimitListener(brokerLn, s.cfg.Limits.MaxConns))
+	g.Serve("admin socket", unixhttp.NewServer(s.AdminHandler(), s.log, unixhttp.WithPeerCred(),
+		unixhttp.WithMiddleware(httpmw.Middleware(s.log.With().Str("listener", "socket").Logger()))), adminLn)
+	g.Go(func(ctx context.Context) error { s.prune(ctx); return nil })
+	g.Cleanup(func() error {
 		s.broker.CloseIdle()
 		s.logins.Close()
 		s.oauth.Close()
