@@ -22,6 +22,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -213,6 +214,9 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 	lctx, lcancel := context.WithCancel(ctx)
 	defer lcancel()
 	base := func(s *http.Server) { s.BaseContext = func(net.Listener) context.Context { return lctx } }
+	// An access line per request and panic recovery on both listeners
+	// (paths without their query: a login URL's token is never logged).
+	access := unixhttp.WithMiddleware(httpmw.Middleware(log.With().Str("component", "http").Logger()))
 	ln, err := unixhttp.Listen(cfg.Socket, 0o660)
 	if err != nil {
 		return err
@@ -249,11 +253,11 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 	var reqs inflight.Requests
 	g, gctx := errgroup.WithContext(lctx)
 	g.Go(func() error {
-		return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(h), log, base), ln, graceful)
+		return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(h), log, base, access), ln, graceful)
 	})
 	if tl != nil {
 		g.Go(func() error {
-			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(web), log, base), tl, graceful)
+			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(web), log, base, access), tl, graceful)
 		})
 	}
 	g.Go(func() error { dm.Watch(gctx, hub); return nil })
