@@ -166,7 +166,7 @@ func TestRoutes(t *testing.T) {
 		{"daemon log", noTask, req{method: "GET", path: Prefix + "/daemons/terok-gate/log?bytes=100"}, 200, "admin token: secret-token-0123456789"},
 		{"daemon log over TCP", noTask, req{method: "GET", path: Prefix + "/daemons/terok-gate/log", via: auth.ViaBearer}, 200, "admin token: [redacted]"},
 		{"daemon log, bytes garbled", noTask, req{method: "GET", path: Prefix + "/daemons/terok-gate/log?bytes=lots"}, 400, `bytes="lots": give a whole number`},
-		{"daemon log, bytes too many", noTask, req{method: "GET", path: Prefix + "/daemons/terok-gate/log?bytes=99999999"}, 400, "bytes 99999999: give 1-1048576"},
+		{"daemon log, bytes too many", noTask, req{method: "GET", path: Prefix + "/daemons/terok-gate/log?bytes=999999999"}, 400, "bytes 999999999: give 1-67108864"},
 		{"supervisor down", func(f *fixture) string {
 			f.sup.Set("AllProcessInfo", fakedaemons.Down("/run/terok/supervisor.sock"))
 			return ""

@@ -98,10 +98,12 @@ func (s *Service) Act(ctx context.Context, name, action string) error {
 	return nil
 }
 
-// Log bounds.
+// Log bounds: the default is a tail, the maximum a whole log file (the
+// supervisor rotates a program's log at 50 MB unless told otherwise), so
+// a whole log can be read and checked.
 const (
 	DefaultLogBytes = 16 << 10
-	MaxLogBytes     = 1 << 20
+	MaxLogBytes     = 64 << 20
 )
 
 // Log is the last n bytes of program name's log (0: DefaultLogBytes, at
