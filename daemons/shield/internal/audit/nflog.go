@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/florianl/go-nflog/v2"
 	"golang.org/x/sys/unix"
@@ -18,16 +21,30 @@ type Packet struct {
 	Proto  string
 }
 
+// drainWindow bounds how long stop still reads the copies the kernel
+// queued before it: a task that is refused and exits at once is disarmed
+// within milliseconds of its last blocked packet, whose copy is queued on
+// the socket by then (queue threshold 1) but may not have been read yet.
+const drainWindow = 20 * time.Millisecond
+
 // Watch reads NFLOG group copies inside namespace nsFd and calls fn for
-// each, until ctx ends. It returns once the group is bound, so no packet
-// logged after Watch returns is missed.
+// each, until ctx ends or the returned stop is called. It returns once the
+// group is bound, so no packet logged after Watch returns is missed. The
+// kernel hands over each copy as it is logged (queue threshold 1; the
+// rules limit copies to a few a second), and stop reads what is queued
+// before it closes the socket: it returns after fn's last call, within
+// drainWindow (at most a second when fn is slow). fn must not wait for
+// anything the caller of stop holds.
 func Watch(ctx context.Context, nsFd int, group uint16, fn func(Packet), errfn func(error)) (func(), error) {
 	nf, err := nflog.Open(&nflog.Config{Group: group, Copymode: nflog.CopyPacket, Bufsize: 128, NetNS: nsFd,
-		Timeout: 5}) // flush copies to us within 50 ms
+		QThresh: 1, Timeout: 5})
 	if err != nil {
 		return nil, fmt.Errorf("open nflog group %d: %w", group, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	var draining atomic.Bool
+	drained := make(chan struct{})
+	var drainedOnce sync.Once
 	hook := func(a nflog.Attribute) int {
 		if a.Payload == nil {
 			return 0
@@ -43,6 +60,11 @@ func Watch(ctx context.Context, nsFd int, group uint16, fn func(Packet), errfn f
 		return 0
 	}
 	onErr := func(e error) int {
+		if draining.Load() {
+			// The drain's deadline: everything queued has been read.
+			drainedOnce.Do(func() { close(drained) })
+			return 1
+		}
 		if ctx.Err() != nil {
 			return 1
 		}
@@ -54,7 +76,20 @@ func Watch(ctx context.Context, nsFd int, group uint16, fn func(Packet), errfn f
 		nf.Close()
 		return nil, fmt.Errorf("bind nflog group %d: %w", group, err)
 	}
-	return func() { cancel(); nf.Close() }, nil
+	var stopOnce sync.Once
+	stop := func() {
+		stopOnce.Do(func() {
+			draining.Store(true)
+			_ = nf.Con.SetReadDeadline(time.Now().Add(drainWindow))
+			select {
+			case <-drained:
+			case <-time.After(time.Second):
+			}
+			cancel()
+			nf.Close()
+		})
+	}
+	return stop, nil
 }
 
 // ParsePacket reads destination, protocol and port from an IPv4 or IPv6

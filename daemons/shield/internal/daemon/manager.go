@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/nftables"
@@ -59,7 +60,7 @@ type container struct {
 	deny     []iprange.Range // what the deny sets hold now
 	domains  []string        // domains this container's allow/deny depends on
 	stop     func()          // stops the NFLOG watcher
-	blocked  uint64
+	blocked  atomic.Uint64
 	armTime  time.Duration
 	profiles []profile.Profile
 
@@ -247,7 +248,7 @@ func (m *Manager) statusLocked(c *container) shieldapi.Status {
 	a4, a6 := iprange.Split(c.allow)
 	st := shieldapi.Status{ID: c.st.ID, PID: c.st.PID, Project: c.st.Project, Mode: c.st.Mode, Profiles: c.st.Profiles,
 		Static: c.st.Static, Allowed: c.st.Allowed, Denied: c.st.Denied, Ports: c.st.Ports, Ranges4: len(a4), Ranges6: len(a6),
-		Blocked: c.blocked, ArmedAt: c.st.ArmedAt, ArmMillis: float64(c.armTime.Microseconds()) / 1000,
+		Blocked: c.blocked.Load(), ArmedAt: c.st.ArmedAt, ArmMillis: float64(c.armTime.Microseconds()) / 1000,
 		Answers: aliveAnswers(c, time.Now()), Resolver: resolverOf(c), Unshielded: c.st.Unshielded, Reason: c.st.Reason,
 		DenyList: c.st.DenyList, DenyGlobal: m.globalDeny()}
 	if c.res != nil {

@@ -17,11 +17,9 @@ func (m *Manager) startWatch(c *container) {
 		if p.Prefix == ruleset.PrefixConnection {
 			kind = shieldapi.EventConnection
 		} else {
-			m.mu.Lock()
-			if cc := m.containers[id]; cc != nil {
-				cc.blocked++
-			}
-			m.mu.Unlock()
+			// Not under m.mu: stop drains this callback while the
+			// manager's lock is held (disarm, re-arm).
+			c.blocked.Add(1)
 		}
 		m.audit(shieldapi.Event{Container: id, Kind: kind, Dest: p.Dest.String(), Port: p.Port, Proto: p.Proto})
 	}, func(err error) {
