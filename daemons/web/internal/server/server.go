@@ -88,8 +88,9 @@ type Deps struct {
 	// TCP listener ("" without) once both listen.
 	Started func(socket, tcp string)
 	// Listening, when set, is called with the TCP listener's limits
-	// layer once it listens (its counts, for tests and the bench).
-	Listening func(*listenlimit.Server)
+	// layer and the task UIs' publisher once they listen (their counts,
+	// for tests and the bench).
+	Listening func(*listenlimit.Server, *webproxy.Publisher)
 	// Unlimited serves the TCP listener as a plain http.Server without
 	// the listener limits. Only make bench sets it: the baseline the
 	// limits' cost is measured against.
@@ -278,7 +279,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 				Log:      log.With().Str("component", "listener").Logger(),
 			})
 			if d.Listening != nil {
-				d.Listening(lim)
+				d.Listening(lim, pub)
 			}
 			srv = lim
 		}
