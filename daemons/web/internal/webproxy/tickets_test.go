@@ -16,8 +16,10 @@ func TestTicketLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tk.Live(v, "task01") || !tk.Live(v, "task01") {
-		t.Fatal("a fresh ticket is not live (or Live used it up)")
+	for i := 0; i < 2; i++ { // twice: Live does not use it up
+		if !tk.Live(v, "task01") {
+			t.Fatalf("a fresh ticket is not live (asked %d times)", i+1)
+		}
 	}
 	if tk.Live(v, "task02") || tk.Live("", "task01") || tk.Live(v+"x", "task01") {
 		t.Fatal("another task's, an empty or a made-up ticket is live")
