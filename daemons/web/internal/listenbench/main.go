@@ -6,8 +6,9 @@
 //
 //   - API latency: -clients concurrent keep-alive clients with the access
 //     token (within the per-credential limit), -requests GETs each of
-//     /api/v1/projects, -runs runs alternating between the two servers;
-//     p50 and p99 of each run and the ratio of their medians;
+//     /api/v1/projects, -runs runs alternating between the two servers
+//     (which goes first alternates too); p50 and p99 of each run and the
+//     ratio of their medians;
 //   - idle hostile connections: -hostile connections opened and held
 //     idle without a credential, then as many with the token, each with
 //     one answered request and kept alive; how many each server holds
@@ -94,7 +95,14 @@ func run(clients, requests, runs, hostile int) error {
 	}
 	var p50, p99 [2][]float64
 	for r := 0; r < runs; r++ {
-		for i, s := range servers {
+		// Which goes first alternates: the second of a pair meets what
+		// the first left (garbage, warm caches).
+		order := []int{0, 1}
+		if r%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, i := range order {
+			s := servers[i]
 			lat, err := measure(s.addr, clients, requests)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
