@@ -30,5 +30,11 @@ go test -timeout 25m -count=1 "$@" ./e2e/... || rc=$?
 # fails at its end now and then when the machine is busy (a race in Go's
 # fuzzing coordinator, "context deadline exceeded" with no input found).
 go test -run '^$' -fuzz '^FuzzUploadRequest$' -fuzztime 50000x -parallel 1 ./daemons/gate/internal/smarthttp || rc=$?
+# terok-web's TCP listener under the fuzzer, the same way: requests of
+# the API and the UI (method, target, JSON body; with the token and
+# without), and bytes on the events' and a terminal's WebSocket, each
+# against a real terok-web on loopback (about 10 s each).
+go test -run '^$' -fuzz '^FuzzWebAPI$' -fuzztime 8000x -parallel 1 ./daemons/web/internal/server || rc=$?
+go test -run '^$' -fuzz '^FuzzWebSocketFrames$' -fuzztime 5000x -parallel 1 ./daemons/web/internal/server || rc=$?
 wait $racing || rc=$?
 exit $rc

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/config"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/phantoms"
@@ -225,39 +226,29 @@ func auditPath(r *http.Request) string {
 	return p
 }
 
+// PhantomKeyPrefix + a phantom's id is the credential key the broker's
+// listener limits count a request with a valid phantom under (the id,
+// never the token).
+const PhantomKeyPrefix = "phantom:"
+
+// Identify is the broker listener's credential check (kit/listenlimit),
+// from the request's line and headers alone: a phantom the request may
+// use (live, this provider's, bound to its upstream) counts the request
+// under PhantomKeyPrefix + its id. The route is checked after.
+func (b *Broker) Identify(r *http.Request) (listenlimit.Credential, bool) {
+	_, ph, _, _, rf := b.phantom(r)
+	if rf != nil {
+		return listenlimit.Credential{}, false
+	}
+	return listenlimit.Credential{Key: PhantomKeyPrefix + ph.ID}, true
+}
+
 // check decides whether r may be forwarded: its provider, its phantom
 // (live, this provider's, bound to its upstream), its route.
 func (b *Broker) check(r *http.Request) (prov *providers.Provider, ph phantoms.Phantom, tok string, rf *refusal) {
-	name, rest, err := splitPath(r)
-	if err != nil {
-		return nil, ph, "", &refusal{http.StatusBadRequest, "path", err.Error(), "send the provider's own paths under http://<broker>/<provider>/"}
-	}
-	prov, err = b.o.Providers.Get(name)
-	if err != nil {
-		return nil, ph, "", &refusal{http.StatusNotFound, "provider", fmt.Sprintf("no provider %q at this broker", name),
-			"use http://<broker>/<provider>/… with one of: " + strings.Join(b.o.Providers.Names(), ", ")}
-	}
-	tok = findPhantom(r, prov)
-	if tok == "" {
-		return prov, ph, "", &refusal{http.StatusUnauthorized, "no phantom", "no phantom token in the request",
-			"send the task's phantom for " + prov.Name + " where its clients send a key: " + places(prov)}
-	}
-	ph, ok := b.o.Phantoms.Lookup(tok)
-	switch {
-	case !ok:
-		return prov, ph, "", &refusal{http.StatusUnauthorized, "unknown phantom", "unknown phantom token",
-			"only a phantom minted by this vault for a running task is accepted"}
-	case !ph.Live():
-		return prov, ph, "", &refusal{http.StatusUnauthorized, "revoked", "phantom token revoked: its task ended",
-			"a task's phantoms end with the task; a new task gets new ones"}
-	case ph.Provider != prov.Name:
-		return prov, ph, "", &refusal{http.StatusUnauthorized, "foreign phantom",
-			fmt.Sprintf("this phantom token belongs to provider %s, not %s", ph.Provider, prov.Name),
-			"send each provider its own phantom, under its own path (/" + ph.Provider + "/…)"}
-	case ph.Upstream != prov.Upstream.String():
-		return prov, ph, "", &refusal{http.StatusUnauthorized, "upstream changed",
-			fmt.Sprintf("this phantom was minted for %s, and provider %s now forwards to %s", ph.Upstream, prov.Name, prov.Upstream),
-			"the provider file changed while the task ran; start the task again"}
+	prov, ph, tok, rest, rf := b.phantom(r)
+	if rf != nil {
+		return prov, ph, "", rf
 	}
 	if _, ok := prov.Allowed(r.Method, rest); !ok || !ph.Allowed(r.Method, rest) {
 		return prov, ph, "", &refusal{http.StatusForbidden, "route",
@@ -265,6 +256,43 @@ func (b *Broker) check(r *http.Request) (prov *providers.Provider, ph phantoms.P
 			"the provider allows: " + routeList(prov)}
 	}
 	return prov, ph, tok, nil
+}
+
+// phantom finds r's provider and its phantom, and checks that the phantom
+// is live, the provider's, and bound to its upstream.
+func (b *Broker) phantom(r *http.Request) (prov *providers.Provider, ph phantoms.Phantom, tok, rest string, rf *refusal) {
+	name, rest, err := splitPath(r)
+	if err != nil {
+		return nil, ph, "", "", &refusal{http.StatusBadRequest, "path", err.Error(), "send the provider's own paths under http://<broker>/<provider>/"}
+	}
+	prov, err = b.o.Providers.Get(name)
+	if err != nil {
+		return nil, ph, "", rest, &refusal{http.StatusNotFound, "provider", fmt.Sprintf("no provider %q at this broker", name),
+			"use http://<broker>/<provider>/… with one of: " + strings.Join(b.o.Providers.Names(), ", ")}
+	}
+	tok = findPhantom(r, prov)
+	if tok == "" {
+		return prov, ph, "", rest, &refusal{http.StatusUnauthorized, "no phantom", "no phantom token in the request",
+			"send the task's phantom for " + prov.Name + " where its clients send a key: " + places(prov)}
+	}
+	ph, ok := b.o.Phantoms.Lookup(tok)
+	switch {
+	case !ok:
+		return prov, ph, "", rest, &refusal{http.StatusUnauthorized, "unknown phantom", "unknown phantom token",
+			"only a phantom minted by this vault for a running task is accepted"}
+	case !ph.Live():
+		return prov, ph, "", rest, &refusal{http.StatusUnauthorized, "revoked", "phantom token revoked: its task ended",
+			"a task's phantoms end with the task; a new task gets new ones"}
+	case ph.Provider != prov.Name:
+		return prov, ph, "", rest, &refusal{http.StatusUnauthorized, "foreign phantom",
+			fmt.Sprintf("this phantom token belongs to provider %s, not %s", ph.Provider, prov.Name),
+			"send each provider its own phantom, under its own path (/" + ph.Provider + "/…)"}
+	case ph.Upstream != prov.Upstream.String():
+		return prov, ph, "", rest, &refusal{http.StatusUnauthorized, "upstream changed",
+			fmt.Sprintf("this phantom was minted for %s, and provider %s now forwards to %s", ph.Upstream, prov.Name, prov.Upstream),
+			"the provider file changed while the task ran; start the task again"}
+	}
+	return prov, ph, tok, rest, nil
 }
 
 // forward sends an admitted request upstream. It returns a refusal when

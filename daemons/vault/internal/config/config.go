@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/confkit"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
@@ -29,6 +30,11 @@ const (
 	// EnvTestCAFile adds a CA for upstream TLS. For tests only.
 	EnvTestCAFile = "TEROK_VAULT_TEST_CA_FILE"
 )
+
+// EnvListenerPrefix starts the variables of the broker listener's limits:
+// TEROK_VAULT_ + the key upper-cased (listenlimit.Keys), e.g.
+// TEROK_VAULT_MAX_CONNS_PER_CREDENTIAL.
+const EnvListenerPrefix = "TEROK_VAULT_"
 
 // DefaultPort is the broker's TCP port (the gate's is 9418).
 const DefaultPort = "9419"
@@ -79,22 +85,31 @@ type Config struct {
 	// RefreshBefore is how long before expiry an OAuth access token is
 	// refreshed.
 	RefreshBefore Duration `json:"refresh_before"`
-	// Limits are the broker listener's timeouts and sizes.
+	// Listener are the broker listener's limits (kit/listenlimit):
+	// timeouts, header size, connections per phantom, in total and
+	// without one (DefaultListener).
+	Listener listenlimit.Limits `json:"listener"`
+	// Limits are the broker's request and upstream settings.
 	Limits Limits `json:"limits"`
 }
 
-// Limits are the broker's listener and upstream settings, in one place.
+// DefaultListener are the broker listener's limits: kit/listenlimit's
+// defaults (their reasons are in its Default) but for IdleTimeout two
+// minutes, as an agent's model calls come minutes apart and a kept
+// connection saves a handshake, and MaxCredentialedConns 512, as every
+// task's agent streams its answers through the broker at once (16 per
+// phantom: an agent's parallel calls, its subagents included).
+func DefaultListener() listenlimit.Limits {
+	l := listenlimit.Default()
+	l.IdleTimeout = 2 * time.Minute
+	l.MaxCredentialedConns = 512
+	return l
+}
+
+// Limits are the broker's request and upstream settings, in one place.
 type Limits struct {
-	// ReadHeaderTimeout bounds reading a request's headers.
-	ReadHeaderTimeout Duration `json:"read_header_timeout"`
-	// IdleTimeout closes a kept-alive connection with no request.
-	IdleTimeout Duration `json:"idle_timeout"`
-	// MaxHeaderBytes bounds a request's headers.
-	MaxHeaderBytes int `json:"max_header_bytes"`
 	// MaxRequestBytes bounds a request's body.
 	MaxRequestBytes int64 `json:"max_request_bytes"`
-	// MaxConns bounds the broker's open connections.
-	MaxConns int `json:"max_conns"`
 	// UpstreamHeaderTimeout bounds the wait for an upstream's answer
 	// headers (a model may think long before its first byte).
 	UpstreamHeaderTimeout Duration `json:"upstream_header_timeout"`
@@ -144,12 +159,9 @@ func Default() Config {
 		Keep:          Duration(30 * 24 * time.Hour),
 		AuditMaxBytes: 16 << 20,
 		RefreshBefore: Duration(5 * time.Minute),
+		Listener:      DefaultListener(),
 		Limits: Limits{
-			ReadHeaderTimeout:     Duration(10 * time.Second),
-			IdleTimeout:           Duration(2 * time.Minute),
-			MaxHeaderBytes:        64 << 10,
 			MaxRequestBytes:       32 << 20,
-			MaxConns:              512,
 			UpstreamHeaderTimeout: Duration(10 * time.Minute),
 			DialTimeout:           Duration(15 * time.Second),
 			TLSHandshakeTimeout:   Duration(15 * time.Second),
@@ -175,6 +187,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		if v := strings.TrimSpace(getenv(env)); v != "" {
 			*dst = v
 		}
+	}
+	if err := c.Listener.ApplyEnv(EnvListenerPrefix, getenv); err != nil {
+		return fmt.Errorf("%w: %v (the broker listener's limits)", ErrInvalid, err)
 	}
 	return nil
 }
@@ -212,15 +227,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: key file %q must be an absolute path (%s)", ErrInvalid, c.KeyFile, EnvKeyFile)
 	}
 	l := c.Limits
-	for name, d := range map[string]Duration{"read_header_timeout": l.ReadHeaderTimeout, "idle_timeout": l.IdleTimeout,
-		"upstream_header_timeout": l.UpstreamHeaderTimeout, "dial_timeout": l.DialTimeout, "tls_handshake_timeout": l.TLSHandshakeTimeout,
+	if err := c.Listener.Validate(); err != nil {
+		return fmt.Errorf("%w: listener: %v (%s + the key upper-cased, e.g. %sMAX_CONNS_PER_CREDENTIAL)", ErrInvalid, err, EnvListenerPrefix, EnvListenerPrefix)
+	}
+	for name, d := range map[string]Duration{"upstream_header_timeout": l.UpstreamHeaderTimeout, "dial_timeout": l.DialTimeout, "tls_handshake_timeout": l.TLSHandshakeTimeout,
 		"keep": c.Keep, "refresh_before": c.RefreshBefore} {
 		if d <= 0 {
 			return fmt.Errorf("%w: %s must be positive", ErrInvalid, name)
 		}
 	}
-	if l.MaxHeaderBytes <= 0 || l.MaxRequestBytes <= 0 || l.MaxConns <= 0 || c.AuditMaxBytes <= 0 {
-		return fmt.Errorf("%w: max_header_bytes, max_request_bytes, max_conns and audit_max_bytes must be positive", ErrInvalid)
+	if l.MaxRequestBytes <= 0 || c.AuditMaxBytes <= 0 {
+		return fmt.Errorf("%w: max_request_bytes and audit_max_bytes must be positive", ErrInvalid)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/serve"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/audit"
@@ -198,8 +199,11 @@ func (s *Server) Serve(ctx context.Context, brokerLn, adminLn net.Listener) erro
 	brokerLog := s.log.With().Str("part", "broker").Logger()
 	// Behind kit's middleware the broker still streams: its flushes and
 	// the WebSocket hijack pass through (kit/httpmw).
-	brokerSrv := broker.NewServer(httpmw.Wrap(s.broker, s.log.With().Str("listener", "broker").Logger()), s.cfg.Limits, brokerLog)
-	g.Serve("broker", serve.HTTP(brokerSrv), broker.LimitListener(brokerLn, s.cfg.Limits.MaxConns))
+	// Behind the listener limits, which count each request under its
+	// phantom (checked from the headers before anything else is read).
+	brokerSrv := listenlimit.NewServer(httpmw.Wrap(s.broker, s.log.With().Str("listener", "broker").Logger()), s.cfg.Listener,
+		listenlimit.Options{Identify: s.broker.Identify, Log: brokerLog})
+	g.Serve("broker", brokerSrv, brokerLn)
 	g.Serve("admin socket", unixhttp.NewServer(s.AdminHandler(), s.log, unixhttp.WithPeerCred(),
 		unixhttp.WithMiddleware(httpmw.Middleware(s.log.With().Str("listener", "socket").Logger()))), adminLn)
 	g.Go(func(ctx context.Context) error { s.prune(ctx); return nil })

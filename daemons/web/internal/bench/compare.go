@@ -56,7 +56,9 @@ func (s *side) start(ctx context.Context, root string, tr *tree, dir string) err
 	}
 	s.cmd = exec.Command(s.bin, "serve", "--socket", filepath.Join(dir, s.name+".sock"), "--entry", filepath.Join(root, "bin", "terok-entry"))
 	s.cmd.Env = append(env, "TEROK_RUN_DIR="+tr.run, "TEROK_STATE_DIR="+state, "TEROK_CONFIG_DIR="+filepath.Join(tr.dev, "config"),
-		"TEROK_WEB_LISTEN="+s.addr, "TEROK_WEB_TOKEN=bench-token-0123456789", "TEROK_GATE_LISTEN="+tr.gate, "TEROK_LOG_LEVEL=warn")
+		"TEROK_WEB_LISTEN="+s.addr, "TEROK_WEB_TOKEN=bench-token-0123456789",
+		// 200 clients share the token and connect at once: above the listener limits (listenbench measures those).
+		"TEROK_WEB_MAX_CONNS_PER_CREDENTIAL=512", "TEROK_WEB_MAX_CREDENTIALED_CONNS=512", "TEROK_WEB_MAX_UNCREDENTIALED_CONNS=512", "TEROK_GATE_LISTEN="+tr.gate, "TEROK_LOG_LEVEL=warn")
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	log, _ := os.Create(filepath.Join(dir, s.name+".log"))
 	s.cmd.Stdout, s.cmd.Stderr = log, log

@@ -93,7 +93,9 @@ func startTree(root, userName string) (*tree, error) {
 	}
 	tr.cmd = exec.Command("bash", filepath.Join(root, "scripts", "run.sh"))
 	tr.cmd.Env = append(env, "TEROK_DEV_DIR="+dev, "TEROK_USER="+userName, "TEROK_GATE_LISTEN="+tr.gate,
-		"TEROK_WEB_LISTEN="+tr.web, "TEROK_WEB_TOKEN=bench-token-0123456789", "TEROK_GATE_ADMIN_TOKEN=bench-admin-0123456789")
+		"TEROK_WEB_LISTEN="+tr.web, "TEROK_WEB_TOKEN=bench-token-0123456789",
+		// 200 clients share the token and connect at once: above the listener limits (listenbench measures those).
+		"TEROK_WEB_MAX_CONNS_PER_CREDENTIAL=512", "TEROK_WEB_MAX_CREDENTIALED_CONNS=512", "TEROK_WEB_MAX_UNCREDENTIALED_CONNS=512", "TEROK_GATE_ADMIN_TOKEN=bench-admin-0123456789")
 	tr.cmd.Stdout, tr.cmd.Stderr = &tr.out, &tr.out
 	tr.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := tr.cmd.Start(); err != nil {

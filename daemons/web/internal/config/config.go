@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/accesstoken"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 )
 
@@ -32,6 +33,15 @@ const (
 	EnvAllowedHosts = "TEROK_WEB_ALLOWED_HOSTS"
 	EnvSessionIdle  = "TEROK_WEB_SESSION_IDLE"
 	EnvSessionMax   = "TEROK_WEB_SESSION_MAX"
+)
+
+// Prefixes of the listener limits' variables: EnvListenerPrefix +
+// MAX_CONNS_PER_CREDENTIAL for the TCP listener, EnvTaskUIListenerPrefix
+// + MAX_CONNS_PER_CREDENTIAL for every web task's UI listener (the keys
+// are listenlimit.Keys, upper-cased).
+const (
+	EnvListenerPrefix       = "TEROK_WEB_"
+	EnvTaskUIListenerPrefix = "TEROK_WEB_TASK_UI_"
 )
 
 // Off turns the TCP listener off (Listen).
@@ -67,6 +77,10 @@ type Config struct {
 	// SessionIdle and SessionMax bound a browser session.
 	SessionIdle Duration `json:"session_idle"`
 	SessionMax  Duration `json:"session_max"`
+	// Listener are the TCP listener's limits (DefaultListener), TaskUI
+	// those of each web task's UI listener (DefaultTaskUIListener).
+	Listener listenlimit.Limits `json:"listener"`
+	TaskUI   listenlimit.Limits `json:"task_ui_listener"`
 
 	// Public is PublicURL parsed (nil without one), set by Validate.
 	Public *url.URL `json:"-"`
@@ -98,6 +112,38 @@ const (
 	DefaultSessionMax  = 7 * 24 * time.Hour
 )
 
+// DefaultListener are the TCP listener's limits: kit/listenlimit's
+// defaults (their reasons are in its Default) but for
+// MaxConnsPerCredential 32, as one credential here is a whole browser
+// or every terok command using the access token: a browser keeps up to
+// six pooled connections to terok-web and adds an events WebSocket per
+// open tab and one per terminal or followed log, and commands such as
+// terok logs -f each hold one. 32 is room for a handful of tabs,
+// terminals and commands at once; a session or the token holding all
+// of them costs 32 descriptors, and the others are served beside it.
+func DefaultListener() listenlimit.Limits {
+	l := listenlimit.Default()
+	l.MaxConnsPerCredential = 32
+	return l
+}
+
+// DefaultTaskUIListener are the limits of each web task's UI listener:
+// kit/listenlimit's defaults but for MaxUncredentialedConns and
+// MaxCredentialedConns 16. A task's listener has one credential (the
+// task's grants and tickets count together, whoever holds them), so its
+// total is its per-credential limit: 16 connections are six pooled ones
+// and the app's WebSockets for two or three tabs. A browser without a
+// grant there only gets a short page pointing to terok, and a
+// connection counts as without one only until its headers arrive, so 16
+// such at once is plenty. With 21 task ports, all task UIs together hold
+// at most 21 × 32 descriptors.
+func DefaultTaskUIListener() listenlimit.Limits {
+	l := listenlimit.Default()
+	l.MaxUncredentialedConns = 16
+	l.MaxCredentialedConns = 16
+	return l
+}
+
 // Default returns the built-in defaults; entry is where terok-entry is
 // expected (beside terok-web's own binary).
 func Default() Config {
@@ -112,6 +158,8 @@ func Default() Config {
 		Entry:       filepath.Join(filepath.Dir(exe), "terok-entry"),
 		SessionIdle: Duration(DefaultSessionIdle),
 		SessionMax:  Duration(DefaultSessionMax),
+		Listener:    DefaultListener(),
+		TaskUI:      DefaultTaskUIListener(),
 	}
 }
 
@@ -171,6 +219,12 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		}
 		*d.dst = Duration(n)
 	}
+	if err := c.Listener.ApplyEnv(EnvListenerPrefix, getenv); err != nil {
+		return fmt.Errorf("%w: %v (the TCP listener's limits, docs/web.md)", ErrInvalid, err)
+	}
+	if err := c.TaskUI.ApplyEnv(EnvTaskUIListenerPrefix, getenv); err != nil {
+		return fmt.Errorf("%w: %v (the task UI listeners' limits, docs/web.md)", ErrInvalid, err)
+	}
 	return nil
 }
 
@@ -207,6 +261,12 @@ func (c *Config) Validate() error {
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 || c.SessionIdle > c.SessionMax {
 		return bad("session lifetimes idle %s, max %s: give positive durations, idle at most max (%s, %s, e.g. 12h and 168h)",
 			time.Duration(c.SessionIdle), time.Duration(c.SessionMax), EnvSessionIdle, EnvSessionMax)
+	}
+	if err := c.Listener.Validate(); err != nil {
+		return bad("listener: %v (%s + the key upper-cased, e.g. %sMAX_CONNS_PER_CREDENTIAL)", err, EnvListenerPrefix, EnvListenerPrefix)
+	}
+	if err := c.TaskUI.Validate(); err != nil {
+		return bad("task_ui_listener: %v (%s + the key upper-cased, e.g. %sMAX_CONNS_PER_CREDENTIAL)", err, EnvTaskUIListenerPrefix, EnvTaskUIListenerPrefix)
 	}
 	c.Public = nil
 	if c.PublicURL != "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
@@ -86,6 +87,14 @@ type Deps struct {
 	// Started, when set, is called with the addresses of web.sock and the
 	// TCP listener ("" without) once both listen.
 	Started func(socket, tcp string)
+	// Listening, when set, is called with the TCP listener's limits
+	// layer and the task UIs' publisher once they listen (their counts,
+	// for tests and the bench).
+	Listening func(*listenlimit.Server, *webproxy.Publisher)
+	// Unlimited serves the TCP listener as a plain http.Server without
+	// the listener limits. Only make bench sets it: the baseline the
+	// limits' cost is measured against.
+	Unlimited bool
 }
 
 // Relays reach web tasks' apps and forget a task whose UI went.
@@ -172,7 +181,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 	var pub *webproxy.Publisher
 	if cfg.Listen != "" {
 		pub, err = webproxy.NewPublisher(webproxy.Options{First: d.WebPorts[0], Last: d.WebPorts[1], Addresses: addrs, Hosts: hosts,
-			Tickets: tickets, SessionAlive: sessions.Alive, Instance: instance, Dialer: relays,
+			Tickets: tickets, SessionAlive: sessions.Alive, Instance: instance, Dialer: relays, Limits: cfg.TaskUI,
 			Log: log.With().Str("component", "taskui").Logger()})
 		if err != nil {
 			return err
@@ -256,9 +265,25 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(h), log, base, access), ln, graceful)
 	})
 	if tl != nil {
-		g.Go(func() error {
-			return unixhttp.ServeUntil(gctx, unixhttp.NewServer(reqs.Wrap(web), log, base, access), tl, graceful)
-		})
+		var srv unixhttp.Servable
+		if d.Unlimited {
+			srv = unixhttp.NewServer(reqs.Wrap(web), log, base, access)
+		} else {
+			// Behind the listener limits, which know from the headers
+			// whether a request carries the token or a live session
+			// before anything else is read; then the access line, the
+			// JSON 404/405 and the request count, as on web.sock.
+			lim := listenlimit.NewServer(webproxy.WithContext(lctx, httpmw.Wrap(unixhttp.JSONErrors(reqs.Wrap(web)),
+				log.With().Str("component", "http").Logger())), cfg.Listener, listenlimit.Options{
+				Identify: identify(token, sessions),
+				Log:      log.With().Str("component", "listener").Logger(),
+			})
+			if d.Listening != nil {
+				d.Listening(lim, pub)
+			}
+			srv = lim
+		}
+		g.Go(func() error { return unixhttp.ServeUntil(gctx, srv, tl, graceful) })
 	}
 	g.Go(func() error { dm.Watch(gctx, hub); return nil })
 	g.Go(func() error {

@@ -57,17 +57,15 @@ func echoApp(t *testing.T) *httptest.Server {
 }
 
 // started runs terok-web with fake daemons and returns web.sock's and
-// the TCP listener's addresses and Run's end.
-func started(t *testing.T, ctx context.Context, app string) (cfg config.Config, tcp string, done <-chan error) {
+// the TCP listener's addresses and Run's end; tune, when given, changes
+// the configuration and the deps before the start.
+func started(t testing.TB, ctx context.Context, app string, tune ...func(*config.Config, *Deps)) (cfg config.Config, tcp string, done <-chan error) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg = config.Default()
 	cfg.Socket, cfg.StateDir, cfg.ConfigDir, cfg.RunDir = filepath.Join(dir, "web.sock"), filepath.Join(dir, "state"), filepath.Join(dir, "config"), dir
 	cfg.Entry, cfg.Listen, cfg.Token = filepath.Join(dir, "terok-entry"), fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), "test-token-0123456789"
 	if err := os.WriteFile(cfg.Entry, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := projects.New(cfg.ConfigDir).Create(projects.Project{Name: "demo", Agent: projects.Agent{Command: "agent"}, Run: projects.Run{WebPort: 8080}}); err != nil {
@@ -81,6 +79,12 @@ func started(t *testing.T, ctx context.Context, app string) (cfg config.Config, 
 		Problem:    func(context.Context, string) string { return "" },
 		WebPorts:   [2]int{base, base + 2},
 		Started:    func(_, tcp string) { addrs <- tcp }}
+	for _, f := range tune {
+		f(&cfg, &d)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- Run(ctx, zerolog.Nop(), cfg, d) }()
 	select {

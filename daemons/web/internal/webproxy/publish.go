@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/inflight"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webports"
@@ -42,8 +43,18 @@ type Options struct {
 	// Wrap wraps each listener's handler (an access log, panic
 	// recovery; nil: none).
 	Wrap func(http.Handler) http.Handler
-	Log  zerolog.Logger
+	// Limits are each listener's limits (kit/listenlimit; the zero
+	// value: listenlimit.Default()). Every listener counts its own
+	// connections; its one credential is the task (TaskUIKey).
+	Limits listenlimit.Limits
+	Log    zerolog.Logger
 }
+
+// TaskUIKey is the credential key a task's listener counts a request
+// with a grant or a live ticket of the task under: every browser of the
+// task shares it, so a task's own page that opens connections without
+// end only starves its own UI.
+func TaskUIKey(task string) string { return "task-ui:" + task }
 
 // Publisher opens a listener for each web task on a port of the range,
 // serving its UI (see the package doc), and closes it when the task's UI
@@ -66,7 +77,7 @@ type Publisher struct {
 type published struct {
 	port int
 	ln   net.Listener
-	srv  *http.Server
+	srv  *listenlimit.Server
 	ui   *taskUI
 	stop context.CancelFunc // ends the listener's requests
 }
@@ -81,6 +92,12 @@ func NewPublisher(o Options) (*Publisher, error) {
 	}
 	if o.GrantTTL <= 0 {
 		o.GrantTTL = DefaultGrantTTL
+	}
+	if o.Limits == (listenlimit.Limits{}) {
+		o.Limits = listenlimit.Default()
+	}
+	if err := o.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("webproxy: task UI listener limits: %w", err)
 	}
 	a, err := webports.NewAllocator(o.First, o.Last)
 	if err != nil {
@@ -132,15 +149,16 @@ func (p *Publisher) open(taskID string, port int) error {
 	}
 	ui := newTaskUI(p, taskID, port)
 	ctx, stop := context.WithCancel(p.ctx)
-	srv := &http.Server{
-		Handler:           p.reqs.Wrap(p.o.Hosts.Guard(ui)),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	var h http.Handler = p.reqs.Wrap(p.o.Hosts.Guard(ui))
 	if p.o.Wrap != nil {
-		inner := srv.Handler
-		srv.Handler = p.o.Wrap(inner)
+		h = p.o.Wrap(h)
 	}
+	// Behind the limits: the grant or ticket is checked from the headers
+	// before anything else is read (ui.identify).
+	srv := listenlimit.NewServer(WithContext(ctx, h), p.o.Limits, listenlimit.Options{
+		Identify: ui.identify,
+		Log:      p.o.Log.With().Str("task", taskID).Int("port", port).Logger(),
+	})
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -162,7 +180,7 @@ func (p *Publisher) open(taskID string, port int) error {
 	p.mu.Unlock()
 	go func() {
 		defer p.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil {
 			p.o.Log.Warn().Err(err).Str("task", taskID).Int("port", port).Msg("task UI listener ended")
 		}
 	}()
@@ -182,7 +200,7 @@ func (p *Publisher) Release(taskID string) {
 		return
 	}
 	pb.stop()
-	pb.srv.Close()
+	closeNow(pb.srv)
 	pb.ui.forget()
 	p.o.Dialer.ForgetTask(taskID)
 	p.o.Log.Info().Str("task", taskID).Int("port", pb.port).Msg("task UI closed")
@@ -228,10 +246,43 @@ func (p *Publisher) Close() {
 	p.mu.Unlock()
 	p.stop()
 	for task, pb := range all {
-		_ = pb.srv.Close()
+		closeNow(pb.srv)
 		pb.ui.forget()
 		p.o.Dialer.ForgetTask(task)
 	}
 	p.wg.Wait()
 	p.reqs.Close()
+}
+
+// closeNow closes srv's listener and every connection it serves but the
+// hijacked ones (their requests' contexts end with the listener's).
+func closeNow(srv *listenlimit.Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = srv.Shutdown(ctx)
+}
+
+// WithContext gives every request h serves a context that also ends when
+// ctx does (an http.Server's BaseContext, for servers that have none to
+// set): long streams and WebSockets end with their listener.
+func WithContext(ctx context.Context, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(ctx, cancel)
+		defer stop()
+		h.ServeHTTP(w, r.WithContext(rctx))
+	})
+}
+
+// ListenerStats returns the connection counts of taskID's listener
+// (false without one).
+func (p *Publisher) ListenerStats(taskID string) (listenlimit.Stats, bool) {
+	p.mu.Lock()
+	pb, ok := p.byTask[taskID]
+	p.mu.Unlock()
+	if !ok {
+		return listenlimit.Stats{}, false
+	}
+	return pb.srv.Stats(), true
 }

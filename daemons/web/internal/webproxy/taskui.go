@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 )
 
@@ -109,6 +110,26 @@ func (u *taskUI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqKey{}, r)))
+}
+
+// identify is the listener limits' check of a request, from its headers
+// alone: a live ticket of this task or a live grant counts the request
+// under TaskUIKey. A request another origin's page makes counts as
+// without one (it is refused below unless it navigates), so another
+// task's page cannot hold this task's connections.
+func (u *taskUI) identify(r *http.Request) (listenlimit.Credential, bool) {
+	if auth.CrossSite(r) && !(r.Header.Get("Sec-Fetch-Mode") == "navigate" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) {
+		return listenlimit.Credential{}, false
+	}
+	if r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, TicketParam) {
+		if u.p.o.Tickets.Live(r.URL.Query().Get(TicketParam), u.task) {
+			return listenlimit.Credential{Key: TaskUIKey(u.task)}, true
+		}
+	}
+	if u.granted(r) {
+		return listenlimit.Credential{Key: TaskUIKey(u.task)}, true
+	}
+	return listenlimit.Credential{}, false
 }
 
 func isUpgrade(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }

@@ -87,6 +87,20 @@ func (t *Tickets) Mint(task, parent string) (string, time.Time, error) {
 	return v, exp, nil
 }
 
+// Live reports whether v is a ticket for task that has not run out,
+// without using it up (a listener's limits count the request that
+// carries it under the task before the handler redeems it).
+func (t *Tickets) Live(v, task string) bool {
+	if v == "" {
+		return false
+	}
+	h := ticketHash(v)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k, ok := t.m[h]
+	return ok && k.task == task && t.now().Before(k.expires)
+}
+
 // Redeem uses up a ticket for task and returns its parent session. A
 // ticket for another task is not used up (nor accepted).
 func (t *Tickets) Redeem(v, task string) (string, bool) {
