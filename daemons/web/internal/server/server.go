@@ -231,7 +231,8 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		// The UI at /, the API behind the token or a session.
 		a := &auth.Auth{Methods: []auth.Method{auth.Bearer(token, limiter), auth.Cookie(sessions)}}
 		u, err := ui.New(ui.Config{Token: token, Sessions: sessions, Limiter: limiter, Public: cfg.Public,
-			FrameSource: addrs.FrameSource, Log: log.With().Str("component", "ui").Logger()}, a.Require(h))
+			FrameSource: addrs.FrameSource, TokenFile: auth.TokenFile(cfg.StateDir), InImage: cfg.InImage, ContainerID: cfg.ContainerID,
+			Log: log.With().Str("component", "ui").Logger()}, a.Require(h))
 		if err != nil {
 			tl.Close()
 			ln.Close()
