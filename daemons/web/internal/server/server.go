@@ -38,6 +38,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/overview"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
@@ -195,10 +196,12 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		}
 	}
 	dm := daemons.New(d.Supervisor, problem, secrets(cfg, token)...)
+	rv, eg := review.New(d.Gate, ps.Store(), rn, cfg.GateHostURL()), egress.New(d.Shield, rn, ps)
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Tasks: rn, Hub: hub,
-		Review:    review.New(d.Gate, ps.Store(), rn, cfg.GateHostURL()),
-		Egress:    egress.New(d.Shield, rn),
+		Review:    rv,
+		Egress:    eg,
+		Overview:  overview.New(ps, rv, rn, eg, filepath.Join(cfg.StateDir, "web", "dismissed.json")),
 		Images:    ims,
 		Daemons:   dm,
 		Origins:   origins,
