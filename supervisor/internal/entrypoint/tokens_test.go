@@ -102,8 +102,8 @@ func TestMoveToken(t *testing.T) {
 
 func TestBanner(t *testing.T) {
 	b := BannerInfo{Version: "v1", WebListen: "0.0.0.0:8566", GateBind: "0.0.0.0",
-		WebToken:  Token{Value: "terok-web-aaaaaaaaaaaaaaaa", Source: FromCreated, Path: "/s/web/token"},
-		GateToken: Token{Value: "terok-admin-bbbbbbbbbbbbbbbb", Source: FromStored, Path: "/s/gate/admin-token"},
+		WebToken:    Token{Value: "terok-web-aaaaaaaaaaaaaaaa", Source: FromCreated, Path: "/s/web/token"},
+		GateToken:   Token{Value: "terok-admin-bbbbbbbbbbbbbbbb", Source: FromStored, Path: "/s/gate/admin-token"},
 		ContainerID: "3f2a1b0c9d8e"}
 	var out bytes.Buffer
 	b.Write(&out)
