@@ -121,7 +121,8 @@ func TestBrowserWork(t *testing.T) {
 		}
 		dec := fmt.Sprintf(`document.querySelector('#decisions li[data-task=%q][data-kind="lookup-refused"][data-target=%q]')`, looker, name)
 		b.waitJS(t, "the refused lookup waiting for a decision", dec, 90*time.Second)
-		failed := fmt.Sprintf(`document.querySelector('#failed-list tr[data-task=%q]')`, broken)
+		failedRow := fmt.Sprintf(`#failed-list tr[data-task=%q]`, broken)
+		failed := fmt.Sprintf(`document.querySelector(%s)`, jsString(failedRow))
 		b.waitJS(t, "the failed task", failed, 30*time.Second)
 		if s := evalAs[string](t, b, failed+`.textContent`); !strings.Contains(s, "exit 3") {
 			t.Errorf("the failed row reads %q, want exit 3", s)
@@ -136,7 +137,7 @@ func TestBrowserWork(t *testing.T) {
 		}
 		overviewShots(t, b, "work-overview")
 
-		b.click(t, failed+` button`)
+		b.click(t, failedRow+` button`)
 		b.waitJS(t, "the dismissed task gone", "!"+failed, 30*time.Second)
 		b.open(t, base+"/")
 		b.waitJS(t, "the overview again", dec, 60*time.Second)

@@ -45,17 +45,31 @@ function decisionText(d) {
 // GET /overview; reload is called after an answer or a dismissal.
 async function loadWork(box, reload) {
   let o;
-  try { o = await get('/overview'); } catch (e) { fill(box, errBox(e, 'What needs you')); return; }
+  try { o = await get('/overview'); } catch (e) { fill(box, errBox(e, 'What needs you')); box.dataset.sig = ''; return; }
+  // Rendered again only when what is listed changed: a refresh must not
+  // undo a ticked box or a click in progress. Counts update in place.
+  const sig = JSON.stringify([o.review, o.decisions.map((d) => [d.task, d.kind, d.target]), o.failed.map((t) => t.id), o.unknown]);
+  if (box.dataset.sig === sig) {
+    for (const d of o.decisions) {
+      const li = [...box.querySelectorAll('#decisions > li')].find((x) => x.dataset.task === d.task && x.dataset.kind === d.kind && x.dataset.target === d.target);
+      const c = li && li.querySelector('.count');
+      if (c) c.textContent = `${d.count}\u00d7`;
+      const a = li && li.querySelector('[data-ago]');
+      if (a) a.dataset.ago = new Date(d.last).toISOString();
+    }
+    return;
+  }
+  box.dataset.sig = sig;
   const sections = [];
   const unknown = (o.unknown || []).map((u) => el('p', {class: 'problem'}, el('strong', {}, 'Not shown: '), u));
 
   sections.push(card('Waiting for review', o.review.length === 0 ? el('p', {class: 'muted'}, 'No branch waits for review: a task\u2019s pushes show here.') :
     el('table', {class: 'list', id: 'review-list'},
-      el('thead', {}, el('tr', {}, el('th', {}, 'Branch'), el('th', {}, 'Project'), el('th', {}, 'Ahead / behind'), el('th', {}, 'Last commit'), el('th', {}, ''))),
+      el('thead', {}, el('tr', {}, el('th', {}, 'Branch'), el('th', {}, 'Ahead / behind'), el('th', {}, 'Last commit'), el('th', {}, ''))),
       el('tbody', {}, o.review.map((b) => el('tr', {dataset: {project: b.project, branch: b.branch}},
-        el('td', {class: 'mono'}, b.task ? link('/task/' + encodeURIComponent(b.task), b.branch) : b.branch),
-        el('td', {}, link('/project/' + encodeURIComponent(b.project), b.project)),
-        el('td', {}, `${b.ahead} ahead / ${b.behind} behind`),
+        el('td', {}, el('div', {class: 'mono'}, b.task ? link('/task/' + encodeURIComponent(b.task), b.branch) : b.branch),
+          el('div', {class: 'muted'}, 'project ', link('/project/' + encodeURIComponent(b.project), b.project))),
+        el('td', {class: 'counts'}, `${b.ahead} ahead / ${b.behind} behind`),
         el('td', {}, el('span', {class: 'mono'}, short(b.head)), ' ', b.subject || '', b.when ? el('span', {class: 'muted'}, ' \u00b7 ', agoEl(b.when)) : null),
         el('td', {}, link(`/project/${encodeURIComponent(b.project)}/review?branch=${encodeURIComponent(b.branch)}`, 'Review', {class: 'button small'}))))))));
 
@@ -64,7 +78,7 @@ async function loadWork(box, reload) {
       const li = el('li', {dataset: {task: d.task, target: d.target, kind: d.kind}},
         el('div', {}, decisionText(d)),
         el('div', {class: 'muted'}, 'task ', link('/task/' + encodeURIComponent(d.task), d.task, {class: 'mono'}), ' of ', d.project,
-          ` \u00b7 ${d.count}\u00d7, last `, agoEl(d.last)),
+          ' \u00b7 ', el('span', {class: 'count'}, `${d.count}\u00d7`), ', last ', agoEl(d.last)),
         shieldActions(d.task, d.project, d.target, () => { li.classList.add('done'); setTimeout(reload, 1200); }));
       return li;
     }))));
