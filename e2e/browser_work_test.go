@@ -146,6 +146,25 @@ func TestBrowserWork(t *testing.T) {
 		}
 	})
 
+	t.Run("clone hint and placeholders", func(t *testing.T) {
+		b.open(t, base+"/project/work1")
+		b.waitJS(t, "the clone hint", `document.querySelector('#clone-hint')`, 60*time.Second)
+		hint := b.textOf(t, "#clone-hint")
+		if want := "git clone http://ADMIN_TOKEN@" + tr.gateAddr + "/work1.git"; !strings.Contains(hint, want) {
+			t.Errorf("the clone hint reads %q, want %q", hint, want)
+		}
+		if strings.Contains(evalAs[string](t, b, `document.documentElement.outerHTML`), tr.adminToken) {
+			t.Errorf("the project page holds the gate's admin token")
+		}
+		// The token's slot and the empty fields' hints are styled as slots,
+		// not as values: italic and in the muted colour.
+		style := evalAs[[]string](t, b, `(() => { const v = getComputedStyle(document.querySelector('#clone-hint var')); const p = getComputedStyle(document.querySelector('#task-command'), '::placeholder'); const f = getComputedStyle(document.querySelector('#task-command')); return [v.fontStyle, p.fontStyle, p.color, f.color]; })()`)
+		if len(style) != 4 || style[0] != "italic" || style[1] != "italic" || style[2] == style[3] {
+			t.Errorf("the slot and placeholder styles %q: want italic, italic, and a placeholder colour other than the text's", style)
+		}
+		b.shot(t, "work-project-clone-hint")
+	})
+
 	t.Run("allow by name", func(t *testing.T) {
 		if ns.wasAsked(name) {
 			t.Fatalf("the shield asked the upstream for %s before it was allowed", name)

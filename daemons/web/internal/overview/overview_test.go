@@ -2,6 +2,7 @@ package overview
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +87,32 @@ func TestFailedWindowAndDismissal(t *testing.T) {
 	os.WriteFile(file, []byte("{nope"), 0o600)
 	if _, err := s2.Overview(context.Background()); err == nil || !strings.Contains(err.Error(), "delete it") {
 		t.Fatalf("a broken dismissal file: %v", err)
+	}
+}
+
+// flood is a task's audit of n distinct refused names, a second apart.
+type flood int
+
+func (n flood) Audit(_ context.Context, _ string, _ bool, fn func(shieldapi.Event) error) error {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range int(n) {
+		if err := fn(shieldapi.Event{Time: at.Add(time.Duration(i) * time.Second), Kind: shieldapi.EventRefused, Target: fmt.Sprintf("n%d.example.test", i)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestHostileDecisionFlood: a task that looks up many names shows at
+// most MaxDecisions of them, the newest.
+func TestHostileDecisionFlood(t *testing.T) {
+	s := New(noProjects{}, noReview{}, records{{ID: "t1", Project: "p", State: webapi.StateRunning, Container: "c1"}}, flood(MaxDecisions+30),
+		filepath.Join(t.TempDir(), "dismissed.json"))
+	o, err := s.Overview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Decisions) != MaxDecisions || o.Decisions[0].Target != fmt.Sprintf("n%d.example.test", MaxDecisions+29) {
+		t.Fatalf("%d decisions, first %+v: want the newest %d", len(o.Decisions), o.Decisions[0], MaxDecisions)
 	}
 }
