@@ -234,7 +234,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		// The UI at /, the API behind the token or a session.
 		a := &auth.Auth{Methods: []auth.Method{auth.Bearer(token, limiter), auth.Cookie(sessions)}}
 		u, err := ui.New(ui.Config{Token: token, Sessions: sessions, Limiter: limiter, Public: cfg.Public,
-			FrameSource: addrs.FrameSource, TokenFile: auth.TokenFile(cfg.StateDir), InImage: cfg.InImage, ContainerID: cfg.ContainerID,
+			FrameSource: addrs.FrameSource, TokenFile: keptIn(auth.TokenFile(cfg.StateDir), token), InImage: cfg.InImage, ContainerID: cfg.ContainerID,
 			Log: log.With().Str("component", "ui").Logger()}, a.Require(h))
 		if err != nil {
 			tl.Close()
@@ -362,4 +362,14 @@ func probe(d Deps, problem func(context.Context, string) string, rn *runner.Runn
 		}
 		return out, nil
 	}
+}
+
+// keptIn is file when it holds token (the login page names it), else ""
+// (a token fixed by TEROK_WEB_TOKEN is kept nowhere).
+func keptIn(file, token string) string {
+	b, err := os.ReadFile(file)
+	if err != nil || strings.TrimSpace(string(b)) != token {
+		return ""
+	}
+	return file
 }

@@ -30,13 +30,19 @@ func TestLoginHint(t *testing.T) {
 			"<code>" + auth.TokenFile(state) + "</code> inside the container"}, []string{"terok web url", "<container", "access-token"}},
 		{"in the image without an id", true, "", []string{"<code>docker logs</code> with this container's name (<code>docker ps</code> lists it)"},
 			[]string{"terok web url", "<container", "docker logs <"}},
+		{"fixed by TEROK_WEB_TOKEN", false, "", []string{"<code>terok web url</code> prints", "the value <code>TEROK_WEB_TOKEN</code> gives"},
+			[]string{"kept in", "docker logs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			file := auth.TokenFile(state)
+			if tc.name == "fixed by TEROK_WEB_TOKEN" {
+				file = ""
+			}
 			s, err := auth.OpenSessions(state, tok, "terok_session_x", auth.SessionOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, err := New(Config{Token: tok, Sessions: s, TokenFile: auth.TokenFile(state), InImage: tc.inImage,
+			u, err := New(Config{Token: tok, Sessions: s, TokenFile: file, InImage: tc.inImage,
 				ContainerID: tc.id, Log: zerolog.Nop()}, http.NotFoundHandler())
 			if err != nil {
 				t.Fatal(err)
@@ -54,8 +60,12 @@ func TestLoginHint(t *testing.T) {
 			}
 			w := do(u, "POST", "/login", strings.NewReader("token=nope"), nil)
 			msg := html.UnescapeString(w.Body.String())
-			if w.Code != 401 || !strings.Contains(msg, auth.TokenFile(state)) {
-				t.Errorf("wrong token: %d, the message does not name the token file:\n%s", w.Code, msg)
+			where := file
+			if file == "" {
+				where = "the value TEROK_WEB_TOKEN gives"
+			}
+			if w.Code != 401 || !strings.Contains(msg, where) {
+				t.Errorf("wrong token: %d, the message does not say %q:\n%s", w.Code, where, msg)
 			}
 			if tc.id != "" && !strings.Contains(msg, "docker logs "+tc.id) {
 				t.Errorf("wrong token in the image: the message does not say docker logs %s:\n%s", tc.id, msg)

@@ -43,7 +43,7 @@ type Config struct {
 	// the task page may embed, for a request (nil: none).
 	FrameSource func(r *http.Request) string
 	// TokenFile is where the access token is kept, named on the login
-	// page.
+	// page ("" when TEROK_WEB_TOKEN fixes it and no file holds it).
 	TokenFile string
 	// InImage says terok-web runs in the Docker image, where the login
 	// page points to docker logs (of ContainerID, the container's short
@@ -264,25 +264,27 @@ type LoginHint struct {
 	// Logs is the command that shows it there ("" when the container's
 	// id is unknown).
 	Logs string
-	// TokenFile is where the token is kept.
+	// TokenFile is where the token is kept ("" when TEROK_WEB_TOKEN
+	// fixes it).
 	TokenFile string
 }
 
 // hint is the login page's hint.
 func (u *UI) hint() LoginHint {
-	h := LoginHint{InImage: u.cfg.InImage, TokenFile: u.tokenFile()}
+	h := LoginHint{InImage: u.cfg.InImage, TokenFile: u.cfg.TokenFile}
 	if u.cfg.InImage && u.cfg.ContainerID != "" {
 		h.Logs = "docker logs " + u.cfg.ContainerID
 	}
 	return h
 }
 
-// tokenFile names the token's file.
-func (u *UI) tokenFile() string {
+// tokenSource says where the token is: its file, or the variable that
+// fixes it.
+func (u *UI) tokenSource() string {
 	if u.cfg.TokenFile == "" {
-		return "$TEROK_STATE_DIR/web/token"
+		return "the value TEROK_WEB_TOKEN gives"
 	}
-	return u.cfg.TokenFile
+	return "the token from " + u.cfg.TokenFile
 }
 
 // whereURL says where the login URL is printed.
@@ -402,7 +404,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	next := safeNext(r.FormValue("next"))
 	if err := u.checkToken(r, strings.TrimSpace(r.FormValue("token"))); err != nil {
-		u.loginFailed(w, r, err, next, "That access token is not right. Copy the login URL ("+u.whereURL()+"), or the token from "+u.tokenFile()+".")
+		u.loginFailed(w, r, err, next, "That access token is not right. Copy the login URL ("+u.whereURL()+"), or "+u.tokenSource()+".")
 		return
 	}
 	u.startSession(w, r, next)
