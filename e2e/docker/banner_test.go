@@ -33,10 +33,11 @@ func TestDockerBannerCommands(t *testing.T) {
 	if len(args) < 2 || !strings.HasPrefix(id, args[1]) || len(args[1]) < 12 {
 		t.Fatalf("the status line names %v, not this container (%s)", args, id)
 	}
-	out := mustDocker(t, args...)
-	if statusOf(out)["terok-web"] != "RUNNING" {
-		t.Errorf("the status command as printed does not show terok-web running:\n%s", out)
-	}
+	// Run as printed until it shows terok-web running (bounded).
+	waitFor(t, c, "the status command as printed showing terok-web RUNNING", 2*time.Minute, func() (bool, string) {
+		out, errs, code := docker(t, args...)
+		return code == 0 && statusOf(out)["terok-web"] == "RUNNING", out + errs
+	})
 	shell := grepLine(logs, "shell:")
 	want := "shell:             docker exec -it -u podman " + args[1] + " bash"
 	if shell != want {
