@@ -86,7 +86,8 @@ func lookupLoop(name string) string {
 func TestBrowserWork(t *testing.T) {
 	b := newBrowser(t)
 	const name, addr = "allowme.example.test", "198.51.100.77"
-	ns, nsAddr := startTestDNS(t, map[string]string{name: addr})
+	const name2, addr2 = "overview.example.test", "198.51.100.78"
+	ns, nsAddr := startTestDNS(t, map[string]string{name: addr, name2: addr2})
 	tr := startTree(t, "TEROK_SHIELD_RESOLVER="+nsAddr)
 	tr.waitRunning(t)
 	importTaskImage(t, tr)
@@ -103,6 +104,7 @@ func TestBrowserWork(t *testing.T) {
 		t.Fatalf("the failing task: exit %d, want 3", code)
 	}
 	looker := strings.TrimSpace(tr.mustTerok(t, "task", "run", "work1", "--cmd", lookupLoop(name)))
+	looker2 := strings.TrimSpace(tr.mustTerok(t, "task", "run", "work1", "--cmd", lookupLoop(name2)))
 
 	login := strings.TrimSpace(tr.mustTerok(t, "web", "url"))
 	base := "http://" + tr.webAddr
@@ -144,6 +146,21 @@ func TestBrowserWork(t *testing.T) {
 		if evalAs[bool](t, b, "!!"+failed) {
 			t.Errorf("the dismissed task is back after a reload")
 		}
+
+		// Answered from the overview (1 h): the task's retry resolves the
+		// name, and the decision leaves the list.
+		li2 := fmt.Sprintf(`#decisions li[data-task=%q][data-target=%q]`, looker2, name2)
+		b.waitJS(t, "the second refused lookup", fmt.Sprintf(`document.querySelector(%s)`, jsString(li2)), 60*time.Second)
+		b.click(t, li2+` button[data-act="1 h"]`)
+		b.waitText(t, li2, "allowed for 1 hour", 30*time.Second)
+		if out, code := tr.terok(t, "task", "wait", looker2); code != 0 {
+			logs, _ := tr.terok(t, "task", "logs", looker2)
+			t.Fatalf("the task whose lookup was allowed from the overview: exit %d %s\n%s", code, out, logs)
+		}
+		if logs := tr.mustTerok(t, "task", "logs", looker2); !strings.Contains(logs, "resolved: "+addr2) {
+			t.Errorf("the task did not resolve %s after the overview allowed it:\n%s", name2, logs)
+		}
+		b.waitJS(t, "the answered decision gone", fmt.Sprintf(`!document.querySelector(%s)`, jsString(li2)), 30*time.Second)
 	})
 
 	t.Run("clone hint and placeholders", func(t *testing.T) {
