@@ -1,6 +1,10 @@
 package webapi
 
-import "time"
+import (
+	"context"
+	"net/http"
+	"time"
+)
 
 // Overview is what needs the user, across projects (GET /api/v1/overview):
 // branches waiting for review, the shield's open decisions, failed
@@ -55,4 +59,16 @@ const (
 // (POST /api/v1/overview/dismiss).
 type DismissRequest struct {
 	Task string `json:"task"`
+}
+
+// Overview is what waits for the user, across projects.
+func (c *Client) Overview(ctx context.Context) (Overview, error) {
+	var out Overview
+	err := c.Do(ctx, http.MethodGet, "/overview", nil, &out)
+	return out, err
+}
+
+// Dismiss hides failed task id from the overview.
+func (c *Client) Dismiss(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodPost, "/overview/dismiss", DismissRequest{Task: id}, nil)
 }

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/gate/gateapi"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fakedaemons"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
@@ -90,6 +94,20 @@ func TestOverview(t *testing.T) {
 	body := f.must(req{method: "POST", path: Prefix + "/overview/dismiss", body: `{"task": "nosuch"}`}, 404)
 	if msg := errorOf(t, body); !strings.Contains(msg, `no task "nosuch"`) {
 		t.Errorf("dismissing an unknown task: %q", msg)
+	}
+
+	// The typed client reads the same.
+	srv := httptest.NewServer(f.api)
+	defer srv.Close()
+	cl, err := webapi.NewURL(srv.URL, "secret-token-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := cl.Overview(context.Background()); err != nil || len(o.Running) != 1 || len(o.Failed) != 0 || len(o.Review) != 1 {
+		t.Errorf("the client's overview: %+v %v", o, err)
+	}
+	if err := cl.Dismiss(context.Background(), "nosuch"); !errors.Is(err, unixhttp.ErrNotFound) {
+		t.Errorf("the client's dismissal of an unknown task: %v, want ErrNotFound", err)
 	}
 
 	// A gate that does not answer: named, the rest still there.
