@@ -103,6 +103,9 @@ func TestBrowserWork(t *testing.T) {
 	if _, code := tr.terok(t, "task", "wait", broken); code != 3 {
 		t.Fatalf("the failing task: exit %d, want 3", code)
 	}
+	// A task that fails to start, with a long reason (its image is missing).
+	tr.mustTerok(t, "project", "add", "workmissing", "--image", "localhost/terok-missing:latest", "--cmd", "true")
+	tr.terok(t, "task", "run", "workmissing")
 	looker := strings.TrimSpace(tr.mustTerok(t, "task", "run", "work1", "--cmd", lookupLoop(name)))
 	looker2 := strings.TrimSpace(tr.mustTerok(t, "task", "run", "work1", "--cmd", lookupLoop(name2)))
 
@@ -129,6 +132,7 @@ func TestBrowserWork(t *testing.T) {
 		if s := evalAs[string](t, b, failed+`.textContent`); !strings.Contains(s, "exit 3") {
 			t.Errorf("the failed row reads %q, want exit 3", s)
 		}
+		b.waitText(t, "#failed-list", "is not in Podman's store", 30*time.Second)
 		if evalAs[bool](t, b, fmt.Sprintf(`!!document.querySelector('#failed-list tr[data-task=%q]')`, pushed)) {
 			t.Errorf("the task that succeeded is listed as failed")
 		}
