@@ -30,7 +30,10 @@ engine() {
   if [ -S /var/run/docker.sock ] && ! pgrep -x dockerd >/dev/null; then rm -f /var/run/docker.sock; fi
   if ! pgrep -x dockerd >/dev/null; then
     say "starting dockerd (log: /var/log/terok-dockerd.log)"
-    (cd / && setsid nohup dockerd --iptables=false --ip-forward=false >>/var/log/terok-dockerd.log 2>&1 </dev/null &)
+    # The subshell's own output goes nowhere too: a shell left waiting for
+    # dockerd must not hold a caller's pipe open (a test reading our
+    # output would wait for dockerd to end).
+    (cd / && setsid nohup dockerd --iptables=false --ip-forward=false >>/var/log/terok-dockerd.log 2>&1 </dev/null &) >/dev/null 2>&1 </dev/null
   fi
   for _ in $(seq 120); do engine_answers && return 0; sleep 0.5; done
   tail -20 /var/log/terok-dockerd.log >&2 || true

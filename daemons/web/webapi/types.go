@@ -232,6 +232,9 @@ type Branch struct {
 type AllowRequest struct {
 	Target string `json:"target"`
 	For    string `json:"for,omitempty"` // Go duration, e.g. 10m
+	// Project also adds Target to the task's project's allowlist
+	// (shield.allow in project.yml), for the project's future tasks.
+	Project bool `json:"project,omitempty"`
 }
 
 // ModeRequest sets a task's shield mode: up, down or block.

@@ -125,6 +125,10 @@ func run(args []string) error {
 		return err
 	}
 	os.Setenv("TEROK_WEB_TOKEN", webTok.Value)
+	// terok-web's login page says `docker logs <id>` in the image.
+	cid := containerID()
+	os.Setenv("TEROK_IN_IMAGE", "1")
+	os.Setenv("TEROK_CONTAINER_ID", cid)
 	// The shield lets tasks reach the gate's and the vault broker's ports
 	// (supervisord.conf).
 	os.Setenv("TEROK_GATE_PORT", entrypoint.PortOf(os.Getenv("TEROK_GATE_BIND"), "9418"))
@@ -153,7 +157,7 @@ func run(args []string) error {
 
 	info := entrypoint.BannerInfo{Version: buildinfo.Version, PublicURL: os.Getenv("TEROK_PUBLIC_URL"),
 		PublicHost: os.Getenv("TEROK_PUBLIC_HOST"), WebListen: env("TEROK_WEB_LISTEN", "0.0.0.0:8566"),
-		GateBind: os.Getenv("TEROK_GATE_BIND"), WebToken: webTok, GateToken: gateTok}
+		GateBind: os.Getenv("TEROK_GATE_BIND"), WebToken: webTok, GateToken: gateTok, ContainerID: cid}
 	warning := usernsWarning(s.podmanService, uid, gid)
 	if len(args) > 0 {
 		if warning != "" {
@@ -165,6 +169,18 @@ func run(args []string) error {
 	// Below the banner, where it is read first: nothing can run without it.
 	fmt.Print(warning)
 	return execve([]string{s.supervisord, "-c", s.conf}, os.Environ())
+}
+
+// containerID is this container's short id, "" when it cannot be told
+// (entrypoint.ContainerID).
+func containerID() string {
+	host, _ := os.Hostname()
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return entrypoint.ContainerID(nil, host)
+	}
+	defer f.Close()
+	return entrypoint.ContainerID(f, host)
 }
 
 // volumesOnly prepares TEROK_CONFIG_DIR and TEROK_STATE_DIR for a native

@@ -17,6 +17,9 @@ type BannerInfo struct {
 	GateBind   string // TEROK_GATE_BIND: host or host:port
 	WebToken   Token
 	GateToken  Token
+	// ContainerID is this container's short id (ContainerID), "" when
+	// it could not be found.
+	ContainerID string
 }
 
 // WebURL is the browser-facing base URL: TEROK_PUBLIC_URL when set, else
@@ -73,14 +76,20 @@ func (b BannerInfo) Write(w io.Writer) {
 	if b.GateToken.Source != FromEnv {
 		clone = b.GateURL(b.GateToken.Value) + "/<project>.git"
 	}
+	// Commands that work as printed: the container's name is not visible
+	// inside it, its id is (ContainerID); without one, a sentence.
+	cmds := "  shell:             docker exec -it -u podman " + b.ContainerID + " bash\n" +
+		"  status:            docker exec " + b.ContainerID + " supervisorctl status\n"
+	if b.ContainerID == "" {
+		cmds = "  shell and status:  docker exec -it -u podman with this container's name (docker ps lists it) and bash,\n" +
+			"                     or docker exec with the name and supervisorctl status\n"
+	}
 	fmt.Fprintf(w, `
 terok-in-docker %s  (experimental: local evaluation only, not for the public internet)
   web UI:            %s
   web token:         %s
   gate admin token:  %s
   clone a project:   git clone %s
-  shell:             docker exec -it -u podman <container> bash
-  status:            docker exec <container> supervisorctl status
-
-`, b.Version, login, show(b.WebToken, "TEROK_WEB_TOKEN"), show(b.GateToken, "TEROK_GATE_ADMIN_TOKEN"), clone)
+%s
+`, b.Version, login, show(b.WebToken, "TEROK_WEB_TOKEN"), show(b.GateToken, "TEROK_GATE_ADMIN_TOKEN"), clone, cmds)
 }

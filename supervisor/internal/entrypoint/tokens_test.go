@@ -102,14 +102,17 @@ func TestMoveToken(t *testing.T) {
 
 func TestBanner(t *testing.T) {
 	b := BannerInfo{Version: "v1", WebListen: "0.0.0.0:8566", GateBind: "0.0.0.0",
-		WebToken:  Token{Value: "terok-web-aaaaaaaaaaaaaaaa", Source: FromCreated, Path: "/s/web/token"},
-		GateToken: Token{Value: "terok-admin-bbbbbbbbbbbbbbbb", Source: FromStored, Path: "/s/gate/admin-token"}}
+		WebToken:    Token{Value: "terok-web-aaaaaaaaaaaaaaaa", Source: FromCreated, Path: "/s/web/token"},
+		GateToken:   Token{Value: "terok-admin-bbbbbbbbbbbbbbbb", Source: FromStored, Path: "/s/gate/admin-token"},
+		ContainerID: "3f2a1b0c9d8e"}
 	var out bytes.Buffer
 	b.Write(&out)
 	for _, want := range []string{
 		"http://localhost:8566/?token=terok-web-aaaaaaaaaaaaaaaa",
 		"terok-admin-bbbbbbbbbbbbbbbb   (kept in /s/gate/admin-token)",
 		"git clone http://terok-admin-bbbbbbbbbbbbbbbb@localhost:9418/<project>.git",
+		"  shell:             docker exec -it -u podman 3f2a1b0c9d8e bash\n",
+		"  status:            docker exec 3f2a1b0c9d8e supervisorctl status\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, out.String())
@@ -117,8 +120,15 @@ func TestBanner(t *testing.T) {
 	}
 	b.PublicURL, b.PublicHost, b.GateBind = "https://terok.example.org/", "terok.example.org", "0.0.0.0:19418"
 	b.GateToken.Source = FromEnv
+	b.ContainerID = ""
 	out.Reset()
 	b.Write(&out)
+	if strings.Contains(out.String(), "<container>") || strings.Contains(out.String(), "docker exec  ") {
+		t.Errorf("without a container id the banner prints a placeholder or an empty argument:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "this container's name (docker ps lists it)") {
+		t.Errorf("without a container id the banner does not say where the name is:\n%s", out.String())
+	}
 	for _, want := range []string{"https://terok.example.org/?token=", "(set by TEROK_GATE_ADMIN_TOKEN)",
 		"git clone http://<admin token>@terok.example.org:19418/<project>.git"} {
 		if !strings.Contains(out.String(), want) {

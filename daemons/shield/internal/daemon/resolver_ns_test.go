@@ -280,13 +280,18 @@ func TestTaskResolver(t *testing.T) {
 	})
 
 	t.Run("live allow of a name, deny of a name", func(t *testing.T) {
+		// Allow by name (the web UI's answer to a refused lookup): the
+		// resolver answers the name from its next lookup, and the answer's
+		// address is let through, which it was not before.
 		refusedLookup(t, tp, "late.example.test")
+		refused(t, tp, "203.0.113.26:80")
 		if _, err := h.c.Allow(ctx, id, "late.example.test", ""); err != nil {
 			t.Fatal(err)
 		}
-		if got := lookup(t, tp, "late.example.test", dns.TypeA); len(got) != 1 {
+		if got := lookup(t, tp, "late.example.test", dns.TypeA); len(got) != 1 || got[0] != "203.0.113.26" {
 			t.Fatalf("answer after allow: %v", got)
 		}
+		connects(t, tp, "203.0.113.26:80")
 		lookup(t, tp, "x.cdn.example.test", dns.TypeA)
 		if _, err := h.c.Deny(ctx, id, "x.cdn.example.test"); err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/overview"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
@@ -39,6 +40,8 @@ type Deps struct {
 	Egress   *egress.Service
 	Images   *images.Service
 	Daemons  *daemons.Service
+	// Overview is the first screen's content (nil: no overview route).
+	Overview *overview.Service
 	Hub      *events.Hub
 	// Origins are the origins allowed as a WebSocket's Origin besides the
 	// request's own (TEROK_PUBLIC_URL's).
@@ -190,6 +193,7 @@ func New(d Deps) *API {
 	}))
 	m.HandleFunc("GET "+Prefix+"/daemons/{name}/log", a.daemonLog)
 
+	a.overviewRoutes(m)
 	m.HandleFunc("GET "+Prefix+"/events", a.events)
 	m.HandleFunc("GET "+Prefix+"/web/url", a.webURL)
 	a.h = unixhttp.JSONErrors(m)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fakedaemons"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/overview"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
@@ -39,6 +41,8 @@ type fixture struct {
 	sup   *fakedaemons.Supervisor
 	tasks *runner.Runner
 	store *tasks.Store
+	// overview is the first screen's service.
+	overview *overview.Service
 }
 
 const loginURL = "http://127.0.0.1:8566/?token=secret-token-0123456789"
@@ -70,8 +74,10 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return ""
 	}
+	rv, eg := review.New(f.gate, ps.Store(), f.tasks, "http://127.0.0.1:9418"), egress.New(f.sh, f.tasks, ps)
+	f.overview = overview.New(ps, rv, f.tasks, eg, filepath.Join(t.TempDir(), "dismissed.json"))
 	f.api = New(Deps{Log: zerolog.Nop(), Projects: ps, Tasks: f.tasks, Hub: hub,
-		Review: review.New(f.gate, ps.Store(), f.tasks, "http://127.0.0.1:9418"), Egress: egress.New(f.sh, f.tasks),
+		Review: rv, Egress: eg, Overview: f.overview,
 		Images: ims, Daemons: daemons.New(f.sup, problem, "secret-token-0123456789"),
 		LoginURL: loginURL, Exec: f.pm})
 	return f

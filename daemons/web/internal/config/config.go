@@ -33,6 +33,10 @@ const (
 	EnvAllowedHosts = "TEROK_WEB_ALLOWED_HOSTS"
 	EnvSessionIdle  = "TEROK_WEB_SESSION_IDLE"
 	EnvSessionMax   = "TEROK_WEB_SESSION_MAX"
+	// EnvInImage and EnvContainerID are set by the image's entrypoint:
+	// "1", and the container's short id ("" when it could not tell).
+	EnvInImage     = "TEROK_IN_IMAGE"
+	EnvContainerID = "TEROK_CONTAINER_ID"
 )
 
 // Prefixes of the listener limits' variables: EnvListenerPrefix +
@@ -81,6 +85,12 @@ type Config struct {
 	// those of each web task's UI listener (DefaultTaskUIListener).
 	Listener listenlimit.Limits `json:"listener"`
 	TaskUI   listenlimit.Limits `json:"task_ui_listener"`
+
+	// InImage is true in the Docker image (its entrypoint says so), where
+	// the login page points to docker logs; ContainerID is the
+	// container's short id there ("" when unknown).
+	InImage     bool   `json:"-"`
+	ContainerID string `json:"-"`
 
 	// Public is PublicURL parsed (nil without one), set by Validate.
 	Public *url.URL `json:"-"`
@@ -190,6 +200,8 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	set(&c.TaskGateHost, EnvTaskGateHost)
 	set(&c.PublicURL, EnvPublicURL)
 	set(&c.PublicHost, EnvPublicHost)
+	c.InImage = strings.TrimSpace(getenv(EnvInImage)) == "1"
+	set(&c.ContainerID, EnvContainerID)
 	// The gate's address: TEROK_GATE_LISTEN (make run-native), else the
 	// port the image's entrypoint settled.
 	if v := strings.TrimSpace(getenv(EnvGateListen)); v != "" {

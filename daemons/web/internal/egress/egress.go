@@ -31,14 +31,21 @@ type Tasks interface {
 	Running(id string) (tasks.Record, error)
 }
 
-// Service is the shield of terok's tasks.
-type Service struct {
-	shield Shield
-	tasks  Tasks
+// Projects keeps projects' allowlists (projects.Service).
+type Projects interface {
+	AddAllow(name, target string) (webapi.ProjectInfo, error)
 }
 
-// New returns the service.
-func New(s Shield, t Tasks) *Service { return &Service{shield: s, tasks: t} }
+// Service is the shield of terok's tasks.
+type Service struct {
+	shield   Shield
+	tasks    Tasks
+	projects Projects
+}
+
+// New returns the service; p keeps the allows meant for a project's
+// future tasks too (nil: none can be).
+func New(s Shield, t Tasks, p Projects) *Service { return &Service{shield: s, tasks: t, projects: p} }
 
 // container is the container of running task id.
 func (s *Service) container(id string) (string, error) {
@@ -61,14 +68,31 @@ func (s *Service) Status(ctx context.Context, id string) (shieldapi.Status, erro
 	return st, shieldErr(err)
 }
 
-// Allow lets running task id reach req.Target (for req.For when set).
+// Allow lets running task id reach req.Target (for req.For when set);
+// with req.Project the target also joins the task's project's allowlist
+// for its future tasks, once the shield has allowed it live (so a target
+// the shield refuses is never written to the project).
 func (s *Service) Allow(ctx context.Context, id string, req webapi.AllowRequest) (shieldapi.Status, error) {
-	c, err := s.container(id)
+	t, err := s.tasks.Running(id)
 	if err != nil {
-		return shieldapi.Status{}, err
+		return shieldapi.Status{}, fmt.Errorf("the shield only guards running tasks: %w", err)
 	}
-	st, err := s.shield.Allow(ctx, c, req.Target, req.For)
-	return st, shieldErr(err)
+	if req.Project && req.For != "" {
+		return shieldapi.Status{}, fail.BadRequest("allow %s for %s and for the project's future tasks: a project's allowlist has no expiry; allow it for good, or for a while without the project", req.Target, req.For)
+	}
+	if req.Project && s.projects == nil {
+		return shieldapi.Status{}, fail.Conflict("this terok-web keeps no project allowlists")
+	}
+	st, err := s.shield.Allow(ctx, t.Container, req.Target, req.For)
+	if err != nil {
+		return st, shieldErr(err)
+	}
+	if req.Project {
+		if _, err := s.projects.AddAllow(t.Project, req.Target); err != nil {
+			return st, fmt.Errorf("%s is allowed for task %s, but not added to project %s's allowlist: %w", req.Target, t.ID, t.Project, err)
+		}
+	}
+	return st, nil
 }
 
 // Deny refuses req.Target to running task id.

@@ -455,6 +455,8 @@ type Shield struct {
 	Errs
 	mu    sync.Mutex
 	Modes map[string]shieldapi.Mode
+	// Events are more audit events per container, sent after armed.
+	Events map[string][]shieldapi.Event
 }
 
 func (s *Shield) status(id string) shieldapi.Status {
@@ -496,13 +498,22 @@ func (s *Shield) Panic(ctx context.Context) (shieldapi.PanicResult, error) {
 	return shieldapi.PanicResult{}, s.of("Panic")
 }
 
-// Audit sends one event (armed), then with follow waits for ctx.
+// Audit sends armed and the container's Events, then with follow waits
+// for ctx.
 func (s *Shield) Audit(ctx context.Context, id string, follow bool, fn func(shieldapi.Event) error) error {
 	if err := s.of("Audit"); err != nil {
 		return err
 	}
 	if err := fn(shieldapi.Event{Kind: "armed", Detail: "container " + id}); err != nil {
 		return err
+	}
+	s.mu.Lock()
+	more := append([]shieldapi.Event(nil), s.Events[id]...)
+	s.mu.Unlock()
+	for _, ev := range more {
+		if err := fn(ev); err != nil {
+			return err
+		}
 	}
 	if follow {
 		<-ctx.Done()

@@ -38,6 +38,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/inflight"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/overview"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
@@ -204,10 +205,12 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		}
 	}
 	dm := daemons.New(d.Supervisor, problem, secrets(cfg, token)...)
+	rv, eg := review.New(d.Gate, ps.Store(), rn, cfg.GateHostURL()), egress.New(d.Shield, rn, ps)
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Tasks: rn, Hub: hub,
-		Review:    review.New(d.Gate, ps.Store(), rn, cfg.GateHostURL()),
-		Egress:    egress.New(d.Shield, rn),
+		Review:    rv,
+		Egress:    eg,
+		Overview:  overview.New(ps, rv, rn, eg, filepath.Join(cfg.StateDir, "web", "dismissed.json")),
 		Images:    ims,
 		Daemons:   dm,
 		Origins:   origins,
@@ -240,7 +243,8 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		// The UI at /, the API behind the token or a session.
 		a := &auth.Auth{Methods: []auth.Method{auth.Bearer(token, limiter), auth.Cookie(sessions)}}
 		u, err := ui.New(ui.Config{Token: token, Sessions: sessions, Limiter: limiter, Public: cfg.Public,
-			FrameSource: addrs.FrameSource, Log: log.With().Str("component", "ui").Logger()}, a.Require(h))
+			FrameSource: addrs.FrameSource, TokenFile: keptIn(auth.TokenFile(cfg.StateDir), token), InImage: cfg.InImage, ContainerID: cfg.ContainerID,
+			Log: log.With().Str("component", "ui").Logger()}, a.Require(h))
 		if err != nil {
 			tl.Close()
 			ln.Close()
@@ -383,4 +387,14 @@ func probe(d Deps, problem func(context.Context, string) string, rn *runner.Runn
 		}
 		return out, nil
 	}
+}
+
+// keptIn is file when it holds token (the login page names it), else ""
+// (a token fixed by TEROK_WEB_TOKEN is kept nowhere).
+func keptIn(file, token string) string {
+	b, err := os.ReadFile(file)
+	if err != nil || strings.TrimSpace(string(b)) != token {
+		return ""
+	}
+	return file
 }

@@ -42,6 +42,14 @@ type Config struct {
 	// FrameSource is the Content-Security-Policy source of the task UIs
 	// the task page may embed, for a request (nil: none).
 	FrameSource func(r *http.Request) string
+	// TokenFile is where the access token is kept, named on the login
+	// page ("" when TEROK_WEB_TOKEN fixes it and no file holds it).
+	TokenFile string
+	// InImage says terok-web runs in the Docker image, where the login
+	// page points to docker logs (of ContainerID, the container's short
+	// id, when known).
+	InImage     bool
+	ContainerID string
 	Log         zerolog.Logger
 }
 
@@ -245,11 +253,58 @@ func headers(w http.ResponseWriter) {
 type pageData struct {
 	Page, Title, Base, Static, Error, Next, CSRF string
 	Config                                       template.JS
+	// Hint is the login page's: where the login URL and the token are.
+	Hint LoginHint
+}
+
+// LoginHint tells the login page where the user finds the login URL.
+type LoginHint struct {
+	// InImage: the banner in docker logs shows the URL.
+	InImage bool
+	// Logs is the command that shows it there ("" when the container's
+	// id is unknown).
+	Logs string
+	// TokenFile is where the token is kept ("" when TEROK_WEB_TOKEN
+	// fixes it).
+	TokenFile string
+}
+
+// hint is the login page's hint.
+func (u *UI) hint() LoginHint {
+	h := LoginHint{InImage: u.cfg.InImage, TokenFile: u.cfg.TokenFile}
+	if u.cfg.InImage && u.cfg.ContainerID != "" {
+		h.Logs = "docker logs " + u.cfg.ContainerID
+	}
+	return h
+}
+
+// tokenSource says where the token is: its file, or the variable that
+// fixes it.
+func (u *UI) tokenSource() string {
+	if u.cfg.TokenFile == "" {
+		return "the value TEROK_WEB_TOKEN gives"
+	}
+	return "the token from " + u.cfg.TokenFile
+}
+
+// whereURL says where the login URL is printed.
+func (u *UI) whereURL() string {
+	h := u.hint()
+	switch {
+	case h.Logs != "":
+		return "the banner of " + h.Logs + " on the Docker host shows it"
+	case h.InImage:
+		return "the banner in docker logs of terok's container on the Docker host shows it"
+	}
+	return "terok web url prints it"
 }
 
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
 	d.Base = u.Base(r)
 	d.Static = d.Base + "/static/"
+	if d.Page == "login" {
+		d.Hint = u.hint()
+	}
 	headers(w)
 	if u.cfg.FrameSource != nil && d.Page == "task" {
 		w.Header().Set("Content-Security-Policy", csp(u.cfg.FrameSource(r)))
@@ -279,7 +334,7 @@ func (u *UI) page(name string) http.HandlerFunc {
 				dest += "?" + q.Encode()
 			}
 			if err := u.checkToken(r, tok); err != nil {
-				u.loginFailed(w, r, err, safeNext(dest), "That access token is not right: copy the login URL again (terok web url prints it).")
+				u.loginFailed(w, r, err, safeNext(dest), "That access token is not right: copy the login URL again ("+u.whereURL()+").")
 				return
 			}
 			u.startSession(w, r, dest)
@@ -349,7 +404,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	next := safeNext(r.FormValue("next"))
 	if err := u.checkToken(r, strings.TrimSpace(r.FormValue("token"))); err != nil {
-		u.loginFailed(w, r, err, next, "That access token is not right. terok web url prints the login URL with it; the token is also in the state directory's web/token.")
+		u.loginFailed(w, r, err, next, "That access token is not right. Copy the login URL ("+u.whereURL()+"), or "+u.tokenSource()+".")
 		return
 	}
 	u.startSession(w, r, next)

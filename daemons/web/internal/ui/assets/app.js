@@ -231,8 +231,10 @@ function ansiLine(text) {
 
 const pages = {};
 
-// Overview: problems, daemons, projects, running tasks, panic.
+// Overview: problems, then what needs the user (work.js), running
+// tasks, projects, panic; daemons and images below.
 pages.overview = async function () {
+  const workBox = el('div', {id: 'work'});
   const daemonsBox = el('div', {id: 'daemons'}, el('p', {class: 'muted'}, 'Loading…'));
   const projectsBox = el('div', {id: 'projects'});
   const tasksBox = el('div', {id: 'running'});
@@ -256,11 +258,11 @@ pages.overview = async function () {
     } catch (e) { fill(imagesBox, errBox(e)); }
   }
   loadImages();
-  fill(app(), 
+  fill(app(), workBox,
     el('div', {class: 'grid'},
-      card('Daemons', daemonsBox),
-      card('Projects', projectsBox, el('p', {}, link('/new-project', 'New project', {class: 'button'}))),
       card('Running tasks', tasksBox),
+      card('Projects', projectsBox, el('p', {}, link('/new-project', 'New project', {class: 'button'}))),
+      card('Daemons', daemonsBox),
       card('Panic button',
         el('p', {}, 'Sets every running task\u2019s shield to block at once: no task reaches the network until you restore it. The way back: the Restore button below, or the shield panel of each task.'),
         el('div', {class: 'row'}, panicBtn, restoreBtn), panicOut),
@@ -287,6 +289,7 @@ pages.overview = async function () {
 
   const problems = document.getElementById('problems');
   async function load() {
+    loadWork(workBox, () => schedule());
     const [ds, ps, ts, h] = await Promise.all([
       get('/daemons').catch((e) => e), get('/projects').catch((e) => e),
       get('/tasks').catch((e) => e), get('/health').catch((e) => e)]);
@@ -360,7 +363,7 @@ const mb = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GiB' : (n / (1 <
 // image (POST /images?name=), with the upload's progress and then Podman's
 // import shown until it answers.
 function imageImport(done) {
-  const name = el('input', {id: 'image-name', placeholder: 'localhost/mine:latest', autocomplete: 'off', 'aria-label': 'Image name'});
+  const name = el('input', {id: 'image-name', placeholder: 'name, e.g. localhost/mine:latest', autocomplete: 'off', 'aria-label': 'Image name'});
   const file = el('input', {id: 'image-file', type: 'file', accept: '.tar,application/x-tar', 'aria-label': 'Root filesystem tarball'});
   const btn = el('button', {type: 'submit', id: 'image-import'}, 'Import');
   const bar = el('progress', {id: 'image-progress', max: 100, value: 0, hidden: true});
@@ -427,12 +430,12 @@ async function projectForm(p, isNew) {
   f.append(
     field('name', 'Name', el('input', {value: v(p.name), required: true, readonly: !isNew, autocomplete: 'off', pattern: '[a-z0-9][a-z0-9_-]{0,47}'}),
       '1-48 lower-case letters, digits, - or _; it names the gate repository.'),
-    field('upstream_url', 'Upstream repository', el('input', {value: v(p.git && p.git.upstream_url), placeholder: 'https://github.com/you/repo.git (empty: a local-only repository)', autocomplete: 'off'})),
-    field('default_branch', 'Default branch', el('input', {value: v(p.git && p.git.default_branch), placeholder: 'main'})),
+    field('upstream_url', 'Upstream repository', el('input', {value: v(p.git && p.git.upstream_url), placeholder: 'e.g. https://github.com/you/repo.git (empty: a local-only repository)', autocomplete: 'off'})),
+    field('default_branch', 'Default branch', el('input', {value: v(p.git && p.git.default_branch), placeholder: 'empty: the upstream\u2019s, or main'})),
     field('security_class', 'Security class', el('select', {},
       el('option', {value: 'gatekeeping', selected: p.security_class !== 'online'}, 'gatekeeping: pushes wait in the gate for review'),
       el('option', {value: 'online', selected: p.security_class === 'online'}, 'online: the gate forwards pushes upstream'))),
-    field('image', 'Image', el('input', {value: v(p.image), placeholder: 'localhost/terok-base:latest', list: 'image-names', autocomplete: 'off'})),
+    field('image', 'Image', el('input', {value: v(p.image), placeholder: 'empty: localhost/terok-base:latest', list: 'image-names', autocomplete: 'off'})),
     el('datalist', {id: 'image-names'}, images.map((n) => el('option', {value: n}))),
     field('web_port', 'Web port', el('input', {type: 'number', min: 1, max: 65535, value: v(p.run && p.run.web_port), placeholder: 'for web-mode tasks: the port the agent serves on'})),
     field('command', 'Agent command', el('textarea', {rows: 3, placeholder: 'what a task runs (sh -c in /workspace); the prompt is in $TEROK_PROMPT and on stdin'}, v(p.agent && p.agent.command))),
@@ -596,7 +599,7 @@ pages.project = async function () {
       await loadGate();
     }, syncOut);
     fill(gateBox, 
-      el('label', {for: 'clone-url'}, 'Clone URL (from this host)'), el('div', {class: 'row'}, url, copy),
+      el('label', {for: 'clone-url'}, 'Clone URL (from this host)'), el('div', {class: 'row'}, url, copy), cloneHint(g.clone_url),
       el('p', {class: 'muted'}, g.upstream ? 'Upstream: ' + g.upstream : 'No upstream: a local-only repository.'),
       el('table', {class: 'list'},
         el('thead', {}, el('tr', {}, el('th', {}, 'Branch'), el('th', {}, 'Head'), el('th', {}, 'Ahead / behind'), el('th', {}, ''))),
@@ -934,14 +937,14 @@ pages.task = async function () {
         el('summary', {}, `Allowlist: ${(st.static || []).length} from profiles and the project, ${(st.allowed || []).length} live`),
         el('ul', {class: 'allow', id: 'allowlist'}, allowed, (st.static || []).map((s) => el('li', {class: 'mono muted'}, s))),
         (st.denied || []).length ? el('p', {}, 'Denied: ', st.denied.map((e) => e.target).join(', ')) : null));
-    fill(shieldBox, statusBox, el('h3', {}, 'Blocked connections'), blockedList, shieldOut);
+    fill(shieldBox, statusBox, el('h3', {}, 'Blocked connections and refused names'), blockedList, shieldOut);
     if (!blocked.size) fill(blockedList, el('li', {class: 'muted empty'}, 'None yet; they appear here as they happen.'));
   }
   function onAudit(line) {
     let ev;
     try { ev = JSON.parse(line); } catch (e) { return; }
-    if (ev.kind !== 'blocked' && ev.kind !== 'connection') return;
-    const target = ev.dest || ev.target;
+    if (ev.kind !== 'blocked' && ev.kind !== 'connection' && ev.kind !== 'lookup-refused') return;
+    const target = ev.kind === 'lookup-refused' ? ev.target : ev.dest || ev.target;
     if (!target) return;
     let row = blocked.get(target);
     if (row) {
@@ -952,14 +955,10 @@ pages.task = async function () {
     const e = blockedList.querySelector('.empty');
     if (e) e.remove();
     const countEl = el('span', {class: 'muted'}, `1\u00d7, ${new Date(ev.time).toLocaleTimeString()}`);
-    const res = el('span', {class: 'result'});
-    const act = (label, fn) => { const b = el('button', {type: 'button', class: 'small', dataset: {act: label}}, label); b.onclick = () => busy(b, '…', fn, res); return b; };
-    const allow = (dur) => async () => { await post(`/tasks/${id}/shield/allow`, {target, for: dur}); fill(res, el('span', {class: 'ok'}, dur ? ` allowed for ${dur === '1h' ? '1 hour' : '1 day'}` : ' allowed')); li.classList.add('done'); loadShield(); };
-    const li = el('li', {dataset: {target}},
+    const li = el('li', {dataset: {target, kind: ev.kind}},
+      ev.kind === 'lookup-refused' ? el('span', {class: 'muted'}, 'lookup refused: ') : null,
       el('span', {class: 'mono'}, target + (ev.port ? ':' + ev.port : '')), ' ', ev.proto ? el('span', {class: 'muted'}, ev.proto + ' ') : null, countEl, ' ',
-      el('span', {class: 'row inline'}, act('Allow', allow('')), act('1 h', allow('1h')), act('1 day', allow('24h')),
-        act('Deny', async () => { await post(`/tasks/${id}/shield/deny`, {target}); fill(res, el('span', {class: 'muted'}, ' denied')); li.classList.add('done'); loadShield(); })),
-      res);
+      shieldActions(id, t.project, target, () => { li.classList.add('done'); loadShield(); }));
     row = {count: 1, countEl};
     clearTimeout(statusTimer);
     statusTimer = setTimeout(loadShield, 500);
