@@ -32,7 +32,12 @@ const (
 	EnvAllowedHosts = "TEROK_WEB_ALLOWED_HOSTS"
 	EnvSessionIdle  = "TEROK_WEB_SESSION_IDLE"
 	EnvSessionMax   = "TEROK_WEB_SESSION_MAX"
+	EnvVaultBind    = "TEROK_VAULT_BIND"
 )
+
+// DefaultVaultPort is the vault's credential broker's port when
+// TEROK_VAULT_BIND names a host only (as terok-vault reads it).
+const DefaultVaultPort = "9419"
 
 // Off turns the TCP listener off (Listen).
 const Off = "off"
@@ -53,8 +58,14 @@ type Config struct {
 	RunDir    string `json:"run_dir"`
 	// GateListen is the gate's git HTTP host:port.
 	GateListen string `json:"gate_listen"`
-	// TaskGateHost overrides the gate's host as tasks see it.
+	// TaskGateHost overrides the gate's host as tasks see it (the vault's
+	// broker is reached at the same host).
 	TaskGateHost string `json:"task_gate_host"`
+	// VaultListen is the vault's credential broker's host:port (tasks
+	// reach its port on the gate's host).
+	VaultListen string `json:"vault_listen"`
+	// VaultSocket is vault.sock; empty: in RunDir (VaultSock).
+	VaultSocket string `json:"vault_socket"`
 	// Entry is the terok-entry binary mounted into tasks.
 	Entry string `json:"entry"`
 	// PublicURL is the browser-facing base URL (behind a reverse proxy);
@@ -109,6 +120,7 @@ func Default() Config {
 		ConfigDir:   paths.ConfigDir(),
 		RunDir:      paths.RunDir(),
 		GateListen:  "127.0.0.1:9418",
+		VaultListen: "127.0.0.1:" + DefaultVaultPort,
 		Entry:       filepath.Join(filepath.Dir(exe), "terok-entry"),
 		SessionIdle: Duration(DefaultSessionIdle),
 		SessionMax:  Duration(DefaultSessionMax),
@@ -148,6 +160,13 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		c.GateListen = v
 	} else if p := strings.TrimSpace(getenv(EnvGatePort)); p != "" {
 		c.GateListen = "0.0.0.0:" + p
+	}
+	// The broker's address as terok-vault reads it: a host, or host:port.
+	if v := strings.TrimSpace(getenv(EnvVaultBind)); v != "" {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			v = net.JoinHostPort(strings.Trim(v, "[]"), DefaultVaultPort)
+		}
+		c.VaultListen = v
 	}
 	if v := getenv(EnvAllowedHosts); strings.TrimSpace(v) != "" {
 		c.AllowedHosts = nil
@@ -199,6 +218,12 @@ func (c *Config) Validate() error {
 	if _, err := port(c.GateListen); err != nil {
 		return bad("the gate's address %q: want host:port (%s, e.g. 127.0.0.1:9418, or %s in the image)", c.GateListen, EnvGateListen, EnvGatePort)
 	}
+	if _, err := port(c.VaultListen); err != nil {
+		return bad("the vault broker's address %q: want a host or host:port (%s, e.g. 127.0.0.1:9419)", c.VaultListen, EnvVaultBind)
+	}
+	if c.VaultSocket != "" && !filepath.IsAbs(c.VaultSocket) {
+		return bad("vault_socket %q: give an absolute path (or TEROK_RUN_DIR for the default)", c.VaultSocket)
+	}
 	if c.Token != "" {
 		if err := accesstoken.Check(c.Token); err != nil {
 			return bad("%s %v: give another, or unset it to have one generated", EnvToken, err)
@@ -235,6 +260,21 @@ func (c *Config) Validate() error {
 // GatePort is the gate's git port (Validate checked it).
 func (c Config) GatePort() int {
 	n, _ := port(c.GateListen)
+	return n
+}
+
+// VaultSock is the vault's admin socket: VaultSocket, else vault.sock in
+// RunDir.
+func (c Config) VaultSock() string {
+	if c.VaultSocket != "" {
+		return c.VaultSocket
+	}
+	return filepath.Join(c.RunDir, paths.Vault+".sock")
+}
+
+// VaultPort is the vault's broker port (Validate checked it).
+func (c Config) VaultPort() int {
+	n, _ := port(c.VaultListen)
 	return n
 }
 
