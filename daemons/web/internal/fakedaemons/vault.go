@@ -1,0 +1,151 @@
+package fakedaemons
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/kit/health"
+	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
+	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
+)
+
+// Vault is terok-vault: the providers anthropic and openai, secrets kept
+// in memory (Values, for tests that check where a value went), phantoms
+// minted per task and revoked.
+type Vault struct {
+	Errs
+	mu sync.Mutex
+	// Values are the stored values by "provider/project".
+	Values  map[string]string
+	secrets map[string]vaultapi.Secret
+	// Minted and Revoked list "project/task" per mint and revoke.
+	Minted  []string
+	Revoked []string
+}
+
+var vaultProviders = map[string]string{"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com"}
+
+func (v *Vault) Providers(ctx context.Context) ([]vaultapi.Provider, error) {
+	if err := v.of("Providers"); err != nil {
+		return nil, err
+	}
+	return []vaultapi.Provider{{Name: "anthropic", Source: "shipped", Upstream: vaultProviders["anthropic"]},
+		{Name: "openai", Source: "shipped", Upstream: vaultProviders["openai"]}}, nil
+}
+
+func (v *Vault) SetSecret(ctx context.Context, provider, project, value string) (vaultapi.Secret, error) {
+	if err := v.of("SetSecret"); err != nil {
+		return vaultapi.Secret{}, err
+	}
+	if _, ok := vaultProviders[provider]; !ok {
+		return vaultapi.Secret{}, &unixhttp.APIError{Status: 404, Message: fmt.Sprintf("no provider %q: terok-vault providers list shows them", provider)}
+	}
+	if value == "" {
+		return vaultapi.Secret{}, &unixhttp.APIError{Status: 400, Message: "unusable value: the value is empty"}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.Values == nil {
+		v.Values, v.secrets = map[string]string{}, map[string]vaultapi.Secret{}
+	}
+	sum := sha256.Sum256([]byte("fp" + value))
+	s := vaultapi.Secret{Provider: provider, Project: project, Kind: vaultapi.KindAPIKey, SetAt: time.Now().UTC(), Fingerprint: hex.EncodeToString(sum[:4])}
+	v.Values[provider+"/"+project], v.secrets[provider+"/"+project] = value, s
+	return s, nil
+}
+
+func (v *Vault) ListSecrets(ctx context.Context, project string) ([]vaultapi.Secret, error) {
+	if err := v.of("ListSecrets"); err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []vaultapi.Secret
+	for _, s := range v.secrets {
+		if project == "" || s.Project == "" || s.Project == project {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (v *Vault) RemoveSecret(ctx context.Context, provider, project string) (vaultapi.Secret, error) {
+	if err := v.of("RemoveSecret"); err != nil {
+		return vaultapi.Secret{}, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s, ok := v.secrets[provider+"/"+project]
+	if !ok {
+		return vaultapi.Secret{}, &unixhttp.APIError{Status: 404, Message: "no credential stored for " + provider}
+	}
+	delete(v.secrets, provider+"/"+project)
+	delete(v.Values, provider+"/"+project)
+	return s, nil
+}
+
+func (v *Vault) MintPhantoms(ctx context.Context, project, task string, providers []string) ([]vaultapi.Phantom, error) {
+	if err := v.of("MintPhantoms"); err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []vaultapi.Phantom
+	for _, p := range providers {
+		up, ok := vaultProviders[p]
+		if !ok {
+			return nil, &unixhttp.APIError{Status: 404, Message: fmt.Sprintf("no provider %q", p)}
+		}
+		out = append(out, vaultapi.Phantom{ID: "ph-" + task + "-" + p, Project: project, Task: task, Provider: p, Upstream: up,
+			PathPrefix: "/" + p, Token: "phantom-" + task + "-" + p,
+			Env: []vaultapi.EnvHint{{Name: "BASE_URL_" + p, Value: "{broker}/" + p}, {Name: "KEY_" + p, Value: "{phantom}"}}})
+	}
+	v.Minted = append(v.Minted, project+"/"+task)
+	return out, nil
+}
+
+func (v *Vault) RevokeTask(ctx context.Context, project, task string) (int, error) {
+	if err := v.of("RevokeTask"); err != nil {
+		return 0, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.Revoked = append(v.Revoked, project+"/"+task)
+	return 1, nil
+}
+
+func (v *Vault) Phantoms(ctx context.Context, project, task string) ([]vaultapi.Phantom, error) {
+	if err := v.of("Phantoms"); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (v *Vault) Health(ctx context.Context) (health.Status, error) {
+	if err := v.of("Health"); err != nil {
+		return health.Status{}, err
+	}
+	return health.Status{Name: "terok-vault", Status: "ok"}, nil
+}
+
+// Value returns the value stored for provider and project.
+func (v *Vault) Value(provider, project string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.Values[provider+"/"+project]
+}
+
+// Spec returns the spec container id was created with (the zero spec
+// for an unknown id): what a task was given, e.g. the vault's variables.
+func (p *Podman) Spec(id string) podmanapi.CreateSpec {
+	c, err := p.get(id)
+	if err != nil {
+		return podmanapi.CreateSpec{}
+	}
+	return c.spec
+}
