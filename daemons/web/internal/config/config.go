@@ -33,6 +33,7 @@ const (
 	EnvSessionIdle  = "TEROK_WEB_SESSION_IDLE"
 	EnvSessionMax   = "TEROK_WEB_SESSION_MAX"
 	EnvVaultBind    = "TEROK_VAULT_BIND"
+	EnvVaultListen  = "TEROK_VAULT_LISTEN"
 )
 
 // DefaultVaultPort is the vault's credential broker's port when
@@ -161,8 +162,11 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	} else if p := strings.TrimSpace(getenv(EnvGatePort)); p != "" {
 		c.GateListen = "0.0.0.0:" + p
 	}
-	// The broker's address as terok-vault reads it: a host, or host:port.
-	if v := strings.TrimSpace(getenv(EnvVaultBind)); v != "" {
+	// The vault's broker: TEROK_VAULT_LISTEN (make run-native), else
+	// TEROK_VAULT_BIND as terok-vault reads it (a host, or host:port).
+	if v := strings.TrimSpace(getenv(EnvVaultListen)); v != "" {
+		c.VaultListen = v
+	} else if v := strings.TrimSpace(getenv(EnvVaultBind)); v != "" {
 		if _, _, err := net.SplitHostPort(v); err != nil {
 			v = net.JoinHostPort(strings.Trim(v, "[]"), DefaultVaultPort)
 		}
@@ -219,7 +223,7 @@ func (c *Config) Validate() error {
 		return bad("the gate's address %q: want host:port (%s, e.g. 127.0.0.1:9418, or %s in the image)", c.GateListen, EnvGateListen, EnvGatePort)
 	}
 	if _, err := port(c.VaultListen); err != nil {
-		return bad("the vault broker's address %q: want a host or host:port (%s, e.g. 127.0.0.1:9419)", c.VaultListen, EnvVaultBind)
+		return bad("the vault broker's address %q: want host:port (%s, e.g. 127.0.0.1:9419, or a host or host:port in %s)", c.VaultListen, EnvVaultListen, EnvVaultBind)
 	}
 	if c.VaultSocket != "" && !filepath.IsAbs(c.VaultSocket) {
 		return bad("vault_socket %q: give an absolute path (or TEROK_RUN_DIR for the default)", c.VaultSocket)

@@ -52,6 +52,11 @@ func TestOrder(t *testing.T) {
 	if c.VaultListen != "0.0.0.0:9419" || c.VaultPort() != 9419 || c.VaultSock() != filepath.Join(c.RunDir, "vault.sock") {
 		t.Fatalf("vault: %q %d %q", c.VaultListen, c.VaultPort(), c.VaultSock())
 	}
+	// TEROK_VAULT_LISTEN (make run-native) wins over TEROK_VAULT_BIND.
+	env[EnvVaultListen] = "127.0.0.1:19419"
+	if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil || c.VaultPort() != 19419 {
+		t.Fatalf("TEROK_VAULT_LISTEN: %d %v", c.VaultPort(), err)
+	}
 	if got := c.GateHostURL(); got != "http://127.0.0.1:19418" {
 		t.Fatalf("gate URL %q", got)
 	}
@@ -79,7 +84,7 @@ func TestValidateNamesTheFix(t *testing.T) {
 		{"sessions", func(c *Config) { c.SessionIdle = Duration(48 * time.Hour); c.SessionMax = Duration(time.Hour) }, []string{EnvSessionIdle, "idle at most max"}},
 		{"entry", func(c *Config) { c.Entry = "/nonexistent/terok-entry" }, []string{"make build", "--entry"}},
 		{"socket", func(c *Config) { c.Socket = "web.sock" }, []string{"absolute", "--socket"}},
-		{"vault broker", func(c *Config) { c.VaultListen = "vault:port" }, []string{EnvVaultBind, "127.0.0.1:9419"}},
+		{"vault broker", func(c *Config) { c.VaultListen = "vault:port" }, []string{EnvVaultListen, EnvVaultBind, "127.0.0.1:9419"}},
 		{"vault socket", func(c *Config) { c.VaultSocket = "vault.sock" }, []string{"vault_socket", "absolute"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
