@@ -47,16 +47,8 @@ echo broker-ok`
 func TestCredentials(t *testing.T) {
 	tr := startTree(t)
 	tr.waitRunning(t)
-	t.Cleanup(func() {
-		out, code := tr.terok(t, "task", "list", "--json")
-		var ts []webapi.Task
-		if code != 0 || json.Unmarshal([]byte(out), &ts) != nil {
-			return
-		}
-		for _, x := range ts {
-			tr.terok(t, "task", "rm", "--force", x.ID)
-		}
-	})
+	// Leave no task containers behind in the test user's Podman.
+	t.Cleanup(func() { removeTasks(t, tr) })
 	importTaskImage(t, tr)
 	up := upstream(t, tr)
 
