@@ -32,7 +32,7 @@ async function secretsPage() {
     let ss;
     try { ss = await get('/secrets'); } catch (e) { fill(listBox, errBox(e, 'list the keys')); return; }
     if (!ss.length) { fill(listBox, el('p', {class: 'muted', id: 'secrets-empty'}, 'No key stored yet.')); return; }
-    fill(listBox, el('table', {class: 'table'},
+    fill(listBox, el('table', {class: 'list'},
       el('thead', {}, el('tr', {}, ['Provider', 'Scope', 'Kind', 'Set', 'Fingerprint', 'Status', ''].map((h) => el('th', {}, h)))),
       el('tbody', {}, ss.map((s) => el('tr', {dataset: {provider: s.provider, project: s.project || ''}},
         el('td', {}, s.provider), el('td', {}, s.project ? 'project ' + s.project : 'global'), el('td', {}, s.kind),
@@ -65,7 +65,7 @@ async function secretsPage() {
   try {
     const ps = await get('/providers');
     for (const p of ps) provider.append(el('option', {value: p.name}, p.name));
-    fill(provBox, el('table', {class: 'table'},
+    fill(provBox, el('table', {class: 'list'},
       el('thead', {}, el('tr', {}, ['Provider', 'Upstream', 'Agent variables', 'Source'].map((h) => el('th', {}, h)))),
       el('tbody', {}, ps.map((p) => el('tr', {}, el('td', {}, p.name), el('td', {}, el('code', {}, p.upstream)),
         el('td', {}, (p.env || []).map((e) => e.name).join(', ') || '-'), el('td', {}, p.source))))));
