@@ -180,6 +180,13 @@ func TestCredentials(t *testing.T) {
 		out, _ := tr.terok(t, "daemons", "log", d.Name, "--bytes", "67108864")
 		where["terok daemons log "+d.Name] = out
 	}
+	// terok health and daemons status list the vault.
+	if h := where["terok health --json"]; !strings.Contains(h, `"daemon": "vault"`) || !strings.Contains(h, `"name": "terok-vault"`) {
+		t.Errorf("terok health lacks the vault:\n%s", h)
+	}
+	if st := where["terok daemons status --json"]; !strings.Contains(st, `"name": "terok-vault"`) {
+		t.Errorf("terok daemons status lacks the vault:\n%s", st)
+	}
 	for place, text := range where {
 		if strings.Contains(text, real) {
 			t.Errorf("%s holds the real key", place)
