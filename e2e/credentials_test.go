@@ -158,7 +158,8 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("the ended task's phantom: %d, want 401", resp.StatusCode)
 	}
 	tl := tr.mustTerok(t, "task", "timeline", id)
-	if !strings.Contains(tl, "credentials: 1 phantom(s) minted (anthropic)") || !strings.Contains(tl, "credentials: 1 phantom(s) revoked") {
+	if !strings.Contains(tl, "credentials: 1 phantom(s) minted (anthropic)") || !strings.Contains(tl, "credentials: 1 phantom(s) revoked") ||
+		!strings.Contains(tl, "credentials: the broker handled 1 request(s) of this task: 1 forwarded, 0 refused") {
 		t.Errorf("timeline:\n%s", tl)
 	}
 

@@ -126,6 +126,13 @@ func (v *Vault) Phantoms(ctx context.Context, project, task string) ([]vaultapi.
 	return nil, nil
 }
 
+func (v *Vault) Audit(ctx context.Context, project, task string, limit int) (vaultapi.AuditReport, error) {
+	if err := v.of("Audit"); err != nil {
+		return vaultapi.AuditReport{}, err
+	}
+	return vaultapi.AuditReport{Project: project, Task: task, Entries: []vaultapi.AuditEntry{}}, nil
+}
+
 func (v *Vault) Health(ctx context.Context) (health.Status, error) {
 	if err := v.of("Health"); err != nil {
 		return health.Status{}, err

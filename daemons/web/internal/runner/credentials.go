@@ -25,6 +25,7 @@ type Vault interface {
 	MintPhantoms(ctx context.Context, project, task string, providers []string) ([]vaultapi.Phantom, error)
 	RevokeTask(ctx context.Context, project, task string) (int, error)
 	Phantoms(ctx context.Context, project, task string) ([]vaultapi.Phantom, error)
+	Audit(ctx context.Context, project, task string, limit int) (vaultapi.AuditReport, error)
 }
 
 // Providers returns the model providers a project's tasks get phantom
@@ -112,6 +113,14 @@ func (r *Runner) revokeCredentials(t tasks.Record) {
 		r.log.Warn().Err(err).Str("task", t.ID).Msg("record the phantoms' revocation")
 	}
 	r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: fmt.Sprintf("credentials: %d phantom(s) revoked", n)})
+	// What the task sent through the broker, as counts (terok-vault audit
+	// PROJECT TASK has each request).
+	if rep, err := r.vault.Audit(ctx, t.Project, t.ID, 0); err == nil {
+		c := rep.Counts
+		r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: fmt.Sprintf("credentials: the broker handled %d request(s) of this task: %d forwarded, %d refused", c.Requests, c.Forwarded, c.Refused)})
+	} else {
+		r.log.Warn().Err(err).Str("task", t.ID).Msg("read the task's broker audit")
+	}
 }
 
 // revokeRetry is how often phantoms of ended tasks are revoked again

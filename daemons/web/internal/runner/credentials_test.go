@@ -87,6 +87,10 @@ func (v *fakeVault) Phantoms(ctx context.Context, project, task string) ([]vault
 	return v.phantoms, nil
 }
 
+func (v *fakeVault) Audit(ctx context.Context, project, task string, limit int) (vaultapi.AuditReport, error) {
+	return vaultapi.AuditReport{Project: project, Task: task, Counts: vaultapi.AuditCounts{Requests: 3, Forwarded: 2, Refused: 1}}, nil
+}
+
 func (v *fakeVault) revokedTasks() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -166,7 +170,8 @@ func TestCredentialsLentToTheTask(t *testing.T) {
 				t.Fatalf("revoked %q, want the task's phantoms", v.revokedTasks())
 			}
 			tl := timelineText(t, r, task.ID)
-			for _, w := range []string{"credentials: 2 phantom(s) minted (anthropic, openai) for the vault's broker at http://" + tc.host + ":9419", "credentials: 2 phantom(s) revoked"} {
+			for _, w := range []string{"credentials: 2 phantom(s) minted (anthropic, openai) for the vault's broker at http://" + tc.host + ":9419", "credentials: 2 phantom(s) revoked",
+				"credentials: the broker handled 3 request(s) of this task: 2 forwarded, 1 refused"} {
 				if !strings.Contains(tl, w) {
 					t.Errorf("timeline lacks %q:\n%s", w, tl)
 				}
