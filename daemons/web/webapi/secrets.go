@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
 )
@@ -44,5 +45,22 @@ func (c *Client) RemoveSecret(ctx context.Context, provider, project string) (va
 func (c *Client) Providers(ctx context.Context) ([]vaultapi.Provider, error) {
 	var out []vaultapi.Provider
 	err := c.Do(ctx, http.MethodGet, "/providers", nil, &out)
+	return out, err
+}
+
+// StartLogin starts a subscription login terok-vault runs for provider
+// (and project, or globally): the device flow, or a pasted refresh
+// token (req.RefreshToken, in the body only).
+func (c *Client) StartLogin(ctx context.Context, provider, project string, req LoginRequest) (vaultapi.LoginState, error) {
+	var out vaultapi.LoginState
+	err := c.Do(ctx, http.MethodPost, "/secrets/"+esc(provider)+"/login"+projectQuery(project), req, &out)
+	return out, err
+}
+
+// Login returns a login's state, waiting up to wait (at most a minute)
+// while it is pending.
+func (c *Client) Login(ctx context.Context, id string, wait time.Duration) (vaultapi.LoginState, error) {
+	var out vaultapi.LoginState
+	err := c.Do(ctx, http.MethodGet, "/logins/"+esc(id)+"?wait="+wait.String(), nil, &out)
 	return out, err
 }

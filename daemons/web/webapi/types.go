@@ -70,6 +70,15 @@ type SecretRequest struct {
 	Value string `json:"value"`
 }
 
+// LoginRequest is the body of POST /api/v1/secrets/{provider}/login:
+// the flow ("device" or "refresh-token") and, for the latter, the
+// refresh token, which goes to the vault and is never answered, logged
+// or kept.
+type LoginRequest struct {
+	Flow         string `json:"flow"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
 // SecretRemoved answers DELETE /api/v1/secrets/{provider}.
 type SecretRemoved struct {
 	Removed vaultapi.Secret `json:"removed"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	kcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/prompt"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
 // maxSecret bounds a value read for `terok secret set` (the vault's own
@@ -123,6 +125,10 @@ func secretCommand() *cli.Command {
 						fmt.Fprintf(w, "removed %s (%s), fingerprint %s\n", sec.Provider, scopeOf(sec.Project), sec.Fingerprint)
 					})
 				}},
+			{Name: "login", Usage: "log in to a provider's subscription: the vault runs the login and alone refreshes it (only providers whose file declares a login; terok secret providers shows which)",
+				ArgsUsage: "PROVIDER [-]",
+				Flags:     []cli.Flag{project, &cli.BoolFlag{Name: "paste", Usage: "paste a refresh token (read like secret set) instead of the device flow"}},
+				Action:    login},
 			{Name: "providers", Usage: "list the providers the vault knows (a project names them in agent.providers)",
 				Action: func(c *cli.Context) error {
 					list, err := client(c).Providers(ctx(c))
@@ -142,7 +148,60 @@ func providerTable(w io.Writer, list []vaultapi.Provider) {
 		for _, e := range p.Env {
 			env = append(env, e.Name)
 		}
-		rows = append(rows, []string{p.Name, p.Upstream, orDash(strings.Join(env, ",")), p.Source})
+		login := "-"
+		if p.Login != nil {
+			login = strings.Join(p.Login.Flows, ",")
+		}
+		rows = append(rows, []string{p.Name, p.Upstream, orDash(strings.Join(env, ",")), login, p.Source})
 	}
-	table(w, "PROVIDER\tUPSTREAM\tVARIABLES\tSOURCE", rows)
+	table(w, "PROVIDER\tUPSTREAM\tVARIABLES\tLOGIN\tSOURCE", rows)
+}
+
+// loginTimeout bounds a whole login (the device code's own expiry ends
+// it sooner).
+const loginTimeout = 30 * time.Minute
+
+// login runs a subscription login through terok-web: the device flow
+// (print where to go and the code, then wait) or a pasted refresh token.
+func login(c *cli.Context) error {
+	provider, proj := c.Args().First(), c.String("project")
+	req := webapi.LoginRequest{Flow: vaultapi.FlowDevice}
+	if c.Bool("paste") {
+		v, err := readValue(c, fmt.Sprintf("%s refresh token (%s): ", provider, scopeOf(proj)))
+		if err != nil {
+			return err
+		}
+		req.Flow, req.RefreshToken = vaultapi.FlowRefreshToken, string(v)
+		clear(v)
+	} else if c.Args().Len() > 1 {
+		return kcli.Usagef(c, "the device flow takes no value; use --paste to give a refresh token")
+	}
+	lctx, cancel := context.WithTimeout(ctx(c), loginTimeout)
+	defer cancel()
+	cl := client(c)
+	st, err := cl.StartLogin(lctx, provider, proj, req)
+	req.RefreshToken = ""
+	if err != nil {
+		return err
+	}
+	if st.State == vaultapi.LoginPending {
+		w := c.App.Writer
+		fmt.Fprintf(w, "Open %s and enter the code %s\n", st.VerificationURI, st.UserCode)
+		if st.VerificationURIComplete != "" {
+			fmt.Fprintf(w, "(or open %s)\n", st.VerificationURIComplete)
+		}
+		fmt.Fprintf(w, "Waiting until %s ...\n", st.Expires.Local().Format(time.TimeOnly))
+	}
+	// Bounded by the code's expiry (the vault ends the login) and lctx.
+	for st.State == vaultapi.LoginPending && lctx.Err() == nil {
+		if st, err = cl.Login(lctx, st.ID, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	if st.State != vaultapi.LoginDone || st.Secret == nil {
+		return cli.Exit("login failed: "+orDash(st.Error), kcli.ExitFailed)
+	}
+	return out(c, st, func(w io.Writer) {
+		fmt.Fprintf(w, "logged in: %s (%s), fingerprint %s; the vault refreshes it from now on\n", provider, scopeOf(proj), st.Secret.Fingerprint)
+	})
 }

@@ -46,6 +46,22 @@ func newFakeWeb(t *testing.T) *fakeWeb {
 	m.HandleFunc("GET /api/v1/secrets", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode([]vaultapi.Secret{{Provider: "anthropic", Project: "demo", Kind: "api-key", SetAt: time.Now(), Fingerprint: "9c02e4d7"}})
 	})
+	m.HandleFunc("POST /api/v1/secrets/{provider}/login", func(w http.ResponseWriter, r *http.Request) {
+		var req webapi.LoginRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		f.mu.Lock()
+		f.got = append(f.got, "login "+r.PathValue("provider")+" "+req.Flow+" "+req.RefreshToken)
+		f.mu.Unlock()
+		st := vaultapi.LoginState{ID: "l1", Provider: r.PathValue("provider"), Flow: req.Flow, State: vaultapi.LoginPending,
+			UserCode: "ABCD-EFGH", VerificationURI: "https://auth.example.org/device", Expires: time.Now().Add(time.Minute)}
+		if req.Flow == vaultapi.FlowRefreshToken {
+			st.State, st.Secret = vaultapi.LoginDone, &vaultapi.Secret{Fingerprint: "0a0b0c0d"}
+		}
+		json.NewEncoder(w).Encode(st)
+	})
+	m.HandleFunc("GET /api/v1/logins/{id}", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(vaultapi.LoginState{ID: r.PathValue("id"), State: vaultapi.LoginDone, Secret: &vaultapi.Secret{Fingerprint: "0a0b0c0d"}})
+	})
 	srv := &http.Server{Handler: m}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -151,6 +167,31 @@ func TestSecretSetPromptsWithoutEcho(t *testing.T) {
 		t.Errorf("the value was echoed: %q", seen.String())
 	}
 	if got := f.received(); len(got) != 1 || got[0] != "openai  "+cliKey {
+		t.Fatalf("terok-web received %q", got)
+	}
+}
+
+// TestSecretLogin: the device flow shows where to go and the code, then
+// waits for the vault; --paste reads the refresh token like a key (never
+// from the command line).
+func TestSecretLogin(t *testing.T) {
+	bin := filepath.Join(terokBin(t), "terok")
+	f := newFakeWeb(t)
+	stdout, stderr, code := testkit.Run(f.terok(bin, "secret", "login", "corp"))
+	if code != 0 || !strings.Contains(stdout, "Open https://auth.example.org/device and enter the code ABCD-EFGH") ||
+		!strings.Contains(stdout, "logged in: corp (global), fingerprint 0a0b0c0d") {
+		t.Fatalf("device flow: exit %d %q %q", code, stdout, stderr)
+	}
+	cmd := f.terok(bin, "secret", "login", "corp", "--paste", "--project", "demo")
+	cmd.Stdin = strings.NewReader(cliKey + "\n")
+	if stdout, stderr, code := testkit.Run(cmd); code != 0 || !strings.Contains(stdout, "logged in: corp (project demo)") {
+		t.Fatalf("--paste: exit %d %q %q", code, stdout, stderr)
+	}
+	cmd = f.terok(bin, "secret", "login", "corp", "--paste", cliKey)
+	if _, stderr, code := testkit.Run(cmd); code != 2 || strings.Contains(stderr, cliKey) {
+		t.Fatalf("--paste with a value on argv: exit %d %q", code, stderr)
+	}
+	if got := f.received(); len(got) != 2 || got[0] != "login corp device " || got[1] != "login corp refresh-token "+cliKey {
 		t.Fatalf("terok-web received %q", got)
 	}
 }

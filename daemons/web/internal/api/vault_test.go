@@ -57,6 +57,13 @@ func TestSecretsWriteOnly(t *testing.T) {
 		{"list", "GET", Prefix + "/secrets", "", 200, `"provider":"anthropic"`},
 		{"list of a project", "GET", Prefix + "/secrets?project=demo", "", 200, `"project":"demo"`},
 		{"providers", "GET", Prefix + "/providers", "", 200, `"upstream":"https://api.anthropic.com"`},
+		{"device login", "POST", Prefix + "/secrets/anthropic/login", `{"flow": "device"}`, 200, `"user_code":"ABCD-EFGH"`},
+		{"device login done", "GET", Prefix + "/logins/login-1?wait=1s", "", 200, `"state":"done"`},
+		{"a bad wait", "GET", Prefix + "/logins/login-1?wait=soon", "", 400, "?wait=30s"},
+		{"no such login", "GET", Prefix + "/logins/nope", "", 404, "no login"},
+		{"pasted token", "POST", Prefix + "/secrets/anthropic/login?project=demo", `{"flow": "refresh-token", "refresh_token": "` + realKey + `"}`, 200, `"kind":"oauth"`},
+		{"pasted token as a field name", "POST", Prefix + "/secrets/anthropic/login", `{"` + realKey + `": 1}`, 400, "the body must be JSON"},
+		{"login of an unknown project", "POST", Prefix + "/secrets/anthropic/login?project=nope", `{"flow": "device"}`, 404, "nope"},
 		{"remove", "DELETE", Prefix + "/secrets/anthropic?project=demo", "", 200, `"removed":{"provider":"anthropic","project":"demo"`},
 		{"remove again", "DELETE", Prefix + "/secrets/anthropic?project=demo", "", 404, "no credential stored"},
 	} {
@@ -69,6 +76,9 @@ func TestSecretsWriteOnly(t *testing.T) {
 				errorOf(t, w.Body.String())
 			}
 		})
+	}
+	if f.vault.Value("login/anthropic", "demo") != realKey {
+		t.Fatal("the pasted refresh token did not reach the vault")
 	}
 	if f.vault.Value("anthropic", "") != realKey {
 		t.Fatal("the value did not reach the vault")

@@ -133,6 +133,49 @@ func (v *Vault) Audit(ctx context.Context, project, task string, limit int) (vau
 	return vaultapi.AuditReport{Project: project, Task: task, Entries: []vaultapi.AuditEntry{}}, nil
 }
 
+// StartLogin starts a device login (pending, done at the first Login)
+// or takes a pasted refresh token at once (kept in Values as
+// "login/provider/project").
+func (v *Vault) StartLogin(ctx context.Context, req vaultapi.LoginRequest) (vaultapi.LoginState, error) {
+	if err := v.of("StartLogin"); err != nil {
+		return vaultapi.LoginState{}, err
+	}
+	if _, ok := vaultProviders[req.Provider]; !ok {
+		return vaultapi.LoginState{}, &unixhttp.APIError{Status: 404, Message: fmt.Sprintf("no provider %q", req.Provider)}
+	}
+	st := vaultapi.LoginState{ID: "login-1", Provider: req.Provider, Project: req.Project, Flow: req.Flow, Expires: time.Now().Add(10 * time.Minute)}
+	switch req.Flow {
+	case vaultapi.FlowDevice:
+		st.State, st.UserCode, st.VerificationURI = vaultapi.LoginPending, "ABCD-EFGH", "https://auth.example.org/device"
+	case vaultapi.FlowRefreshToken:
+		if req.RefreshToken == "" {
+			return vaultapi.LoginState{}, &unixhttp.APIError{Status: 400, Message: "the refresh token is empty"}
+		}
+		v.mu.Lock()
+		if v.Values == nil {
+			v.Values, v.secrets = map[string]string{}, map[string]vaultapi.Secret{}
+		}
+		v.Values["login/"+req.Provider+"/"+req.Project] = req.RefreshToken
+		v.mu.Unlock()
+		st.State, st.Secret = vaultapi.LoginDone, &vaultapi.Secret{Provider: req.Provider, Project: req.Project, Kind: vaultapi.KindOAuth, Fingerprint: "0a0b0c0d"}
+	default:
+		return vaultapi.LoginState{}, &unixhttp.APIError{Status: 400, Message: "flow " + req.Flow + ": device or refresh-token"}
+	}
+	return st, nil
+}
+
+// Login answers the device login done.
+func (v *Vault) Login(ctx context.Context, id string, wait time.Duration) (vaultapi.LoginState, error) {
+	if err := v.of("Login"); err != nil {
+		return vaultapi.LoginState{}, err
+	}
+	if id != "login-1" {
+		return vaultapi.LoginState{}, &unixhttp.APIError{Status: 404, Message: "no login " + id}
+	}
+	return vaultapi.LoginState{ID: id, Provider: "anthropic", Flow: vaultapi.FlowDevice, State: vaultapi.LoginDone,
+		Secret: &vaultapi.Secret{Provider: "anthropic", Kind: vaultapi.KindOAuth, Fingerprint: "0a0b0c0d"}}, nil
+}
+
 func (v *Vault) Health(ctx context.Context) (health.Status, error) {
 	if err := v.of("Health"); err != nil {
 		return health.Status{}, err

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
@@ -14,6 +15,8 @@ type Vault interface {
 	SetSecret(ctx context.Context, provider, project, value string) (vaultapi.Secret, error)
 	ListSecrets(ctx context.Context, project string) ([]vaultapi.Secret, error)
 	RemoveSecret(ctx context.Context, provider, project string) (vaultapi.Secret, error)
+	StartLogin(ctx context.Context, req vaultapi.LoginRequest) (vaultapi.LoginState, error)
+	Login(ctx context.Context, id string, wait time.Duration) (vaultapi.LoginState, error)
 }
 
 // Projects tells whether a project exists (projects.Service).
@@ -97,3 +100,32 @@ func (s *Service) Providers(ctx context.Context) ([]vaultapi.Provider, error) {
 // vaultErr is the vault's 4xx answer with its kind and message (an
 // unknown provider stays not found), or says the vault does not answer.
 func vaultErr(what string, err error) error { return fail.Daemon("terok-vault", what, err) }
+
+// maxWait bounds one wait for a login (the vault's own bound).
+const maxWait = time.Minute
+
+// StartLogin starts a subscription login the vault runs (the device flow,
+// or a pasted refresh token the vault exchanges at once; the token is
+// passed on and kept nowhere, like a value).
+func (s *Service) StartLogin(ctx context.Context, req vaultapi.LoginRequest) (vaultapi.LoginState, error) {
+	if s.vault == nil {
+		return vaultapi.LoginState{}, errNoVault
+	}
+	if req.Project != "" {
+		if _, err := s.projects.Get(req.Project); err != nil {
+			return vaultapi.LoginState{}, err
+		}
+	}
+	st, err := s.vault.StartLogin(ctx, req)
+	return st, vaultErr("start the login", err)
+}
+
+// Login returns a login's state, waiting up to wait (at most a minute)
+// while it is pending.
+func (s *Service) Login(ctx context.Context, id string, wait time.Duration) (vaultapi.LoginState, error) {
+	if s.vault == nil {
+		return vaultapi.LoginState{}, errNoVault
+	}
+	st, err := s.vault.Login(ctx, id, min(max(wait, 0), maxWait))
+	return st, vaultErr("follow the login", err)
+}
