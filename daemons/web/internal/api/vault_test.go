@@ -12,6 +12,7 @@ import (
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/httpmw"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fakedaemons"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
@@ -20,10 +21,10 @@ import (
 // error or log line may hold it.
 const realKey = "sk-ant-api03-REALKEYrealkeyREALKEY0123456789"
 
-// TestSecretsWriteOnly: a secret is set, listed and removed through the
+// TestHostileSecretValueNeverShown: a secret is set, listed and removed through the
 // API; the value reaches the vault and appears in no answer, no error
 // and no access line, whichever way the request goes wrong.
-func TestSecretsWriteOnly(t *testing.T) {
+func TestHostileSecretValueNeverShown(t *testing.T) {
 	f := newFixture(t)
 	f.project()
 	var logs bytes.Buffer
@@ -150,4 +151,59 @@ func compact(s string) string {
 		return s
 	}
 	return b.String()
+}
+
+// TestHostileSecretOverwrittenFromAnotherSite: a page of another site in
+// the user's browser (the session cookie goes along) cannot store its own
+// key in place of the user's (the agents' prompts would then go to the
+// attacker's account) nor remove one: without the page's CSRF header, or
+// marked cross-site, the request is refused before the vault is asked.
+func TestHostileSecretOverwrittenFromAnotherSite(t *testing.T) {
+	f := newFixture(t)
+	sessions, err := auth.OpenSessions(t.TempDir(), "secret-token-0123456789", auth.CookieName("i1"), auth.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, sess, err := sessions.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := (&auth.Auth{Methods: []auth.Method{auth.Cookie(sessions)}}).Require(f.api)
+	send := func(method, path, body string, header map[string]string) int {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.AddCookie(&http.Cookie{Name: sessions.CookieName(), Value: cookie})
+		for k, v := range header {
+			r.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	body := `{"value": "sk-ant-api03-ATTACKERSKEY0123456789"}`
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+	}{
+		{"no CSRF header", nil},
+		{"a wrong CSRF header", map[string]string{auth.CSRFHeader: "guessed"}},
+		{"cross-site with the header", map[string]string{auth.CSRFHeader: sess.CSRF, "Sec-Fetch-Site": "cross-site"}},
+		{"same-site (a task's page) with the header", map[string]string{auth.CSRFHeader: sess.CSRF, "Sec-Fetch-Site": "same-site"}},
+	} {
+		if code := send("PUT", Prefix+"/secrets/anthropic", body, tc.header); code != http.StatusForbidden {
+			t.Errorf("%s: PUT answered %d, want 403", tc.name, code)
+		}
+		if code := send("POST", Prefix+"/secrets/anthropic/login", `{"flow": "refresh-token", "refresh_token": "attacker"}`, tc.header); code != http.StatusForbidden {
+			t.Errorf("%s: login answered %d, want 403", tc.name, code)
+		}
+		if code := send("DELETE", Prefix+"/secrets/anthropic", "", tc.header); code != http.StatusForbidden {
+			t.Errorf("%s: DELETE answered %d, want 403", tc.name, code)
+		}
+	}
+	if v := f.vault.Value("anthropic", ""); v != "" {
+		t.Fatalf("the vault got a value from another site")
+	}
+	// The page itself (same origin, its CSRF header) may.
+	if code := send("PUT", Prefix+"/secrets/anthropic", body, map[string]string{auth.CSRFHeader: sess.CSRF, "Sec-Fetch-Site": "same-origin"}); code != 200 {
+		t.Fatalf("the page's own request: %d", code)
+	}
 }
