@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
-	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fakedaemons"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fakedaemons"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
