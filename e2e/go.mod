@@ -19,6 +19,7 @@ require (
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/rs/zerolog v1.35.1 // indirect
+	github.com/terok-ai/terok-in-docker/daemons/vault v0.0.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
@@ -28,6 +29,7 @@ replace (
 	github.com/terok-ai/terok-in-docker/daemons/kit => ../daemons/kit
 	github.com/terok-ai/terok-in-docker/daemons/podman-service => ../daemons/podman-service
 	github.com/terok-ai/terok-in-docker/daemons/shield => ../daemons/shield
+	github.com/terok-ai/terok-in-docker/daemons/vault => ../daemons/vault
 	github.com/terok-ai/terok-in-docker/daemons/web => ../daemons/web
 	github.com/terok-ai/terok-in-docker/supervisor => ../supervisor
 )

@@ -10,6 +10,7 @@ require (
 	github.com/terok-ai/terok-in-docker/daemons/kit v0.0.0
 	github.com/terok-ai/terok-in-docker/daemons/podman-service v0.0.0
 	github.com/terok-ai/terok-in-docker/daemons/shield v0.0.0
+	github.com/terok-ai/terok-in-docker/daemons/vault v0.0.0
 	github.com/terok-ai/terok-in-docker/supervisor v0.0.0
 	github.com/urfave/cli/v2 v2.27.7
 	go.uber.org/goleak v1.3.0
@@ -34,5 +35,6 @@ replace (
 	github.com/terok-ai/terok-in-docker/daemons/gate => ../gate
 	github.com/terok-ai/terok-in-docker/daemons/podman-service => ../podman-service
 	github.com/terok-ai/terok-in-docker/daemons/shield => ../shield
+	github.com/terok-ai/terok-in-docker/daemons/vault => ../vault
 	github.com/terok-ai/terok-in-docker/supervisor => ../../supervisor
 )

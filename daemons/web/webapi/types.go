@@ -1,6 +1,10 @@
 package webapi
 
-import "time"
+import (
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
+)
 
 // Security classes of a project: how its gate repository talks upstream.
 const (
@@ -55,6 +59,29 @@ type Git struct {
 type Agent struct {
 	Command string            `json:"command,omitempty"`
 	Env     map[string]string `json:"env,omitempty"`
+	// Providers are the model providers whose credentials the vault
+	// lends the task as phantoms (docs/credentials.md).
+	Providers []string `json:"providers,omitempty"`
+}
+
+// SecretRequest is the body of PUT /api/v1/secrets/{provider}: the
+// value goes to the vault and is never answered, logged or kept.
+type SecretRequest struct {
+	Value string `json:"value"`
+}
+
+// LoginRequest is the body of POST /api/v1/secrets/{provider}/login:
+// the flow ("device" or "refresh-token") and, for the latter, the
+// refresh token, which goes to the vault and is never answered, logged
+// or kept.
+type LoginRequest struct {
+	Flow         string `json:"flow"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
+// SecretRemoved answers DELETE /api/v1/secrets/{provider}.
+type SecretRemoved struct {
+	Removed vaultapi.Secret `json:"removed"`
 }
 
 // HiddenValue stands for an agent.env value in a project shown to a

@@ -19,9 +19,9 @@ import (
 	kitcli "github.com/terok-ai/terok-in-docker/daemons/kit/cli"
 	"github.com/terok-ai/terok-in-docker/daemons/kit/paths"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/config"
-	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/prompt"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/providers"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/internal/secrets"
+	"github.com/terok-ai/terok-in-docker/daemons/vault/prompt"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
 )
 

@@ -14,7 +14,7 @@ import (
 )
 
 // daemonSockets lists the daemons terok talks to, in display order.
-var daemonSockets = []string{paths.Web, paths.Gate, paths.Shield, paths.PodmanService}
+var daemonSockets = []string{paths.Web, paths.Gate, paths.Shield, paths.PodmanService, paths.Vault}
 
 type healthRow struct {
 	Daemon string         `json:"daemon"`

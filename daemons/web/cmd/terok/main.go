@@ -61,6 +61,7 @@ func newApp() *cli.App {
 			shieldCommand(),
 			imageCommand(),
 			daemonsCommand(),
+			secretCommand(),
 			{Name: "web", Usage: "terok-web itself", Subcommands: []*cli.Command{{
 				Name: "url", Usage: "print the browser login URL (with the access token)",
 				Action: func(c *cli.Context) error {

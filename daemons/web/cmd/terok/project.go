@@ -24,6 +24,7 @@ func projectFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "profile", Usage: "shield profile (repeatable)"},
 		&cli.StringSliceFlag{Name: "allow", Usage: "shield allow entry: domain, IP or CIDR (repeatable)"},
 		&cli.StringSliceFlag{Name: "env", Usage: "agent environment KEY=VALUE (repeatable)"},
+		&cli.StringSliceFlag{Name: "provider", Usage: "model provider whose key the vault lends tasks as a phantom, e.g. anthropic (repeatable; terok secret providers lists them)"},
 		&cli.BoolFlag{Name: "no-shield", Usage: "run tasks without the shield (not recommended)"},
 		&cli.IntFlag{Name: "web-port", Usage: "port a web-mode agent listens on"},
 		&cli.StringFlag{Name: "memory", Usage: "memory limit, e.g. 2g"},
@@ -67,6 +68,9 @@ func applyFlags(c *cli.Context, p *webapi.Project) error {
 			}
 			p.Agent.Env[k] = v
 		}
+	}
+	if c.IsSet("provider") {
+		p.Agent.Providers = c.StringSlice("provider")
 	}
 	if c.IsSet("no-shield") {
 		on := !c.Bool("no-shield")

@@ -23,6 +23,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/secrets"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
@@ -43,6 +44,8 @@ type Deps struct {
 	// Overview is the first screen's content (nil: no overview route).
 	Overview *overview.Service
 	Hub      *events.Hub
+	// Secrets are the vault's credentials (nil: answered as no vault).
+	Secrets *secrets.Service
 	// Origins are the origins allowed as a WebSocket's Origin besides the
 	// request's own (TEROK_PUBLIC_URL's).
 	Origins []auth.Origin
@@ -196,6 +199,7 @@ func New(d Deps) *API {
 	a.overviewRoutes(m)
 	m.HandleFunc("GET "+Prefix+"/events", a.events)
 	m.HandleFunc("GET "+Prefix+"/web/url", a.webURL)
+	a.secretRoutes(m)
 	a.h = unixhttp.JSONErrors(m)
 	return a
 }

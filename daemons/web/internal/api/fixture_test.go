@@ -25,6 +25,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/secrets"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 	"github.com/terok-ai/terok-in-docker/supervisor/supervisorapi"
@@ -39,6 +40,7 @@ type fixture struct {
 	pm    *fakedaemons.Podman
 	sh    *fakedaemons.Shield
 	sup   *fakedaemons.Supervisor
+	vault *fakedaemons.Vault
 	tasks *runner.Runner
 	store *tasks.Store
 	// overview is the first screen's service.
@@ -49,7 +51,7 @@ const loginURL = "http://127.0.0.1:8566/?token=secret-token-0123456789"
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, gate: &fakedaemons.Gate{}, pm: &fakedaemons.Podman{Output: "agent says hi\n"}, sh: &fakedaemons.Shield{},
+	f := &fixture{t: t, gate: &fakedaemons.Gate{}, vault: &fakedaemons.Vault{}, pm: &fakedaemons.Podman{Output: "agent says hi\n"}, sh: &fakedaemons.Shield{},
 		sup: &fakedaemons.Supervisor{Log: "terok-gate: admin token: secret-token-0123456789\n", Programs: []supervisorapi.ProcessInfo{
 			{Name: "terok-gate", StateName: "RUNNING", PID: 812}, {Name: "terok-vault", StateName: "STOPPED"}}}}
 	st, err := tasks.Open(t.TempDir())
@@ -62,8 +64,8 @@ func newFixture(t *testing.T) *fixture {
 	ims := images.NewService(f.pm, t.TempDir())
 	hub := events.New()
 	ctx, cancel := context.WithCancel(context.Background())
-	f.tasks = runner.New(ctx, runner.Config{Entry: "/opt/terok-entry", GatePort: 9418, StopTimeout: 1},
-		runner.Deps{Log: zerolog.Nop(), Store: st, Projects: ps, Gate: f.gate, Podman: f.pm, Shield: f.sh, Hub: hub, Locks: locks, Imports: ims})
+	f.tasks = runner.New(ctx, runner.Config{Entry: "/opt/terok-entry", GatePort: 9418, VaultPort: 9419, StopTimeout: 1},
+		runner.Deps{Log: zerolog.Nop(), Store: st, Projects: ps, Gate: f.gate, Podman: f.pm, Shield: f.sh, Hub: hub, Locks: locks, Imports: ims, Vault: f.vault})
 	t.Cleanup(func() { cancel(); f.tasks.Wait() })
 	if err := f.tasks.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
@@ -79,7 +81,7 @@ func newFixture(t *testing.T) *fixture {
 	f.api = New(Deps{Log: zerolog.Nop(), Projects: ps, Tasks: f.tasks, Hub: hub,
 		Review: rv, Egress: eg, Overview: f.overview,
 		Images: ims, Daemons: daemons.New(f.sup, problem, "secret-token-0123456789"),
-		LoginURL: loginURL, Exec: f.pm})
+		LoginURL: loginURL, Exec: f.pm, Secrets: secrets.New(f.vault, ps)})
 	return f
 }
 

@@ -37,6 +37,9 @@ const (
 	// "1", and the container's short id ("" when it could not tell).
 	EnvInImage     = "TEROK_IN_IMAGE"
 	EnvContainerID = "TEROK_CONTAINER_ID"
+	// EnvVaultBind and EnvVaultListen name the vault broker's address.
+	EnvVaultBind   = "TEROK_VAULT_BIND"
+	EnvVaultListen = "TEROK_VAULT_LISTEN"
 )
 
 // Prefixes of the listener limits' variables: EnvListenerPrefix +
@@ -47,6 +50,10 @@ const (
 	EnvListenerPrefix       = "TEROK_WEB_"
 	EnvTaskUIListenerPrefix = "TEROK_WEB_TASK_UI_"
 )
+
+// DefaultVaultPort is the vault's credential broker's port when
+// TEROK_VAULT_BIND names a host only (as terok-vault reads it).
+const DefaultVaultPort = "9419"
 
 // Off turns the TCP listener off (Listen).
 const Off = "off"
@@ -67,8 +74,14 @@ type Config struct {
 	RunDir    string `json:"run_dir"`
 	// GateListen is the gate's git HTTP host:port.
 	GateListen string `json:"gate_listen"`
-	// TaskGateHost overrides the gate's host as tasks see it.
+	// TaskGateHost overrides the gate's host as tasks see it (the vault's
+	// broker is reached at the same host).
 	TaskGateHost string `json:"task_gate_host"`
+	// VaultListen is the vault's credential broker's host:port (tasks
+	// reach its port on the gate's host).
+	VaultListen string `json:"vault_listen"`
+	// VaultSocket is vault.sock; empty: in RunDir (VaultSock).
+	VaultSocket string `json:"vault_socket"`
 	// Entry is the terok-entry binary mounted into tasks.
 	Entry string `json:"entry"`
 	// PublicURL is the browser-facing base URL (behind a reverse proxy);
@@ -165,6 +178,7 @@ func Default() Config {
 		ConfigDir:   paths.ConfigDir(),
 		RunDir:      paths.RunDir(),
 		GateListen:  "127.0.0.1:9418",
+		VaultListen: "127.0.0.1:" + DefaultVaultPort,
 		Entry:       filepath.Join(filepath.Dir(exe), "terok-entry"),
 		SessionIdle: Duration(DefaultSessionIdle),
 		SessionMax:  Duration(DefaultSessionMax),
@@ -208,6 +222,16 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		c.GateListen = v
 	} else if p := strings.TrimSpace(getenv(EnvGatePort)); p != "" {
 		c.GateListen = "0.0.0.0:" + p
+	}
+	// The vault's broker: TEROK_VAULT_LISTEN (make run-native), else
+	// TEROK_VAULT_BIND as terok-vault reads it (a host, or host:port).
+	if v := strings.TrimSpace(getenv(EnvVaultListen)); v != "" {
+		c.VaultListen = v
+	} else if v := strings.TrimSpace(getenv(EnvVaultBind)); v != "" {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			v = net.JoinHostPort(strings.Trim(v, "[]"), DefaultVaultPort)
+		}
+		c.VaultListen = v
 	}
 	if v := getenv(EnvAllowedHosts); strings.TrimSpace(v) != "" {
 		c.AllowedHosts = nil
@@ -265,6 +289,12 @@ func (c *Config) Validate() error {
 	if _, err := port(c.GateListen); err != nil {
 		return bad("the gate's address %q: want host:port (%s, e.g. 127.0.0.1:9418, or %s in the image)", c.GateListen, EnvGateListen, EnvGatePort)
 	}
+	if _, err := port(c.VaultListen); err != nil {
+		return bad("the vault broker's address %q: want host:port (%s, e.g. 127.0.0.1:9419, or a host or host:port in %s)", c.VaultListen, EnvVaultListen, EnvVaultBind)
+	}
+	if c.VaultSocket != "" && !filepath.IsAbs(c.VaultSocket) {
+		return bad("vault_socket %q: give an absolute path (or TEROK_RUN_DIR for the default)", c.VaultSocket)
+	}
 	if c.Token != "" {
 		if err := accesstoken.Check(c.Token); err != nil {
 			return bad("%s %v: give another, or unset it to have one generated", EnvToken, err)
@@ -307,6 +337,21 @@ func (c *Config) Validate() error {
 // GatePort is the gate's git port (Validate checked it).
 func (c Config) GatePort() int {
 	n, _ := port(c.GateListen)
+	return n
+}
+
+// VaultSock is the vault's admin socket: VaultSocket, else vault.sock in
+// RunDir.
+func (c Config) VaultSock() string {
+	if c.VaultSocket != "" {
+		return c.VaultSocket
+	}
+	return filepath.Join(c.RunDir, paths.Vault+".sock")
+}
+
+// VaultPort is the vault's broker port (Validate checked it).
+func (c Config) VaultPort() int {
+	n, _ := port(c.VaultListen)
 	return n
 }
 

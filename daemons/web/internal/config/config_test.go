@@ -29,7 +29,7 @@ func TestOrder(t *testing.T) {
 	if err := c.LoadFile("testdata/web.json"); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{EnvListen: "127.0.0.1:28566", EnvGatePort: "19418", EnvSessionMax: "48h", EnvToken: "fixed-token-0123456789"}
+	env := map[string]string{EnvListen: "127.0.0.1:28566", EnvGatePort: "19418", EnvSessionMax: "48h", EnvToken: "fixed-token-0123456789", EnvVaultBind: "0.0.0.0"}
 	if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +47,15 @@ func TestOrder(t *testing.T) {
 	}
 	if got := c.LoginURL("tok"); got != "https://terok.example.org/terok/?token=tok" {
 		t.Fatalf("login URL %q", got)
+	}
+	// TEROK_VAULT_BIND as terok-vault reads it: a host takes port 9419.
+	if c.VaultListen != "0.0.0.0:9419" || c.VaultPort() != 9419 || c.VaultSock() != filepath.Join(c.RunDir, "vault.sock") {
+		t.Fatalf("vault: %q %d %q", c.VaultListen, c.VaultPort(), c.VaultSock())
+	}
+	// TEROK_VAULT_LISTEN (make run-native) wins over TEROK_VAULT_BIND.
+	env[EnvVaultListen] = "127.0.0.1:19419"
+	if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil || c.VaultPort() != 19419 {
+		t.Fatalf("TEROK_VAULT_LISTEN: %d %v", c.VaultPort(), err)
 	}
 	if got := c.GateHostURL(); got != "http://127.0.0.1:19418" {
 		t.Fatalf("gate URL %q", got)
@@ -75,6 +84,8 @@ func TestValidateNamesTheFix(t *testing.T) {
 		{"sessions", func(c *Config) { c.SessionIdle = Duration(48 * time.Hour); c.SessionMax = Duration(time.Hour) }, []string{EnvSessionIdle, "idle at most max"}},
 		{"entry", func(c *Config) { c.Entry = "/nonexistent/terok-entry" }, []string{"make build", "--entry"}},
 		{"socket", func(c *Config) { c.Socket = "web.sock" }, []string{"absolute", "--socket"}},
+		{"vault broker", func(c *Config) { c.VaultListen = "vault:port" }, []string{EnvVaultListen, EnvVaultBind, "127.0.0.1:9419"}},
+		{"vault socket", func(c *Config) { c.VaultSocket = "vault.sock" }, []string{"vault_socket", "absolute"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base(t)

@@ -31,11 +31,14 @@ type Git struct {
 }
 
 // Agent is what a task runs: Command with sh -c in /workspace, the
-// prompt in $TEROK_PROMPT and on stdin, with Env.
+// prompt in $TEROK_PROMPT and on stdin, with Env. Providers are the
+// model providers (terok-vault's names: anthropic, openai, gemini) the
+// task gets phantom credentials for.
 type Agent struct {
-	Command string            `yaml:"command,omitempty"`
-	Env     map[string]string `yaml:"env,omitempty"`
-	Extra   map[string]any    `yaml:",inline"`
+	Command   string            `yaml:"command,omitempty"`
+	Env       map[string]string `yaml:"env,omitempty"`
+	Providers []string          `yaml:"providers,omitempty"`
+	Extra     map[string]any    `yaml:",inline"`
 }
 
 // Shield is a project's egress policy. Enabled defaults to true.
@@ -78,7 +81,7 @@ func (p Project) Wire() webapi.Project {
 		Name: p.Name, SecurityClass: p.SecurityClass,
 		Git:    webapi.Git{UpstreamURL: p.Git.UpstreamURL, DefaultBranch: p.Git.DefaultBranch},
 		Image:  p.Image,
-		Agent:  webapi.Agent{Command: p.Agent.Command, Env: maps.Clone(p.Agent.Env)},
+		Agent:  webapi.Agent{Command: p.Agent.Command, Env: maps.Clone(p.Agent.Env), Providers: slices.Clone(p.Agent.Providers)},
 		Shield: webapi.Shield{Enabled: p.Shield.Enabled, Profiles: slices.Clone(p.Shield.Profiles), Allow: slices.Clone(p.Shield.Allow)},
 		Run:    webapi.Run{WebPort: p.Run.WebPort},
 		Limits: webapi.Limits{Memory: p.Limits.Memory, CPUs: p.Limits.CPUs, Pids: p.Limits.Pids},
@@ -97,7 +100,7 @@ func FromWire(w webapi.Project) Project {
 		Name: w.Name, SecurityClass: w.SecurityClass,
 		Git:    Git{UpstreamURL: w.Git.UpstreamURL, DefaultBranch: w.Git.DefaultBranch},
 		Image:  w.Image,
-		Agent:  Agent{Command: w.Agent.Command, Env: maps.Clone(w.Agent.Env)},
+		Agent:  Agent{Command: w.Agent.Command, Env: maps.Clone(w.Agent.Env), Providers: slices.Clone(w.Agent.Providers)},
 		Shield: Shield{Enabled: w.Shield.Enabled, Profiles: slices.Clone(w.Shield.Profiles), Allow: slices.Clone(w.Shield.Allow)},
 		Run:    Run{WebPort: w.Run.WebPort},
 		Limits: Limits{Memory: w.Limits.Memory, CPUs: w.Limits.CPUs, Pids: w.Limits.Pids},
@@ -130,6 +133,9 @@ func Effective(p Project, d Defaults) Project {
 	}
 	if p.Agent.Command == "" {
 		p.Agent.Command = d.Agent.Command
+	}
+	if len(p.Agent.Providers) == 0 {
+		p.Agent.Providers = slices.Clone(d.Agent.Providers)
 	}
 	if len(d.Agent.Env) > 0 {
 		env := maps.Clone(d.Agent.Env)

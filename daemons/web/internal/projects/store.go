@@ -177,9 +177,10 @@ func (d Defaults) Validate(file string) error {
 }
 
 var (
-	branchRE  = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
-	envRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	profileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	branchRE   = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	envRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	profileRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	providerRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`) // as terok-vault names providers
 )
 
 // invalid returns the error maker for one file: the file, the field and
@@ -209,6 +210,11 @@ func validCommon(bad func(string, string, ...any) error, image string, a Agent, 
 		}
 		if strings.HasPrefix(k, "TEROK_") {
 			return bad("agent.env", "%s: TEROK_ variables are set by terok: rename it", k)
+		}
+	}
+	for _, pv := range a.Providers {
+		if !providerRE.MatchString(pv) {
+			return bad("agent.providers", "%q is not a provider name: give the vault's names, e.g. [anthropic, openai] (terok secret providers lists them)", pv)
 		}
 	}
 	for _, pr := range sh.Profiles {

@@ -58,7 +58,7 @@ func TestHostileTaskBindsLowPorts(t *testing.T) {
 			}
 			off := false
 			task := tasks.Record{ID: "hostile1", Name: "tkhostile-" + tier.Name, Project: "demo", Image: pm.Image(t, ctx)}
-			spec, err := r.spec(task, projects.Project{Name: "demo", Shield: projects.Shield{Enabled: &off}}, "http://gate.invalid/demo.git", netns, netopts, 0)
+			spec, err := r.spec(task, projects.Project{Name: "demo", Shield: projects.Shield{Enabled: &off}}, "http://gate.invalid/demo.git", netns, netopts, 0, credentials{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ func TestHostileUnshieldedTaskReachesOnlyTerok(t *testing.T) {
 			host := hostOf[tier.Network]
 			off := false
 			task := tasks.Record{ID: "open1", Name: "tkhostile-open-" + tier.Name, Project: "loose", Image: pm.Image(t, ctx)}
-			spec, err := r.spec(task, projects.Project{Name: "loose", Shield: projects.Shield{Enabled: &off}}, "http://gate.invalid/loose.git", netns, netopts, 0)
+			spec, err := r.spec(task, projects.Project{Name: "loose", Shield: projects.Shield{Enabled: &off}}, "http://gate.invalid/loose.git", netns, netopts, 0, credentials{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,7 +213,7 @@ func TestHostileUnshieldedTaskReachesOnlyTerok(t *testing.T) {
 			// resolver (opened by the shield in a namespace where the task
 			// holds no low port) answers, refusing an unlisted name.
 			shielded, err := r.spec(tasks.Record{ID: "on1", Name: "tkhostile-on-" + tier.Name, Project: "tight", Image: task.Image},
-				projects.Project{Name: "tight"}, "http://gate.invalid/tight.git", netns, netopts, 0)
+				projects.Project{Name: "tight"}, "http://gate.invalid/tight.git", netns, netopts, 0, credentials{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -271,6 +271,9 @@ func (r *Runner) finish(t tasks.Record, code int, werr error) {
 	r.mu.Lock()
 	stopped := r.active[t.ID] != nil && r.active[t.ID].stop
 	r.mu.Unlock()
+	// The task's phantoms end before its end is told: whoever sees it
+	// ended (terok task wait) finds them refused.
+	r.revokeCredentials(t)
 	now := time.Now().UTC()
 	switch {
 	case errors.Is(werr, podmanapi.ErrNotFound):

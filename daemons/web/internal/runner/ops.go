@@ -190,8 +190,8 @@ func (r *Runner) Remove(ctx context.Context, id string, force bool) error {
 
 // Reconcile matches the records to Podman's containers at start: a task
 // whose container ended is recorded with its exit, one whose container
-// vanished is marked failed, running ones are followed again, tokens of
-// ended tasks are revoked, and terok containers without a
+// vanished is marked failed, running ones are followed again, tokens and
+// phantoms of ended tasks are revoked, and terok containers without a
 // record are reported (never deleted).
 func (r *Runner) Reconcile(ctx context.Context) error {
 	list, err := r.podman.ListContainers(ctx, podmanapi.ListOptions{All: true, Labels: []string{LabelTask}})
@@ -283,6 +283,12 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			return fail.Daemon("terok-gate", "revoke a stale task token", err)
 		}
 		r.log.Info().Str("task", tok.Task).Str("project", tok.Project).Msg("revoked the token of an ended task")
+	}
+	// Nor a phantom (tasks that ended while terok-web or the vault was
+	// down); a vault that does not answer is tried again in the background.
+	if err := r.revokeEnded(ctx); err != nil {
+		r.log.Warn().Err(err).Msg("revoke the phantoms of ended tasks (retried until the vault answers)")
+		r.retryRevokes()
 	}
 	r.once.Do(func() { close(r.ready) })
 	return nil

@@ -42,6 +42,9 @@ type Config struct {
 	// TaskGateHost overrides the gate's host as a task sees it; empty:
 	// from Podman (pasta: host.containers.internal, slirp4netns: 10.0.2.2).
 	TaskGateHost string
+	// VaultPort is the vault's credential broker's port, reached on the
+	// gate's host.
+	VaultPort int
 	// StopTimeout is how long stop waits before it kills (seconds).
 	StopTimeout uint
 	// Ports hands out host ports to web-mode tasks and opens their UIs'
@@ -85,6 +88,9 @@ type Deps struct {
 	Locks *keylock.Locks
 	// Imports are the imports in progress (nil: none).
 	Imports Imports
+	// Vault lends tasks phantom credentials (nil: a task whose project
+	// needs some does not start).
+	Vault Vault
 }
 
 // Runner runs tasks: the service the API, the UI and the CLI call for
@@ -101,6 +107,7 @@ type Runner struct {
 	hub      *events.Hub
 	locks    *keylock.Locks
 	imports  Imports
+	vault    Vault
 	logs     notifier
 
 	ctx context.Context // ends when terok-web shuts down
@@ -112,6 +119,8 @@ type Runner struct {
 	ready   chan struct{}      // closed after the first successful Reconcile
 	once    sync.Once
 	orphans []string
+	// revoking is set while retryRevokes' loop runs.
+	revoking bool
 }
 
 type active struct {
@@ -130,7 +139,7 @@ func New(ctx context.Context, cfg Config, d Deps) *Runner {
 		d.Locks = &keylock.Locks{}
 	}
 	return &Runner{cfg: cfg, log: d.Log, store: d.Store, projects: d.Projects, gate: d.Gate, podman: d.Podman,
-		shield: d.Shield, hub: d.Hub, locks: d.Locks, imports: d.Imports, ctx: ctx,
+		shield: d.Shield, hub: d.Hub, locks: d.Locks, imports: d.Imports, vault: d.Vault, ctx: ctx,
 		ready: make(chan struct{}), active: map[string]*active{}}
 }
 
@@ -446,6 +455,11 @@ func (r *Runner) start(ctx context.Context, t tasks.Record, p projects.Project) 
 		return r.fail(t, err.Error()), err
 	}
 	lap("gate")
+	creds, err := r.credentials(ctx, t, p, host)
+	if err != nil {
+		r.revoke(t)
+		return r.fail(t, err.Error()), err
+	}
 	gateAddr := net.JoinHostPort(host, strconv.Itoa(r.cfg.GatePort))
 	gateURL := fmt.Sprintf("http://%s@%s/%s.git", tok.Secret, gateAddr, p.Name)
 	shownURL := fmt.Sprintf("http://%s/%s.git", gateAddr, p.Name)
@@ -467,7 +481,7 @@ func (r *Runner) start(ctx context.Context, t tasks.Record, p projects.Project) 
 			return r.fail(t, err.Error()), err
 		}
 	}
-	spec, err := r.spec(t, p, gateURL, netns, netopts, webPort)
+	spec, err := r.spec(t, p, gateURL, netns, netopts, webPort, creds)
 	if err != nil {
 		undo()
 		return r.fail(t, err.Error()), err
@@ -526,9 +540,14 @@ var TaskCapabilities = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KI
 const UnprivilegedPortStart = 1024
 
 // spec builds the container of one run.
-func (r *Runner) spec(t tasks.Record, p projects.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string, webPort int) (podmanapi.CreateSpec, error) {
+func (r *Runner) spec(t tasks.Record, p projects.Project, gateURL string, netns *podmanapi.Namespace, netopts map[string][]string, webPort int, creds credentials) (podmanapi.CreateSpec, error) {
 	env := map[string]string{}
 	for k, v := range p.Agent.Env {
+		env[k] = v
+	}
+	// The vault's variables win over agent.env's: a key left there never
+	// reaches a task that has the vault's phantom instead.
+	for k, v := range creds.env {
 		env[k] = v
 	}
 	env["TEROK_GATE_URL"] = gateURL
@@ -549,6 +568,11 @@ func (r *Runner) spec(t tasks.Record, p projects.Project, gateURL string, netns 
 		if len(p.Shield.Allow) > 0 {
 			ann[shieldapi.AnnotationAllow] = strings.Join(p.Shield.Allow, ",")
 		}
+	}
+	// The providers' own hosts, shielded or not: the agent goes through
+	// the broker or nowhere.
+	if creds.deny != "" {
+		ann[shieldapi.AnnotationDeny] = creds.deny
 	}
 	spec := podmanapi.CreateSpec{
 		Name:           t.Name,
@@ -638,8 +662,10 @@ func (r *Runner) HostPort(taskID string) (int, bool) {
 	return r.cfg.Ports.HostPort(taskID)
 }
 
-// revoke revokes the task's gate tokens, noting the outcome.
+// revoke revokes the task's gate tokens and phantoms, noting the
+// outcome.
 func (r *Runner) revoke(t tasks.Record) {
+	defer r.revokeCredentials(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := r.gate.RevokeTask(ctx, t.Project, t.ID)

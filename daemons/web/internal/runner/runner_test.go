@@ -160,7 +160,8 @@ func newRunnerWith(t *testing.T, cfg Config, pm *fakePodman, g *fakeGate) (*Runn
 }
 
 // newRunnerCtx is a reconciled runner whose context is ctx.
-func newRunnerCtx(t *testing.T, ctx context.Context, cfg Config, pm *fakePodman, g *fakeGate) (*Runner, *projects.Store) {
+// opts change the runner's Deps (a vault, a store of the test's own).
+func newRunnerCtx(t *testing.T, ctx context.Context, cfg Config, pm *fakePodman, g *fakeGate, opts ...func(*Deps)) (*Runner, *projects.Store) {
 	t.Helper()
 	ps := projects.New(t.TempDir())
 	st, err := tasks.Open(t.TempDir())
@@ -168,8 +169,12 @@ func newRunnerCtx(t *testing.T, ctx context.Context, cfg Config, pm *fakePodman,
 		t.Fatal(err)
 	}
 	locks := &keylock.Locks{}
-	r := New(ctx, cfg, Deps{Log: zerolog.Nop(), Store: st, Projects: projects.NewService(ps, g, st, locks),
-		Gate: g, Podman: pm, Shield: fakeShield{}, Hub: events.New(), Locks: locks, Imports: images.NewService(pm, t.TempDir())})
+	d := Deps{Log: zerolog.Nop(), Store: st, Projects: projects.NewService(ps, g, st, locks),
+		Gate: g, Podman: pm, Shield: fakeShield{}, Hub: events.New(), Locks: locks, Imports: images.NewService(pm, t.TempDir())}
+	for _, o := range opts {
+		o(&d)
+	}
+	r := New(ctx, cfg, d)
 	if err := r.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/api"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/attach"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/auth"
@@ -42,6 +43,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
+	vaultsecrets "github.com/terok-ai/terok-in-docker/daemons/web/internal/secrets"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/ui"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/webproxy"
@@ -70,12 +72,22 @@ type Shield interface {
 	egress.Shield
 }
 
+// Vault is what terok-web needs of terok-vault (vaultapi.Client).
+type Vault interface {
+	runner.Vault
+	vaultsecrets.Vault
+	Health(ctx context.Context) (health.Status, error)
+}
+
 // Deps are the other daemons and what terok-web reaches tasks with.
 type Deps struct {
 	Gate       Gate
 	Podman     Podman
 	Shield     Shield
 	Supervisor daemons.Supervisor
+	// Vault lends tasks phantom credentials and keeps the secrets (nil:
+	// tasks that need credentials do not start).
+	Vault Vault
 	// Relays reach web tasks' apps inside their namespaces; nil: relays
 	// of terok-web's own binary (package nsdial).
 	Relays func(resolve nsdial.Resolver) Relays
@@ -113,6 +125,7 @@ func Clients(cfg config.Config) Deps {
 		Podman:     podmanapi.New(sock("podman")),
 		Shield:     shieldapi.New(sock("shield")),
 		Supervisor: supervisorapi.New(sock("supervisor")),
+		Vault:      vaultapi.New(cfg.VaultSock()),
 	}
 }
 
@@ -177,7 +190,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 	if err := os.MkdirAll(treeStops, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	rcfg := runner.Config{Entry: cfg.Entry, GatePort: cfg.GatePort(), TaskGateHost: cfg.TaskGateHost,
+	rcfg := runner.Config{Entry: cfg.Entry, GatePort: cfg.GatePort(), TaskGateHost: cfg.TaskGateHost, VaultPort: cfg.VaultPort(),
 		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(cfg.RunDir, "task-image.json")}
 	var pub *webproxy.Publisher
 	if cfg.Listen != "" {
@@ -190,8 +203,14 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		rcfg.Ports = pub // closed once the listeners have stopped, before the runner
 
 	}
+	// A nil *vaultapi.Client is no vault (not an interface holding nil).
+	var rv runner.Vault
+	var sv vaultsecrets.Vault
+	if d.Vault != nil {
+		rv, sv = d.Vault, d.Vault
+	}
 	rn = runner.New(rctx, rcfg, runner.Deps{Log: log.With().Str("component", "runner").Logger(), Store: store, Projects: ps,
-		Gate: d.Gate, Podman: d.Podman, Shield: d.Shield, Hub: hub, Locks: locks, Imports: ims})
+		Gate: d.Gate, Podman: d.Podman, Shield: d.Shield, Hub: hub, Locks: locks, Imports: ims, Vault: rv})
 
 	problem := d.Problem
 	if problem == nil {
@@ -205,14 +224,15 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		}
 	}
 	dm := daemons.New(d.Supervisor, problem, secrets(cfg, token)...)
-	rv, eg := review.New(d.Gate, ps.Store(), rn, cfg.GateHostURL()), egress.New(d.Shield, rn, ps)
+	rs, eg := review.New(d.Gate, ps.Store(), rn, cfg.GateHostURL()), egress.New(d.Shield, rn, ps)
 	h := api.New(api.Deps{
 		Log: log, Projects: ps, Tasks: rn, Hub: hub,
-		Review:    rv,
+		Review:    rs,
 		Egress:    eg,
-		Overview:  overview.New(ps, rv, rn, eg, filepath.Join(cfg.StateDir, "web", "dismissed.json")),
+		Overview:  overview.New(ps, rs, rn, eg, filepath.Join(cfg.StateDir, "web", "dismissed.json")),
 		Images:    ims,
 		Daemons:   dm,
+		Secrets:   vaultsecrets.New(sv, ps),
 		Origins:   origins,
 		Probe:     probe(d, problem, rn),
 		LoginURL:  cfg.LoginURL(token),
@@ -382,6 +402,10 @@ func probe(d Deps, problem func(context.Context, string) string, rn *runner.Runn
 		out["terok-gate"] = state(err)
 		_, err = d.Shield.Profiles(ctx)
 		out["terok-shield"] = state(err)
+		if d.Vault != nil {
+			_, err = d.Vault.Health(ctx)
+			out["terok-vault"] = state(err)
+		}
 		if o := rn.Orphans(); len(o) > 0 {
 			out["orphan_containers"] = o // terok task containers without a record
 		}

@@ -35,6 +35,10 @@ type Record struct {
 	// LogOffset is where the current run's output starts in the log
 	// file: a monitor that follows the run again rewrites from there.
 	LogOffset int64 `json:"log_offset,omitempty"`
+	// Phantoms is how many phantom credentials the vault minted for the
+	// current run (none: nothing to revoke is missed when the vault is
+	// down).
+	Phantoms int `json:"phantoms,omitempty"`
 }
 
 // Done reports whether the task's state is final (exited, failed,

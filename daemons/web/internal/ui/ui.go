@@ -79,6 +79,7 @@ var pages = map[string]string{
 	"GET /project/{name}/review": "review",
 	"GET /task/{id}":             "task",
 	"GET /daemons":               "daemons",
+	"GET /secrets":               "secrets",
 }
 
 // New builds the UI in front of next (the authenticated API and task
@@ -368,6 +369,8 @@ func title(page string) string {
 		return "Task"
 	case "daemons":
 		return "Daemon logs"
+	case "secrets":
+		return "Secrets"
 	}
 	return "terok"
 }

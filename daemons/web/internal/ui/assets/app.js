@@ -1090,6 +1090,9 @@ function readable(line) {
     el('span', {}, o.message || ''), rest ? el('span', {class: 'kv'}, ' ' + rest) : null)};
 }
 
+// The secrets page is secrets.js's.
+pages.secrets = secretsPage;
+
 // ---- start
 
 (async function main() {
