@@ -42,7 +42,7 @@ func TestOverview(t *testing.T) {
 	for _, id := range []string{bad.ID, good.ID} {
 		f.must(req{method: "GET", path: Prefix + "/tasks/" + id + "/wait"}, 200)
 	}
-	f.sh.Events = map[string][]shieldapi.Event{run.Container: {
+	f.sh.SetEvents(run.Container, []shieldapi.Event{
 		{Time: at, Kind: shieldapi.EventBlocked, Dest: "198.51.100.7", Port: 443, Proto: "tcp"},
 		{Time: at.Add(time.Second), Kind: shieldapi.EventBlocked, Dest: "198.51.100.7", Port: 443, Proto: "tcp"},
 		{Time: at.Add(2 * time.Second), Kind: shieldapi.EventRefused, Target: "deb.example.test"},
@@ -50,7 +50,7 @@ func TestOverview(t *testing.T) {
 		{Time: at.Add(4 * time.Second), Kind: shieldapi.EventAllow, Target: "203.0.113.9"},
 		{Time: at.Add(5 * time.Second), Kind: shieldapi.EventRefused, Target: "denied.example.test"},
 		{Time: at.Add(6 * time.Second), Kind: shieldapi.EventDeny, Target: "denied.example.test"},
-	}}
+	})
 
 	get := func() webapi.Overview {
 		t.Helper()

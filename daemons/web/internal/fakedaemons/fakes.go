@@ -455,8 +455,20 @@ type Shield struct {
 	Errs
 	mu    sync.Mutex
 	Modes map[string]shieldapi.Mode
-	// Events are more audit events per container, sent after armed.
+	// Events are more audit events per container, sent after armed
+	// (set them with SetEvents once monitors may be reading).
 	Events map[string][]shieldapi.Event
+}
+
+// SetEvents replaces container id's audit events under the fake's lock
+// (the runner's monitors read them while a test sets them).
+func (s *Shield) SetEvents(id string, evs []shieldapi.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Events == nil {
+		s.Events = map[string][]shieldapi.Event{}
+	}
+	s.Events[id] = evs
 }
 
 func (s *Shield) status(id string) shieldapi.Status {
