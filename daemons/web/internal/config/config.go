@@ -32,6 +32,7 @@ const (
 	EnvAllowedHosts = "TEROK_WEB_ALLOWED_HOSTS"
 	EnvSessionIdle  = "TEROK_WEB_SESSION_IDLE"
 	EnvSessionMax   = "TEROK_WEB_SESSION_MAX"
+	EnvHostCA       = "TEROK_HOST_CA"
 )
 
 // Off turns the TCP listener off (Listen).
@@ -67,6 +68,10 @@ type Config struct {
 	// SessionIdle and SessionMax bound a browser session.
 	SessionIdle Duration `json:"session_idle"`
 	SessionMax  Duration `json:"session_max"`
+	// HostCA is the host's CA bundle that image builds (and the tasks of
+	// projects with build.host_ca: tasks) get: a path, "off" for none,
+	// "" for /etc/ssl/certs/ca-certificates.crt when it exists.
+	HostCA string `json:"host_ca"`
 
 	// Public is PublicURL parsed (nil without one), set by Validate.
 	Public *url.URL `json:"-"`
@@ -142,6 +147,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	set(&c.TaskGateHost, EnvTaskGateHost)
 	set(&c.PublicURL, EnvPublicURL)
 	set(&c.PublicHost, EnvPublicHost)
+	set(&c.HostCA, EnvHostCA)
 	// The gate's address: TEROK_GATE_LISTEN (make run-native), else the
 	// port the image's entrypoint settled.
 	if v := strings.TrimSpace(getenv(EnvGateListen)); v != "" {
@@ -190,6 +196,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == Off {
 		c.Listen = ""
+	}
+	if v := c.HostCA; v != "" && v != "off" && v != "none" && !filepath.IsAbs(v) {
+		return bad("%s %q: give the CA bundle's absolute path, or off", EnvHostCA, v)
 	}
 	if c.Listen != "" {
 		if _, err := port(c.Listen); err != nil {

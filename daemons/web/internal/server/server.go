@@ -38,6 +38,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
@@ -127,6 +128,19 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 	locks := &keylock.Locks{}
 	ps := projects.NewService(projects.New(cfg.ConfigDir), d.Gate, store, locks)
 	ims := images.NewService(d.Podman, "")
+	// Layered builds, when the Podman client can build (the real one can;
+	// the in-memory fakes of the front ends' tests cannot).
+	caBundle := images.CABundleFromEnv(func(string) string { return cfg.HostCA })
+	rcps := recipes.New(cfg.ConfigDir)
+	var builds runner.Builds
+	if bp, ok := d.Podman.(images.Podman); ok {
+		npm, err := images.NewNPM(images.DefaultRegistry, caBundle)
+		if err != nil {
+			return fmt.Errorf("%s: %w", config.EnvHostCA, err)
+		}
+		ims.WithBuilder(images.New(bp, rcps, npm, images.Config{CABundle: caBundle}))
+		builds = ims
+	}
 
 	// Browser-facing pieces: hosts answered, sessions, the login limit,
 	// and each web task's UI on its own port (when TCP is on).
@@ -168,7 +182,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		return fmt.Errorf("state directory: %w", err)
 	}
 	rcfg := runner.Config{Entry: cfg.Entry, GatePort: cfg.GatePort(), TaskGateHost: cfg.TaskGateHost,
-		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(cfg.RunDir, "task-image.json")}
+		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(cfg.RunDir, "task-image.json"), CABundle: caBundle}
 	var pub *webproxy.Publisher
 	if cfg.Listen != "" {
 		pub, err = webproxy.NewPublisher(webproxy.Options{First: d.WebPorts[0], Last: d.WebPorts[1], Addresses: addrs, Hosts: hosts,
@@ -181,7 +195,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 
 	}
 	rn = runner.New(rctx, rcfg, runner.Deps{Log: log.With().Str("component", "runner").Logger(), Store: store, Projects: ps,
-		Gate: d.Gate, Podman: d.Podman, Shield: d.Shield, Hub: hub, Locks: locks, Imports: ims})
+		Gate: d.Gate, Podman: d.Podman, Shield: d.Shield, Hub: hub, Locks: locks, Imports: ims, Builds: builds, Recipes: rcps})
 
 	problem := d.Problem
 	if problem == nil {
@@ -200,6 +214,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		Review:    review.New(d.Gate, ps.Store(), rn, cfg.GateHostURL()),
 		Egress:    egress.New(d.Shield, rn),
 		Images:    ims,
+		Recipes:   rcps,
 		Daemons:   dm,
 		Origins:   origins,
 		Probe:     probe(d, problem, rn),

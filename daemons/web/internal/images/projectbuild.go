@@ -1,0 +1,82 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
+)
+
+// buildTimeout bounds one build once it started: a cold agents layer
+// takes minutes on a slow mirror.
+const buildTimeout = 30 * time.Minute
+
+// WithBuilder offers b's builds through the service (Build, Status) and
+// returns the service.
+func (s *Service) WithBuilder(b *Builder) *Service {
+	s.builder = b
+	return s
+}
+
+// Builder is the service's builder (nil when builds are not offered).
+func (s *Service) Builder() *Builder { return s.builder }
+
+// Build builds t's image (see Builder.Build). Once started it goes on
+// when the caller goes away (a change runs to its end), bounded by
+// buildTimeout; progress gets every event from the build's goroutine.
+func (s *Service) Build(ctx context.Context, t Target, mode Mode, progress func(Event)) (Result, error) {
+	if s.builder == nil {
+		return Result{}, fail.Unavailable("image builds are not offered: terok-web's Podman client cannot build")
+	}
+	if !t.Built() {
+		return Result{}, fail.BadRequest("project %s has no build: section, so there is nothing to build (its tasks run %s): add build.agents or build.snippet to its project.yml", t.Project, t.base())
+	}
+	s.mu.Lock()
+	s.building[t.Project]++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.building[t.Project]--; s.building[t.Project] <= 0 {
+			delete(s.building, t.Project)
+		}
+		s.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
+	defer cancel()
+	res, err := s.builder.Build(ctx, Request{Project: t.Project, Base: t.Base, Spec: t.Spec, Snippet: t.Snippet, Mode: mode, Progress: progress})
+	if err != nil {
+		return res, buildErr(err)
+	}
+	return res, nil
+}
+
+// buildErr gives a build's error its kind: a failing step or a missing
+// base is the project's to fix (422), an unknown or broken recipe a bad
+// request; anything else is Podman's.
+func buildErr(err error) error {
+	if fail.Status(err) != 500 {
+		return err
+	}
+	if be := (*BuildError)(nil); asBuildError(err, &be) {
+		return fail.Because(ErrBuildFailed, err, "%s", err.Error())
+	}
+	return fail.Daemon("podman", "build", err)
+}
+
+// Status says whether t's image is built and current (Builder.Status),
+// and whether a build of it runs now.
+func (s *Service) Status(ctx context.Context, t Target) (webapi.ImageStatus, error) {
+	if s.builder == nil {
+		return webapi.ImageStatus{}, fail.Unavailable("image builds are not offered: terok-web's Podman client cannot build")
+	}
+	st, err := s.builder.Status(ctx, t)
+	if err != nil {
+		return st, fail.Daemon("podman", fmt.Sprintf("check the image of project %s", t.Project), err)
+	}
+	s.mu.Lock()
+	st.Building = s.building[t.Project] > 0
+	s.mu.Unlock()
+	return st, nil
+}
