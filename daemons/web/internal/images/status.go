@@ -24,7 +24,7 @@ type Target struct {
 
 // Built reports whether the target has anything to build: without, its
 // tasks run Base as it is.
-func (t Target) Built() bool { return !t.Spec.Empty() }
+func (t Target) Built() bool { return !t.Spec.Empty() || t.Snippet != "" }
 
 func (t Target) base() string {
 	if t.Base == "" {
