@@ -130,7 +130,7 @@ func buildFixture(t *testing.T) (*fixture, string) {
 	bp := &buildPodman{images: map[string]*podmanapi.ImageDetails{"baseid": {ID: "baseid", RepoTags: []string{images.DefaultBase}}}}
 	dir := t.TempDir()
 	store := recipes.New(dir)
-	f.api.d.Images.WithBuilder(images.New(bp, store, nil, images.Config{}))
+	f.api.d.Images.WithBuilder(context.Background(), images.New(bp, store, nil, images.Config{}))
 	f.api.d.Recipes = store
 	return f, dir
 }

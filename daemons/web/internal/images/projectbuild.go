@@ -14,9 +14,10 @@ import (
 const buildTimeout = 30 * time.Minute
 
 // WithBuilder offers b's builds through the service (Build, Status) and
-// returns the service.
-func (s *Service) WithBuilder(b *Builder) *Service {
-	s.builder = b
+// returns the service. A build ends with life (terok-web's own life), not
+// with its caller.
+func (s *Service) WithBuilder(life context.Context, b *Builder) *Service {
+	s.builder, s.life = b, life
 	return s
 }
 
@@ -25,7 +26,9 @@ func (s *Service) Builder() *Builder { return s.builder }
 
 // Build builds t's image (see Builder.Build). Once started it goes on
 // when the caller goes away (a change runs to its end), bounded by
-// buildTimeout; progress gets every event from the build's goroutine.
+// buildTimeout and by the service's life (a build cut short leaves the
+// project's image as it was); progress gets every event from the
+// build's goroutine.
 func (s *Service) Build(ctx context.Context, t Target, mode Mode, progress func(Event)) (Result, error) {
 	if s.builder == nil {
 		return Result{}, fail.Unavailable("image builds are not offered: terok-web's Podman client cannot build")
@@ -43,8 +46,14 @@ func (s *Service) Build(ctx context.Context, t Target, mode Mode, progress func(
 		}
 		s.mu.Unlock()
 	}()
+	life := s.life
+	if life == nil {
+		life = context.Background()
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
 	defer cancel()
+	stop := context.AfterFunc(life, cancel)
+	defer stop()
 	res, err := s.builder.Build(ctx, Request{Project: t.Project, Base: t.Base, Spec: t.Spec, Snippet: t.Snippet, Mode: mode, Progress: progress})
 	if err != nil {
 		return res, buildErr(err)

@@ -31,6 +31,7 @@ type Service struct {
 	tmpDir string
 
 	builder *Builder
+	life    context.Context // builds end with it
 
 	mu        sync.Mutex
 	importing map[string]int

@@ -143,7 +143,7 @@ func TestServiceBuild(t *testing.T) {
 	if _, err := s.Build(ctx, Target{Project: "demo"}, Reuse, nil); err == nil {
 		t.Fatal("no builder: built")
 	}
-	s.WithBuilder(r.b)
+	s.WithBuilder(context.Background(), r.b)
 	if _, err := s.Build(ctx, Target{Project: "demo"}, Reuse, nil); err == nil || !strings.Contains(err.Error(), "no build: section") {
 		t.Fatalf("nothing to build: %v", err)
 	}

@@ -33,7 +33,7 @@ func TestBuiltImageTaskOnRealPodman(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	base := pm.Image(t, ctx)
-	svc := images.NewService(pm.API, t.TempDir()).WithBuilder(images.New(pm.API, toolRecipes(t), nil, images.Config{}))
+	svc := images.NewService(pm.API, t.TempDir()).WithBuilder(ctx, images.New(pm.API, toolRecipes(t), nil, images.Config{}))
 	st, _ := tasks.Open(t.TempDir())
 	ps := projects.New(t.TempDir())
 	locks := &keylock.Locks{}
