@@ -86,7 +86,7 @@ func TestBuiltImageTaskOnRealPodman(t *testing.T) {
 	// The runner's spec as it is, but for the entry (not mounted here)
 	// and the shield (not running here): the task's own command runs.
 	delete(spec.Annotations, "terok.shield")
-	spec.Mounts, spec.Volumes, spec.DNSServers = nil, nil, nil
+	spec.Mounts, spec.Volumes, spec.DNSServers, spec.WorkDir = nil, nil, nil, "/"
 	spec.Entrypoint = []string{"/bin/sh", "-c", spec.Env["TEROK_AGENT_COMMAND"]}
 	id := pm.Run(t, ctx, spec)
 	if code, err := pm.API.WaitContainer(ctx, id); err != nil || code != 0 {
