@@ -187,6 +187,28 @@ func TestAgents(t *testing.T) {
 	if out := tr.mustTerok(t, "task", "show", id); !strings.Contains(out, "rebuilt since this task started") {
 		t.Fatalf("the first task after the rebuild:\n%s", out)
 	}
+
+	// The browser (Chromium): the project page's Image panel says the
+	// image is stale after another edit, Build rebuilds it with its steps
+	// shown live, the new-task form offers the agent, and the first
+	// task's page says its image has been rebuilt since.
+	b := newBrowser(t)
+	base := "http://" + tr.webAddr
+	b.open(t, strings.TrimSpace(tr.mustTerok(t, "web", "url")))
+	setBuild("RUN echo three > /etc/terok-e2e-snippet\n")
+	b.open(t, base+"/project/agents")
+	b.waitText(t, "#image-state", "stale", 30*time.Second)
+	b.waitText(t, "#image-reason", "the snippet changed", 10*time.Second)
+	b.waitJS(t, "the agent choice", `(document.querySelector('#task-agent') || {}).value === 'claude'`, 10*time.Second)
+	b.click(t, "#build")
+	b.waitText(t, "#build-done", "Built localhost/terok-project-agents:latest", 5*time.Minute)
+	b.waitJS(t, "the build's steps", `[...document.querySelectorAll('#build-steps li.step')].some((li) => li.textContent.includes('RUN echo three'))`, 10*time.Second)
+	b.waitText(t, "#build-steps", "agents: reused localhost/terok-agents:", 10*time.Second)
+	b.waitText(t, "#image-state", "current", 30*time.Second)
+	b.shot(t, "agents-project-built")
+	b.open(t, base+"/task/"+id)
+	b.waitText(t, "#task-agent-name", "claude", 30*time.Second)
+	b.waitText(t, "#image-stale", "rebuilt since this task started", 10*time.Second)
 }
 
 func tail(s string, n int) string {
