@@ -125,7 +125,7 @@ func New(d Deps) *API {
 			return webapi.Task{}, err
 		}
 		w := a.task(r, t)
-		w.ImageStale = d.Tasks.ImageStale(r.Context(), t).ImageStale
+		w.ImageStale = d.Tasks.ImageStale(r.Context(), t)
 		return w, nil
 	}))
 	m.HandleFunc("DELETE "+Prefix+"/tasks/{id}", call(200, func(r *http.Request, _ none) (map[string]string, error) {

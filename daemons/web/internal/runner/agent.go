@@ -261,7 +261,7 @@ func (r *Runner) imageStale(ctx context.Context, t tasks.Record) string {
 	}
 	switch {
 	case st.State == webapi.ImageStale || st.State == webapi.ImageMissing:
-		return "the project's image has changed since: " + st.Reason
+		return "the project's image no longer matches its project.yml: " + st.Reason
 	case st.ImageID != "" && st.ImageID != t.ImageID:
 		return fmt.Sprintf("the project's image was rebuilt since this task started (%s is %s now, the task ran %s): a restart or a new task runs the new one",
 			st.Image, short12(st.ImageID), short12(t.ImageID))
@@ -269,13 +269,10 @@ func (r *Runner) imageStale(ctx context.Context, t tasks.Record) string {
 	return ""
 }
 
-// ImageStale is t as the API shows it, with ImageStale set when the
-// project's image has moved on since t's last run started.
-func (r *Runner) ImageStale(ctx context.Context, t tasks.Record) webapi.Task {
-	w := t.Wire()
-	w.ImageStale = r.imageStale(ctx, t)
-	return w
-}
+// ImageStale says why t's image is older than its project's current
+// one: rebuilt since t's last run started, or stale or gone ("" when it
+// is not, or that cannot be told).
+func (r *Runner) ImageStale(ctx context.Context, t tasks.Record) string { return r.imageStale(ctx, t) }
 
 func short12(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")

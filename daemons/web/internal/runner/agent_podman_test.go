@@ -106,8 +106,8 @@ func TestBuiltImageTaskOnRealPodman(t *testing.T) {
 	if second.ImageID == first.ImageID {
 		t.Fatal("the rebuild kept the image")
 	}
-	if w := r.ImageStale(ctx, task); !strings.Contains(w.ImageStale, "rebuilt since this task started") {
-		t.Fatalf("the earlier task's image: %q", w.ImageStale)
+	if w := r.ImageStale(ctx, task); !strings.Contains(w, "rebuilt since this task started") {
+		t.Fatalf("the earlier task's image: %q", w)
 	}
 	// The failed build's image stays out of use: the project keeps the last good one.
 	p = snippet("RUN echo about to fail; exit 3")

@@ -147,14 +147,14 @@ func TestAgentTask(t *testing.T) {
 	b.id = "sha256:built9"
 	b.mu.Unlock()
 	got, _ := r.store.Get(task.ID)
-	if w := r.ImageStale(context.Background(), got); !strings.Contains(w.ImageStale, "rebuilt since this task started") {
-		t.Fatalf("stale %q", w.ImageStale)
+	if w := r.ImageStale(context.Background(), got); !strings.Contains(w, "rebuilt since this task started") {
+		t.Fatalf("stale %q", w)
 	}
 	b.mu.Lock()
 	b.id = "sha256:built1"
 	b.mu.Unlock()
-	if w := r.ImageStale(context.Background(), got); w.ImageStale != "" {
-		t.Fatalf("current image said stale: %q", w.ImageStale)
+	if w := r.ImageStale(context.Background(), got); w != "" {
+		t.Fatalf("current image said stale: %q", w)
 	}
 }
 
