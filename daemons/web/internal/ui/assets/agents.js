@@ -118,7 +118,7 @@ const agentsUI = {
 
   // taskFacts are the task page's agent and image notes.
   taskFacts(t) {
-    return [t.agent ? [el('dt', {}, 'Agent'), el('dd', {id: 'task-agent-name'}, t.agent)] : null];
+    return t.agent ? [el('dt', {}, 'Agent'), el('dd', {id: 'task-agent-name'}, t.agent)] : null;
   },
   staleNote(t) {
     return t.image_stale ? el('p', {class: 'problem', id: 'image-stale'}, 'Image: ' + t.image_stale) : null;
