@@ -190,8 +190,9 @@ func TestAgents(t *testing.T) {
 
 	// The browser (Chromium): the project page's Image panel says the
 	// image is stale after another edit, Build rebuilds it with its steps
-	// shown live, the new-task form offers the agent, and the first
-	// task's page says its image has been rebuilt since.
+	// shown live, a build the CLI starts shows on the open page too, the
+	// new-task form offers the agent, and the first task's page says its
+	// image has been rebuilt since.
 	b := newBrowser(t)
 	base := "http://" + tr.webAddr
 	b.open(t, strings.TrimSpace(tr.mustTerok(t, "web", "url")))
@@ -206,6 +207,17 @@ func TestAgents(t *testing.T) {
 	b.waitText(t, "#build-steps", "agents: reused localhost/terok-agents:", 10*time.Second)
 	b.waitText(t, "#image-state", "current", 30*time.Second)
 	b.shot(t, "agents-project-built")
+	// A build started elsewhere (the CLI) shows on the open page too: its
+	// steps and its end, through the events WebSocket.
+	setBuild("RUN echo four > /etc/terok-e2e-snippet\n")
+	b.open(t, base+"/project/agents")
+	b.waitText(t, "#image-state", "stale", 30*time.Second)
+	if out, code := tr.terokLong(t, 5*time.Minute, "project", "build", "agents"); code != 0 {
+		t.Fatalf("project build: exit %d\n%s", code, tail(out, 30))
+	}
+	b.waitText(t, "#build-done", "Built localhost/terok-project-agents:latest", 30*time.Second)
+	b.waitJS(t, "the CLI build's steps on the page", `[...document.querySelectorAll('#build-steps li.step')].some((li) => li.textContent.includes('RUN echo four'))`, 10*time.Second)
+	b.waitText(t, "#image-state", "current", 30*time.Second)
 	b.open(t, base+"/task/"+id)
 	b.waitText(t, "#task-agent-name", "claude", 30*time.Second)
 	b.waitText(t, "#image-stale", "rebuilt since this task started", 10*time.Second)

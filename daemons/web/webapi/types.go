@@ -205,6 +205,9 @@ type Event struct {
 	Daemon *Daemon `json:"daemon,omitempty"`
 	// Logs answers a Subscribe (type "subscribed"): the ids now followed.
 	Logs []string `json:"logs,omitempty"`
+	// Build is a step of a project's build (type "build"): every event
+	// but the output lines, which only the build's own stream carries.
+	Build *BuildEvent `json:"build,omitempty"`
 }
 
 // Event types.
@@ -213,6 +216,7 @@ const (
 	EventLog      = "log"
 	EventTimeline = "timeline"
 	EventDaemon   = "daemon"
+	EventBuild    = "build"
 	// EventSubscribed acknowledges a Subscribe: log lines of those tasks
 	// follow from here on.
 	EventSubscribed = "subscribed"

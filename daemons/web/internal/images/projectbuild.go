@@ -21,6 +21,15 @@ func (s *Service) WithBuilder(life context.Context, b *Builder) *Service {
 	return s
 }
 
+// PublishTo has every build's progress but its output lines, and its
+// end (done or error), published with pub (the events hub: every page
+// showing the project follows a build whoever started it); it returns
+// the service.
+func (s *Service) PublishTo(pub func(webapi.Event)) *Service {
+	s.publish = pub
+	return s
+}
+
 // Builder is the service's builder (nil when builds are not offered).
 func (s *Service) Builder() *Builder { return s.builder }
 
@@ -54,10 +63,26 @@ func (s *Service) Build(ctx context.Context, t Target, mode Mode, progress func(
 	defer cancel()
 	stop := context.AfterFunc(life, cancel)
 	defer stop()
-	res, err := s.builder.Build(ctx, Request{Project: t.Project, Base: t.Base, Spec: t.Spec, Snippet: t.Snippet, Mode: mode, Progress: progress})
-	if err != nil {
-		return res, buildErr(err)
+	pub := func(e webapi.BuildEvent) {
+		if s.publish != nil {
+			s.publish(webapi.Event{Type: webapi.EventBuild, Build: &e})
+		}
 	}
+	each := func(e Event) {
+		if e.Kind != EventOutput {
+			pub(e.Wire())
+		}
+		if progress != nil {
+			progress(e)
+		}
+	}
+	res, err := s.builder.Build(ctx, Request{Project: t.Project, Base: t.Base, Spec: t.Spec, Snippet: t.Snippet, Mode: mode, Progress: each})
+	if err != nil {
+		err = buildErr(err)
+		pub(webapi.BuildEvent{Kind: webapi.BuildError, Project: t.Project, Error: err.Error()})
+		return res, err
+	}
+	pub(webapi.BuildEvent{Kind: webapi.BuildDone, Project: t.Project, Result: res.Wire()})
 	return res, nil
 }
 

@@ -32,6 +32,7 @@ type Service struct {
 
 	builder *Builder
 	life    context.Context // builds end with it
+	publish func(webapi.Event)
 
 	mu        sync.Mutex
 	importing map[string]int

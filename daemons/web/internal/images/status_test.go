@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
@@ -143,7 +144,15 @@ func TestServiceBuild(t *testing.T) {
 	if _, err := s.Build(ctx, Target{Project: "demo"}, Reuse, nil); err == nil {
 		t.Fatal("no builder: built")
 	}
-	s.WithBuilder(context.Background(), r.b)
+	var mu sync.Mutex
+	var published []string
+	s.WithBuilder(context.Background(), r.b).PublishTo(func(e webapi.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if e.Type == webapi.EventBuild && e.Build.Project == "demo" {
+			published = append(published, e.Build.Kind)
+		}
+	})
 	if _, err := s.Build(ctx, Target{Project: "demo"}, Reuse, nil); err == nil || !strings.Contains(err.Error(), "no build: section") {
 		t.Fatalf("nothing to build: %v", err)
 	}
@@ -164,10 +173,23 @@ func TestServiceBuild(t *testing.T) {
 	if st, err := s.Status(ctx, tg); err != nil || st.Building || st.State != webapi.ImageCurrent {
 		t.Fatalf("after: %+v %v", st, err)
 	}
+	// Every page follows the build on the events hub: its steps and its
+	// end, never its output lines.
+	mu.Lock()
+	got := strings.Join(published, ",")
+	mu.Unlock()
+	if got != "reused,layer,step,step-done,step,step-done,step,step-done,built,done" {
+		t.Fatalf("published %s", got)
+	}
 	bad := Target{Project: "demo", Spec: Spec{Snippet: "x"}, Snippet: "RUN echo; exit 3\n"}
 	_, err := s.Build(ctx, bad, Reuse, nil)
 	if !errorsIs(err, ErrBuildFailed) || !strings.Contains(err.Error(), "still names the previous image") {
 		t.Fatalf("failing step: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := published[len(published)-1]; last != webapi.BuildError {
+		t.Fatalf("a failed build published %v", published)
 	}
 }
 

@@ -138,7 +138,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		if err != nil {
 			return fmt.Errorf("%s: %w", config.EnvHostCA, err)
 		}
-		ims.WithBuilder(ctx, images.New(bp, rcps, npm, images.Config{CABundle: caBundle}))
+		ims.WithBuilder(ctx, images.New(bp, rcps, npm, images.Config{CABundle: caBundle})).PublishTo(hub.Publish)
 		builds = ims
 	}
 

@@ -36,42 +36,65 @@ const agentsUI = {
         case 'reused': return `${ev.layer}: reused ${ev.ref}`;
         case 'layer': return `${ev.layer}: building ${ev.ref}`;
         case 'resolved': return `${ev.agent ? ev.agent + ' ' : ''}${ev.text} resolved to ${ev.version}`;
-        case 'built': return `${ev.layer}: built ${ev.ref} in ${ev.seconds.toFixed(1)} s`;
+        case 'built': return `${ev.layer}: built ${ev.ref} in ${(ev.seconds || 0).toFixed(1)} s`;
         case 'failed': return `${ev.layer}: failed at step ${ev.step}/${ev.steps} (${ev.text})`;
       }
       return null;
     };
+    let stepItem = null, own = false, ownUntil = 0, other = false;
+    const onEvent = (ev) => {
+      if (ev.kind === 'output') {
+        const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
+        log.append(el('div', {class: 'line'}, ev.line));
+        while (log.childElementCount > 2000) log.firstChild.remove();
+        if (atEnd) log.scrollTop = log.scrollHeight;
+      } else if (ev.kind === 'step') {
+        stepItem = el('li', {class: 'step'}, `${ev.layer} STEP ${ev.step}/${ev.steps}: ${ev.text}`);
+        steps.append(stepItem);
+      } else if (ev.kind === 'step-done') {
+        if (stepItem) stepItem.append(el('span', {class: 'muted'}, ` — ${(ev.seconds || 0).toFixed(1)} s${ev.cached ? ' (cached)' : ''}`));
+      } else if (ev.kind === 'done') {
+        const r = ev.result;
+        fill(out, el('p', {class: 'ok', id: 'build-done'}, `Built ${r.image} (${short(r.image_id)}).`));
+      } else if (ev.kind === 'error') {
+        fill(out, el('div', {class: 'error', role: 'alert', id: 'build-error'}, el('pre', {}, ev.error)));
+      } else {
+        const l = lineOf(ev);
+        if (l) steps.append(el('li', {}, l));
+      }
+    };
+    // A build started elsewhere (the CLI, another page) is followed on
+    // the events WebSocket: its steps and its end (output lines come
+    // only with the build's own stream).
+    events.on((ev) => {
+      if (ev.type !== 'build' || !ev.build || ev.build.project !== name) return;
+      // This page's own build comes with its stream (the WebSocket's
+      // copy may arrive a little later).
+      if (own || Date.now() < ownUntil) return;
+      const end = ev.build.kind === 'done' || ev.build.kind === 'error';
+      if (!other) {
+        if (end) return; // the end of a build this page did not see start
+        other = true;
+        steps.hidden = false;
+        fill(steps, ); fill(out, el('p', {class: 'muted', id: 'build-elsewhere'}, 'A build started elsewhere is running…'));
+        load();
+      }
+      onEvent(ev.build);
+      if (end) { other = false; load(); }
+    });
     btn.onclick = async () => {
+      own = true;
       btn.disabled = true;
       btn.textContent = 'Building…';
       steps.hidden = false;
       log.hidden = false;
       fill(steps, ); fill(log, ); fill(out, );
-      let stepItem = null;
-      const onEvent = (ev) => {
-        if (ev.kind === 'output') {
-          const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
-          log.append(el('div', {class: 'line'}, ev.line));
-          while (log.childElementCount > 2000) log.firstChild.remove();
-          if (atEnd) log.scrollTop = log.scrollHeight;
-        } else if (ev.kind === 'step') {
-          stepItem = el('li', {class: 'step'}, `${ev.layer} STEP ${ev.step}/${ev.steps}: ${ev.text}`);
-          steps.append(stepItem);
-        } else if (ev.kind === 'step-done') {
-          if (stepItem) stepItem.append(el('span', {class: 'muted'}, ` — ${ev.seconds.toFixed(1)} s${ev.cached ? ' (cached)' : ''}`));
-        } else if (ev.kind === 'done') {
-          const r = ev.result;
-          fill(out, el('p', {class: 'ok', id: 'build-done'}, `Built ${r.image} (${short(r.image_id)}).`));
-        } else if (ev.kind === 'error') {
-          fill(out, el('div', {class: 'error', role: 'alert', id: 'build-error'}, el('pre', {}, ev.error)));
-        } else {
-          const l = lineOf(ev);
-          if (l) steps.append(el('li', {}, l));
-        }
-      };
+      stepItem = null;
       try {
         await agentsUI.postStream(`/projects/${encodeURIComponent(name)}/build?mode=${mode.value}`, (line) => { if (line.trim()) onEvent(JSON.parse(line)); });
       } catch (e) { fill(out, errBox(e)); }
+      own = false;
+      ownUntil = Date.now() + 5000;
       btn.disabled = false;
       btn.textContent = 'Build';
       load();
