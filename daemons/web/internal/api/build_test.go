@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -243,4 +245,43 @@ func TestAgentsRoute(t *testing.T) {
 func (f *fixture) project2(name string) {
 	f.t.Helper()
 	f.must(req{method: "POST", path: Prefix + "/projects", body: `{"name": "` + name + `", "agent": {"command": "make"}}`}, 201)
+}
+
+// TestAttachOpensTheAgent: a terminal of an interactive agent task runs
+// the agent's interactive command; ?cmd= still runs what it names, and a
+// task without an agent gets its login shell.
+func TestAttachOpensTheAgent(t *testing.T) {
+	f := newFixture(t)
+	mk := func(agent, command string) string {
+		rec, err := f.store.Create(tasksRecord(agent, command))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.ID
+	}
+	target := func(id, query string) []string {
+		t.Helper()
+		r := httptest.NewRequest("GET", Prefix+"/tasks/"+id+"/attach"+query, nil)
+		r.SetPathValue("id", id)
+		w := httptest.NewRecorder()
+		tg, ok := f.api.attachTarget(w, r)
+		if !ok {
+			t.Fatalf("attach %s: %d %s", id, w.Code, w.Body)
+		}
+		return tg.Cmd
+	}
+	agent := mk("claude", "claude --dangerously-skip-permissions")
+	if got := strings.Join(target(agent, ""), " "); got != "sh -c claude --dangerously-skip-permissions" {
+		t.Fatalf("agent task's terminal runs %q", got)
+	}
+	if got := strings.Join(target(agent, "?cmd=bash"), " "); got != "sh -c bash" {
+		t.Fatalf("?cmd=bash runs %q", got)
+	}
+	if got := target(mk("", "make"), ""); got != nil {
+		t.Fatalf("a task without an agent runs %q, want its login shell", got)
+	}
+}
+
+func tasksRecord(agent, command string) tasks.Record {
+	return tasks.Record{Project: "demo", Mode: webapi.ModeInteractive, State: webapi.StateRunning, Container: "c-1", Agent: agent, Command: command}
 }

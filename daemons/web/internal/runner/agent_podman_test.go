@@ -22,14 +22,20 @@ import (
 
 // TestBuiltImageTaskOnRealPodman: a project with a build: section (a
 // snippet on a busybox base) is built through terok-web's image service
-// by real rootless Podman 4.3 (as the test user); before the build a
+// by real rootless Podman — Debian 12's 4.3 and Debian 13's 5, as the
+// test user; before the build a
 // task start is refused naming terok project build, after it the
 // runner's container spec for the task runs the built image (the
 // snippet's file is there); a changed snippet makes the image stale (a
 // start refused again) and, once rebuilt, the earlier task says its
 // image is older than the project's.
 func TestBuiltImageTaskOnRealPodman(t *testing.T) {
-	pm := podmantest.Start(t)
+	for _, tier := range podmantest.Tiers {
+		t.Run(tier.Name, func(t *testing.T) { builtImageTask(t, podmantest.StartTier(t, tier)) })
+	}
+}
+
+func builtImageTask(t *testing.T, pm *podmantest.Podman) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	base := pm.Image(t, ctx)
