@@ -2,10 +2,12 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -106,6 +108,9 @@ func (s *Service) Status(ctx context.Context, t Target) (webapi.ImageStatus, err
 		return webapi.ImageStatus{}, fail.Unavailable("image builds are not offered: terok-web's Podman client cannot build")
 	}
 	st, err := s.builder.Status(ctx, t)
+	if errors.Is(err, recipes.ErrUnknown) || errors.Is(err, recipes.ErrInvalid) {
+		return st, err // the project's or the recipe's to fix
+	}
 	if err != nil {
 		return st, fail.Daemon("podman", fmt.Sprintf("check the image of project %s", t.Project), err)
 	}

@@ -102,7 +102,7 @@ func (b *Builder) Status(ctx context.Context, t Target) (webapi.ImageStatus, err
 	if len(t.Spec.Agents) > 0 {
 		sel, _, err := b.selection(base.ID, b.usesCA(t.Spec), t.Spec.Agents)
 		if err != nil {
-			return st, fmt.Errorf("project %s: %w", t.Project, err)
+			return st, fmt.Errorf("project %s: build.agents: %w", t.Project, err)
 		}
 		if l[LabelSelection] != sel {
 			return stale("the agents (build.agents), their recipes or the base image changed")

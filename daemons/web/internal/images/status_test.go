@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
@@ -194,3 +195,17 @@ func TestServiceBuild(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestStatusUnknownAgent: an agent without a recipe is named with the
+// field and the command that lists the agents, never blamed on Podman.
+func TestStatusUnknownAgent(t *testing.T) {
+	r := newRig(t)
+	s := NewService(&storeFake{}, t.TempDir()).WithBuilder(context.Background(), r.b)
+	if _, _, err := r.build("demo", Spec{Agents: []string{"tool"}}, "", Reuse); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Status(context.Background(), Target{Project: "demo", Spec: Spec{Agents: []string{"nosuch"}}})
+	if !errors.Is(err, recipes.ErrUnknown) || !strings.Contains(err.Error(), "build.agents") || strings.Contains(err.Error(), "podman") {
+		t.Fatalf("unknown agent: %v", err)
+	}
+}
