@@ -45,6 +45,19 @@ type Project struct {
 	Shield        Shield `json:"shield"`
 	Run           Run    `json:"run"`
 	Limits        Limits `json:"limits"`
+	// Build is the project's build: section (nil: none; its tasks run
+	// Image as it is).
+	Build *Build `json:"build,omitempty"`
+}
+
+// Build is a project's build: section: the agents layer and the project
+// layer built on its image (docs/images.md).
+type Build struct {
+	Agents       []string `json:"agents,omitempty"`
+	DefaultAgent string   `json:"default_agent,omitempty"`
+	Snippet      string   `json:"snippet,omitempty"`
+	SnippetFile  string   `json:"snippet_file,omitempty"`
+	HostCA       string   `json:"host_ca,omitempty"`
 }
 
 // Git is a project's repository: its upstream (none: a local-only
@@ -148,6 +161,13 @@ type Task struct {
 	StartMS map[string]float64 `json:"start_ms,omitempty"`
 	// Branches lists the branches the task pushed to the gate.
 	Branches []string `json:"branches,omitempty"`
+	// Agent is the recipe the task runs (empty: the project's command).
+	Agent string `json:"agent,omitempty"`
+	// ImageID is the image the last run started from.
+	ImageID string `json:"image_id,omitempty"`
+	// ImageStale says why the task's image is older than its project's
+	// current one (empty when it is not, or not known).
+	ImageStale string `json:"image_stale,omitempty"`
 }
 
 // WebTicket is a one-time link to a web task's UI (POST
@@ -163,6 +183,12 @@ type RunRequest struct {
 	Mode    string `json:"mode,omitempty"`    // default headless
 	Prompt  string `json:"prompt,omitempty"`  // $TEROK_PROMPT and stdin
 	Command string `json:"command,omitempty"` // overrides agent.command
+	// Agent runs that recipe of the project's build.agents (default: the
+	// project's build.default_agent when it has no agent.command).
+	Agent string `json:"agent,omitempty"`
+	// Build builds the project's image first when it is missing or stale
+	// (else such a start is refused).
+	Build bool `json:"build,omitempty"`
 }
 
 // FollowupRequest runs a task again in its workspace with a new prompt.
@@ -206,6 +232,9 @@ type Event struct {
 	Daemon *Daemon `json:"daemon,omitempty"`
 	// Logs answers a Subscribe (type "subscribed"): the ids now followed.
 	Logs []string `json:"logs,omitempty"`
+	// Build is a step of a project's build (type "build"): every event
+	// but the output lines, which only the build's own stream carries.
+	Build *BuildEvent `json:"build,omitempty"`
 }
 
 // Event types.
@@ -214,6 +243,7 @@ const (
 	EventLog      = "log"
 	EventTimeline = "timeline"
 	EventDaemon   = "daemon"
+	EventBuild    = "build"
 	// EventSubscribed acknowledges a Subscribe: log lines of those tasks
 	// follow from here on.
 	EventSubscribed = "subscribed"
@@ -285,4 +315,100 @@ type Image struct {
 	Names   []string `json:"names"`
 	Size    int64    `json:"size"`
 	Created int64    `json:"created"`
+}
+
+// Image states of a project (ImageStatus.State).
+const (
+	ImageNone    = "none"    // no build: section: tasks run the base image
+	ImageMissing = "missing" // never built (or removed)
+	ImageStale   = "stale"   // built, but the recipes, snippet or base changed since
+	ImageCurrent = "current" // built from what project.yml says now
+)
+
+// ImageStatus is a project's image: what its tasks run and whether it
+// must be built first (GET /api/v1/projects/{name}/image).
+type ImageStatus struct {
+	Project string `json:"project"`
+	// Image is what the project's tasks run: its built image, or its base.
+	Image   string `json:"image"`
+	ImageID string `json:"image_id,omitempty"`
+	State   string `json:"state"`
+	// Reason says what is missing or changed, with the fix.
+	Reason string `json:"reason,omitempty"`
+	// Agents are the project's build.agents; Versions those installed.
+	Agents   []string          `json:"agents,omitempty"`
+	Versions map[string]string `json:"versions,omitempty"`
+	// Building is set while a build of the project runs.
+	Building bool `json:"building,omitempty"`
+}
+
+// Build modes (POST /api/v1/projects/{name}/build?mode=).
+const (
+	BuildReuse         = "reuse"          // reuse every unchanged layer (default)
+	BuildRefreshAgents = "refresh-agents" // resolve the agents' versions anew
+	BuildFull          = "full"           // build every layer without cache
+)
+
+// Build event kinds besides the builder's own (layer, reused, step,
+// step-done, output, built, failed, resolved): the last line of a build
+// stream is done (Result) or error (Error).
+const (
+	BuildDone  = "done"
+	BuildError = "error"
+)
+
+// BuildEvent is one line of a build's progress stream.
+type BuildEvent struct {
+	Kind    string `json:"kind"`
+	Project string `json:"project"`
+	Layer   string `json:"layer,omitempty"`
+	Ref     string `json:"ref,omitempty"`
+	Hash    string `json:"hash,omitempty"`
+	ImageID string `json:"image_id,omitempty"`
+	Step    int    `json:"step,omitempty"`
+	Steps   int    `json:"steps,omitempty"`
+	Text    string `json:"text,omitempty"`
+	Line    string `json:"line,omitempty"`
+	Cached  bool   `json:"cached,omitempty"`
+	// Seconds is a step's or a layer's duration.
+	Seconds float64  `json:"seconds,omitempty"`
+	Agent   string   `json:"agent,omitempty"`
+	Version string   `json:"version,omitempty"`
+	Lines   []string `json:"lines,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	// Result is the finished build (kind done).
+	Result *BuildResult `json:"result,omitempty"`
+}
+
+// BuildResult is a finished build: the image the project's tasks run.
+type BuildResult struct {
+	Image    string            `json:"image"`
+	ImageID  string            `json:"image_id"`
+	Layers   []BuildLayer      `json:"layers"`
+	Versions map[string]string `json:"versions,omitempty"`
+}
+
+// BuildLayer is one layer of a finished build.
+type BuildLayer struct {
+	Name    string  `json:"name"`
+	Ref     string  `json:"ref"`
+	ImageID string  `json:"image_id"`
+	Reused  bool    `json:"reused"`
+	Seconds float64 `json:"seconds,omitempty"`
+}
+
+// AgentRecipe is an agent recipe as terok agents list shows it.
+type AgentRecipe struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Package     string `json:"package,omitempty"`
+	Version     string `json:"version,omitempty"`
+	// Source is "shipped" or the user's file; Shadows is set on a user
+	// file that replaces a shipped recipe.
+	Source    string   `json:"source"`
+	Shadows   bool     `json:"shadows,omitempty"`
+	Providers []string `json:"providers,omitempty"`
+	Egress    []string `json:"egress,omitempty"`
+	// Error is why the recipe does not load (file:line, field, fix).
+	Error string `json:"error,omitempty"`
 }

@@ -55,7 +55,8 @@ func newApp() *cli.App {
 		},
 		Commands: []*cli.Command{
 			healthCommand(),
-			projectCommand(),
+			projectWithBuild(),
+			agentsCommand(),
 			taskCommand(),
 			gateCommand(),
 			shieldCommand(),

@@ -42,6 +42,12 @@ func printTask(w io.Writer, t webapi.Task) {
 	if t.Waiting != "" {
 		fmt.Fprintf(w, "waiting:    %s\n", t.Waiting)
 	}
+	if t.Agent != "" {
+		fmt.Fprintf(w, "agent:      %s\n", t.Agent)
+	}
+	if t.ImageStale != "" {
+		fmt.Fprintf(w, "image:      STALE: %s\n", t.ImageStale)
+	}
 	fmt.Fprintf(w, "image:      %s\ncommand:    %s\ncontainer:  %s\nvolume:     %s\ngate:       %s\nruns:       %d\ncreated:    %s\n",
 		t.Image, t.Command, t.Name, t.Volume, orDash(t.GateURL), t.Runs, t.Created.Local().Format("2006-01-02 15:04:05"))
 	if t.Ended != nil {
@@ -101,11 +107,19 @@ func taskCommand() *cli.Command {
 					&cli.StringFlag{Name: "mode", Value: webapi.ModeHeadless, Usage: "headless, interactive or web"},
 					&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "the prompt ($TEROK_PROMPT and stdin of the agent command)"},
 					&cli.StringFlag{Name: "cmd", Usage: "agent command instead of the project's agent.command"},
+					&cli.StringFlag{Name: "agent", Usage: "run this agent of the project's build.agents (default: build.default_agent when there is no agent.command)"},
+					&cli.BoolFlag{Name: "build", Usage: "build the project's image first when it is missing or stale"},
 					jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
 					cl := client(c)
-					t, err := cl.Run(ctx(c), webapi.RunRequest{Project: c.Args().First(), Mode: c.String("mode"), Prompt: c.String("prompt"), Command: c.String("cmd")})
+					if c.Bool("build") {
+						if err := buildFirst(c, cl, c.Args().First()); err != nil {
+							return err
+						}
+					}
+					t, err := cl.Run(ctx(c), webapi.RunRequest{Project: c.Args().First(), Mode: c.String("mode"), Prompt: c.String("prompt"), Command: c.String("cmd"),
+						Agent: c.String("agent"), Build: c.Bool("build")})
 					if err != nil {
 						return err
 					}

@@ -39,3 +39,29 @@ limits:
 		t.Fatalf("a misspelt key: %v", err)
 	}
 }
+
+// TestProjectYAMLBuild: terok project edit shows the build: section as
+// project.yml writes it (the snippet as a block) and reads it back.
+func TestProjectYAMLBuild(t *testing.T) {
+	p := webapi.Project{Name: "demo", Build: &webapi.Build{Agents: []string{"claude"}, DefaultAgent: "claude", Snippet: "RUN apt-get install -y make\nENV A=1\n"}}
+	b, err := projectYAML(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `name: demo
+build:
+  agents:
+    - claude
+  default_agent: claude
+  snippet: |
+    RUN apt-get install -y make
+    ENV A=1
+`
+	if string(b) != want {
+		t.Fatalf("got\n%s\nwant\n%s", b, want)
+	}
+	back, err := parseProjectYAML(b)
+	if err != nil || back.Build == nil || back.Build.Snippet != p.Build.Snippet || back.Build.Agents[0] != "claude" {
+		t.Fatalf("read back: %+v %v", back.Build, err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/overview"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/secrets"
@@ -40,7 +41,9 @@ type Deps struct {
 	Review   *review.Service
 	Egress   *egress.Service
 	Images   *images.Service
-	Daemons  *daemons.Service
+	// Recipes are the agent recipes (terok agents list).
+	Recipes recipes.Store
+	Daemons *daemons.Service
 	// Overview is the first screen's content (nil: no overview route).
 	Overview *overview.Service
 	Hub      *events.Hub
@@ -122,9 +125,15 @@ func New(d Deps) *API {
 	m.HandleFunc("POST "+Prefix+"/tasks", call(http.StatusCreated, taskCall(a, func(r *http.Request, req webapi.RunRequest) (tasks.Record, error) {
 		return d.Tasks.Run(r.Context(), req)
 	})))
-	m.HandleFunc("GET "+Prefix+"/tasks/{id}", call(200, taskCall(a, func(r *http.Request, _ none) (tasks.Record, error) {
-		return d.Tasks.Get(r.PathValue("id"))
-	})))
+	m.HandleFunc("GET "+Prefix+"/tasks/{id}", call(200, func(r *http.Request, _ none) (webapi.Task, error) {
+		t, err := d.Tasks.Get(r.PathValue("id"))
+		if err != nil {
+			return webapi.Task{}, err
+		}
+		w := a.task(r, t)
+		w.ImageStale = d.Tasks.ImageStale(r.Context(), t)
+		return w, nil
+	}))
 	m.HandleFunc("DELETE "+Prefix+"/tasks/{id}", call(200, func(r *http.Request, _ none) (map[string]string, error) {
 		force, err := queryBool(r, "force")
 		if err != nil {
@@ -186,6 +195,8 @@ func New(d Deps) *API {
 	m.HandleFunc("POST "+Prefix+"/images", call(http.StatusCreated, func(r *http.Request, _ none) (webapi.Image, error) {
 		return d.Images.Import(r.Context(), r.URL.Query().Get("name"), r.Body)
 	}))
+
+	a.buildRoutes(m)
 
 	m.HandleFunc("GET "+Prefix+"/daemons", call(200, func(r *http.Request, _ none) ([]webapi.Daemon, error) {
 		return d.Daemons.List(r.Context())
@@ -335,6 +346,9 @@ func (a *API) attachTarget(w http.ResponseWriter, r *http.Request) (attach.Targe
 	tg := attach.Target{ContainerID: t.Container, WorkingDir: "/workspace"}
 	if c := r.URL.Query().Get("cmd"); c != "" {
 		tg.Cmd = []string{"sh", "-c", c}
+	} else if t.Agent != "" && t.Mode == webapi.ModeInteractive && t.Command != "" {
+		// An interactive agent task opens its agent in the terminal.
+		tg.Cmd = []string{"sh", "-c", t.Command}
 	}
 	return tg, true
 }

@@ -40,6 +40,7 @@ const (
 	// EnvVaultBind and EnvVaultListen name the vault broker's address.
 	EnvVaultBind   = "TEROK_VAULT_BIND"
 	EnvVaultListen = "TEROK_VAULT_LISTEN"
+	EnvHostCA      = "TEROK_HOST_CA"
 )
 
 // Prefixes of the listener limits' variables: EnvListenerPrefix +
@@ -104,6 +105,10 @@ type Config struct {
 	// container's short id there ("" when unknown).
 	InImage     bool   `json:"-"`
 	ContainerID string `json:"-"`
+	// HostCA is the host's CA bundle that image builds (and the tasks of
+	// projects with build.host_ca: tasks) get: a path, "off" for none,
+	// "" for /etc/ssl/certs/ca-certificates.crt when it exists.
+	HostCA string `json:"host_ca"`
 
 	// Public is PublicURL parsed (nil without one), set by Validate.
 	Public *url.URL `json:"-"`
@@ -216,6 +221,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	set(&c.PublicHost, EnvPublicHost)
 	c.InImage = strings.TrimSpace(getenv(EnvInImage)) == "1"
 	set(&c.ContainerID, EnvContainerID)
+	set(&c.HostCA, EnvHostCA)
 	// The gate's address: TEROK_GATE_LISTEN (make run-native), else the
 	// port the image's entrypoint settled.
 	if v := strings.TrimSpace(getenv(EnvGateListen)); v != "" {
@@ -280,6 +286,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == Off {
 		c.Listen = ""
+	}
+	if v := c.HostCA; v != "" && v != "off" && v != "none" && !filepath.IsAbs(v) {
+		return bad("%s %q: give the CA bundle's absolute path, or off", EnvHostCA, v)
 	}
 	if c.Listen != "" {
 		if _, err := port(c.Listen); err != nil {

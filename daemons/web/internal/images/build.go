@@ -12,7 +12,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -249,21 +248,10 @@ func (b *Builder) hostCA(s Spec) ([]byte, error) {
 
 // agents reuses or builds the agents layer on baseID.
 func (b *Builder) agents(ctx context.Context, req Request, baseID string, ca []byte, emit func(Event)) (LayerResult, map[string]string, error) {
-	names := append([]string(nil), req.Spec.Agents...)
-	sort.Strings(names)
-	var rs []recipes.Recipe
-	sel := newHash("terok agents selection v1")
-	sel.add("parent", baseID)
-	sel.add("ca", fmt.Sprint(ca != nil))
-	for _, n := range names {
-		r, err := b.recipes.Get(n)
-		if err != nil {
-			return LayerResult{}, nil, fmt.Errorf("build %s: agent %s: %w", req.Project, n, err)
-		}
-		rs = append(rs, r)
-		sel.add("recipe "+n, string(r.Raw))
+	selection, rs, err := b.selection(baseID, ca != nil, req.Spec.Agents)
+	if err != nil {
+		return LayerResult{}, nil, fmt.Errorf("build %s: %w", req.Project, err)
 	}
-	selection := sel.sum()
 	unlock, err := b.lock(ctx, "agents:"+selection)
 	if err != nil {
 		return LayerResult{}, nil, err
@@ -342,10 +330,7 @@ func (b *Builder) resolve(ctx context.Context, pkg, rng string, emit func(Event)
 // project reuses or builds the project layer on parentID.
 func (b *Builder) project(ctx context.Context, req Request, parentID string, ca []byte, emit func(Event)) (LayerResult, error) {
 	cf := projectContainerfile(parentID, req.Snippet)
-	h := newHash("terok project layer v1")
-	h.add("parent", parentID)
-	h.add("snippet", req.Snippet)
-	hash := h.sum()
+	hash := projectHash(parentID, req.Snippet)
 	labels := map[string]string{LabelLayer: LayerProject, LabelHash: hash, LabelParent: parentID, LabelProject: req.Project}
 	return b.layer(ctx, req, LayerProject, projectPrefix+req.Project, hash, cf+labelLine(labels), nil, ca, emit)
 }

@@ -23,21 +23,26 @@ type Store interface {
 }
 
 // Service is what every front end does with task images: list them and
-// import a root filesystem tarball. (The layered Builder joins it when
-// builds are offered through the API.) It knows which images are being
+// import a root filesystem tarball; and, with a Builder (WithBuilder),
+// build a project's layered image and tell whether it is current. It knows which images are being
 // imported, so a task of one waits instead of failing (Importing).
 type Service struct {
 	podman Store
 	tmpDir string
 
+	builder *Builder
+	life    context.Context // builds end with it
+	publish func(webapi.Event)
+
 	mu        sync.Mutex
 	importing map[string]int
+	building  map[string]int
 }
 
 // NewService returns the service; uploads are spooled in tmpDir ("": the
 // system's temporary directory).
 func NewService(p Store, tmpDir string) *Service {
-	return &Service{podman: p, tmpDir: tmpDir, importing: map[string]int{}}
+	return &Service{podman: p, tmpDir: tmpDir, importing: map[string]int{}, building: map[string]int{}}
 }
 
 // List is every image in Podman's store.

@@ -19,6 +19,7 @@ type Project struct {
 	Shield        Shield         `yaml:"shield,omitempty"`
 	Run           Run            `yaml:"run,omitempty"`
 	Limits        Limits         `yaml:"limits,omitempty"`
+	Build         Build          `yaml:"build,omitempty"`
 	Extra         map[string]any `yaml:",inline"`
 }
 
@@ -85,6 +86,7 @@ func (p Project) Wire() webapi.Project {
 		Shield: webapi.Shield{Enabled: p.Shield.Enabled, Profiles: slices.Clone(p.Shield.Profiles), Allow: slices.Clone(p.Shield.Allow)},
 		Run:    webapi.Run{WebPort: p.Run.WebPort},
 		Limits: webapi.Limits{Memory: p.Limits.Memory, CPUs: p.Limits.CPUs, Pids: p.Limits.Pids},
+		Build:  p.Build.wire(),
 	}
 }
 
@@ -104,17 +106,20 @@ func FromWire(w webapi.Project) Project {
 		Shield: Shield{Enabled: w.Shield.Enabled, Profiles: slices.Clone(w.Shield.Profiles), Allow: slices.Clone(w.Shield.Allow)},
 		Run:    Run{WebPort: w.Run.WebPort},
 		Limits: Limits{Memory: w.Limits.Memory, CPUs: w.Limits.CPUs, Pids: w.Limits.Pids},
+		Build:  buildFromWire(w.Build),
 	}
 }
 
 // Defaults is the global config.yml: values a project leaves empty.
 type Defaults struct {
-	SecurityClass string         `yaml:"security_class,omitempty"`
-	Image         string         `yaml:"image,omitempty"`
-	Agent         Agent          `yaml:"agent,omitempty"`
-	Shield        Shield         `yaml:"shield,omitempty"`
-	Limits        Limits         `yaml:"limits,omitempty"`
-	Extra         map[string]any `yaml:",inline"`
+	SecurityClass string `yaml:"security_class,omitempty"`
+	Image         string `yaml:"image,omitempty"`
+	Agent         Agent  `yaml:"agent,omitempty"`
+	Shield        Shield `yaml:"shield,omitempty"`
+	Limits        Limits `yaml:"limits,omitempty"`
+	// HostCA is every project's build.host_ca unless it sets its own.
+	HostCA string         `yaml:"host_ca,omitempty"`
+	Extra  map[string]any `yaml:",inline"`
 }
 
 // Effective fills what p leaves empty from d and the built-in defaults.
@@ -157,6 +162,9 @@ func Effective(p Project, d Defaults) Project {
 	}
 	if p.Limits.Pids == 0 {
 		p.Limits.Pids = d.Limits.Pids
+	}
+	if p.Build.HostCA == "" {
+		p.Build.HostCA = d.HostCA
 	}
 	return p
 }

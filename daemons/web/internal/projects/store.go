@@ -72,7 +72,10 @@ func (s *Store) Defaults() (Defaults, []string, error) {
 	warn = unknown(warn, s.ConfigFile(), "agent.", d.Agent.Extra)
 	warn = unknown(warn, s.ConfigFile(), "shield.", d.Shield.Extra)
 	warn = unknown(warn, s.ConfigFile(), "limits.", d.Limits.Extra)
-	return d, warn, d.Validate(s.ConfigFile())
+	if err := d.Validate(s.ConfigFile()); err != nil {
+		return d, warn, err
+	}
+	return d, warn, validHostCA(s.ConfigFile(), d.HostCA)
 }
 
 // Get loads and validates one project.
@@ -120,6 +123,7 @@ func Warnings(file string, p Project) []string {
 	w = unknown(w, file, "shield.", p.Shield.Extra)
 	w = unknown(w, file, "run.", p.Run.Extra)
 	w = unknown(w, file, "limits.", p.Limits.Extra)
+	w = unknown(w, file, "build.", p.Build.Extra)
 	return w
 }
 
@@ -163,7 +167,7 @@ func Validate(file string, p Project) error {
 		// A task holds no privilege for low ports (docs/security.md).
 		return bad("run.web_port", "%d is below 1024, where a task cannot listen: use 1024-65535, e.g. 8080", w)
 	}
-	return nil
+	return validBuild(file, p.Build)
 }
 
 // Validate checks config.yml's values as a project's, so a typo (limits:
@@ -324,6 +328,7 @@ func (s *Store) Save(p Project) (Info, error) {
 			p.Shield.Extra = keep(p.Shield.Extra, prev.Shield.Extra)
 			p.Run.Extra = keep(p.Run.Extra, prev.Run.Extra)
 			p.Limits.Extra = keep(p.Limits.Extra, prev.Limits.Extra)
+			p.Build.Extra = keep(p.Build.Extra, prev.Build.Extra)
 		}
 	}
 	var buf bytes.Buffer

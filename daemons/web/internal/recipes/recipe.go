@@ -175,6 +175,17 @@ func (r Recipe) Hosts() []string {
 	return append(out, r.Egress...)
 }
 
+// ProviderNames returns the names of the providers the agent talks to
+// (Vault.Providers), in the recipe's order: what the credential vault
+// serves a task running the agent.
+func (r Recipe) ProviderNames() []string {
+	out := make([]string, 0, len(r.Vault.Providers))
+	for _, p := range r.Vault.Providers {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
 var (
 	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 	npmRE     = regexp.MustCompile(`^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$`)

@@ -15,6 +15,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
@@ -26,6 +27,7 @@ type Vault interface {
 	RevokeTask(ctx context.Context, project, task string) (int, error)
 	Phantoms(ctx context.Context, project, task string) ([]vaultapi.Phantom, error)
 	Audit(ctx context.Context, project, task string, limit int) (vaultapi.AuditReport, error)
+	ListSecrets(ctx context.Context, project string) ([]vaultapi.Secret, error)
 }
 
 // Providers returns the model providers a project's tasks get phantom
@@ -51,8 +53,22 @@ type credentials struct {
 // the variables that point its agent at the broker, as the task reaches
 // it on host (the gate's host). A task that needs none gets none; one
 // that needs some while the vault is missing or down does not start.
+//
+// The providers of the task's agent's recipe are lent too when the vault
+// holds a usable key for them (for the project or globally): they are not
+// required, so an agent whose key is in agent.env, or a task while the
+// vault is down, still starts (noted in the timeline).
 func (r *Runner) credentials(ctx context.Context, t tasks.Record, p projects.Project, host string) (credentials, error) {
 	need := Providers(p)
+	rc, hasRecipe, rerr := r.TaskRecipe(t)
+	if rerr != nil {
+		return credentials{}, rerr
+	}
+	if hasRecipe {
+		need = append(need, r.recipeProviders(ctx, t, p, rc, need)...)
+		slices.Sort(need)
+		need = slices.Compact(need)
+	}
 	if len(need) == 0 {
 		return credentials{}, nil
 	}
@@ -79,6 +95,11 @@ func (r *Runner) credentials(ctx context.Context, t tasks.Record, p projects.Pro
 	for _, x := range ph {
 		for k, v := range x.Environment(broker) {
 			c.env[k] = v
+		}
+		if hasRecipe {
+			for k, v := range recipeEnv(rc, x, broker) {
+				c.env[k] = v
+			}
 		}
 		upstreams = append(upstreams, x.Upstream)
 	}
@@ -190,4 +211,59 @@ func (r *Runner) revokeEnded(ctx context.Context) error {
 		r.log.Info().Str("task", ph.Task).Str("project", ph.Project).Int("phantoms", n).Msg("revoked the phantoms of an ended task")
 	}
 	return nil
+}
+
+// recipeProviders are the providers of rc (the task's agent) that the
+// project does not require but the vault holds a usable key for.
+func (r *Runner) recipeProviders(ctx context.Context, t tasks.Record, p projects.Project, rc recipes.Recipe, required []string) []string {
+	var want []string
+	for _, name := range rc.ProviderNames() {
+		if !slices.Contains(required, name) {
+			want = append(want, name)
+		}
+	}
+	if len(want) == 0 || r.vault == nil {
+		return nil
+	}
+	have, err := r.vault.ListSecrets(ctx, p.Name)
+	if err != nil {
+		r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: fmt.Sprintf("credentials: terok-vault did not answer (%s); the agent %s gets no phantom for %s and uses what agent.env gives it", unixhttp.Message(err), rc.Name, strings.Join(want, ", "))})
+		return nil
+	}
+	var out []string
+	for _, name := range want {
+		for _, s := range have {
+			if s.Provider == name && s.Problem == "" && (s.Project == "" || s.Project == p.Name) {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// recipeEnv points the agent at the broker the way its recipe says
+// (the base URL variable in the recipe's format, the key variables
+// holding the phantom), for the recipe's provider of phantom x. A base
+// URL kept in a config file instead of a variable is left to the
+// provider's own variables.
+func recipeEnv(rc recipes.Recipe, x vaultapi.Phantom, broker string) map[string]string {
+	out := map[string]string{}
+	for _, pr := range rc.Vault.Providers {
+		if pr.Name != x.Provider {
+			continue
+		}
+		base := strings.TrimRight(broker, "/") + x.PathPrefix
+		if pr.BaseURL.Env != "" {
+			f := pr.BaseURL.Format
+			if f == "" {
+				f = "{url}"
+			}
+			out[pr.BaseURL.Env] = strings.ReplaceAll(f, "{url}", base)
+		}
+		for _, k := range pr.KeyEnv {
+			out[k] = x.Token
+		}
+	}
+	return out
 }

@@ -25,6 +25,16 @@ type fakeVault struct {
 	minted   []string
 	revoked  []string
 	phantoms []vaultapi.Phantom // what Phantoms lists
+	keys     []vaultapi.Secret  // what ListSecrets lists
+}
+
+func (v *fakeVault) ListSecrets(ctx context.Context, project string) ([]vaultapi.Secret, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.down {
+		return nil, vaultDown
+	}
+	return v.keys, nil
 }
 
 var vaultDown = &unixhttp.DialError{Socket: "/run/terok/vault.sock", Err: errors.New("connection refused")}
@@ -51,6 +61,8 @@ func (v *fakeVault) MintPhantoms(ctx context.Context, project, task string, prov
 		case "openai":
 			ph.Upstream = "https://api.openai.com"
 			ph.Env = []vaultapi.EnvHint{{Name: "OPENAI_BASE_URL", Value: "{broker}/openai/v1"}, {Name: "OPENAI_API_KEY", Value: "{phantom}"}}
+		default:
+			ph.Upstream = "https://api." + p + ".com"
 		}
 		out = append(out, ph)
 	}

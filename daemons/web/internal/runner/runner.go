@@ -16,6 +16,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/events"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/keylock"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/tasks"
@@ -57,6 +58,9 @@ type Config struct {
 	// TreeStopDir holds the TreeStop markers the tree's shutdown leaves
 	// ($TEROK_STATE_DIR/web/tree-stops); empty: none are read.
 	TreeStopDir string
+	// CABundle is the host's CA bundle, mounted into the tasks of a
+	// project with build.host_ca: tasks ("" for none).
+	CABundle string
 }
 
 // Ports is the web-mode port table: a task's port is held (its UI's
@@ -91,6 +95,10 @@ type Deps struct {
 	// Vault lends tasks phantom credentials (nil: a task whose project
 	// needs some does not start).
 	Vault Vault
+	// Builds are the projects' built images (nil: a project with a
+	// build: section cannot run tasks); Recipes the agent recipes.
+	Builds  Builds
+	Recipes Recipes
 }
 
 // Runner runs tasks: the service the API, the UI and the CLI call for
@@ -108,6 +116,8 @@ type Runner struct {
 	locks    *keylock.Locks
 	imports  Imports
 	vault    Vault
+	builds   Builds
+	recipes  Recipes
 	logs     notifier
 
 	ctx context.Context // ends when terok-web shuts down
@@ -139,7 +149,7 @@ func New(ctx context.Context, cfg Config, d Deps) *Runner {
 		d.Locks = &keylock.Locks{}
 	}
 	return &Runner{cfg: cfg, log: d.Log, store: d.Store, projects: d.Projects, gate: d.Gate, podman: d.Podman,
-		shield: d.Shield, hub: d.Hub, locks: d.Locks, imports: d.Imports, vault: d.Vault, ctx: ctx,
+		shield: d.Shield, hub: d.Hub, locks: d.Locks, imports: d.Imports, vault: d.Vault, builds: d.Builds, recipes: d.Recipes, ctx: ctx,
 		ready: make(chan struct{}), active: map[string]*active{}}
 }
 
@@ -173,6 +183,9 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (tasks.Record, 
 	if mode == "" {
 		mode = webapi.ModeHeadless
 	}
+	if err := r.prepareImage(ctx, req); err != nil {
+		return tasks.Record{}, err
+	}
 	// The record is made under the project's lock: a project deleted
 	// meanwhile is either gone here or sees this task.
 	unlock := r.projects.Hold(req.Project)
@@ -196,16 +209,14 @@ func (r *Runner) Run(ctx context.Context, req webapi.RunRequest) (tasks.Record, 
 		unlock()
 		return tasks.Record{}, fail.BadRequest("mode %q: use headless, interactive or web", mode)
 	}
-	command := req.Command
-	if command == "" {
-		command = p.Agent.Command
-	}
-	if command == "" && mode != webapi.ModeInteractive {
+	pl, err := r.plan(ctx, req, mode, p, file)
+	if err != nil {
 		unlock()
-		return tasks.Record{}, fail.BadRequest("project %s has no agent command: set agent.command in %s or pass --cmd", p.Name, file)
+		return tasks.Record{}, err
 	}
+	p.Image = pl.image
 	t, err := r.store.Create(tasks.Record{Project: p.Name, Mode: mode, State: webapi.StateCreated,
-		Prompt: req.Prompt, Command: command, Image: p.Image, Created: time.Now().UTC()})
+		Prompt: req.Prompt, Command: pl.command, Image: pl.image, Agent: pl.agent, ImageID: pl.imageID, Created: time.Now().UTC()})
 	unlock()
 	if err != nil {
 		return t, err
@@ -291,7 +302,17 @@ func (r *Runner) again(ctx context.Context, id string, req webapi.FollowupReques
 	if err != nil {
 		return t, err
 	}
+	imageID := t.ImageID
+	if t.Image == images.ProjectRef(t.Project) && p.Build.Set() {
+		// A new run of an agent task runs the project's current image.
+		img, id, err := r.currentImage(ctx, p)
+		if err != nil {
+			return t, err
+		}
+		p.Image, imageID = img, id
+	}
 	t, err = r.store.Update(id, func(x *tasks.Record) {
+		x.ImageID = imageID
 		x.Prompt = req.Prompt
 		if req.Command != "" {
 			x.Command = req.Command
@@ -604,6 +625,9 @@ func (r *Runner) spec(t tasks.Record, p projects.Project, gateURL string, netns 
 		// reaches the app from inside the task's namespaces (WebTarget).
 		spec.Labels[webports.LabelWebPort] = strconv.Itoa(webPort)
 		env["TEROK_WEB_PORT"] = strconv.Itoa(p.Run.WebPort)
+	}
+	if err := r.agentSpec(&spec, t, p); err != nil {
+		return spec, err
 	}
 	res, err := limits(p.Limits)
 	if err != nil {

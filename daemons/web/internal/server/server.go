@@ -41,6 +41,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/nsdial"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/overview"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/review"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/runner"
 	vaultsecrets "github.com/terok-ai/terok-in-docker/daemons/web/internal/secrets"
@@ -150,6 +151,19 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 	locks := &keylock.Locks{}
 	ps := projects.NewService(projects.New(cfg.ConfigDir), d.Gate, store, locks)
 	ims := images.NewService(d.Podman, "")
+	// Layered builds, when the Podman client can build (the real one can;
+	// the in-memory fakes of the front ends' tests cannot).
+	caBundle := images.CABundleFromEnv(func(string) string { return cfg.HostCA })
+	rcps := recipes.New(cfg.ConfigDir)
+	var builds runner.Builds
+	if bp, ok := d.Podman.(images.Podman); ok {
+		npm, err := images.NewNPM(images.DefaultRegistry, caBundle)
+		if err != nil {
+			return fmt.Errorf("%s: %w", config.EnvHostCA, err)
+		}
+		ims.WithBuilder(ctx, images.New(bp, rcps, npm, images.Config{CABundle: caBundle})).PublishTo(hub.Publish)
+		builds = ims
+	}
 
 	// Browser-facing pieces: hosts answered, sessions, the login limit,
 	// and each web task's UI on its own port (when TCP is on).
@@ -191,7 +205,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		return fmt.Errorf("state directory: %w", err)
 	}
 	rcfg := runner.Config{Entry: cfg.Entry, GatePort: cfg.GatePort(), TaskGateHost: cfg.TaskGateHost, VaultPort: cfg.VaultPort(),
-		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(cfg.RunDir, "task-image.json")}
+		TreeStopDir: treeStops, ImageStatusFile: filepath.Join(cfg.RunDir, "task-image.json"), CABundle: caBundle}
 	var pub *webproxy.Publisher
 	if cfg.Listen != "" {
 		pub, err = webproxy.NewPublisher(webproxy.Options{First: d.WebPorts[0], Last: d.WebPorts[1], Addresses: addrs, Hosts: hosts,
@@ -210,7 +224,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		rv, sv = d.Vault, d.Vault
 	}
 	rn = runner.New(rctx, rcfg, runner.Deps{Log: log.With().Str("component", "runner").Logger(), Store: store, Projects: ps,
-		Gate: d.Gate, Podman: d.Podman, Shield: d.Shield, Hub: hub, Locks: locks, Imports: ims, Vault: rv})
+		Gate: d.Gate, Podman: d.Podman, Shield: d.Shield, Hub: hub, Locks: locks, Imports: ims, Vault: rv, Builds: builds, Recipes: rcps})
 
 	problem := d.Problem
 	if problem == nil {
@@ -231,6 +245,7 @@ func Run(ctx context.Context, log zerolog.Logger, cfg config.Config, d Deps) err
 		Egress:    eg,
 		Overview:  overview.New(ps, rs, rn, eg, filepath.Join(cfg.StateDir, "web", "dismissed.json")),
 		Images:    ims,
+		Recipes:   rcps,
 		Daemons:   dm,
 		Secrets:   vaultsecrets.New(sv, ps),
 		Origins:   origins,

@@ -32,6 +32,10 @@ type Record struct {
 	// StartMS is how long the last start's steps took (webapi.Task).
 	StartMS  map[string]float64 `json:"start_ms,omitempty"`
 	Branches []string           `json:"branches,omitempty"`
+	// Agent is the recipe the task runs; ImageID the image its last run
+	// started from.
+	Agent   string `json:"agent,omitempty"`
+	ImageID string `json:"image_id,omitempty"`
 	// LogOffset is where the current run's output starts in the log
 	// file: a monitor that follows the run again rewrites from there.
 	LogOffset int64 `json:"log_offset,omitempty"`
@@ -53,7 +57,7 @@ func (r Record) Wire() webapi.Task {
 		Reason: r.Reason, Prompt: r.Prompt, Command: r.Command, Image: r.Image,
 		Container: r.Container, Name: r.Name, Volume: r.Volume, GateURL: r.GateURL, Runs: r.Runs,
 		Created: r.Created, Started: r.Started, Ended: r.Ended, WebPort: r.WebPort,
-		Waiting: r.Waiting, StartMS: r.StartMS, Branches: r.Branches,
+		Waiting: r.Waiting, StartMS: r.StartMS, Branches: r.Branches, Agent: r.Agent, ImageID: r.ImageID,
 	}
 }
 

@@ -4,8 +4,11 @@
 // installed again; the apt and npm cache mounts stay warm, as they do for
 // a user) against a rebuild where only the project's snippet changed
 // (base and agents layers reused by their hash), in one run, with the
-// ratio. scripts/bench/images.sh runs it; it is not a test and asserts
-// nothing.
+// ratio. scripts/bench/images.sh runs it. With --what start it measures
+// instead a task's start (create and start of a container as the runner
+// makes it, the way a task starts) from the built agents image against
+// the plain base image, interleaved, with the ratio
+// (scripts/bench/agent-start.sh). It is not a test and asserts nothing.
 package main
 
 import (
@@ -35,8 +38,19 @@ func main() {
 	agents := flag.String("agents", "claude", "agents of the project, comma-separated")
 	fulls := flag.Int("full", 2, "full builds")
 	snippets := flag.Int("snippet", 5, "snippet-only rebuilds")
+	what := flag.String("what", "rebuild", "rebuild (snippet-only rebuild against a full build) or start (task start, agents image against the base)")
+	starts := flag.Int("starts", 15, "task starts of each image (--what start)")
 	flag.Parse()
-	if err := run(*bin, *userName, *rootfs, strings.Split(*agents, ","), *fulls, *snippets); err != nil {
+	var err error
+	switch *what {
+	case "rebuild":
+		err = run(*bin, *userName, *rootfs, strings.Split(*agents, ","), *fulls, *snippets)
+	case "start":
+		err = runStarts(*bin, *userName, *rootfs, strings.Split(*agents, ","), *starts)
+	default:
+		err = fmt.Errorf("--what %q: use rebuild or start", *what)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench images:", err)
 		os.Exit(1)
 	}
@@ -189,4 +203,77 @@ func versions(r images.Result) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
+}
+
+// runStarts builds the agents image, then starts a container of it and
+// one of the base in turn, n times each (as the runner starts a task:
+// create with its network settings, then start; the container runs
+// true), and prints the medians and their ratio.
+func runStarts(bin, userName, rootfs string, agents []string, n int) error {
+	s, err := start(bin, userName)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	tarball, err := exec.Command("tar", "-C", rootfs, "--numeric-owner", "--exclude=./.terok-rootfs-complete", "-c", ".").Output()
+	if err != nil {
+		return fmt.Errorf("tar %s: %w (make deps builds it)", rootfs, err)
+	}
+	if _, err := s.api.ImportImage(ctx, images.DefaultBase, bytes.NewReader(tarball)); err != nil {
+		return err
+	}
+	bundle := images.CABundleFromEnv(os.Getenv)
+	npm, err := images.NewNPM(images.DefaultRegistry, bundle)
+	if err != nil {
+		return err
+	}
+	b := images.New(s.api, recipes.New(s.base), npm, images.Config{CABundle: bundle})
+	t0 := time.Now()
+	res, err := b.Build(ctx, images.Request{Project: "bench", Spec: images.Spec{Agents: agents}})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("agents image %s (%s) built in %.1f s\n", res.Image, versions(res), time.Since(t0).Seconds())
+	once := func(image string, i int) (time.Duration, error) {
+		spec := podmanapi.CreateSpec{Name: fmt.Sprintf("tkstartbench-%d", i), Image: image, Command: []string{"true"},
+			NetNS: &podmanapi.Namespace{Mode: "slirp4netns"}, NetworkOptions: map[string][]string{"slirp4netns": {"allow_host_loopback=true"}},
+			CapDrop: []string{"ALL"}, CapAdd: []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID"}}
+		t0 := time.Now()
+		cr, err := s.api.CreateContainer(ctx, spec)
+		if err != nil {
+			return 0, fmt.Errorf("create from %s: %w", image, err)
+		}
+		defer s.api.RemoveContainer(ctx, cr.ID, podmanapi.RemoveOptions{Force: true})
+		if err := s.api.StartContainer(ctx, cr.ID); err != nil {
+			return 0, fmt.Errorf("start from %s: %w", image, err)
+		}
+		d := time.Since(t0)
+		_, _ = s.api.WaitContainer(ctx, cr.ID)
+		return d, nil
+	}
+	// One of each first: the first container of an image mounts its
+	// layers for the first time.
+	for i, im := range []string{images.DefaultBase, res.Image} {
+		if _, err := once(im, 1000+i); err != nil {
+			return err
+		}
+	}
+	var base, agentsD []time.Duration
+	for i := 0; i < n; i++ {
+		d, err := once(images.DefaultBase, 2*i)
+		if err != nil {
+			return err
+		}
+		base = append(base, d)
+		if d, err = once(res.Image, 2*i+1); err != nil {
+			return err
+		}
+		agentsD = append(agentsD, d)
+	}
+	mb, ma := median(base), median(agentsD)
+	fmt.Printf("task start (create + start), base image %s, median of %d     %7.0f ms\n", images.DefaultBase, n, float64(mb.Microseconds())/1000)
+	fmt.Printf("task start (create + start), agents image, median of %d     %7.0f ms   %.2fx the base (target <= 1.2x)\n", n, float64(ma.Microseconds())/1000, ma.Seconds()/mb.Seconds())
+	return nil
 }

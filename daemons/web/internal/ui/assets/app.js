@@ -554,15 +554,18 @@ pages.project = async function () {
   const cmd = el('input', {id: 'task-command', placeholder: 'empty: the project\u2019s agent command', autocomplete: 'off'});
   const runBtn = el('button', {type: 'submit', class: 'primary', id: 'task-run'}, 'Start task');
   const runOut = el('div', {'aria-live': 'polite'});
+  const agentPick = agentsUI.taskField(p);
   const newTask = el('form', {class: 'form', id: 'new-task'},
     el('div', {class: 'field'}, el('label', {for: 'task-mode'}, 'Mode'), mode),
+    agentPick && agentPick.node,
     el('div', {class: 'field'}, el('label', {for: 'task-prompt'}, 'Prompt'), prompt),
     el('div', {class: 'field'}, el('label', {for: 'task-command'}, 'Command (optional)'), cmd),
     el('div', {class: 'row'}, runBtn), runOut);
   newTask.onsubmit = async (ev) => {
     ev.preventDefault();
     await busy(runBtn, 'Starting… (creating the container)', async () => {
-      const t = await post('/tasks', {project: name, mode: mode.value, prompt: prompt.value, command: cmd.value.trim() || undefined});
+      const command = cmd.value.trim() || undefined;
+      const t = await post('/tasks', {project: name, mode: mode.value, prompt: prompt.value, command, agent: agentPick && !command ? agentPick.value() : undefined});
       location.href = C.base + '/task/' + t.id;
     }, runOut);
   };
@@ -572,6 +575,7 @@ pages.project = async function () {
     warnings(p.warnings),
     el('div', {class: 'grid'},
       card('New task', newTask),
+      agentsUI.imageCard(name, p),
       card('Gate', gateBox),
       card('Tasks', tasksBox),
       card('Settings', el('p', {class: 'muted'}, 'File: ' + p.file), pf.form)));
@@ -781,6 +785,7 @@ pages.task = async function () {
   const webBox = el('div', {id: 'web-box'});
   const shieldBox = el('div', {id: 'shield'});
   const timelineBox = el('ol', {id: 'timeline', class: 'timeline'});
+  const staleNote = agentsUI.staleNote(t); // as the page was loaded
 
   fill(app(), 
     el('p', {}, link('/project/' + encodeURIComponent(t.project), '\u2190 ' + t.project)),
@@ -804,11 +809,13 @@ pages.task = async function () {
       el('dt', {}, 'Ran for'), el('dd', {id: 'ran-for'}, dt(t.started, t.ended)),
       el('dt', {}, 'Runs'), el('dd', {id: 'runs'}, String(t.runs)),
       el('dt', {}, 'Image'), el('dd', {class: 'mono'}, t.image),
+      agentsUI.taskFacts(t),
       t.prompt ? [el('dt', {}, 'Prompt'), el('dd', {}, t.prompt)] : null,
       t.branches && t.branches.length ? [el('dt', {}, 'Pushed'), el('dd', {}, t.branches.map((b) =>
         link(`/project/${encodeURIComponent(t.project)}/review?branch=${encodeURIComponent(b)}`, b, {class: 'mono review-link', title: 'Review and promote ' + b})))] : null),
     t.reason ? el('p', {class: 'error'}, t.reason) : null,
-    t.waiting ? el('p', {class: 'muted', id: 'task-waiting'}, t.waiting) : null);
+    t.waiting ? el('p', {class: 'muted', id: 'task-waiting'}, t.waiting) : null,
+    staleNote);
     const run = !ended(t.state);
     stopBtn.disabled = !run;
     fuBtn.disabled = run;
