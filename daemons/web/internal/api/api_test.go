@@ -106,7 +106,7 @@ func TestRoutes(t *testing.T) {
 		}, req{method: "POST", path: Prefix + "/tasks", body: `{"project": "demo", "mode": "web"}`}, 400, "web mode needs terok-web's TCP listener"},
 		{"show a task", runningOne, req{method: "GET", path: Prefix + "/tasks/{task}"}, 200, `"project": "demo"`},
 		{"show a missing task", noTask, req{method: "GET", path: Prefix + "/tasks/abcdef"}, 404, "no such task: abcdef"},
-		{"show a bad id", noTask, req{method: "GET", path: Prefix + "/tasks/ABC"}, 400, `task id "ABC": a task id is 6 lower-case letters and digits`},
+		{"show a bad id", noTask, req{method: "GET", path: Prefix + "/tasks/ABC"}, 400, `task id "ABC": a task id is 6 characters of a-z and 2-9`},
 		{"remove a running task", runningOne, req{method: "DELETE", path: Prefix + "/tasks/{task}"}, 409, "stop it first (terok task stop"},
 		{"remove with force", runningOne, req{method: "DELETE", path: Prefix + "/tasks/{task}?force=1"}, 200, `"removed"`},
 		{"remove, force garbled", runningOne, req{method: "DELETE", path: Prefix + "/tasks/{task}?force=yes-please"}, 400, `force="yes-please": give 1 or 0`},

@@ -29,7 +29,7 @@ var idRE = regexp.MustCompile(`^[a-z2-9]{6}$`)
 // ValidID checks the form of a task id.
 func ValidID(id string) error {
 	if !idRE.MatchString(id) {
-		return fail.BadRequest("task id %q: a task id is 6 lower-case letters and digits (terok task list shows them)", id)
+		return fail.BadRequest("task id %q: a task id is 6 characters of a-z and 2-9 (terok task list shows them)", id)
 	}
 	return nil
 }
