@@ -200,7 +200,7 @@ func TestTasks(t *testing.T) {
 			t.Fatalf("bad project name: exit %d\n%s", code, out)
 		}
 		out, code = tr.terok(t, "task", "show", "NOT-AN-ID")
-		if code == 0 || !strings.Contains(out, "6 lower-case letters and digits") {
+		if code == 0 || !strings.Contains(out, "6 characters of a-z and 2-9") {
 			t.Fatalf("bad task id: exit %d\n%s", code, out)
 		}
 		tr.mustTerok(t, "project", "add", "noimage", "--image", "localhost/tke2e-nosuch:latest", "--cmd", "true")
