@@ -225,6 +225,18 @@ func TestBrowserWork(t *testing.T) {
 			t.Errorf("the allowed name still waits for a decision on the overview")
 		}
 	})
+	t.Run("unshielded task", func(t *testing.T) {
+		// A project without the shield: its task's shield panel says
+		// what guards it (mode open), not mode buttons that do not apply.
+		tr.mustTerok(t, "project", "add", "workopen", "--no-shield", "--cmd", "sleep 120")
+		open := strings.TrimSpace(tr.mustTerok(t, "task", "run", "workopen"))
+		b.open(t, base+"/task/"+open)
+		b.waitText(t, "#shield-open", "runs without the shield", 60*time.Second)
+		if evalAs[bool](t, b, `!!document.querySelector('[aria-label="Shield mode"]')`) {
+			t.Errorf("an unshielded task's panel offers shield mode buttons")
+		}
+		tr.mustTerok(t, "task", "stop", open)
+	})
 }
 
 // overviewShots saves the overview at a desktop's (1280x800) and a

@@ -937,6 +937,14 @@ pages.task = async function () {
       b.onclick = () => busy(b, m + '…', async () => { await post(`/tasks/${id}/shield/mode`, {mode: m}); await loadShield(); }, shieldOut);
       return b;
     }));
+    if (st.mode === 'open') {
+      // A project without the shield: its tasks get the minimal ruleset,
+      // which the mode buttons do not apply to.
+      fill(statusBox, el('p', {id: 'shield-open'}, 'Mode: ', el('strong', {}, 'open'),
+        ' \u2014 this project runs without the shield: the task reaches everything except the host side, where only terok\u2019s own endpoints answer. To guard it, turn the shield on in the project\u2019s settings and run the task again.'));
+      fill(shieldBox, statusBox, shieldOut);
+      return;
+    }
     const allowed = (st.allowed || []).map((e) => el('li', {}, el('span', {class: 'mono'}, e.target), e.expires ? el('span', {class: 'muted'}, ' until ' + when(e.expires)) : null));
     fill(statusBox, 
       el('div', {class: 'row'}, el('span', {}, 'Mode: '), modes, el('span', {class: 'muted'}, ` ${st.blocked} blocked since armed`)),
