@@ -1,9 +1,7 @@
 package itest
 
 import (
-	"archive/tar"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -213,36 +211,9 @@ func (s *service) stop(t *testing.T) {
 // busybox binary and a symlink per applet the tests use.
 func busyboxTar(t *testing.T, dir string) string {
 	t.Helper()
-	bb := testkit.RequireCommand(t, "busybox")
-	if p, err := filepath.EvalSymlinks(bb); err == nil {
-		bb = p
-	}
-	if _, err := os.Stat("/bin/busybox"); err == nil {
-		bb = "/bin/busybox"
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(dir, "busybox-rootfs.tar")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	for _, d := range []string{"bin/", "etc/", "tmp/", "data/", "vol/"} {
-		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
-	}
-	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
-	tw.Write(data)
-	for _, a := range []string{"sh", "echo", "cat", "ls", "sleep", "true", "false", "env", "nc", "grep"} {
-		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
-	}
-	passwd := "root:x:0:0:root:/root:/bin/sh\n"
-	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))})
-	io.WriteString(tw, passwd)
-	if err := tw.Close(); err != nil {
+	data := testkit.BusyboxRootfs(t, []string{"data/", "vol/"}, []string{"sh", "echo", "cat", "ls", "sleep", "true", "false", "env", "nc", "grep"})
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path

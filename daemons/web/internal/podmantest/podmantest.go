@@ -8,7 +8,6 @@
 package podmantest
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"io"
@@ -217,31 +216,7 @@ func (p *Podman) Run(t *testing.T, ctx context.Context, spec podmanapi.CreateSpe
 // the tests use (sh, sleep, stty, cat, echo, httpd, nc, mkdir, ps, grep).
 func BusyboxTar(t *testing.T) []byte {
 	t.Helper()
-	bb := "/bin/busybox"
-	if _, err := os.Stat(bb); err != nil {
-		bb = testkit.RequireCommand(t, "busybox")
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, d := range []string{"bin/", "etc/", "tmp/", "www/"} {
-		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
-	}
-	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))})
-	tw.Write(data)
-	for _, a := range []string{"sh", "sleep", "stty", "cat", "echo", "httpd", "nc", "mkdir", "ps", "grep"} {
-		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
-	}
-	passwd := "root:x:0:0:root:/root:/bin/sh\n"
-	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))})
-	io.WriteString(tw, passwd)
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testkit.BusyboxRootfs(t, []string{"www/"}, []string{"sh", "sleep", "stty", "cat", "echo", "httpd", "nc", "mkdir", "ps", "grep"})
 }
 
 // Collector gathers what a reader sends until it ends.
