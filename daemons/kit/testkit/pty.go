@@ -1,11 +1,15 @@
 package testkit
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,4 +35,46 @@ func OpenPTY(t testing.TB) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { s.Close() })
 	return m, s
+}
+
+// AtTerminal runs cmd with its standard input and error on a new
+// pseudo-terminal: it waits for prompt on the terminal (20 s at most),
+// types answer and a newline, and waits for cmd. It returns everything
+// the terminal showed (prompt and any echo), cmd's standard output and
+// cmd's error.
+func AtTerminal(t testing.TB, cmd *exec.Cmd, prompt, answer string) (terminal, stdout string, err error) {
+	t.Helper()
+	m, s := OpenPTY(t)
+	cmd.Stdin, cmd.Stderr = s, s
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var seen bytes.Buffer
+	buf := make([]byte, 512)
+	for !strings.Contains(seen.String(), prompt) {
+		_ = m.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, rerr := m.Read(buf)
+		if rerr != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("no prompt %q on the terminal: %v %q", prompt, rerr, seen.String())
+		}
+		seen.Write(buf[:n])
+	}
+	if _, werr := m.Write([]byte(answer + "\n")); werr != nil {
+		t.Fatalf("type at the terminal: %v", werr)
+	}
+	err = cmd.Wait()
+	_ = m.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		n, rerr := m.Read(buf)
+		seen.Write(buf[:n])
+		if rerr != nil {
+			break
+		}
+	}
+	return seen.String(), out.String(), err
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -128,43 +127,16 @@ func TestSecretSetTakesNoValueOnArgv(t *testing.T) {
 func TestSecretSetPromptsWithoutEcho(t *testing.T) {
 	bin := filepath.Join(terokBin(t), "terok")
 	f := newFakeWeb(t)
-	m, s := testkit.OpenPTY(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "secret", "set", "openai")
 	cmd.Env = f.terok(bin).Env
-	cmd.Stdin, cmd.Stderr = s, s
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	seen, stdout, waitErr := testkit.AtTerminal(t, cmd, "openai key (global): ", cliKey)
+	if waitErr != nil || !strings.Contains(stdout, "stored openai (global)") {
+		t.Fatalf("at a terminal: %v %q", waitErr, stdout)
 	}
-	s.Close()
-	var seen bytes.Buffer
-	buf := make([]byte, 512)
-	for !strings.Contains(seen.String(), "openai key (global): ") {
-		m.SetReadDeadline(time.Now().Add(20 * time.Second))
-		n, err := m.Read(buf)
-		if err != nil {
-			t.Fatalf("no prompt: %v %q", err, seen.String())
-		}
-		seen.Write(buf[:n])
-	}
-	m.Write([]byte(cliKey + "\n"))
-	waitErr := cmd.Wait()
-	m.SetReadDeadline(time.Now().Add(time.Second))
-	for {
-		n, err := m.Read(buf)
-		seen.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	if waitErr != nil || !strings.Contains(stdout.String(), "stored openai (global)") {
-		t.Fatalf("at a terminal: %v %q", waitErr, stdout.String())
-	}
-	if strings.Contains(seen.String(), cliKey) {
-		t.Errorf("the value was echoed: %q", seen.String())
+	if strings.Contains(seen, cliKey) {
+		t.Errorf("the value was echoed: %q", seen)
 	}
 	if got := f.received(); len(got) != 1 || got[0] != "openai  "+cliKey {
 		t.Fatalf("terok-web received %q", got)
