@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -57,21 +56,7 @@ func TestAgentThroughVault(t *testing.T) {
 
 	// What the task held: the phantom, and the broker at the gate's host.
 	task := tr.taskJSON(t, id)
-	inspect := rawInspect(t, tr, ctx, task.Container)
-	var ct struct {
-		Config struct {
-			Env         []string          `json:"Env"`
-			Annotations map[string]string `json:"Annotations"`
-		} `json:"Config"`
-	}
-	if err := json.Unmarshal([]byte(inspect), &ct); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{}
-	for _, kv := range ct.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	inspect, env, annotations := inspectEnv(t, tr, ctx, task.Container)
 	phantom := env["ANTHROPIC_API_KEY"]
 	_, vaultPort, _ := net.SplitHostPort(tr.vaultAddr)
 	if !strings.HasPrefix(phantom, "sk-ant-api03-") || phantom == real {
@@ -80,7 +65,7 @@ func TestAgentThroughVault(t *testing.T) {
 	if want := "http://10.0.2.2:" + vaultPort + "/anthropic"; env["ANTHROPIC_BASE_URL"] != want {
 		t.Errorf("the task's ANTHROPIC_BASE_URL %q, want the broker %s", env["ANTHROPIC_BASE_URL"], want)
 	}
-	if got := ct.Config.Annotations[shieldapi.AnnotationDeny]; got != "127.0.0.1" {
+	if got := annotations[shieldapi.AnnotationDeny]; got != "127.0.0.1" {
 		t.Errorf("deny annotation %q, want the provider's host 127.0.0.1", got)
 	}
 

@@ -86,27 +86,13 @@ func TestCredentials(t *testing.T) {
 	task := tr.taskJSON(t, id)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	inspect := rawInspect(t, tr, ctx, task.Container)
-	var ct struct {
-		Config struct {
-			Env         []string          `json:"Env"`
-			Annotations map[string]string `json:"Annotations"`
-		} `json:"Config"`
-	}
-	if err := json.Unmarshal([]byte(inspect), &ct); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{}
-	for _, kv := range ct.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	inspect, env, annotations := inspectEnv(t, tr, ctx, task.Container)
 	phantom := env["ANTHROPIC_API_KEY"]
 	if !strings.HasPrefix(phantom, "sk-ant-api03-") || phantom == real || !strings.HasSuffix(env["ANTHROPIC_BASE_URL"], "/anthropic") ||
 		!strings.Contains(env["ANTHROPIC_BASE_URL"], "10.0.2.2:") {
 		t.Fatalf("the task's variables: ANTHROPIC_API_KEY %q ANTHROPIC_BASE_URL %q", phantom, env["ANTHROPIC_BASE_URL"])
 	}
-	if got := ct.Config.Annotations[shieldapi.AnnotationDeny]; got != "127.0.0.1" {
+	if got := annotations[shieldapi.AnnotationDeny]; got != "127.0.0.1" {
 		t.Errorf("deny annotation %q, want the provider's host 127.0.0.1", got)
 	}
 
@@ -260,4 +246,26 @@ func huntKey(t *testing.T, tr *tree, real, project, id, container string, where 
 		})
 	}
 	return where, files
+}
+
+// inspectEnv is Podman's inspect answer for a container (raw) with its
+// environment and annotations.
+func inspectEnv(t *testing.T, tr *tree, ctx context.Context, container string) (string, map[string]string, map[string]string) {
+	t.Helper()
+	raw := rawInspect(t, tr, ctx, container)
+	var ct struct {
+		Config struct {
+			Env         []string          `json:"Env"`
+			Annotations map[string]string `json:"Annotations"`
+		} `json:"Config"`
+	}
+	if err := json.Unmarshal([]byte(raw), &ct); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range ct.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return raw, env, ct.Config.Annotations
 }
