@@ -23,6 +23,35 @@ import (
 // warm.
 const buildTmp = "/var/tmp/terok-e2e-build"
 
+// startBuildTree starts the native tree with TMPDIR=buildTmp, for
+// tests that build agent images.
+func startBuildTree(t *testing.T) *tree {
+	t.Helper()
+	// Every daemon of the tree inherits TMPDIR (the vault's and the
+	// shield's users too): sticky and open, like /var/tmp.
+	if err := os.MkdirAll(buildTmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(buildTmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	return startTree(t, "TMPDIR="+buildTmp)
+}
+
+// setBuild gives project the build section selecting Claude Code, with
+// snippet as its own Containerfile lines.
+func (tr *tree) setBuild(t *testing.T, ctx context.Context, project, snippet string) {
+	t.Helper()
+	p, err := tr.web().Project(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Project.Build = &webapi.Build{Agents: []string{"claude"}, Snippet: snippet}
+	if _, err := tr.web().SaveProject(ctx, p.Project); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // terokLong runs the CLI against the tree with a longer bound than bin's
 // (a build with a cold agents layer takes minutes).
 func (tr *tree) terokLong(t *testing.T, limit time.Duration, args ...string) (string, int) {
@@ -54,15 +83,7 @@ func (tr *tree) terokLong(t *testing.T, limit time.Duration, args ...string) (st
 // snippet changes the task shows its image as stale and a new task is
 // refused until `task run --build` builds first.
 func TestAgents(t *testing.T) {
-	// Every daemon of the tree inherits TMPDIR (the vault's and the
-	// shield's users too): sticky and open, like /var/tmp.
-	if err := os.MkdirAll(buildTmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(buildTmp, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	tr := startTree(t, "TMPDIR="+buildTmp)
+	tr := startBuildTree(t)
 	tr.waitRunning(t)
 	t.Cleanup(func() {
 		out, _ := tr.terok(t, "task", "list", "--json")
@@ -88,14 +109,7 @@ func TestAgents(t *testing.T) {
 	defer cancel()
 	setBuild := func(snippet string) {
 		t.Helper()
-		p, err := tr.web().Project(ctx, "agents")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Project.Build = &webapi.Build{Agents: []string{"claude"}, Snippet: snippet}
-		if _, err := tr.web().SaveProject(ctx, p.Project); err != nil {
-			t.Fatal(err)
-		}
+		tr.setBuild(t, ctx, "agents", snippet)
 	}
 	setBuild("RUN echo one > /etc/terok-e2e-snippet\n")
 

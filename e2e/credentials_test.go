@@ -52,46 +52,10 @@ func TestCredentials(t *testing.T) {
 	importTaskImage(t, tr)
 	up := upstream(t, tr)
 
-	// The fake provider, over TLS with the tree's test CA.
-	fake := &fakemodel.Server{Answer: "answer-of-the-fake-provider"}
-	ln, err := tr.ca.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	upstreamURL := fmt.Sprintf("https://127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
-	// Root replaces the shipped anthropic with a file of its own.
-	dir := filepath.Join(tr.dev, "config", "system", "vault", "providers")
-	os.MkdirAll(dir, 0o755)
-	prov := "# The fake provider of this test.\nupstream " + upstreamURL + "\ninject x-api-key\naccept x-api-key\n" +
-		"phantom sk-ant-api03-{base64url:93}AA\nroute POST /v1/messages\n" +
-		"env ANTHROPIC_BASE_URL {broker}/anthropic\nenv ANTHROPIC_API_KEY {phantom}\n"
-	if err := os.WriteFile(filepath.Join(dir, "anthropic.provider"), []byte(prov), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tr.supervisorctl(t, "restart", "terok-vault")
-	waitFor(t, "the vault with the test's provider", 60*time.Second, func() bool {
-		out, code := tr.terok(t, "secret", "providers")
-		return code == 0 && strings.Contains(out, upstreamURL)
-	})
+	fake, _ := startFakeAnthropic(t, tr, "answer-of-the-fake-provider")
 
-	var b [24]byte
-	rand.Read(b[:])
-	real := "sk-ant-api03-REAL" + hex.EncodeToString(b[:])
-	set := func(args ...string) (string, int) {
-		cmd := exec.Command(filepath.Join(tr.root, "bin", "terok"), append([]string{"secret", "set"}, args...)...)
-		cmd.Env, cmd.Stdin = tr.env(), strings.NewReader(real+"\n")
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
+	real := realKey()
+	set := func(args ...string) (string, int) { return secretSet(t, tr, real, args...) }
 	if out, code := set("anthropic", real); code != 2 || strings.Contains(out, real) {
 		t.Fatalf("a value on argv: exit %d\n%s", code, out)
 	}
@@ -122,27 +86,13 @@ func TestCredentials(t *testing.T) {
 	task := tr.taskJSON(t, id)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	inspect := rawInspect(t, tr, ctx, task.Container)
-	var ct struct {
-		Config struct {
-			Env         []string          `json:"Env"`
-			Annotations map[string]string `json:"Annotations"`
-		} `json:"Config"`
-	}
-	if err := json.Unmarshal([]byte(inspect), &ct); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{}
-	for _, kv := range ct.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	inspect, env, annotations := inspectEnv(t, tr, ctx, task.Container)
 	phantom := env["ANTHROPIC_API_KEY"]
 	if !strings.HasPrefix(phantom, "sk-ant-api03-") || phantom == real || !strings.HasSuffix(env["ANTHROPIC_BASE_URL"], "/anthropic") ||
 		!strings.Contains(env["ANTHROPIC_BASE_URL"], "10.0.2.2:") {
 		t.Fatalf("the task's variables: ANTHROPIC_API_KEY %q ANTHROPIC_BASE_URL %q", phantom, env["ANTHROPIC_BASE_URL"])
 	}
-	if got := ct.Config.Annotations[shieldapi.AnnotationDeny]; got != "127.0.0.1" {
+	if got := annotations[shieldapi.AnnotationDeny]; got != "127.0.0.1" {
 		t.Errorf("deny annotation %q, want the provider's host 127.0.0.1", got)
 	}
 
@@ -164,23 +114,8 @@ func TestCredentials(t *testing.T) {
 	}
 
 	// Nowhere else: every place the key could have gone.
-	where := map[string]string{"podman inspect": inspect, "task log": logs, "timeline": tl, "supervisor's output": tr.out.String()}
-	for _, args := range [][]string{{"task", "show", id, "--json"}, {"task", "timeline", id, "--json"}, {"task", "list", "--json"},
-		{"project", "show", "keyed", "--json"}, {"secret", "list", "--json"}, {"secret", "providers", "--json"},
-		{"daemons", "status", "--json"}, {"health", "--json"}} {
-		out, _ := tr.terok(t, args...)
-		where["terok "+strings.Join(args, " ")] = out
-	}
-	out, _ := tr.terok(t, "daemons", "status", "--json")
-	var ds []webapi.Daemon
-	json.Unmarshal([]byte(out), &ds)
-	if len(ds) == 0 {
-		t.Fatalf("daemons status: %s", out)
-	}
-	for _, d := range ds {
-		out, _ := tr.terok(t, "daemons", "log", d.Name, "--bytes", "67108864")
-		where["terok daemons log "+d.Name] = out
-	}
+	where, files := huntKey(t, tr, real, "keyed", id, task.Container,
+		map[string]string{"podman inspect": inspect, "task log": logs, "timeline": tl})
 	// terok health and daemons status list the vault.
 	if h := where["terok health --json"]; !strings.Contains(h, `"daemon": "vault"`) || !strings.Contains(h, `"name": "terok-vault"`) {
 		t.Errorf("terok health lacks the vault:\n%s", h)
@@ -188,21 +123,109 @@ func TestCredentials(t *testing.T) {
 	if st := where["terok daemons status --json"]; !strings.Contains(st, `"name": "terok-vault"`) {
 		t.Errorf("terok daemons status lacks the vault:\n%s", st)
 	}
+	volume := filepath.Join(podmanStorage(t), "volumes", "terok-ws-keyed-"+id)
+	ws, err := os.ReadFile(filepath.Join(volume, "_data", "task-env.txt"))
+	if err != nil || !bytes.Contains(ws, []byte("ANTHROPIC_API_KEY="+phantom)) {
+		t.Errorf("the walk missed the task's workspace (task-env.txt: %v)", err)
+	}
+	t.Logf("looked for the real key in %d files and %d answers and logs", files, len(where))
+}
+
+// startFakeAnthropic serves a fake Anthropic-Messages provider (fakemodel,
+// answering answer) over TLS on loopback with the tree's test CA, and
+// points the vault's anthropic at it the way root would: a provider file
+// of its own under <config>/system/vault/providers replacing the shipped
+// one, then a restart of the vault. It returns the fake and its URL.
+func startFakeAnthropic(t *testing.T, tr *tree, answer string) (*fakemodel.Server, string) {
+	t.Helper()
+	fake := &fakemodel.Server{Answer: answer}
+	ln, err := tr.ca.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	upstreamURL := fmt.Sprintf("https://127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
+	dir := filepath.Join(tr.dev, "config", "system", "vault", "providers")
+	os.MkdirAll(dir, 0o755)
+	prov := "# The fake provider of this test.\nupstream " + upstreamURL + "\ninject x-api-key\naccept x-api-key\naccept Authorization Bearer\n" +
+		"phantom sk-ant-api03-{base64url:93}AA\nroute POST /v1/messages\nroute POST /v1/messages/count_tokens\nroute GET /v1/models\n" +
+		"env ANTHROPIC_BASE_URL {broker}/anthropic\nenv ANTHROPIC_API_KEY {phantom}\n"
+	if err := os.WriteFile(filepath.Join(dir, "anthropic.provider"), []byte(prov), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr.supervisorctl(t, "restart", "terok-vault")
+	waitFor(t, "the vault with the test's provider", 60*time.Second, func() bool {
+		out, code := tr.terok(t, "secret", "providers")
+		return code == 0 && strings.Contains(out, upstreamURL)
+	})
+	return fake, upstreamURL
+}
+
+// realKey is a fresh real-looking Anthropic key, unique to the run.
+func realKey() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return "sk-ant-api03-REAL" + hex.EncodeToString(b[:])
+}
+
+// secretSet runs terok secret set with args, the value on standard input.
+func secretSet(t *testing.T, tr *tree, value string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(tr.root, "bin", "terok"), append([]string{"secret", "set"}, args...)...)
+	cmd.Env, cmd.Stdin = tr.env(), strings.NewReader(value+"\n")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// podmanStorage is the e2e user's Podman storage directory.
+func podmanStorage(t *testing.T) string {
+	t.Helper()
+	u, err := user.Lookup(e2eUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(u.HomeDir, ".local", "share", "containers", "storage")
+}
+
+// huntKey fails t wherever the real key is found: in where (texts the
+// test gathered), the supervisor's output, the API's answers about the
+// task and project, every daemon's log, and in plain text in the tree's
+// directories and the task's own files (its workspace volume and
+// container directory). It returns every text it looked in and how many
+// files it read.
+func huntKey(t *testing.T, tr *tree, real, project, id, container string, where map[string]string) (map[string]string, int) {
+	t.Helper()
+	where["supervisor's output"] = tr.out.String()
+	for _, args := range [][]string{{"task", "show", id, "--json"}, {"task", "timeline", id, "--json"}, {"task", "list", "--json"},
+		{"project", "show", project, "--json"}, {"secret", "list", "--json"}, {"secret", "providers", "--json"},
+		{"daemons", "status", "--json"}, {"health", "--json"}} {
+		out, _ := tr.terok(t, args...)
+		where["terok "+strings.Join(args, " ")] = out
+	}
+	var ds []webapi.Daemon
+	json.Unmarshal([]byte(where["terok daemons status --json"]), &ds)
+	if len(ds) == 0 {
+		t.Fatalf("daemons status: %s", where["terok daemons status --json"])
+	}
+	for _, d := range ds {
+		out, _ := tr.terok(t, "daemons", "log", d.Name, "--bytes", "67108864")
+		where["terok daemons log "+d.Name] = out
+	}
 	for place, text := range where {
 		if strings.Contains(text, real) {
 			t.Errorf("%s holds the real key", place)
 		}
 	}
-	// The tree's directories (config, state, run, logs) and the task's
-	// own files (its workspace volume and container directory) in plain
-	// text.
-	u, err := user.Lookup(e2eUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storage := filepath.Join(u.HomeDir, ".local", "share", "containers", "storage")
-	volume := filepath.Join(storage, "volumes", "terok-ws-keyed-"+id)
-	roots := []string{tr.dev, volume, filepath.Join(storage, "overlay-containers", task.Container)}
+	storage := podmanStorage(t)
+	roots := []string{tr.dev, filepath.Join(storage, "volumes", "terok-ws-"+project+"-"+id), filepath.Join(storage, "overlay-containers", container)}
 	files := 0
 	for _, root := range roots {
 		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -222,9 +245,27 @@ func TestCredentials(t *testing.T) {
 			return nil
 		})
 	}
-	ws, err := os.ReadFile(filepath.Join(volume, "_data", "task-env.txt"))
-	if err != nil || !bytes.Contains(ws, []byte("ANTHROPIC_API_KEY="+phantom)) {
-		t.Errorf("the walk missed the task's workspace (task-env.txt: %v)", err)
+	return where, files
+}
+
+// inspectEnv is Podman's inspect answer for a container (raw) with its
+// environment and annotations.
+func inspectEnv(t *testing.T, tr *tree, ctx context.Context, container string) (string, map[string]string, map[string]string) {
+	t.Helper()
+	raw := rawInspect(t, tr, ctx, container)
+	var ct struct {
+		Config struct {
+			Env         []string          `json:"Env"`
+			Annotations map[string]string `json:"Annotations"`
+		} `json:"Config"`
 	}
-	t.Logf("looked for the real key in %d files and %d answers and logs", files, len(where))
+	if err := json.Unmarshal([]byte(raw), &ct); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range ct.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return raw, env, ct.Config.Annotations
 }
