@@ -16,36 +16,12 @@ import (
 // written, synced and given mode, renamed over path, then the directory
 // synced. On any failure path is untouched and the temp file removed.
 func WriteFile(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	r, err := os.OpenRoot(filepath.Dir(path))
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", path, err)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	ok = true
-	return SyncDir(dir)
+	defer r.Close()
+	return writeIn(r, filepath.Base(path), path, data, mode)
 }
 
 // WriteJSON replaces path with v as indented JSON and a final newline.
@@ -75,14 +51,20 @@ func SyncDir(dir string) error {
 // to reach r by its path (a daemon that opened its directory and then
 // dropped root) and never leaves r.
 func WriteFileIn(r *os.Root, name string, data []byte, mode os.FileMode) error {
+	return writeIn(r, name, name, data, mode)
+}
+
+// writeIn is the write through r of the file name, which messages call
+// shown (its whole path, or the name inside r).
+func writeIn(r *os.Root, name, shown string, data []byte, mode os.FileMode) error {
 	var rnd [8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return fmt.Errorf("temp name for %s: %w", name, err)
+		return fmt.Errorf("temp name for %s: %w", shown, err)
 	}
 	tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".tmp-"+hex.EncodeToString(rnd[:]))
 	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("create temp file for %s: %w", name, err)
+		return fmt.Errorf("create temp file for %s: %w", shown, err)
 	}
 	ok := false
 	defer func() {
@@ -104,7 +86,7 @@ func WriteFileIn(r *os.Root, name string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("close %s: %w", tmp, err)
 	}
 	if err := r.Rename(tmp, name); err != nil {
-		return fmt.Errorf("replace %s: %w", name, err)
+		return fmt.Errorf("replace %s: %w", shown, err)
 	}
 	ok = true
 	return SyncDirIn(r, filepath.Dir(name))
