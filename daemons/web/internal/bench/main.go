@@ -23,10 +23,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -40,6 +38,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/benchload"
 
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
@@ -380,41 +380,7 @@ func apiBench(ctx context.Context, root string, tr *tree, c *webapi.Client, clie
 // measureAPI: clients concurrent keep-alive clients, 25 GETs each; the
 // latencies in ms.
 func measureAPI(ctx context.Context, base, path string, clients int) ([]float64, error) {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}}
-	defer hc.CloseIdleConnections()
-	var mu sync.Mutex
-	var lat []float64
-	var firstErr error
-	var wg sync.WaitGroup
-	const per = 25
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range per {
-				req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+base+path, nil)
-				req.Header.Set("Authorization", "Bearer bench-token-0123456789")
-				t0 := time.Now()
-				resp, err := hc.Do(req)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = errors.New(resp.Status)
-					}
-				}
-				d := float64(time.Since(t0).Microseconds()) / 1000
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				lat = append(lat, d)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return lat, firstErr
+	return benchload.GETs(ctx, "http://"+base+path, "bench-token-0123456789", clients, 25, 0)
 }
 
 // apiFloor measures the tree's API beside a bare net/http floor.

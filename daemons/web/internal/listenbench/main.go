@@ -32,6 +32,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/benchload"
+
 	"github.com/rs/zerolog"
 
 	"github.com/terok-ai/terok-in-docker/daemons/kit/listenlimit"
@@ -198,40 +200,7 @@ func freePort() (int, error) {
 // measure runs clients keep-alive clients of n GETs each; the latencies
 // in ms.
 func measure(addr string, clients, n int) ([]float64, error) {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}, Timeout: time.Minute}
-	defer hc.CloseIdleConnections()
-	var mu sync.Mutex
-	var lat []float64
-	var firstErr error
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range n {
-				req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/projects", nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				t0 := time.Now()
-				resp, err := hc.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = errors.New(resp.Status)
-					}
-				}
-				d := float64(time.Since(t0).Microseconds()) / 1000
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				lat = append(lat, d)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return lat, firstErr
+	return benchload.GETs(context.Background(), "http://"+addr+"/api/v1/projects", token, clients, n, time.Minute)
 }
 
 // holdUncredentialed opens n connections that send nothing and reports
