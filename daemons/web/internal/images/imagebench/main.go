@@ -130,6 +130,24 @@ func (s *service) stop() {
 	os.RemoveAll(s.base)
 }
 
+// builder imports rootfs as the default base image into the session's
+// Podman and returns a builder over it (the host's CA for npm and builds).
+func (s *service) builder(ctx context.Context, rootfs string) (*images.Builder, error) {
+	tarball, err := exec.Command("tar", "-C", rootfs, "--numeric-owner", "--exclude=./.terok-rootfs-complete", "-c", ".").Output()
+	if err != nil {
+		return nil, fmt.Errorf("tar %s: %w (make deps builds it)", rootfs, err)
+	}
+	if _, err := s.api.ImportImage(ctx, images.DefaultBase, bytes.NewReader(tarball)); err != nil {
+		return nil, err
+	}
+	bundle := images.CABundleFromEnv(os.Getenv)
+	npm, err := images.NewNPM(images.DefaultRegistry, bundle)
+	if err != nil {
+		return nil, err
+	}
+	return images.New(s.api, recipes.New(s.base), npm, images.Config{CABundle: bundle}), nil
+}
+
 func median(xs []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), xs...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
@@ -144,19 +162,10 @@ func run(bin, userName, rootfs string, agents []string, fulls, snippets int) err
 	defer s.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	tarball, err := exec.Command("tar", "-C", rootfs, "--numeric-owner", "--exclude=./.terok-rootfs-complete", "-c", ".").Output()
-	if err != nil {
-		return fmt.Errorf("tar %s: %w (make deps builds it)", rootfs, err)
-	}
-	if _, err := s.api.ImportImage(ctx, images.DefaultBase, bytes.NewReader(tarball)); err != nil {
-		return err
-	}
-	bundle := images.CABundleFromEnv(os.Getenv)
-	npm, err := images.NewNPM(images.DefaultRegistry, bundle)
+	b, err := s.builder(ctx, rootfs)
 	if err != nil {
 		return err
 	}
-	b := images.New(s.api, recipes.New(s.base), npm, images.Config{CABundle: bundle})
 	spec := images.Spec{Agents: agents}
 	n := 0
 	build := func(mode images.Mode) (time.Duration, images.Result, error) {
@@ -217,19 +226,10 @@ func runStarts(bin, userName, rootfs string, agents []string, n int) error {
 	defer s.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	tarball, err := exec.Command("tar", "-C", rootfs, "--numeric-owner", "--exclude=./.terok-rootfs-complete", "-c", ".").Output()
-	if err != nil {
-		return fmt.Errorf("tar %s: %w (make deps builds it)", rootfs, err)
-	}
-	if _, err := s.api.ImportImage(ctx, images.DefaultBase, bytes.NewReader(tarball)); err != nil {
-		return err
-	}
-	bundle := images.CABundleFromEnv(os.Getenv)
-	npm, err := images.NewNPM(images.DefaultRegistry, bundle)
+	b, err := s.builder(ctx, rootfs)
 	if err != nil {
 		return err
 	}
-	b := images.New(s.api, recipes.New(s.base), npm, images.Config{CABundle: bundle})
 	t0 := time.Now()
 	res, err := b.Build(ctx, images.Request{Project: "bench", Spec: images.Spec{Agents: agents}})
 	if err != nil {
