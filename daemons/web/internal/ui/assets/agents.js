@@ -2,7 +2,7 @@
 // the Build button with the build's steps and output live — the agent
 // choice of the new-task form, and a task's note when its project's image
 // has moved on. Loaded before app.js, whose helpers (el, fill, get, api,
-// errBox, card, C, API) it uses when its functions are called.
+// stream, errBox, card, C, API) it uses when its functions are called.
 'use strict';
 
 const agentsUI = {
@@ -105,23 +105,8 @@ const agentsUI = {
 
   // postStream POSTs to path and hands each line of the streamed answer
   // to onLine; an error answer before the stream is thrown.
-  async postStream(path, onLine) {
-    const r = await fetch(API + path, {method: 'POST', credentials: 'same-origin', headers: {'X-Terok-CSRF': C.csrf}});
-    if (!r.ok) {
-      const b = await r.json().catch(() => ({error: 'HTTP ' + r.status}));
-      throw new APIError(r.status, b);
-    }
-    const rd = r.body.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const {value, done} = await rd.read();
-      if (done) break;
-      buf += dec.decode(value, {stream: true});
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) { onLine(buf.slice(0, i)); buf = buf.slice(i + 1); }
-    }
-    if (buf) onLine(buf);
+  postStream(path, onLine) {
+    return stream(path, onLine, undefined, {method: 'POST', headers: {'X-Terok-CSRF': C.csrf}});
   },
 
   // taskField is the new-task form's agent choice for project p (null

@@ -61,9 +61,9 @@ const get = (p) => api('GET', p);
 const post = (p, b) => api('POST', p, b === undefined ? {} : b);
 
 // stream reads a streaming response line by line until it ends or
-// signal aborts.
-async function stream(path, onLine, signal) {
-  const r = await fetch(API + path, {credentials: 'same-origin', signal});
+// signal aborts; init adds to the request (a POST: method and headers).
+async function stream(path, onLine, signal, init) {
+  const r = await fetch(API + path, {credentials: 'same-origin', signal, ...init});
   if (!r.ok) {
     const b = await r.json().catch(() => ({error: 'HTTP ' + r.status}));
     throw new APIError(r.status, b);
