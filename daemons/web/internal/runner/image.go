@@ -99,6 +99,11 @@ func (r *Runner) waitImage(ctx context.Context, id, image string) error {
 			return errGone
 		}
 		if r.imageWait(image) == "" {
+			// Nobody provides it now; one that just finished did so
+			// after the check above: look once more.
+			if ok, err := r.podman.ImageExists(ctx, image); err == nil && ok {
+				return nil
+			}
 			return r.imageMissing(image)
 		}
 		if time.Now().After(deadline) {
