@@ -38,7 +38,7 @@ func TestAgentThroughVault(t *testing.T) {
 
 	const project = "vaulted"
 	tr.mustTerok(t, "project", "add", project, "--upstream", up)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // a bound for every call below, the build and the task included
 	defer cancel()
 	tr.setBuild(t, ctx, project, "")
 	if out, code := tr.terokLong(t, 12*time.Minute, "project", "build", project); code != 0 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,25 +16,14 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/web/webapi"
 )
 
-// buildTmp is the e2e user's TMPDIR for Podman's builds: Podman 4.3 keeps
-// its build cache mounts under $TMPDIR (else /var/tmp/buildah-cache, whose
-// first user owns it). Kept between runs, so the npm and apt caches stay
-// warm.
-const buildTmp = "/var/tmp/terok-e2e-build"
-
-// startBuildTree starts the native tree with TMPDIR=buildTmp, for
-// tests that build agent images.
+// startBuildTree starts the native tree for tests that build agent
+// images. It sets no TMPDIR of its own: scripts/run.sh gives
+// podman-service a private one per Podman user (Podman 4.3 would
+// otherwise keep build cache mounts in one /var/tmp/buildah-cache that
+// its first user owns, and the Podman tests' user builds first).
 func startBuildTree(t *testing.T) *tree {
 	t.Helper()
-	// Every daemon of the tree inherits TMPDIR (the vault's and the
-	// shield's users too): sticky and open, like /var/tmp.
-	if err := os.MkdirAll(buildTmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(buildTmp, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	return startTree(t, "TMPDIR="+buildTmp)
+	return startTree(t)
 }
 
 // setBuild gives project the build section selecting Claude Code, with
@@ -105,7 +93,9 @@ func TestAgents(t *testing.T) {
 	key := "sk-ant-terok-e2e-key"
 	tr.mustTerok(t, "project", "add", "agents", "--upstream", up, "--allow", "10.0.2.2",
 		"--env", fmt.Sprintf("ANTHROPIC_BASE_URL=http://10.0.2.2:%d", fake.Port()), "--env", "ANTHROPIC_API_KEY="+key)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// One bound for the whole test's calls: the builds below take a minute
+	// or more on a fresh machine, and calls after them use ctx too.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	setBuild := func(snippet string) {
 		t.Helper()

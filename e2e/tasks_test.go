@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +100,12 @@ func upstream(t *testing.T, tr *tree) string {
 // importTaskImage imports the cached task rootfs through the CLI.
 func importTaskImage(t *testing.T, tr *tree) {
 	t.Helper()
+	// The trees of parallel tests share the e2e user's Podman storage; a
+	// user's one tree never imports twice at once. On a new machine, with
+	// that storage still empty, imports of parallel trees at the same
+	// moment have failed with Podman closing the connection: one at a time.
+	importMu.Lock()
+	defer importMu.Unlock()
 	_, err := os.Stat(filepath.Join(taskRootfs, ".terok-rootfs-complete"))
 	testkit.Require(t, err == nil, taskRootfs+" is missing: run make deps (scripts/task-rootfs.sh)")
 	cmd := exec.Command("bash", "-c", "tar -C "+taskRootfs+" --numeric-owner --exclude=./.terok-rootfs-complete -c . | "+
@@ -112,6 +119,9 @@ func importTaskImage(t *testing.T, tr *tree) {
 		t.Fatalf("image list lacks the task image:\n%s", out)
 	}
 }
+
+// importMu keeps importTaskImage to one import at a time.
+var importMu sync.Mutex
 
 // waitFor polls cond (bounded) until it holds.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {

@@ -132,6 +132,9 @@ func (tr *tree) stop(t *testing.T) {
 		return
 	}
 	tr.stopped = true
+	if t.Failed() {
+		tr.logTails(t)
+	}
 	select {
 	case err := <-tr.exited:
 		t.Errorf("the tree exited early: %v\n%s", err, tr.out.String())
@@ -153,6 +156,20 @@ func (tr *tree) stop(t *testing.T) {
 	if s := strings.TrimSpace(string(out)); s != "" {
 		t.Errorf("processes survived the tree: %s", s)
 		exec.Command("pkill", "-KILL", "-f", tr.dev).Run()
+	}
+}
+
+// logTails logs the end of each program's log of a failed test's tree
+// (CI keeps only the test's output; the tree's directory goes with it).
+func (tr *tree) logTails(t *testing.T) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(tr.dev, "log", "*.log"))
+	for _, f := range logs {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		t.Logf("--- the tree's %s (its end) ---\n%s", filepath.Base(f), e2ekit.Tail(string(b), 25))
 	}
 }
 

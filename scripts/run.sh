@@ -84,6 +84,10 @@ if [ "$(id -u)" = 0 ]; then
   # Rootless Podman keeps its runtime state in the user's XDG_RUNTIME_DIR.
   xdg=/run/user/$(id -u "$user")
   install -d -m 0700 -o "$user" -g "$group" "$xdg"
+  # Build cache mounts live under TMPDIR; Podman 4.3 would otherwise share
+  # one /var/tmp/buildah-cache among all users (the first owns it).
+  buildtmp=/var/tmp/terok-podman-$(id -u "$user")
+  install -d -m 0700 -o "$user" -g "$group" "$buildtmp"
   cat >"$tmp" <<CONF
 ; Written by scripts/run.sh: the unprivileged daemons run as $user, and the
 ; shield's socket is reachable by that user's group (for the OCI hook).
@@ -92,7 +96,7 @@ command = $PWD/bin/terok-shield serve --socket-group $group --socket-mode 0660 -
 
 [program:podman-service]
 user = $user
-environment = XDG_RUNTIME_DIR="$xdg"
+environment = XDG_RUNTIME_DIR="$xdg",TMPDIR="$buildtmp"
 
 [program:terok-gate]
 user = $user
@@ -128,6 +132,9 @@ else
       die "no usable XDG_RUNTIME_DIR (${XDG_RUNTIME_DIR:-unset}) and $xdg is not a directory of yours; log in with a session (loginctl enable-linger $user) or set XDG_RUNTIME_DIR to a private directory you own"
     xdg_note="XDG_RUNTIME_DIR was ${XDG_RUNTIME_DIR:-unset}; podman-service uses $xdg"
   fi
+  buildtmp=/var/tmp/terok-podman-$(id -u)
+  install -d -m 0700 "$buildtmp" 2>/dev/null && [ -O "$buildtmp" ] ||
+    die "$buildtmp (podman-service's TMPDIR, where image builds keep their caches) is not a directory of yours; remove it or let its owner use it"
   cat >"$tmp" <<CONF
 ; Written by scripts/run.sh: not root, so the shield (which must enter task
 ; network namespaces) stays stopped. Run make run-native as root to arm tasks.
@@ -135,7 +142,7 @@ else
 autostart = false
 
 [program:podman-service]
-environment = XDG_RUNTIME_DIR="$xdg"
+environment = XDG_RUNTIME_DIR="$xdg",TMPDIR="$buildtmp"
 CONF
   shield_note="terok-shield is not started (it needs root), so tasks do not start either"
 fi

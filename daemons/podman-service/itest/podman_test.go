@@ -213,7 +213,17 @@ func testServiceLifecycle(t *testing.T, tr tier) {
 	if ok, _ := s.api.ImageExists(ctx, "localhost/tkpodman-notes:test"); ok {
 		t.Fatal("a non-rootfs tarball was imported")
 	}
-	if h, err := s.status.Health(ctx); err != nil || h.Status != "ok" {
+	// The service stays up after bad input. Its health pings Podman with a
+	// 3 s bound, which a machine busy with a whole test run can miss once:
+	// asked a few times (bounded), one ok answer is what counts.
+	for i := range 10 {
+		if h, err = s.status.Health(ctx); err == nil && h.Status == "ok" {
+			break
+		}
+		t.Logf("health after bad input, try %d: %+v %v", i+1, h, err)
+		time.Sleep(2 * time.Second)
+	}
+	if err != nil || h.Status != "ok" {
 		t.Fatalf("service unhealthy after bad input: %+v %v", h, err)
 	}
 	if err := s.api.RemoveImage(ctx, img, true); err != nil {
