@@ -1,6 +1,13 @@
 // Command terok-entry is the first process of every task container. terok
 // bind-mounts it read-only, so any image with sh and git works.
 //
+// It first writes the agent's settings terok-web passes in
+// $TEROK_AGENT_SETTINGS into the task user's home (an agent whose recipe
+// keeps its base URL in a config file, e.g. Codex's openai_base_url in
+// ~/.codex/config.toml, is pointed at the vault's broker there); when one
+// cannot be written the task ends at once (exit 125), before any agent
+// runs.
+//
 // It clones the project from the gate into /workspace ($TEROK_GATE_URL, a
 // clone URL carrying the task's token), or fetches when the workspace holds
 // a clone already (a follow-up run), sets a git identity and the push URL,
@@ -22,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/agentsettings"
 )
 
 // workspace is where the project is cloned (a variable for tests).
@@ -62,6 +71,12 @@ func run() int {
 		os.Setenv("HOME", "/root")
 	}
 	os.Setenv("GIT_TERMINAL_PROMPT", "0")
+	// Before anything else, in both modes: an agent pointed at the wrong
+	// address would send its phantom to the provider.
+	if err := applySettings(); err != nil {
+		say("%v (the agent is not started: it would not reach terok's credential broker)", err)
+		return 125
+	}
 	if err := os.MkdirAll(workspace, 0o755); err != nil {
 		say("create %s: %v", workspace, err)
 		return 125
@@ -118,6 +133,24 @@ func run() int {
 		return 127
 	}
 	return 0
+}
+
+// applySettings writes the agent's settings terok-web passes in
+// $TEROK_AGENT_SETTINGS (its base URL, when its recipe keeps it in a
+// config file) into the task user's home, naming each file and key
+// (never the value).
+func applySettings() error {
+	list, err := agentsettings.Decode(os.Getenv(agentsettings.Env))
+	if err != nil {
+		return err
+	}
+	for _, s := range list {
+		if err := agentsettings.Apply(os.Getenv("HOME"), s); err != nil {
+			return err
+		}
+		say("set %s in %s", s.Key, s.File)
+	}
+	return nil
 }
 
 // prepare clones or fetches the project and configures identity and push.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,5 +103,89 @@ func TestTaskBranch(t *testing.T) {
 	gitIn(t, workspace, "push", "-q")
 	if out := gitIn(t, empty, "for-each-ref", "--format=%(refname)"); out != "refs/heads/agent/k7qz3m" {
 		t.Fatalf("empty repository after the first push: %q", out)
+	}
+}
+
+// stderrOf runs f with os.Stderr captured and returns what it wrote.
+func stderrOf(t *testing.T, f func()) string {
+	t.Helper()
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = wr
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(rd)
+		done <- string(b)
+	}()
+	defer func() { os.Stderr = old }()
+	f()
+	wr.Close()
+	return <-done
+}
+
+// TestAgentSettings: the settings in $TEROK_AGENT_SETTINGS are in the
+// agent's config file when its command runs (the command copies what it
+// finds), and stderr names the file and key, never the value; a setting
+// that cannot be written ends the task (125) before the command runs, in
+// headless and interactive mode alike.
+func TestAgentSettings(t *testing.T) {
+	const url = "http://10.0.2.2:9419/openai/v1"
+	const settings = `[{"file":"~/.codex/config.toml","key":"openai_base_url","value":"` + url + `"}]`
+	for _, tc := range []struct {
+		name, mode string
+		blocked    bool // ~/.codex is a file: the setting cannot be written
+	}{
+		{"applied", "", false},
+		{"headless, cannot write", "", true},
+		{"interactive, cannot write", "interactive", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testkit.RequireCommand(t, "sh")
+			home := t.TempDir()
+			workspace = filepath.Join(home, "ws")
+			if err := os.WriteFile(filepath.Join(home, ".codex-before"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tc.blocked {
+				if err := os.WriteFile(filepath.Join(home, ".codex"), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for k, v := range map[string]string{"HOME": home, "TEROK_GATE_URL": "", "TEROK_MODE": tc.mode, "TEROK_AGENT_SETTINGS": settings,
+				"TEROK_AGENT_COMMAND": `cp "$HOME/.codex/config.toml" seen.toml; touch ran`} {
+				t.Setenv(k, v)
+			}
+			var code int
+			out := stderrOf(t, func() { code = run() })
+			_, ranErr := os.Stat(filepath.Join(workspace, "ran"))
+			if strings.Contains(out, url) {
+				t.Errorf("stderr shows the value:\n%s", out)
+			}
+			if tc.blocked {
+				if code != 125 || ranErr == nil {
+					t.Fatalf("exit %d, command ran: %v; want 125 before the command\n%s", code, ranErr == nil, out)
+				}
+				if !strings.Contains(out, "terok-entry: ") || !strings.Contains(out, "openai_base_url") || !strings.Contains(out, "~/.codex/config.toml") {
+					t.Fatalf("stderr does not name the file and key:\n%s", out)
+				}
+				return
+			}
+			if code != 0 || ranErr != nil {
+				t.Fatalf("exit %d, ran: %v\n%s", code, ranErr, out)
+			}
+			seen, err := os.ReadFile(filepath.Join(workspace, "seen.toml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(seen) != "openai_base_url = \""+url+"\"\n" {
+				t.Fatalf("the command saw %q", seen)
+			}
+			if !strings.Contains(out, "terok-entry: set openai_base_url in ~/.codex/config.toml") {
+				t.Fatalf("stderr lacks the setting:\n%s", out)
+			}
+		})
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/agentsettings"
 )
 
 // Recipe is one agent: how to install it into an image and how to run it.
@@ -504,6 +506,10 @@ func (v *validator) checkVault(vt Vault) {
 			v.bad(at("base_url", "config"), "%q is not a dotted key: use e.g. provider.anthropic.options.baseURL", b.Config)
 		case b.Config != "" && b.File == "":
 			v.bad(at("base_url", "file"), "missing: name the config file that holds %s", b.Config)
+		case b.Config != "" && errors.Is(agentsettings.CheckFile(b.File), agentsettings.ErrUnsupported):
+			v.bad(at("base_url", "file"), "%q: terok-entry writes a task's base URL only into a .toml or .json config file (the format follows the extension): point the agent at a .toml or .json file it reads, or give base_url.env, a variable it reads, instead", b.File)
+		case b.Config != "" && agentsettings.CheckFile(b.File) != nil:
+			v.bad(at("base_url", "file"), "%q: give the file as ~/PATH (in the task user's home) or an absolute, clean path, e.g. ~/.codex/config.toml", b.File)
 		case b.Format != "" && !strings.Contains(b.Format, "{url}"):
 			v.bad(at("base_url", "format"), "%q lacks {url}: write e.g. \"{url}/v1\"", b.Format)
 		}

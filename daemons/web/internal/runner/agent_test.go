@@ -6,6 +6,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/podman-service/podmanapi"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/agentsettings"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/images"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
@@ -280,6 +282,63 @@ func TestAgentTaskVault(t *testing.T) {
 				if tl := timelineText(t, r, task.ID); !strings.Contains(tl, tc.note) {
 					t.Fatalf("timeline lacks %q:\n%s", tc.note, tl)
 				}
+			}
+		})
+	}
+}
+
+// TestAgentTaskVaultConfigFile: an agent whose recipe keeps the base URL
+// in its config file (the shipped Codex: openai_base_url in
+// ~/.codex/config.toml, "{url}/v1") gets the setting for terok-entry to
+// write, pointing at the broker with the phantom's path, and the phantom
+// in its key variables; without a phantom it gets no setting.
+func TestAgentTaskVaultConfigFile(t *testing.T) {
+	codex, err := recipes.Shipped("codex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		vault  *fakeVault
+		minted bool
+	}{
+		{"a key in the vault", &fakeVault{keys: []vaultapi.Secret{{Provider: "openai"}}}, true},
+		{"no key", &fakeVault{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &fakeBuilds{state: webapi.ImageCurrent, id: "sha256:built1"}
+			r, ps, pm := agentRunner(t, b, Config{VaultPort: 9419})
+			r.recipes, r.vault = recipeMap{"codex": codex}, tc.vault
+			ps.Create(projects.Project{Name: "demo", Build: projects.Build{Agents: []string{"codex"}}})
+			task, err := r.Run(context.Background(), webapi.RunRequest{Project: "demo", Prompt: "p"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := pm.specs[0]
+			if !tc.minted {
+				if v, set := s.Env[agentsettings.Env]; set {
+					t.Fatalf("%s = %q without a phantom", agentsettings.Env, v)
+				}
+				return
+			}
+			got, err := agentsettings.Decode(s.Env[agentsettings.Env])
+			if err != nil {
+				t.Fatalf("%s = %q: %v", agentsettings.Env, s.Env[agentsettings.Env], err)
+			}
+			want := []agentsettings.Setting{{File: "~/.codex/config.toml", Key: "openai_base_url", Value: "http://host.containers.internal:9419/openai/v1"}}
+			if !slices.Equal(got, want) {
+				t.Fatalf("settings %+v, want %+v", got, want)
+			}
+			for _, k := range []string{"OPENAI_API_KEY", "CODEX_API_KEY"} {
+				if s.Env[k] != phantomToken+"openai" {
+					t.Errorf("%s = %q, want the phantom", k, s.Env[k])
+				}
+			}
+			if s.Annotations[shieldapi.AnnotationDeny] != "api.openai.com" {
+				t.Errorf("deny %q", s.Annotations[shieldapi.AnnotationDeny])
+			}
+			if tl := timelineText(t, r, task.ID); !strings.Contains(tl, "sets openai_base_url in ~/.codex/config.toml to the broker") {
+				t.Errorf("timeline lacks the setting:\n%s", tl)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/terok-ai/terok-in-docker/daemons/kit/unixhttp"
 	"github.com/terok-ai/terok-in-docker/daemons/shield/shieldapi"
 	"github.com/terok-ai/terok-in-docker/daemons/vault/vaultapi"
+	"github.com/terok-ai/terok-in-docker/daemons/web/internal/agentsettings"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/fail"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/projects"
 	"github.com/terok-ai/terok-in-docker/daemons/web/internal/recipes"
@@ -43,7 +44,8 @@ func Providers(p projects.Project) []string {
 // credentials are what a run of a task gets from the vault.
 type credentials struct {
 	// env are the agent's variables (base URLs pointing at the broker,
-	// the phantoms in the providers' key variables).
+	// the phantoms in the providers' key variables, and
+	// agentsettings.Env for base URLs kept in the agent's config file).
 	env map[string]string
 	// deny is the shield's deny annotation: the providers' own hosts.
 	deny string
@@ -92,21 +94,34 @@ func (r *Runner) credentials(ctx context.Context, t tasks.Record, p projects.Pro
 	broker := "http://" + net.JoinHostPort(host, strconv.Itoa(r.cfg.VaultPort))
 	c := credentials{env: map[string]string{}}
 	var upstreams []string
+	var settings []agentsettings.Setting
 	for _, x := range ph {
 		for k, v := range x.Environment(broker) {
 			c.env[k] = v
 		}
 		if hasRecipe {
-			for k, v := range recipeEnv(rc, x, broker) {
+			env, set := recipeEnv(rc, x, broker)
+			for k, v := range env {
 				c.env[k] = v
 			}
+			settings = append(settings, set...)
 		}
 		upstreams = append(upstreams, x.Upstream)
+	}
+	if len(settings) > 0 {
+		v, err := agentsettings.Encode(settings)
+		if err != nil {
+			return credentials{}, fmt.Errorf("point the agent %s at the broker: %w", rc.Name, err)
+		}
+		c.env[agentsettings.Env] = v
 	}
 	if c.deny, err = shieldapi.DenyValue(upstreams...); err != nil {
 		return credentials{}, fmt.Errorf("keep the providers' own hosts from the task: %w", err)
 	}
 	r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: fmt.Sprintf("credentials: %d phantom(s) minted (%s) for the vault's broker at %s; the providers' hosts are denied to the task", len(ph), list, broker)})
+	for _, s := range settings {
+		r.note(t, tasks.Entry{Kind: webapi.EntryNote, Detail: fmt.Sprintf("credentials: terok-entry sets %s in %s to the broker before the agent runs", s.Key, s.File)})
+	}
 	return c, nil
 }
 
@@ -242,28 +257,28 @@ func (r *Runner) recipeProviders(ctx context.Context, t tasks.Record, p projects
 	return out
 }
 
-// recipeEnv points the agent at the broker the way its recipe says
-// (the base URL variable in the recipe's format, the key variables
-// holding the phantom), for the recipe's provider of phantom x. A base
-// URL kept in a config file instead of a variable is left to the
-// provider's own variables.
-func recipeEnv(rc recipes.Recipe, x vaultapi.Phantom, broker string) map[string]string {
+// recipeEnv points the agent at the broker the way its recipe says, for
+// the recipe's provider of phantom x: the base URL (the broker and the
+// phantom's path, in the recipe's format) in the recipe's variable, or
+// as a setting terok-entry writes into the recipe's config file
+// (agentsettings.Env), and the phantom in the key variables.
+func recipeEnv(rc recipes.Recipe, x vaultapi.Phantom, broker string) (map[string]string, []agentsettings.Setting) {
 	out := map[string]string{}
+	var settings []agentsettings.Setting
 	for _, pr := range rc.Vault.Providers {
 		if pr.Name != x.Provider {
 			continue
 		}
-		base := strings.TrimRight(broker, "/") + x.PathPrefix
-		if pr.BaseURL.Env != "" {
-			f := pr.BaseURL.Format
-			if f == "" {
-				f = "{url}"
-			}
-			out[pr.BaseURL.Env] = strings.ReplaceAll(f, "{url}", base)
+		url := pr.BaseURL.URL(strings.TrimRight(broker, "/") + x.PathPrefix)
+		switch {
+		case pr.BaseURL.Env != "":
+			out[pr.BaseURL.Env] = url
+		case pr.BaseURL.Config != "":
+			settings = append(settings, agentsettings.Setting{File: pr.BaseURL.File, Key: pr.BaseURL.Config, Value: url})
 		}
 		for _, k := range pr.KeyEnv {
 			out[k] = x.Token
 		}
 	}
-	return out
+	return out, settings
 }
