@@ -221,3 +221,57 @@ func TestPodmanLevel(t *testing.T) {
 		}
 	}
 }
+
+// slowVersionPodman is fakePodman whose first version query answers only
+// after 2 s (as when another Podman process holds the storage lock).
+const slowVersionPodman = `#!/bin/sh
+sock=${4#unix://}
+exec python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+versions = 0
+while True:
+    c, _ = s.accept(); req = c.recv(4096)
+    if b"/_ping" in req:
+        body = b"OK"
+    else:
+        versions += 1
+        if versions == 1:
+            time.sleep(2)
+        body = b"{\"Version\":\"9.8.7\",\"ApiVersion\":\"1.41\"}"
+    try:
+        c.sendall(b"HTTP/1.0 200 OK\r\nLibpod-API-Version: 9.8.7\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    except OSError:
+        pass
+    c.close()
+' "$sock"
+`
+
+// TestSlowVersionAtStart: a child that answers ping but is slow to answer
+// the version query is asked again until the start deadline, not killed
+// (a kill broke the requests it was already serving).
+func TestSlowVersionAtStart(t *testing.T) {
+	testkit.RequireCommand(t, "python3")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "podman")
+	os.WriteFile(bin, []byte(slowVersionPodman), 0o755)
+	sock := filepath.Join(dir, "podman.sock")
+	s := New(Options{Podman: bin, Socket: sock, ProbeTimeout: 300 * time.Millisecond, StartTimeout: time.Minute, MinBackoff: 50 * time.Millisecond}, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var sn Snapshot
+	for range 300 { // 30 s at most
+		if sn = s.Snapshot(); sn.State == Ready || sn.Restarts > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if sn.State != Ready || sn.Restarts != 0 {
+		t.Fatalf("want the first child ready without a restart: %+v", sn)
+	}
+}
