@@ -2,6 +2,7 @@ package itest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -184,9 +185,29 @@ func (e *env) start(extra ...string) *service {
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("podman-service not healthy within 90s: %v\n%s", err, s.logs())
+			diag := e.diagnoseHung()
+			e.t.Fatalf("podman-service not healthy within 90s: %v\n%s\n%s", err, s.logs(), diag)
 		}
 	}
+}
+
+// diagnoseHung tells where a Podman that stopped answering waits: the
+// test user's processes with their kernel wait channel, and the Go stacks
+// of this environment's podman processes (SIGQUIT makes Go print them to
+// stderr, which podman-service logs).
+func (e *env) diagnoseHung() string {
+	ps, _ := exec.Command("ps", "-u", e.user, "-o", "pid,stat,wchan:28,etime,args", "--cols", "260").CombinedOutput()
+	out, _ := exec.Command("pgrep", "-f", "unix://"+filepath.Join(e.runDir, "podman.sock")).Output()
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", pid)); err == nil {
+				ps = append(ps, fmt.Sprintf("--- kernel stack of %d ---\n%s", pid, b)...)
+			}
+			_ = syscall.Kill(pid, syscall.SIGQUIT)
+		}
+	}
+	time.Sleep(2 * time.Second) // bounded: the stacks reach the log
+	return "--- the test user's processes ---\n" + string(ps)
 }
 
 // stop sends SIGTERM and waits (bounded) for a clean exit.
