@@ -24,8 +24,10 @@ import (
 var daemons = []string{"terok-shield", "podman-service", "terok-gate", "terok-vault", "terok-web"}
 
 // TestDocker builds the image as `make image` does and runs it three times
-// on the same volumes: host network with a task behind the shield, again
-// with a mounted override file and override variables, then in bridge mode.
+// on the same volumes: host network with a task behind the shield and a
+// task whose key the vault's broker injects on its way to a fake provider,
+// again with a mounted override file and override variables, then in
+// bridge mode.
 func TestDocker(t *testing.T) {
 	buildImage(t)
 
@@ -67,14 +69,17 @@ func TestDocker(t *testing.T) {
 	})
 
 	vols := newVolumes(t)
-	gatePort, webPort, httpPort := freePort(t), freePort(t), freePort(t)
+	gatePort, webPort, httpPort, vaultPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	ca, caFile := testCA(t)
 	var adminToken, webToken, taskID string
 
 	t.Run("host network", func(t *testing.T) {
 		opts := append(vols.opts(), "--network", "host",
 			"-e", fmt.Sprintf("TEROK_GATE_BIND=0.0.0.0:%d", gatePort),
 			"-e", fmt.Sprintf("TEROK_WEB_LISTEN=0.0.0.0:%d", webPort),
-			"-e", fmt.Sprintf("TEROK_VAULT_BIND=0.0.0.0:%d", freePort(t)),
+			"-e", fmt.Sprintf("TEROK_VAULT_BIND=0.0.0.0:%d", vaultPort),
+			// the vault trusts the test's CA: a fake provider on the loopback
+			"-v", caFile+":"+imageCAPath+":ro", "-e", "TEROK_VAULT_TEST_CA_FILE="+imageCAPath,
 			// a program added from the environment: a plain web server the
 			// shield must keep tasks from reaching
 			"-e", fmt.Sprintf("TEROK_SUPERVISOR__E2E_HTTPD__COMMAND=busybox httpd -f -p %d -h /usr/share/terok/task-image", httpPort),
@@ -149,6 +154,7 @@ func TestDocker(t *testing.T) {
 		t.Run("task behind the shield", func(t *testing.T) { testShieldedTask(t, c, gatePort, httpPort) })
 		t.Run("web API", func(t *testing.T) { testWebAPI(t, c, webPort, webToken) })
 		t.Run("project and task from the CLI", func(t *testing.T) { taskID = testProjectTask(t, c, adminToken, gatePort, httpPort) })
+		t.Run("credentials through the broker", func(t *testing.T) { testImageCredentials(t, c, ca, vaultPort) })
 
 		// A task still running at docker stop gets SIGTERM (it exits 0 on it).
 		c.mustExec(t, "podman", "podman", "run", "-d", "--name", "image-e2e-long", "localhost/terok-base:latest",
