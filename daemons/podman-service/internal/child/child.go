@@ -282,13 +282,19 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 		return fmt.Errorf("podman system service (pid %d) %s", pid, reason)
 	}
 
-	// Readiness: a real ping, then the version.
+	// Readiness: a real ping. Its headers carry Podman's version; the
+	// version query is not asked, as Podman answers it by running the
+	// package manager for each component (dpkg-query --search on Debian),
+	// which on a busy machine took over a minute, and a child killed for
+	// it broke the requests it was already serving.
 	deadline := time.Now().Add(s.o.StartTimeout)
+	var ping podmanapi.Ping
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := s.api.Ping(pctx)
+		p, err := s.api.Ping(pctx)
 		cancel()
 		if err == nil {
+			ping = p
 			break
 		}
 		select {
@@ -302,44 +308,10 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 			return stop(fmt.Sprintf("did not answer GET /_ping within %s", s.o.StartTimeout), syscall.SIGKILL)
 		}
 	}
-	// The version query can wait on Podman's storage lock, which another
-	// Podman process of the same user may hold for a while (an image
-	// import, a first start on an empty store): asked again until the
-	// start deadline, never fatal at the first slow answer (killing the
-	// child then broke the requests it was already serving).
-	var v podmanapi.Version
-	for {
-		vctx, cancel := context.WithTimeout(ctx, s.o.ProbeTimeout)
-		var err error
-		v, err = s.api.Version(vctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return stop("stopped", syscall.SIGTERM)
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("podman system service (pid %d) exited before answering the version query: %v", pid, err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return stop(fmt.Sprintf("answered ping but not the version query within %s: %v", s.o.StartTimeout, err), syscall.SIGKILL)
-		}
-		s.log.Warn().Int("pid", pid).Err(err).Msg("podman answered ping but not yet the version query; asking again")
-		select {
-		case err := <-exited:
-			return fmt.Errorf("podman system service (pid %d) exited before answering the version query: %v", pid, err)
-		case <-ctx.Done():
-			return stop("stopped", syscall.SIGTERM)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 	s.update(func(sn *Snapshot) {
-		sn.State, sn.PodmanVersion, sn.APIVersion = Ready, v.Version, v.APIVersion
+		sn.State, sn.PodmanVersion, sn.APIVersion = Ready, ping.LibpodAPIVersion, ping.APIVersion
 	})
-	s.log.Info().Int("pid", pid).Str("podman_version", v.Version).Msg("podman API ready")
+	s.log.Info().Int("pid", pid).Str("podman_version", ping.LibpodAPIVersion).Msg("podman API ready")
 
 	// Watchdog.
 	fails := 0

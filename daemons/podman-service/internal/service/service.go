@@ -69,15 +69,14 @@ func (h *Handler) probe(ctx context.Context) (map[string]any, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if _, err := h.api.Ping(ctx); err != nil {
-		return d, ErrAPIDown
-	}
-	v, err := h.api.Version(ctx)
+	// A ping only: its headers carry the version, while Podman answers
+	// the version query by running the package manager (see child).
+	p, err := h.api.Ping(ctx)
 	if err != nil {
 		return d, ErrAPIDown
 	}
 	d["api_answers"] = true
-	d["podman_version"] = v.Version
+	d["podman_version"] = p.LibpodAPIVersion
 	return d, nil
 }
 

@@ -166,9 +166,11 @@ func (p *Podman) checkVersion(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	v, err := p.API.Version(ctx)
-	if err != nil || !strings.HasPrefix(v.Version, p.Tier.Major) {
-		t.Fatalf("tier %s: Podman %q (%v), want %s*", p.Tier.Name, v.Version, err, p.Tier.Major)
+	// The ping's header, not the version query (which Podman answers by
+	// running the package manager: slow on a busy machine).
+	ping, err := p.API.Ping(ctx)
+	if err != nil || !strings.HasPrefix(ping.LibpodAPIVersion, p.Tier.Major) {
+		t.Fatalf("tier %s: Podman %q (%v), want %s*", p.Tier.Name, ping.LibpodAPIVersion, err, p.Tier.Major)
 	}
 }
 
