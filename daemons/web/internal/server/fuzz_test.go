@@ -70,7 +70,10 @@ func roundTrip(t *testing.T, addr string, raw []byte) (resp *http.Response, body
 func alive(t *testing.T, w webConfig) {
 	t.Helper()
 	resp, body, ok := roundTrip(t, w.tcp, []byte("GET /api/v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "+w.token+"\r\nConnection: close\r\n\r\n"))
-	if !ok || resp.StatusCode != 200 {
+	// 429: inputs with wrong credentials from this address (the fuzzer's)
+	// have met the login limit, which refuses every credential for a few
+	// seconds; a coherent answer is what counts here.
+	if !ok || (resp.StatusCode != 200 && resp.StatusCode != http.StatusTooManyRequests) {
 		t.Fatalf("terok-web after the input: %v %s", resp, body)
 	}
 }
