@@ -64,6 +64,14 @@ func Start(ctx context.Context, pid int, verify func(context.Context) error, o O
 		}
 		nsenter = p
 	}
+	// setpriv (util-linux too) empties the bounding and inheritable sets
+	// and sets no_new_privs before the relay is executed, so every thread
+	// of the relay starts without a capability (its own drop in Serve is
+	// per thread, and a Go program has several before main).
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		return nil, fmt.Errorf("start the relay: setpriv not found (util-linux): %w", err)
+	}
 	userNS, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/user")
 	if err != nil {
 		return nil, fmt.Errorf("open the user namespace of pid %d: %w", pid, err)
@@ -85,7 +93,8 @@ func Start(ctx context.Context, pid int, verify func(context.Context) error, o O
 	}
 	mine, theirs := os.NewFile(uintptr(fds[0]), "relay-ctl"), os.NewFile(uintptr(fds[1]), "relay-ctl-child")
 	defer theirs.Close()
-	args := append([]string{"--user=/proc/self/fd/4", "--net=/proc/self/fd/5", "--preserve-credentials", "--"}, o.Command...)
+	args := append([]string{"--user=/proc/self/fd/4", "--net=/proc/self/fd/5", "--preserve-credentials", "--",
+		setpriv, "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"}, o.Command...)
 	cmd := exec.Command(nsenter, args...)
 	cmd.ExtraFiles = []*os.File{theirs, userNS, netNS} // fds 3, 4, 5
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}

@@ -96,6 +96,12 @@ func harden() error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	for c := 0; c <= 63; c++ {
+		// Already gone (setpriv emptied the set before the exec): dropping
+		// it again would need CAP_SETPCAP, which is gone too.
+		// A number past the kernel's last capability reads EINVAL.
+		if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err != nil || in == 0 {
+			continue
+		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
